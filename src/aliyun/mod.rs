@@ -1,0 +1,4 @@
+//! Alibaba Cloud: STS (RPC signature v1) and OSS.
+
+pub mod rpc;
+pub mod sts;

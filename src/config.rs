@@ -1,0 +1,472 @@
+//! Configuration, read and validated once at cold start.
+//!
+//! Values come from the environment (the names in DESIGN.md), and optionally from a seed-style
+//! `config.json` named by `CONFIG_FILE`; the environment wins. An empty variable counts as
+//! unset, as SAM passes empty optional parameters. A missing or malformed value is an
+//! [`Error::Config`] that names the variable, and start-up stops.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::aliyun::sts;
+use crate::credential::Credential;
+use crate::error::Error;
+use crate::identity::AuthMode;
+use crate::policy::{self, MAX_POLICY_BYTES, PolicyTemplate, PolicyVars};
+use crate::prefix::{MAX_SEGMENT_BYTES, PrefixTemplate};
+
+/// The cloud stsvend talks to (`PROVIDER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    /// Alibaba Cloud STS and OSS.
+    Aliyun,
+}
+
+/// Everything a function needs to know, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `PROVIDER`.
+    pub provider: Provider,
+    /// The function's own credentials (`ALIBABA_CLOUD_ACCESS_KEY_ID`, ...).
+    pub credential: Credential,
+    /// `ROLE_ARN`, the role to assume.
+    pub role_arn: Option<String>,
+    /// `STS_ENDPOINT`, without a trailing `/`.
+    pub sts_endpoint: String,
+    /// `BUCKET`.
+    pub bucket: String,
+    /// `BUCKET_REGION`, a bare region id.
+    pub bucket_region: String,
+    /// `TOKEN_DURATION_SECONDS`, the STS `DurationSeconds`.
+    pub token_duration_seconds: u32,
+    /// The session-policy template (`POLICY_FILE`).
+    pub policy: PolicyTemplate,
+    /// `OBJECT_PREFIX`.
+    pub object_prefix: PrefixTemplate,
+    /// `IMM_PROJECT`.
+    pub imm_project: Option<String>,
+    /// `AUTH_MODE`.
+    pub auth_mode: AuthMode,
+    /// `STS_TIMEOUT_MS`: the deadline for one request's whole STS exchange.
+    pub sts_timeout: Duration,
+    /// `BIND` and `PORT` (or `FC_SERVER_PORT`): where HTTP mode listens.
+    pub listen: SocketAddr,
+}
+
+/// A seed-style `config.json` (the Alibaba Cloud sample app server's).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SeedConfig {
+    #[serde(rename = "AccessKeyID")]
+    access_key_id: Option<String>,
+    access_key_secret: Option<String>,
+    role_arn: Option<String>,
+    /// A string (`"900"`) in the seed, a number in some ports of it.
+    token_expire_time: Option<Value>,
+    policy_file: Option<String>,
+}
+
+/// Reads a variable: `Some` only when set and non-empty.
+type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::load(&|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `env`, which returns a variable's value. Tests pass a map.
+    pub fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let env: Lookup<'_> = &|name| env(name).filter(|v| !v.is_empty());
+        let (seed, seed_dir) = match env("CONFIG_FILE") {
+            Some(path) => (read_seed_config(Path::new(&path))?, parent_dir(&path)),
+            None => (SeedConfig::default(), PathBuf::from(".")),
+        };
+
+        let provider = match env("PROVIDER").as_deref() {
+            None | Some("aliyun") => Provider::Aliyun,
+            Some("aws") => return Err(config("PROVIDER", "aws is not supported yet; use aliyun")),
+            Some(other) => return Err(config("PROVIDER", format!("{other:?} is neither aliyun nor aws"))),
+        };
+
+        let access_key_id = env("ALIBABA_CLOUD_ACCESS_KEY_ID")
+            .or(seed.access_key_id.filter(|v| !v.is_empty()))
+            .ok_or_else(|| config("ALIBABA_CLOUD_ACCESS_KEY_ID", "is required (or AccessKeyID in CONFIG_FILE)"))?;
+        let access_key_secret = env("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+            .or(seed.access_key_secret.filter(|v| !v.is_empty()))
+            .ok_or_else(|| config("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "is required (or AccessKeySecret in CONFIG_FILE)"))?;
+        let credential = Credential::new(
+            access_key_id,
+            access_key_secret,
+            env("ALIBABA_CLOUD_SECURITY_TOKEN"),
+        );
+
+        let role_arn = env("ROLE_ARN").or(seed.role_arn.filter(|v| !v.is_empty()));
+        if let Some(arn) = &role_arn {
+            check_role_arn(arn)?;
+        }
+
+        let sts_endpoint = env("STS_ENDPOINT").unwrap_or_else(|| sts::DEFAULT_ENDPOINT.to_owned());
+        check_url("STS_ENDPOINT", &sts_endpoint)?;
+        let sts_endpoint = sts_endpoint.trim_end_matches('/').to_owned();
+
+        let bucket = env("BUCKET").ok_or_else(|| config("BUCKET", "is required"))?;
+        check_bucket(&bucket)?;
+        let bucket_region = env("BUCKET_REGION").ok_or_else(|| config("BUCKET_REGION", "is required, e.g. cn-hangzhou"))?;
+        check_region(&bucket_region)?;
+
+        let token_duration_seconds = match env("TOKEN_DURATION_SECONDS") {
+            Some(v) => parse_duration_seconds("TOKEN_DURATION_SECONDS", &v)?,
+            None => match seed.token_expire_time {
+                None => 900,
+                Some(Value::String(s)) => parse_duration_seconds("TokenExpireTime", &s)?,
+                Some(Value::Number(n)) => parse_duration_seconds("TokenExpireTime", &n.to_string())?,
+                Some(_) => return Err(config("TokenExpireTime", "must be a number of seconds")),
+            },
+        };
+
+        let policy = match (env("POLICY_FILE"), seed.policy_file.filter(|v| !v.is_empty())) {
+            (Some(path), _) => load_policy("POLICY_FILE", Path::new(&path), &path)?,
+            (None, Some(path)) => load_policy("PolicyFile", &seed_dir.join(&path), &path)?,
+            (None, None) => PolicyTemplate::bundled(policy::DEFAULT_TEMPLATE)
+                .ok_or_else(|| config("POLICY_FILE", "the bundled default template is missing"))?,
+        };
+
+        let object_prefix = PrefixTemplate::parse(
+            env("OBJECT_PREFIX").as_deref().unwrap_or(crate::prefix::DEFAULT_TEMPLATE),
+        )?;
+        let imm_project = env("IMM_PROJECT");
+
+        let auth_mode = match env("AUTH_MODE").as_deref() {
+            None | Some("gateway") => AuthMode::Gateway,
+            Some("none") => AuthMode::None,
+            Some("jwt") => return Err(config("AUTH_MODE", "jwt is not supported yet; use gateway or none")),
+            Some(other) => return Err(config("AUTH_MODE", format!("{other:?} is not gateway, jwt or none"))),
+        };
+
+        let sts_timeout = match env("STS_TIMEOUT_MS") {
+            None => Duration::from_millis(3000),
+            Some(v) => match v.parse::<u64>() {
+                Ok(ms @ 1..=60_000) => Duration::from_millis(ms),
+                _ => return Err(config("STS_TIMEOUT_MS", format!("{v:?} is not a whole number of milliseconds from 1 to 60000"))),
+            },
+        };
+
+        let listen = listen_address(env)?;
+
+        let config = Self {
+            provider,
+            credential,
+            role_arn,
+            sts_endpoint,
+            bucket,
+            bucket_region,
+            token_duration_seconds,
+            policy,
+            object_prefix,
+            imm_project,
+            auth_mode,
+            sts_timeout,
+            listen,
+        };
+        config.check_policy_fits()?;
+        Ok(config)
+    }
+
+    /// `ROLE_ARN`, for the functions that cannot work without it.
+    pub fn require_role_arn(&self) -> Result<&str, Error> {
+        self.role_arn
+            .as_deref()
+            .ok_or_else(|| config("ROLE_ARN", "is required (or RoleArn in CONFIG_FILE)"))
+    }
+
+    /// Renders the policy for the longest identity a caller can bring, so that a template
+    /// that is broken, or too large for some caller, stops start-up instead of failing later.
+    fn check_policy_fits(&self) -> Result<(), Error> {
+        let longest_sub = "x".repeat(MAX_SEGMENT_BYTES);
+        let prefix = self.object_prefix.render(&longest_sub)?;
+        let rendered = self.policy.render(&PolicyVars {
+            bucket: &self.bucket,
+            object_prefix: &prefix,
+            imm_project: self.imm_project.as_deref(),
+            sub: &longest_sub,
+        });
+        rendered.map(drop).map_err(|e| match e {
+            Error::Policy(reason) => config(
+                "POLICY_FILE",
+                format!("{reason} (checked with a {MAX_SEGMENT_BYTES}-byte caller id; STS allows {MAX_POLICY_BYTES})"),
+            ),
+            other => other,
+        })
+    }
+}
+
+fn config(variable: &'static str, reason: impl Into<String>) -> Error {
+    Error::Config {
+        variable,
+        reason: reason.into(),
+    }
+}
+
+fn parent_dir(path: &str) -> PathBuf {
+    Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn read_seed_config(path: &Path) -> Result<SeedConfig, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| config("CONFIG_FILE", format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| config("CONFIG_FILE", format!("{} is not a valid config.json: {e}", path.display())))
+}
+
+/// Reads a policy template from `path`; a bundled template's name works without the file.
+fn load_policy(variable: &'static str, path: &Path, as_given: &str) -> Result<PolicyTemplate, Error> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => PolicyTemplate::parse(as_given, &text).map_err(|e| config(variable, e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let bundled_name = as_given.strip_prefix("policies/").unwrap_or(as_given);
+            PolicyTemplate::bundled(bundled_name).ok_or_else(|| {
+                config(variable, format!("cannot read {}: {e}", path.display()))
+            })
+        }
+        Err(e) => Err(config(variable, format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+fn parse_duration_seconds(variable: &'static str, value: &str) -> Result<u32, Error> {
+    match value.trim().parse::<u32>() {
+        Ok(s @ 900..=43_200) => Ok(s),
+        Ok(s) if s < 900 => Err(config(variable, format!("{s} is below STS's minimum of 900 seconds"))),
+        Ok(s) => Err(config(variable, format!("{s} is above STS's maximum of 43200 seconds"))),
+        Err(_) => Err(config(variable, format!("{value:?} is not a whole number of seconds"))),
+    }
+}
+
+fn check_role_arn(arn: &str) -> Result<(), Error> {
+    let shape_ok = arn
+        .strip_prefix("acs:ram::")
+        .and_then(|rest| rest.split_once(":role/"))
+        .is_some_and(|(account, role)| {
+            !account.is_empty() && account.bytes().all(|b| b.is_ascii_digit()) && !role.is_empty()
+        });
+    if shape_ok {
+        Ok(())
+    } else {
+        Err(config("ROLE_ARN", format!("{arn:?} is not acs:ram::<account id>:role/<role name>")))
+    }
+}
+
+fn check_url(variable: &'static str, url: &str) -> Result<(), Error> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| config(variable, format!("{url:?} must start with https:// (or http:// for a local stand-in)")))?;
+    let host = rest.trim_end_matches('/');
+    if host.is_empty() || host.contains(['/', '?', '#', ' ', '@']) {
+        return Err(config(variable, format!("{url:?} must be a scheme and a host[:port], with no path")));
+    }
+    Ok(())
+}
+
+/// OSS bucket names: 3 to 63 lower-case letters, digits and `-`, not starting or ending with `-`.
+fn check_bucket(bucket: &str) -> Result<(), Error> {
+    let ok = (3..=63).contains(&bucket.len())
+        && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !bucket.starts_with('-')
+        && !bucket.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(config("BUCKET", format!("{bucket:?} is not a valid bucket name (3-63 of a-z 0-9 -)")))
+    }
+}
+
+fn check_region(region: &str) -> Result<(), Error> {
+    if region.starts_with("oss-") {
+        return Err(config(
+            "BUCKET_REGION",
+            format!("{region:?} is an endpoint label; give the bare region id, e.g. {:?}", &region[4..]),
+        ));
+    }
+    let ok = !region.is_empty()
+        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(config("BUCKET_REGION", format!("{region:?} is not a region id such as cn-hangzhou")))
+    }
+}
+
+fn listen_address(env: Lookup<'_>) -> Result<SocketAddr, Error> {
+    let ip = match env("BIND") {
+        None => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        Some(v) => v
+            .parse()
+            .map_err(|_| config("BIND", format!("{v:?} is not an IP address")))?,
+    };
+    let (variable, port) = match (env("PORT"), env("FC_SERVER_PORT")) {
+        (Some(p), _) => ("PORT", p),
+        (None, Some(p)) => ("FC_SERVER_PORT", p),
+        (None, None) => ("PORT", "9000".to_owned()),
+    };
+    let port = port
+        .parse::<u16>()
+        .map_err(|_| config(variable, format!("{port:?} is not a port number")))?;
+    Ok(SocketAddr::new(ip, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn minimal() -> HashMap<&'static str, String> {
+        HashMap::from([
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI5tTestKeyId".to_owned()),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "test-secret".to_owned()),
+            ("ROLE_ARN", "acs:ram::1234567890123:role/uploader".to_owned()),
+            ("BUCKET", "examplebucket".to_owned()),
+            ("BUCKET_REGION", "cn-hangzhou".to_owned()),
+        ])
+    }
+
+    fn load(vars: &HashMap<&'static str, String>) -> Result<Config, Error> {
+        Config::load(&|k| vars.get(k).cloned())
+    }
+
+    fn refused_variable(vars: &HashMap<&'static str, String>) -> &'static str {
+        match load(vars) {
+            Err(Error::Config { variable, .. }) => variable,
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let c = load(&minimal()).expect("valid");
+        assert_eq!(c.provider, Provider::Aliyun);
+        assert_eq!(c.sts_endpoint, "https://sts.aliyuncs.com");
+        assert_eq!(c.token_duration_seconds, 900);
+        assert_eq!(c.policy.name(), "bucket_write_policy.json");
+        assert_eq!(c.object_prefix.render("bob").expect("render"), "uploads/bob/");
+        assert_eq!(c.auth_mode, AuthMode::Gateway);
+        assert_eq!(c.sts_timeout, Duration::from_millis(3000));
+        assert_eq!(c.listen, "127.0.0.1:9000".parse().expect("addr"));
+        assert_eq!(c.credential.security_token, None);
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("TOKEN_DURATION_SECONDS", "899", "TOKEN_DURATION_SECONDS"),
+            ("TOKEN_DURATION_SECONDS", "43201", "TOKEN_DURATION_SECONDS"),
+            ("TOKEN_DURATION_SECONDS", "15m", "TOKEN_DURATION_SECONDS"),
+            ("PROVIDER", "gcp", "PROVIDER"),
+            ("AUTH_MODE", "open", "AUTH_MODE"),
+            ("ROLE_ARN", "arn:aws:iam::1:role/x", "ROLE_ARN"),
+            ("STS_ENDPOINT", "sts.aliyuncs.com", "STS_ENDPOINT"),
+            ("STS_ENDPOINT", "https://sts.aliyuncs.com/path", "STS_ENDPOINT"),
+            ("BUCKET", "Example_Bucket", "BUCKET"),
+            ("BUCKET_REGION", "oss-cn-hangzhou", "BUCKET_REGION"),
+            ("OBJECT_PREFIX", "uploads/${sub}", "OBJECT_PREFIX"),
+            ("POLICY_FILE", "/nonexistent/policy.json", "POLICY_FILE"),
+            ("STS_TIMEOUT_MS", "0", "STS_TIMEOUT_MS"),
+            ("PORT", "70000", "PORT"),
+            ("BIND", "localhost", "BIND"),
+        ];
+        for &(name, value, expected) in cases {
+            let mut vars = minimal();
+            vars.insert(name, value.to_owned());
+            assert_eq!(refused_variable(&vars), expected, "{name}={value}");
+        }
+        for required in ["ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "BUCKET", "BUCKET_REGION"] {
+            let mut vars = minimal();
+            vars.remove(required);
+            assert_eq!(refused_variable(&vars), required);
+        }
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let mut vars = minimal();
+        vars.insert("TOKEN_DURATION_SECONDS", String::new());
+        vars.insert("ALIBABA_CLOUD_SECURITY_TOKEN", String::new());
+        let c = load(&vars).expect("valid");
+        assert_eq!(c.token_duration_seconds, 900);
+        assert_eq!(c.credential.security_token, None);
+    }
+
+    #[test]
+    fn fc_server_port_is_used_when_port_is_unset() {
+        let mut vars = minimal();
+        vars.insert("FC_SERVER_PORT", "9100".to_owned());
+        vars.insert("BIND", "0.0.0.0".to_owned());
+        assert_eq!(load(&vars).expect("valid").listen, "0.0.0.0:9100".parse().expect("addr"));
+        vars.insert("PORT", "9200".to_owned());
+        assert_eq!(load(&vars).expect("valid").listen.port(), 9200);
+    }
+
+    #[test]
+    fn a_seed_config_json_is_accepted_and_the_environment_wins() {
+        let dir = std::env::temp_dir().join(format!("stsvend-config-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("policy")).expect("mkdir");
+        std::fs::write(
+            dir.join("policy/bucket_read_policy.txt"),
+            include_str!("../policies/bucket_read_policy.json"),
+        )
+        .expect("write policy");
+        std::fs::write(
+            dir.join("config.json"),
+            r#"{"AccessKeyID":"LTAI5tSeedKeyId","AccessKeySecret":"seed-secret","RoleArn":"acs:ram::1234567890123:role/seed","TokenExpireTime":"1800","PolicyFile":"policy/bucket_read_policy.txt"}"#,
+        )
+        .expect("write config");
+        let mut vars = HashMap::from([
+            ("CONFIG_FILE", dir.join("config.json").display().to_string()),
+            ("BUCKET", "examplebucket".to_owned()),
+            ("BUCKET_REGION", "cn-hangzhou".to_owned()),
+        ]);
+        let c = load(&vars).expect("valid");
+        assert_eq!(c.credential.access_key_id, "LTAI5tSeedKeyId");
+        assert_eq!(c.role_arn.as_deref(), Some("acs:ram::1234567890123:role/seed"));
+        assert_eq!(c.token_duration_seconds, 1800);
+        assert_eq!(c.policy.actions(), ["oss:GetObject"]);
+
+        vars.insert("TOKEN_DURATION_SECONDS", "3600".to_owned());
+        vars.insert("ROLE_ARN", "acs:ram::1234567890123:role/env".to_owned());
+        let c = load(&vars).expect("valid");
+        assert_eq!(c.token_duration_seconds, 3600);
+        assert_eq!(c.role_arn.as_deref(), Some("acs:ram::1234567890123:role/env"));
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn bundled_template_names_work_without_the_file() {
+        let mut vars = minimal();
+        vars.insert("POLICY_FILE", "policies/bucket_read_policy.json".to_owned());
+        assert_eq!(load(&vars).expect("valid").policy.actions(), ["oss:GetObject"]);
+    }
+
+    #[test]
+    fn a_template_too_large_for_a_long_caller_id_stops_start_up() {
+        let dir = std::env::temp_dir().join(format!("stsvend-policy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let resources: Vec<String> = (0..12).map(|i| format!("\"acs:oss:*:*:$BUCKET_NAME/$OBJECT_PREFIX{i}/*\"")).collect();
+        let text = format!(
+            r#"{{"Version":"1","Statement":[{{"Effect":"Allow","Action":["oss:GetObject"],"Resource":[{}]}}]}}"#,
+            resources.join(",")
+        );
+        let path = dir.join("big.json");
+        std::fs::write(&path, text).expect("write");
+        let mut vars = minimal();
+        vars.insert("POLICY_FILE", path.display().to_string());
+        assert_eq!(refused_variable(&vars), "POLICY_FILE");
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+}

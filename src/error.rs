@@ -1,0 +1,72 @@
+//! The library's one error type.
+//!
+//! Messages are lower-case, name what went wrong and where, and never contain a secret, a
+//! security token, a signature or a string to sign. Each function maps these once, at its edge,
+//! to an HTTP status and an `ErrorCode`.
+
+use std::time::Duration;
+
+/// Everything that can go wrong in stsvend's library.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration value is missing or malformed; start-up stops.
+    #[error("{variable}: {reason}")]
+    Config {
+        /// The environment variable (or `CONFIG_FILE` key) at fault.
+        variable: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A session-policy template cannot be used, or a rendered policy is too large.
+    #[error("session policy: {0}")]
+    Policy(String),
+
+    /// The request carries no caller identity.
+    #[error("no caller identity in the request")]
+    MissingIdentity,
+
+    /// The caller's identity cannot be placed in an object prefix.
+    #[error("the caller's {claim} cannot be used in an object prefix: {reason}")]
+    UnsafeIdentity {
+        /// The claim that was refused (`sub`, ...).
+        claim: String,
+        /// Why.
+        reason: &'static str,
+    },
+
+    /// STS answered with an error `Code`.
+    #[error("sts refused the request: {}: {}", .0.code, .0.message)]
+    StsRejected(StsRejection),
+
+    /// STS (or something in front of it) answered with a body that is not an STS answer.
+    #[error("sts answered http {status} with an unreadable body: {reason}")]
+    StsMalformed {
+        /// The HTTP status of the answer.
+        status: u16,
+        /// What was wrong with the body.
+        reason: &'static str,
+    },
+
+    /// STS did not answer within the deadline (`STS_TIMEOUT_MS`).
+    #[error("sts did not answer within {0:?}")]
+    StsTimeout(Duration),
+
+    /// STS could not be reached (connection refused or reset, DNS, TLS).
+    #[error("sts could not be reached")]
+    StsUnreachable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// An error answer from STS, as its body states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StsRejection {
+    /// The HTTP status STS used (informative only: errors are mapped by `code`).
+    pub status: u16,
+    /// STS's error `Code`, e.g. `Throttling.User`.
+    pub code: String,
+    /// STS's `Message`, trimmed of control characters and shortened.
+    pub message: String,
+    /// STS's `RequestId`, for support tickets.
+    pub request_id: Option<String>,
+}

@@ -1,0 +1,178 @@
+//! The two hosts a function binary runs under: the Lambda runtime, or a plain HTTP/1.1
+//! server (local use, tests, containers, Alibaba Cloud Function Compute).
+//!
+//! Both serve the same handler, an ordinary async function from a [`Request`] to a
+//! [`Response`]. In HTTP mode each request is turned into the same `lambda_http::Request` a
+//! Lambda event would give, with the query string parsed from the URI.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::StatusCode;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use lambda_http::aws_lambda_events::query_map::QueryMap;
+use lambda_http::{Body, Request, RequestExt, Response, service_fn};
+use tokio::net::TcpListener;
+use tracing::{debug, info, warn};
+
+use crate::response;
+
+/// The largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How long a client may take to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long shutdown waits for requests in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Whether this process was started by the Lambda runtime.
+pub fn in_lambda() -> bool {
+    std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
+}
+
+/// Starts logging to stdout: `RUST_LOG` (or Lambda's `AWS_LAMBDA_LOG_LEVEL`), default
+/// `info`; `AWS_LAMBDA_LOG_FORMAT=JSON` for JSON lines.
+pub fn init_logging() {
+    lambda_http::tracing::init_default_subscriber();
+}
+
+/// Serves `handler` under the Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set, and
+/// otherwise over HTTP on `listen` until SIGTERM or Ctrl-C.
+pub async fn run<H, F>(listen: SocketAddr, handler: H) -> Result<(), lambda_http::Error>
+where
+    H: Fn(Request) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    if in_lambda() {
+        info!("serving under the Lambda runtime");
+        lambda_http::run(service_fn(move |request| {
+            let answer = handler(request);
+            async move { Ok::<_, Infallible>(answer.await) }
+        }))
+        .await
+    } else {
+        let listener = TcpListener::bind(listen).await?;
+        serve_http(listener, handler, shutdown_signal()).await?;
+        Ok(())
+    }
+}
+
+/// Serves `handler` over HTTP/1.1 on `listener` until `shutdown` completes, then lets
+/// requests in flight finish (up to 10 s).
+pub async fn serve_http<H, F>(
+    listener: TcpListener,
+    handler: H,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()>
+where
+    H: Fn(Request) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    info!("listening on http://{}", listener.local_addr()?);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let handler = handler.clone();
+                let service = hyper::service::service_fn(move |request| {
+                    let handler = handler.clone();
+                    async move { Ok::<_, Infallible>(answer_http(handler, request).await) }
+                });
+                let connection = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT)
+                    .serve_connection(TokioIo::new(stream), service);
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        debug!(error = %e, "connection closed with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    info!("shutting down; finishing requests in flight");
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+        warn!("requests still in flight after {SHUTDOWN_GRACE:?}; stopping anyway");
+    }
+    Ok(())
+}
+
+/// Turns a hyper request into the `lambda_http::Request` a Lambda event would give, and
+/// answers it.
+async fn answer_http<H, F>(handler: H, request: hyper::Request<Incoming>) -> Response<Body>
+where
+    H: Fn(Request) -> F,
+    F: Future<Output = Response<Body>>,
+{
+    let (parts, body) = request.into_parts();
+    let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return response::error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestTooLarge",
+                "the request body is larger than 64 KiB",
+            );
+        }
+        Err(_) => {
+            return response::error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "the request body could not be read",
+            );
+        }
+    };
+    let query: QueryMap = parts
+        .uri
+        .query()
+        .map(|q| q.parse().unwrap_or_default())
+        .unwrap_or_default();
+    let body = if bytes.is_empty() {
+        Body::Empty
+    } else {
+        match String::from_utf8(bytes.to_vec()) {
+            Ok(text) => Body::Text(text),
+            Err(e) => Body::Binary(e.into_bytes()),
+        }
+    };
+    handler(Request::from_parts(parts, body).with_query_string_parameters(query)).await
+}
+
+/// Completes on SIGTERM (how Lambda, Function Compute and containers stop a process) or
+/// Ctrl-C.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        () = terminate => {},
+    }
+}

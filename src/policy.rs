@@ -1,0 +1,283 @@
+//! Session-policy templates, rendered per caller into the `Policy` parameter of `AssumeRole`.
+//!
+//! A template is a JSON document whose string values may hold placeholders:
+//!
+//! | placeholder | value |
+//! |---|---|
+//! | `$BUCKET_NAME` | `BUCKET` |
+//! | `$OBJECT_PREFIX` | the caller's rendered prefix (`OBJECT_PREFIX`) |
+//! | `$IMM_PROJECT` | `IMM_PROJECT` (start-up fails when a template uses it and it is unset) |
+//! | `${sub}` | the caller's verified `sub` |
+//!
+//! `${…:…}` (a policy variable such as `${aws:username}`) and a `$` not followed by a
+//! placeholder name stay as they are. Any other `$NAME` or `${name}` is refused at start-up,
+//! so a typo cannot silently produce a policy that grants something else.
+//!
+//! Rendering walks the parsed document and substitutes inside string values only; the
+//! result is serialized again, so no value (a claim holding `"`, `\` or `*`, say) can leave
+//! its string. The rendered policy is minified and must fit STS's limit of
+//! [`MAX_POLICY_BYTES`].
+
+use serde_json::Value;
+
+use crate::error::Error;
+
+/// STS's limit on the `Policy` parameter (2048 characters; counted here in bytes, which is
+/// never fewer).
+pub const MAX_POLICY_BYTES: usize = 2048;
+
+/// The templates that ship inside the binaries, by the names `POLICY_FILE` accepts for them.
+pub const BUNDLED: &[(&str, &str)] = &[
+    (
+        "bucket_write_policy.json",
+        include_str!("../policies/bucket_write_policy.json"),
+    ),
+    (
+        "bucket_read_policy.json",
+        include_str!("../policies/bucket_read_policy.json"),
+    ),
+];
+
+/// The name of the template used when `POLICY_FILE` is unset.
+pub const DEFAULT_TEMPLATE: &str = "bucket_write_policy.json";
+
+/// The values placeholders are replaced with, for one caller.
+#[derive(Debug, Clone, Copy)]
+pub struct PolicyVars<'a> {
+    /// `$BUCKET_NAME`.
+    pub bucket: &'a str,
+    /// `$OBJECT_PREFIX`: the caller's rendered object prefix.
+    pub object_prefix: &'a str,
+    /// `$IMM_PROJECT`, when configured.
+    pub imm_project: Option<&'a str>,
+    /// `${sub}`.
+    pub sub: &'a str,
+}
+
+/// A parsed session-policy template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyTemplate {
+    name: String,
+    document: Value,
+}
+
+impl PolicyTemplate {
+    /// Parses a template; `name` (a file name) is used in error messages.
+    ///
+    /// The document must be a JSON object with a non-empty `Statement` array. Placeholders
+    /// are checked by [`PolicyTemplate::render`], which start-up calls once with the longest
+    /// values a caller can bring.
+    pub fn parse(name: &str, text: &str) -> Result<Self, Error> {
+        let document: Value = serde_json::from_str(text)
+            .map_err(|e| Error::Policy(format!("{name} is not valid JSON: {e}")))?;
+        let statements = document
+            .get("Statement")
+            .and_then(Value::as_array)
+            .ok_or_else(|| Error::Policy(format!("{name} has no \"Statement\" array")))?;
+        if statements.is_empty() {
+            return Err(Error::Policy(format!("{name} has an empty \"Statement\" array")));
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            document,
+        })
+    }
+
+    /// The bundled template called `name`, if there is one.
+    pub fn bundled(name: &str) -> Option<Self> {
+        let (name, text) = BUNDLED.iter().find(|(n, _)| *n == name)?;
+        Self::parse(name, text).ok()
+    }
+
+    /// Where the template came from.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Every `Action` string the template grants, for start-up warnings and tests.
+    pub fn actions(&self) -> Vec<&str> {
+        let statements = self.document.get("Statement").and_then(Value::as_array);
+        statements
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.get("Action"))
+            .flat_map(|a| match a {
+                Value::String(s) => vec![s.as_str()],
+                Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
+    /// Renders the template for one caller: minified JSON, at most [`MAX_POLICY_BYTES`].
+    pub fn render(&self, vars: &PolicyVars<'_>) -> Result<String, Error> {
+        let rendered = substitute_strings(&self.document, &|s| substitute(s, vars))
+            .map_err(|reason| Error::Policy(format!("{}: {reason}", self.name)))?;
+        let minified = rendered.to_string();
+        if minified.len() > MAX_POLICY_BYTES {
+            return Err(Error::Policy(format!(
+                "{} renders to {} bytes, more than STS's {MAX_POLICY_BYTES}",
+                self.name,
+                minified.len()
+            )));
+        }
+        Ok(minified)
+    }
+}
+
+/// A copy of `value` with `f` applied to every string value (object keys are left alone).
+fn substitute_strings(
+    value: &Value,
+    f: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<Value, String> {
+    Ok(match value {
+        Value::String(s) => Value::String(f(s)?),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| substitute_strings(v, f))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), substitute_strings(v, f)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+/// Replaces the placeholders in one string value.
+fn substitute(s: &str, vars: &PolicyVars<'_>) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len() + 64);
+    let mut rest = s;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(braced) = after.strip_prefix('{') {
+            let end = braced
+                .find('}')
+                .ok_or_else(|| format!("unclosed \"${{\" in {s:?}"))?;
+            let name = &braced[..end];
+            match name {
+                "sub" => out.push_str(vars.sub),
+                _ if name.contains(':') => {
+                    // A policy variable of the cloud's own (`${aws:username}`): keep it.
+                    out.push_str(&rest[at..at + 3 + end]);
+                }
+                _ => return Err(format!("unknown placeholder ${{{name}}}")),
+            }
+            rest = &braced[end + 1..];
+        } else if after.starts_with(|c: char| c.is_ascii_uppercase() || c == '_') {
+            let len = after
+                .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+                .unwrap_or(after.len());
+            match &after[..len] {
+                "BUCKET_NAME" => out.push_str(vars.bucket),
+                "OBJECT_PREFIX" => out.push_str(vars.object_prefix),
+                "IMM_PROJECT" => out.push_str(
+                    vars.imm_project
+                        .ok_or("the template uses $IMM_PROJECT but IMM_PROJECT is unset")?,
+                ),
+                other => return Err(format!("unknown placeholder ${other}")),
+            }
+            rest = &after[len..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars<'a>(prefix: &'a str, sub: &'a str) -> PolicyVars<'a> {
+        PolicyVars {
+            bucket: "examplebucket",
+            object_prefix: prefix,
+            imm_project: None,
+            sub,
+        }
+    }
+
+    #[test]
+    fn bundled_write_policy_renders_to_the_callers_prefix_only() {
+        let template = PolicyTemplate::bundled("bucket_write_policy.json").expect("bundled");
+        let rendered = template.render(&vars("uploads/alice/", "alice")).expect("render");
+        assert_eq!(
+            rendered,
+            r#"{"Statement":[{"Action":["oss:PutObject","oss:AbortMultipartUpload","oss:ListParts"],"Effect":"Allow","Resource":["acs:oss:*:*:examplebucket/uploads/alice/*"]}],"Version":"1"}"#
+        );
+    }
+
+    #[test]
+    fn bundled_templates_grant_no_wildcard_action() {
+        for (name, _) in BUNDLED {
+            let template = PolicyTemplate::bundled(name).expect("bundled");
+            let actions = template.actions();
+            assert!(!actions.is_empty(), "{name}");
+            for action in actions {
+                assert!(action.starts_with("oss:") && !action.contains('*'), "{name}: {action}");
+            }
+        }
+    }
+
+    #[test]
+    fn values_cannot_leave_their_string() {
+        let template = PolicyTemplate::parse(
+            "t.json",
+            r#"{"Statement":[{"Effect":"Allow","Action":"oss:GetObject","Resource":"acs:oss:*:*:$BUCKET_NAME/$OBJECT_PREFIX*","Condition":{"StringEquals":{"x":"${sub}"}}}]}"#,
+        )
+        .expect("parse");
+        let hostile = r#"x"]},{"Effect":"Allow","Action":"*","Resource":"*"}],"a":["\"#;
+        let rendered = template.render(&vars("uploads/x/", hostile)).expect("render");
+        let parsed: Value = serde_json::from_str(&rendered).expect("still JSON");
+        let statements = parsed["Statement"].as_array().expect("array");
+        assert_eq!(statements.len(), 1, "{rendered}");
+        assert_eq!(statements[0]["Action"], "oss:GetObject");
+        assert_eq!(statements[0]["Condition"]["StringEquals"]["x"], hostile);
+    }
+
+    #[test]
+    fn unknown_placeholders_are_refused_and_cloud_variables_kept() {
+        let make = |resource: &str| {
+            PolicyTemplate::parse(
+                "t.json",
+                &format!(r#"{{"Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":"{resource}"}}]}}"#),
+            )
+            .expect("parse")
+        };
+        for bad in ["$BUCKET", "$OBJECT_PREFIXES", "${user}", "${sub", "$IMM_PROJECT"] {
+            let err = make(bad).render(&vars("p/", "s")).expect_err(bad);
+            assert!(matches!(err, Error::Policy(_)), "{bad}: {err}");
+        }
+        let kept = make("arn:aws:s3:::b/${aws:username}/$5/$").render(&vars("p/", "s")).expect("render");
+        assert!(kept.contains(r#""arn:aws:s3:::b/${aws:username}/$5/$""#), "{kept}");
+    }
+
+    #[test]
+    fn malformed_templates_are_refused() {
+        for (text, why) in [
+            ("", "empty"),
+            ("{", "truncated"),
+            ("[]", "not an object"),
+            (r#"{"Version":"1"}"#, "no Statement"),
+            (r#"{"Statement":[]}"#, "empty Statement"),
+            (r#"{"Statement":{}}"#, "Statement not an array"),
+        ] {
+            assert!(PolicyTemplate::parse("t.json", text).is_err(), "{why}");
+        }
+    }
+
+    #[test]
+    fn a_policy_over_the_sts_limit_is_refused() {
+        let template = PolicyTemplate::bundled("bucket_read_policy.json").expect("bundled");
+        let long_prefix = format!("{}/", "p".repeat(MAX_POLICY_BYTES));
+        let err = template.render(&vars(&long_prefix, "s")).expect_err("too long");
+        assert!(err.to_string().contains("more than STS's 2048"), "{err}");
+    }
+}

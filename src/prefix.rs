@@ -1,0 +1,163 @@
+//! The caller's object prefix: the `OBJECT_PREFIX` template, rendered per caller.
+//!
+//! Everything a token or URL can reach lies under this prefix, so the template is held to
+//! rules that keep two callers' prefixes apart:
+//!
+//! - it is empty (the whole bucket) or ends with `/`, so `uploads/al/` never covers
+//!   `uploads/alice/`;
+//! - a placeholder (`${sub}`) fills a whole path segment, so distinct callers give distinct
+//!   segments;
+//! - literal segments are non-empty, not `.` or `..`, and hold no `*`, `?`, `$` or control
+//!   character (they end up inside policy resources);
+//! - a caller's value must be a safe path segment ([`check_segment`]); otherwise the request
+//!   is refused, never escaped.
+
+use crate::error::Error;
+
+/// The default `OBJECT_PREFIX`.
+pub const DEFAULT_TEMPLATE: &str = "uploads/${sub}/";
+
+/// The longest value a placeholder segment may take, in bytes.
+pub const MAX_SEGMENT_BYTES: usize = 128;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Sub,
+}
+
+/// A parsed `OBJECT_PREFIX`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrefixTemplate {
+    segments: Vec<Segment>,
+}
+
+impl PrefixTemplate {
+    /// Parses and checks a prefix template.
+    pub fn parse(template: &str) -> Result<Self, Error> {
+        let bad = |reason: String| Error::Config {
+            variable: "OBJECT_PREFIX",
+            reason,
+        };
+        if template.is_empty() {
+            return Ok(Self { segments: Vec::new() });
+        }
+        let Some(body) = template.strip_suffix('/') else {
+            return Err(bad(format!("{template:?} must end with '/'")));
+        };
+        let mut segments = Vec::new();
+        for segment in body.split('/') {
+            segments.push(match segment {
+                "${sub}" => Segment::Sub,
+                "" => return Err(bad(format!("{template:?} has an empty segment (a leading or doubled '/')"))),
+                "." | ".." => return Err(bad(format!("{template:?} has a {segment:?} segment"))),
+                _ if segment.contains("${") => {
+                    return Err(bad(format!(
+                        "{segment:?}: a placeholder must be a whole segment, and only ${{sub}} is known"
+                    )));
+                }
+                _ if segment.contains(['*', '?', '$']) || segment.contains(char::is_control) => {
+                    return Err(bad(format!("{segment:?} holds '*', '?', '$' or a control character")));
+                }
+                literal => Segment::Literal(literal.to_owned()),
+            });
+        }
+        Ok(Self { segments })
+    }
+
+    /// Whether the prefix differs between callers.
+    pub fn is_per_caller(&self) -> bool {
+        self.segments.contains(&Segment::Sub)
+    }
+
+    /// The prefix for the caller whose subject is `sub`.
+    pub fn render(&self, sub: &str) -> Result<String, Error> {
+        let mut out = String::with_capacity(64);
+        for segment in &self.segments {
+            match segment {
+                Segment::Literal(s) => out.push_str(s),
+                Segment::Sub => {
+                    check_segment(sub).map_err(|reason| Error::UnsafeIdentity {
+                        claim: "sub".to_owned(),
+                        reason,
+                    })?;
+                    out.push_str(sub);
+                }
+            }
+            out.push('/');
+        }
+        Ok(out)
+    }
+}
+
+/// Checks that an identity value can stand as one path segment of a prefix: letters,
+/// digits and `._@:+=-`, 1 to [`MAX_SEGMENT_BYTES`] bytes, and not `.` or `..`.
+pub fn check_segment(value: &str) -> Result<(), &'static str> {
+    if value.is_empty() {
+        return Err("it is empty");
+    }
+    if value.len() > MAX_SEGMENT_BYTES {
+        return Err("it is longer than 128 bytes");
+    }
+    if value == "." || value == ".." {
+        return Err("it is a relative path segment");
+    }
+    if !value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._@:+=-".contains(&b))
+    {
+        return Err("it holds a character outside letters, digits and ._@:+=-");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_template_gives_each_caller_a_folder() {
+        let t = PrefixTemplate::parse(DEFAULT_TEMPLATE).expect("parse");
+        assert!(t.is_per_caller());
+        assert_eq!(t.render("alice").expect("render"), "uploads/alice/");
+        assert_eq!(
+            t.render("us-east-1:7b6c9f1e-0000-4bd5-9ad3-5b8ea2e2c2a1").expect("render"),
+            "uploads/us-east-1:7b6c9f1e-0000-4bd5-9ad3-5b8ea2e2c2a1/"
+        );
+    }
+
+    #[test]
+    fn templates_that_could_mix_callers_are_refused() {
+        for bad in [
+            "uploads/${sub}",
+            "uploads/${sub}-x/",
+            "/uploads/${sub}/",
+            "uploads//${sub}/",
+            "uploads/../${sub}/",
+            "uploads/*/",
+            "up$loads/",
+            "uploads/${claim.tenant}/",
+            "uploads/${sub}/\n/",
+        ] {
+            assert!(PrefixTemplate::parse(bad).is_err(), "{bad:?} must be refused");
+        }
+        assert_eq!(PrefixTemplate::parse("").expect("whole bucket").render("x").expect("render"), "");
+        assert_eq!(PrefixTemplate::parse("shared/").expect("fixed").render("x").expect("render"), "shared/");
+    }
+
+    #[test]
+    fn unsafe_identities_are_refused_not_escaped() {
+        let t = PrefixTemplate::parse(DEFAULT_TEMPLATE).expect("parse");
+        for bad in [
+            "", ".", "..", "a/b", "../bob", "a*", "a?", "$x", "a b", "a\"b", "a\\b", "a%2Fb",
+            "a\u{0}b", "ａlice", "alice\u{2215}bob", "auth0|123",
+        ] {
+            match t.render(bad) {
+                Err(Error::UnsafeIdentity { claim, .. }) => assert_eq!(claim, "sub"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        assert!(t.render(&"a".repeat(MAX_SEGMENT_BYTES)).is_ok());
+        assert!(t.render(&"a".repeat(MAX_SEGMENT_BYTES + 1)).is_err());
+    }
+}

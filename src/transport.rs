@@ -1,0 +1,90 @@
+//! Sending signed requests: the one place the library performs network I/O.
+//!
+//! The signing modules are sans-IO; the functions hand what they build to an
+//! [`HttpSender`]. Production uses [`ReqwestSender`] (one client per cold start, rustls);
+//! tests swap in a sender that captures the request and answers with canned bytes.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::request::SignedRequest;
+
+/// The largest upstream answer read; STS answers are a few KiB.
+pub const MAX_REPLY_BYTES: usize = 1 << 20;
+
+/// A boxed, sendable future, as trait objects return them.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An upstream answer, as far as the parsers need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpReply {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body, at most [`MAX_REPLY_BYTES`].
+    pub body: Vec<u8>,
+}
+
+/// Sends a signed request and reads the answer.
+pub trait HttpSender: Send + Sync + 'static {
+    /// Sends `request`. Errors are [`Error::StsUnreachable`], [`Error::StsTimeout`] or, for
+    /// an oversized body, [`Error::StsMalformed`].
+    fn send(&self, request: SignedRequest) -> BoxFuture<'_, Result<HttpReply, Error>>;
+}
+
+/// The production sender: reqwest with rustls, built once per cold start and reused, so
+/// connections to STS stay open between requests.
+#[derive(Debug, Clone)]
+pub struct ReqwestSender {
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+impl ReqwestSender {
+    /// A sender whose requests give up after `timeout` (connecting included).
+    pub fn new(timeout: Duration) -> Result<Self, Error> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(50))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("stsvend/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::StsUnreachable(Box::new(e)))?;
+        Ok(Self { client, timeout })
+    }
+
+    async fn send_now(&self, request: SignedRequest) -> Result<HttpReply, Error> {
+        let mut builder = self.client.request(request.method, &request.url);
+        for (name, value) in request.headers {
+            builder = builder.header(name, value);
+        }
+        let map_err = |e: reqwest::Error| {
+            if e.is_timeout() {
+                Error::StsTimeout(self.timeout)
+            } else {
+                Error::StsUnreachable(Box::new(e.without_url()))
+            }
+        };
+        let mut response = builder.body(request.body).send().await.map_err(map_err)?;
+        let status = response.status().as_u16();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(map_err)? {
+            if body.len() + chunk.len() > MAX_REPLY_BYTES {
+                return Err(Error::StsMalformed {
+                    status,
+                    reason: "body larger than 1 MiB",
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(HttpReply { status, body })
+    }
+}
+
+impl HttpSender for ReqwestSender {
+    fn send(&self, request: SignedRequest) -> BoxFuture<'_, Result<HttpReply, Error>> {
+        Box::pin(self.send_now(request))
+    }
+}
