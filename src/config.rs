@@ -90,15 +90,30 @@ impl Config {
         let provider = match env("PROVIDER").as_deref() {
             None | Some("aliyun") => Provider::Aliyun,
             Some("aws") => return Err(config("PROVIDER", "aws is not supported yet; use aliyun")),
-            Some(other) => return Err(config("PROVIDER", format!("{other:?} is neither aliyun nor aws"))),
+            Some(other) => {
+                return Err(config(
+                    "PROVIDER",
+                    format!("{other:?} is neither aliyun nor aws"),
+                ));
+            }
         };
 
         let access_key_id = env("ALIBABA_CLOUD_ACCESS_KEY_ID")
             .or(seed.access_key_id.filter(|v| !v.is_empty()))
-            .ok_or_else(|| config("ALIBABA_CLOUD_ACCESS_KEY_ID", "is required (or AccessKeyID in CONFIG_FILE)"))?;
+            .ok_or_else(|| {
+                config(
+                    "ALIBABA_CLOUD_ACCESS_KEY_ID",
+                    "is required (or AccessKeyID in CONFIG_FILE)",
+                )
+            })?;
         let access_key_secret = env("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
             .or(seed.access_key_secret.filter(|v| !v.is_empty()))
-            .ok_or_else(|| config("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "is required (or AccessKeySecret in CONFIG_FILE)"))?;
+            .ok_or_else(|| {
+                config(
+                    "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                    "is required (or AccessKeySecret in CONFIG_FILE)",
+                )
+            })?;
         let credential = Credential::new(
             access_key_id,
             access_key_secret,
@@ -116,7 +131,8 @@ impl Config {
 
         let bucket = env("BUCKET").ok_or_else(|| config("BUCKET", "is required"))?;
         check_bucket(&bucket)?;
-        let bucket_region = env("BUCKET_REGION").ok_or_else(|| config("BUCKET_REGION", "is required, e.g. cn-hangzhou"))?;
+        let bucket_region = env("BUCKET_REGION")
+            .ok_or_else(|| config("BUCKET_REGION", "is required, e.g. cn-hangzhou"))?;
         check_region(&bucket_region)?;
 
         let token_duration_seconds = match env("TOKEN_DURATION_SECONDS") {
@@ -124,12 +140,17 @@ impl Config {
             None => match seed.token_expire_time {
                 None => 900,
                 Some(Value::String(s)) => parse_duration_seconds("TokenExpireTime", &s)?,
-                Some(Value::Number(n)) => parse_duration_seconds("TokenExpireTime", &n.to_string())?,
+                Some(Value::Number(n)) => {
+                    parse_duration_seconds("TokenExpireTime", &n.to_string())?
+                }
                 Some(_) => return Err(config("TokenExpireTime", "must be a number of seconds")),
             },
         };
 
-        let policy = match (env("POLICY_FILE"), seed.policy_file.filter(|v| !v.is_empty())) {
+        let policy = match (
+            env("POLICY_FILE"),
+            seed.policy_file.filter(|v| !v.is_empty()),
+        ) {
             (Some(path), _) => load_policy("POLICY_FILE", Path::new(&path), &path)?,
             (None, Some(path)) => load_policy("PolicyFile", &seed_dir.join(&path), &path)?,
             (None, None) => PolicyTemplate::bundled(policy::DEFAULT_TEMPLATE)
@@ -137,22 +158,39 @@ impl Config {
         };
 
         let object_prefix = PrefixTemplate::parse(
-            env("OBJECT_PREFIX").as_deref().unwrap_or(crate::prefix::DEFAULT_TEMPLATE),
+            env("OBJECT_PREFIX")
+                .as_deref()
+                .unwrap_or(crate::prefix::DEFAULT_TEMPLATE),
         )?;
         let imm_project = env("IMM_PROJECT");
 
         let auth_mode = match env("AUTH_MODE").as_deref() {
             None | Some("gateway") => AuthMode::Gateway,
             Some("none") => AuthMode::None,
-            Some("jwt") => return Err(config("AUTH_MODE", "jwt is not supported yet; use gateway or none")),
-            Some(other) => return Err(config("AUTH_MODE", format!("{other:?} is not gateway, jwt or none"))),
+            Some("jwt") => {
+                return Err(config(
+                    "AUTH_MODE",
+                    "jwt is not supported yet; use gateway or none",
+                ));
+            }
+            Some(other) => {
+                return Err(config(
+                    "AUTH_MODE",
+                    format!("{other:?} is not gateway, jwt or none"),
+                ));
+            }
         };
 
         let sts_timeout = match env("STS_TIMEOUT_MS") {
             None => Duration::from_millis(3000),
             Some(v) => match v.parse::<u64>() {
                 Ok(ms @ 1..=60_000) => Duration::from_millis(ms),
-                _ => return Err(config("STS_TIMEOUT_MS", format!("{v:?} is not a whole number of milliseconds from 1 to 60000"))),
+                _ => {
+                    return Err(config(
+                        "STS_TIMEOUT_MS",
+                        format!("{v:?} is not a whole number of milliseconds from 1 to 60000"),
+                    ));
+                }
             },
         };
 
@@ -220,32 +258,57 @@ fn parent_dir(path: &str) -> PathBuf {
 }
 
 fn read_seed_config(path: &Path) -> Result<SeedConfig, Error> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| config("CONFIG_FILE", format!("cannot read {}: {e}", path.display())))?;
-    serde_json::from_str(&text)
-        .map_err(|e| config("CONFIG_FILE", format!("{} is not a valid config.json: {e}", path.display())))
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        config(
+            "CONFIG_FILE",
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    serde_json::from_str(&text).map_err(|e| {
+        config(
+            "CONFIG_FILE",
+            format!("{} is not a valid config.json: {e}", path.display()),
+        )
+    })
 }
 
 /// Reads a policy template from `path`; a bundled template's name works without the file.
-fn load_policy(variable: &'static str, path: &Path, as_given: &str) -> Result<PolicyTemplate, Error> {
+fn load_policy(
+    variable: &'static str,
+    path: &Path,
+    as_given: &str,
+) -> Result<PolicyTemplate, Error> {
     match std::fs::read_to_string(path) {
-        Ok(text) => PolicyTemplate::parse(as_given, &text).map_err(|e| config(variable, e.to_string())),
+        Ok(text) => {
+            PolicyTemplate::parse(as_given, &text).map_err(|e| config(variable, e.to_string()))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let bundled_name = as_given.strip_prefix("policies/").unwrap_or(as_given);
-            PolicyTemplate::bundled(bundled_name).ok_or_else(|| {
-                config(variable, format!("cannot read {}: {e}", path.display()))
-            })
+            PolicyTemplate::bundled(bundled_name)
+                .ok_or_else(|| config(variable, format!("cannot read {}: {e}", path.display())))
         }
-        Err(e) => Err(config(variable, format!("cannot read {}: {e}", path.display()))),
+        Err(e) => Err(config(
+            variable,
+            format!("cannot read {}: {e}", path.display()),
+        )),
     }
 }
 
 fn parse_duration_seconds(variable: &'static str, value: &str) -> Result<u32, Error> {
     match value.trim().parse::<u32>() {
         Ok(s @ 900..=43_200) => Ok(s),
-        Ok(s) if s < 900 => Err(config(variable, format!("{s} is below STS's minimum of 900 seconds"))),
-        Ok(s) => Err(config(variable, format!("{s} is above STS's maximum of 43200 seconds"))),
-        Err(_) => Err(config(variable, format!("{value:?} is not a whole number of seconds"))),
+        Ok(s) if s < 900 => Err(config(
+            variable,
+            format!("{s} is below STS's minimum of 900 seconds"),
+        )),
+        Ok(s) => Err(config(
+            variable,
+            format!("{s} is above STS's maximum of 43200 seconds"),
+        )),
+        Err(_) => Err(config(
+            variable,
+            format!("{value:?} is not a whole number of seconds"),
+        )),
     }
 }
 
@@ -259,7 +322,10 @@ fn check_role_arn(arn: &str) -> Result<(), Error> {
     if shape_ok {
         Ok(())
     } else {
-        Err(config("ROLE_ARN", format!("{arn:?} is not acs:ram::<account id>:role/<role name>")))
+        Err(config(
+            "ROLE_ARN",
+            format!("{arn:?} is not acs:ram::<account id>:role/<role name>"),
+        ))
     }
 }
 
@@ -267,10 +333,18 @@ fn check_url(variable: &'static str, url: &str) -> Result<(), Error> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| config(variable, format!("{url:?} must start with https:// (or http:// for a local stand-in)")))?;
+        .ok_or_else(|| {
+            config(
+                variable,
+                format!("{url:?} must start with https:// (or http:// for a local stand-in)"),
+            )
+        })?;
     let host = rest.trim_end_matches('/');
     if host.is_empty() || host.contains(['/', '?', '#', ' ', '@']) {
-        return Err(config(variable, format!("{url:?} must be a scheme and a host[:port], with no path")));
+        return Err(config(
+            variable,
+            format!("{url:?} must be a scheme and a host[:port], with no path"),
+        ));
     }
     Ok(())
 }
@@ -278,29 +352,39 @@ fn check_url(variable: &'static str, url: &str) -> Result<(), Error> {
 /// OSS bucket names: 3 to 63 lower-case letters, digits and `-`, not starting or ending with `-`.
 fn check_bucket(bucket: &str) -> Result<(), Error> {
     let ok = (3..=63).contains(&bucket.len())
-        && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !bucket.starts_with('-')
         && !bucket.ends_with('-');
     if ok {
         Ok(())
     } else {
-        Err(config("BUCKET", format!("{bucket:?} is not a valid bucket name (3-63 of a-z 0-9 -)")))
+        Err(config(
+            "BUCKET",
+            format!("{bucket:?} is not a valid bucket name (3-63 of a-z 0-9 -)"),
+        ))
     }
 }
 
 fn check_region(region: &str) -> Result<(), Error> {
-    if region.starts_with("oss-") {
+    if let Some(bare) = region.strip_prefix("oss-") {
         return Err(config(
             "BUCKET_REGION",
-            format!("{region:?} is an endpoint label; give the bare region id, e.g. {:?}", &region[4..]),
+            format!("{region:?} is an endpoint label; give the bare region id, e.g. {bare:?}"),
         ));
     }
     let ok = !region.is_empty()
-        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if ok {
         Ok(())
     } else {
-        Err(config("BUCKET_REGION", format!("{region:?} is not a region id such as cn-hangzhou")))
+        Err(config(
+            "BUCKET_REGION",
+            format!("{region:?} is not a region id such as cn-hangzhou"),
+        ))
     }
 }
 
@@ -331,7 +415,10 @@ mod tests {
         HashMap::from([
             ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI5tTestKeyId".to_owned()),
             ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "test-secret".to_owned()),
-            ("ROLE_ARN", "acs:ram::1234567890123:role/uploader".to_owned()),
+            (
+                "ROLE_ARN",
+                "acs:ram::1234567890123:role/uploader".to_owned(),
+            ),
             ("BUCKET", "examplebucket".to_owned()),
             ("BUCKET_REGION", "cn-hangzhou".to_owned()),
         ])
@@ -355,7 +442,10 @@ mod tests {
         assert_eq!(c.sts_endpoint, "https://sts.aliyuncs.com");
         assert_eq!(c.token_duration_seconds, 900);
         assert_eq!(c.policy.name(), "bucket_write_policy.json");
-        assert_eq!(c.object_prefix.render("bob").expect("render"), "uploads/bob/");
+        assert_eq!(
+            c.object_prefix.render("bob").expect("render"),
+            "uploads/bob/"
+        );
         assert_eq!(c.auth_mode, AuthMode::Gateway);
         assert_eq!(c.sts_timeout, Duration::from_millis(3000));
         assert_eq!(c.listen, "127.0.0.1:9000".parse().expect("addr"));
@@ -372,7 +462,11 @@ mod tests {
             ("AUTH_MODE", "open", "AUTH_MODE"),
             ("ROLE_ARN", "arn:aws:iam::1:role/x", "ROLE_ARN"),
             ("STS_ENDPOINT", "sts.aliyuncs.com", "STS_ENDPOINT"),
-            ("STS_ENDPOINT", "https://sts.aliyuncs.com/path", "STS_ENDPOINT"),
+            (
+                "STS_ENDPOINT",
+                "https://sts.aliyuncs.com/path",
+                "STS_ENDPOINT",
+            ),
             ("BUCKET", "Example_Bucket", "BUCKET"),
             ("BUCKET_REGION", "oss-cn-hangzhou", "BUCKET_REGION"),
             ("OBJECT_PREFIX", "uploads/${sub}", "OBJECT_PREFIX"),
@@ -386,7 +480,12 @@ mod tests {
             vars.insert(name, value.to_owned());
             assert_eq!(refused_variable(&vars), expected, "{name}={value}");
         }
-        for required in ["ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "BUCKET", "BUCKET_REGION"] {
+        for required in [
+            "ALIBABA_CLOUD_ACCESS_KEY_ID",
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+            "BUCKET",
+            "BUCKET_REGION",
+        ] {
             let mut vars = minimal();
             vars.remove(required);
             assert_eq!(refused_variable(&vars), required);
@@ -408,7 +507,10 @@ mod tests {
         let mut vars = minimal();
         vars.insert("FC_SERVER_PORT", "9100".to_owned());
         vars.insert("BIND", "0.0.0.0".to_owned());
-        assert_eq!(load(&vars).expect("valid").listen, "0.0.0.0:9100".parse().expect("addr"));
+        assert_eq!(
+            load(&vars).expect("valid").listen,
+            "0.0.0.0:9100".parse().expect("addr")
+        );
         vars.insert("PORT", "9200".to_owned());
         assert_eq!(load(&vars).expect("valid").listen.port(), 9200);
     }
@@ -434,7 +536,10 @@ mod tests {
         ]);
         let c = load(&vars).expect("valid");
         assert_eq!(c.credential.access_key_id, "LTAI5tSeedKeyId");
-        assert_eq!(c.role_arn.as_deref(), Some("acs:ram::1234567890123:role/seed"));
+        assert_eq!(
+            c.role_arn.as_deref(),
+            Some("acs:ram::1234567890123:role/seed")
+        );
         assert_eq!(c.token_duration_seconds, 1800);
         assert_eq!(c.policy.actions(), ["oss:GetObject"]);
 
@@ -442,7 +547,10 @@ mod tests {
         vars.insert("ROLE_ARN", "acs:ram::1234567890123:role/env".to_owned());
         let c = load(&vars).expect("valid");
         assert_eq!(c.token_duration_seconds, 3600);
-        assert_eq!(c.role_arn.as_deref(), Some("acs:ram::1234567890123:role/env"));
+        assert_eq!(
+            c.role_arn.as_deref(),
+            Some("acs:ram::1234567890123:role/env")
+        );
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 
@@ -450,14 +558,19 @@ mod tests {
     fn bundled_template_names_work_without_the_file() {
         let mut vars = minimal();
         vars.insert("POLICY_FILE", "policies/bucket_read_policy.json".to_owned());
-        assert_eq!(load(&vars).expect("valid").policy.actions(), ["oss:GetObject"]);
+        assert_eq!(
+            load(&vars).expect("valid").policy.actions(),
+            ["oss:GetObject"]
+        );
     }
 
     #[test]
     fn a_template_too_large_for_a_long_caller_id_stops_start_up() {
         let dir = std::env::temp_dir().join(format!("stsvend-policy-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("mkdir");
-        let resources: Vec<String> = (0..12).map(|i| format!("\"acs:oss:*:*:$BUCKET_NAME/$OBJECT_PREFIX{i}/*\"")).collect();
+        let resources: Vec<String> = (0..12)
+            .map(|i| format!("\"acs:oss:*:*:$BUCKET_NAME/$OBJECT_PREFIX{i}/*\""))
+            .collect();
         let text = format!(
             r#"{{"Version":"1","Statement":[{{"Effect":"Allow","Action":["oss:GetObject"],"Resource":[{}]}}]}}"#,
             resources.join(",")

@@ -54,8 +54,8 @@ impl fmt::Debug for Credential {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::time::FixedClock;
     use crate::time::Clock;
+    use crate::time::FixedClock;
 
     #[test]
     fn debug_never_shows_the_secret_or_the_token() {

@@ -57,7 +57,10 @@ mod tests {
             ("!'()", "%21%27%28%29"),
             ("中", "%E4%B8%AD"),
             ("😀", "%F0%9F%98%80"),
-            ("acs:ram::1234567890123:role/firstrole", "acs%3Aram%3A%3A1234567890123%3Arole%2Ffirstrole"),
+            (
+                "acs:ram::1234567890123:role/firstrole",
+                "acs%3Aram%3A%3A1234567890123%3Arole%2Ffirstrole",
+            ),
         ];
         for (raw, encoded) in table {
             assert_eq!(percent_encode(raw, RFC3986_UNRESERVED), encoded, "{raw:?}");
@@ -68,7 +71,10 @@ mod tests {
     fn path_set_keeps_slashes_only() {
         // ALGORITHMS.md §3 worked example: key `dir/a b+c~*!'()中.txt`.
         let table = [
-            ("dir/a b+c~*!'()中.txt", "dir/a%20b%2Bc~%2A%21%27%28%29%E4%B8%AD.txt"),
+            (
+                "dir/a b+c~*!'()中.txt",
+                "dir/a%20b%2Bc~%2A%21%27%28%29%E4%B8%AD.txt",
+            ),
             ("1234+-/123/1.txt", "1234%2B-/123/1.txt"),
             ("a//b/", "a//b/"),
             ("100%", "100%25"),

@@ -110,7 +110,10 @@ where
     }
     drop(listener);
     info!("shutting down; finishing requests in flight");
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
         warn!("requests still in flight after {SHUTDOWN_GRACE:?}; stopping anyway");
     }
     Ok(())

@@ -47,9 +47,14 @@ pub fn identify(mode: AuthMode, request: &Request) -> Result<Caller, Error> {
 fn gateway_sub(request: &Request) -> Option<String> {
     match request.request_context_ref()? {
         // HTTP API JWT authorizer: requestContext.authorizer.jwt.claims.sub
-        RequestContext::ApiGatewayV2(ctx) => {
-            ctx.authorizer.as_ref()?.jwt.as_ref()?.claims.get("sub").cloned()
-        }
+        RequestContext::ApiGatewayV2(ctx) => ctx
+            .authorizer
+            .as_ref()?
+            .jwt
+            .as_ref()?
+            .claims
+            .get("sub")
+            .cloned(),
         // REST API Cognito authorizer: requestContext.authorizer.claims.sub
         RequestContext::ApiGatewayV1(ctx) => ctx
             .authorizer
@@ -77,7 +82,11 @@ pub fn role_session_name(sub: &str) -> String {
     }
     let hash = hex_lower(digest::digest(&digest::SHA256, sub.as_bytes()).as_ref());
     let readable: String = sub.chars().filter(|&c| allowed(c)).take(21).collect();
-    let readable = if readable.is_empty() { "caller" } else { &readable };
+    let readable = if readable.is_empty() {
+        "caller"
+    } else {
+        &readable
+    };
     format!("{readable}-{}", &hash[..10])
 }
 
@@ -87,7 +96,14 @@ mod tests {
 
     #[test]
     fn session_names_keep_fitting_subjects_as_they_are() {
-        for sub in ["anonymous", "alice", "ab", "user.name@example.com", "a_b-c", &"x".repeat(32)] {
+        for sub in [
+            "anonymous",
+            "alice",
+            "ab",
+            "user.name@example.com",
+            "a_b-c",
+            &"x".repeat(32),
+        ] {
             assert_eq!(role_session_name(sub), sub);
         }
     }
@@ -95,12 +111,20 @@ mod tests {
     #[test]
     fn session_names_shorten_others_stably_and_within_the_rules() {
         let long_uuid = "us-east-1:7b6c9f1e-0000-4bd5-9ad3-5b8ea2e2c2a1";
-        let cases = [long_uuid, "a", "auth0|5f7c8ec7c33c6c004bbafe82", "用户", "", &"y".repeat(300)];
+        let cases = [
+            long_uuid,
+            "a",
+            "auth0|5f7c8ec7c33c6c004bbafe82",
+            "用户",
+            "",
+            &"y".repeat(300),
+        ];
         for sub in cases {
             let name = role_session_name(sub);
             assert!((2..=32).contains(&name.len()), "{sub:?} -> {name:?}");
             assert!(
-                name.chars().all(|c| c.is_ascii_alphanumeric() || ".@_-".contains(c)),
+                name.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".@_-".contains(c)),
                 "{sub:?} -> {name:?}"
             );
             assert_eq!(role_session_name(sub), name, "stable");
@@ -109,6 +133,9 @@ mod tests {
         assert!(role_session_name("用户").starts_with("caller-"));
         // The hash part is SHA-256("a") = ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb
         assert_eq!(role_session_name("a"), "a-ca978112ca");
-        assert_ne!(role_session_name(&"y".repeat(300)), role_session_name(&"y".repeat(301)));
+        assert_ne!(
+            role_session_name(&"y".repeat(300)),
+            role_session_name(&"y".repeat(301))
+        );
     }
 }

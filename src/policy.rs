@@ -75,7 +75,9 @@ impl PolicyTemplate {
             .and_then(Value::as_array)
             .ok_or_else(|| Error::Policy(format!("{name} has no \"Statement\" array")))?;
         if statements.is_empty() {
-            return Err(Error::Policy(format!("{name} has an empty \"Statement\" array")));
+            return Err(Error::Policy(format!(
+                "{name} has an empty \"Statement\" array"
+            )));
         }
         Ok(Self {
             name: name.to_owned(),
@@ -207,7 +209,9 @@ mod tests {
     #[test]
     fn bundled_write_policy_renders_to_the_callers_prefix_only() {
         let template = PolicyTemplate::bundled("bucket_write_policy.json").expect("bundled");
-        let rendered = template.render(&vars("uploads/alice/", "alice")).expect("render");
+        let rendered = template
+            .render(&vars("uploads/alice/", "alice"))
+            .expect("render");
         assert_eq!(
             rendered,
             r#"{"Statement":[{"Action":["oss:PutObject","oss:AbortMultipartUpload","oss:ListParts"],"Effect":"Allow","Resource":["acs:oss:*:*:examplebucket/uploads/alice/*"]}],"Version":"1"}"#
@@ -221,7 +225,10 @@ mod tests {
             let actions = template.actions();
             assert!(!actions.is_empty(), "{name}");
             for action in actions {
-                assert!(action.starts_with("oss:") && !action.contains('*'), "{name}: {action}");
+                assert!(
+                    action.starts_with("oss:") && !action.contains('*'),
+                    "{name}: {action}"
+                );
             }
         }
     }
@@ -234,7 +241,9 @@ mod tests {
         )
         .expect("parse");
         let hostile = r#"x"]},{"Effect":"Allow","Action":"*","Resource":"*"}],"a":["\"#;
-        let rendered = template.render(&vars("uploads/x/", hostile)).expect("render");
+        let rendered = template
+            .render(&vars("uploads/x/", hostile))
+            .expect("render");
         let parsed: Value = serde_json::from_str(&rendered).expect("still JSON");
         let statements = parsed["Statement"].as_array().expect("array");
         assert_eq!(statements.len(), 1, "{rendered}");
@@ -251,12 +260,23 @@ mod tests {
             )
             .expect("parse")
         };
-        for bad in ["$BUCKET", "$OBJECT_PREFIXES", "${user}", "${sub", "$IMM_PROJECT"] {
+        for bad in [
+            "$BUCKET",
+            "$OBJECT_PREFIXES",
+            "${user}",
+            "${sub",
+            "$IMM_PROJECT",
+        ] {
             let err = make(bad).render(&vars("p/", "s")).expect_err(bad);
             assert!(matches!(err, Error::Policy(_)), "{bad}: {err}");
         }
-        let kept = make("arn:aws:s3:::b/${aws:username}/$5/$").render(&vars("p/", "s")).expect("render");
-        assert!(kept.contains(r#""arn:aws:s3:::b/${aws:username}/$5/$""#), "{kept}");
+        let kept = make("arn:aws:s3:::b/${aws:username}/$5/$")
+            .render(&vars("p/", "s"))
+            .expect("render");
+        assert!(
+            kept.contains(r#""arn:aws:s3:::b/${aws:username}/$5/$""#),
+            "{kept}"
+        );
     }
 
     #[test]
@@ -277,7 +297,9 @@ mod tests {
     fn a_policy_over_the_sts_limit_is_refused() {
         let template = PolicyTemplate::bundled("bucket_read_policy.json").expect("bundled");
         let long_prefix = format!("{}/", "p".repeat(MAX_POLICY_BYTES));
-        let err = template.render(&vars(&long_prefix, "s")).expect_err("too long");
+        let err = template
+            .render(&vars(&long_prefix, "s"))
+            .expect_err("too long");
         assert!(err.to_string().contains("more than STS's 2048"), "{err}");
     }
 }

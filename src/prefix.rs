@@ -40,7 +40,9 @@ impl PrefixTemplate {
             reason,
         };
         if template.is_empty() {
-            return Ok(Self { segments: Vec::new() });
+            return Ok(Self {
+                segments: Vec::new(),
+            });
         }
         let Some(body) = template.strip_suffix('/') else {
             return Err(bad(format!("{template:?} must end with '/'")));
@@ -121,7 +123,8 @@ mod tests {
         assert!(t.is_per_caller());
         assert_eq!(t.render("alice").expect("render"), "uploads/alice/");
         assert_eq!(
-            t.render("us-east-1:7b6c9f1e-0000-4bd5-9ad3-5b8ea2e2c2a1").expect("render"),
+            t.render("us-east-1:7b6c9f1e-0000-4bd5-9ad3-5b8ea2e2c2a1")
+                .expect("render"),
             "uploads/us-east-1:7b6c9f1e-0000-4bd5-9ad3-5b8ea2e2c2a1/"
         );
     }
@@ -139,18 +142,47 @@ mod tests {
             "uploads/${claim.tenant}/",
             "uploads/${sub}/\n/",
         ] {
-            assert!(PrefixTemplate::parse(bad).is_err(), "{bad:?} must be refused");
+            assert!(
+                PrefixTemplate::parse(bad).is_err(),
+                "{bad:?} must be refused"
+            );
         }
-        assert_eq!(PrefixTemplate::parse("").expect("whole bucket").render("x").expect("render"), "");
-        assert_eq!(PrefixTemplate::parse("shared/").expect("fixed").render("x").expect("render"), "shared/");
+        assert_eq!(
+            PrefixTemplate::parse("")
+                .expect("whole bucket")
+                .render("x")
+                .expect("render"),
+            ""
+        );
+        assert_eq!(
+            PrefixTemplate::parse("shared/")
+                .expect("fixed")
+                .render("x")
+                .expect("render"),
+            "shared/"
+        );
     }
 
     #[test]
     fn unsafe_identities_are_refused_not_escaped() {
         let t = PrefixTemplate::parse(DEFAULT_TEMPLATE).expect("parse");
         for bad in [
-            "", ".", "..", "a/b", "../bob", "a*", "a?", "$x", "a b", "a\"b", "a\\b", "a%2Fb",
-            "a\u{0}b", "ａlice", "alice\u{2215}bob", "auth0|123",
+            "",
+            ".",
+            "..",
+            "a/b",
+            "../bob",
+            "a*",
+            "a?",
+            "$x",
+            "a b",
+            "a\"b",
+            "a\\b",
+            "a%2Fb",
+            "a\u{0}b",
+            "ａlice",
+            "alice\u{2215}bob",
+            "auth0|123",
         ] {
             match t.render(bad) {
                 Err(Error::UnsafeIdentity { claim, .. }) => assert_eq!(claim, "sub"),

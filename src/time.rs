@@ -148,13 +148,18 @@ pub fn parse_iso8601(s: &str) -> Option<SystemTime> {
         && b[b.len() - 1] == b'Z';
     let fraction = &b[19..b.len() - 1];
     let fraction_ok = fraction.is_empty()
-        || (fraction.len() >= 2 && fraction[0] == b'.' && fraction[1..].iter().all(u8::is_ascii_digit));
+        || (fraction.len() >= 2
+            && fraction[0] == b'.'
+            && fraction[1..].iter().all(u8::is_ascii_digit));
     if !shape_ok || !fraction_ok {
         return None;
     }
     let num = |range: std::ops::Range<usize>| -> Option<u32> {
         let digits = &s[range];
-        digits.bytes().all(|d| d.is_ascii_digit()).then(|| digits.parse().ok())?
+        digits
+            .bytes()
+            .all(|d| d.is_ascii_digit())
+            .then(|| digits.parse().ok())?
     };
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
@@ -194,12 +199,42 @@ mod tests {
     // and from calendar edge cases checked against `date -u -d @N`.
     const TABLE: &[(u64, &str, &str, &str)] = &[
         (0, "1970-01-01T00:00:00Z", "19700101T000000Z", "19700101"),
-        (1_702_781_677, "2023-12-17T02:54:37Z", "20231217T025437Z", "20231217"),
-        (1_702_785_388, "2023-12-17T03:56:28Z", "20231217T035628Z", "20231217"),
-        (1_369_353_600, "2013-05-24T00:00:00Z", "20130524T000000Z", "20130524"),
-        (951_782_400, "2000-02-29T00:00:00Z", "20000229T000000Z", "20000229"),
-        (1_709_251_199, "2024-02-29T23:59:59Z", "20240229T235959Z", "20240229"),
-        (4_102_444_800, "2100-01-01T00:00:00Z", "21000101T000000Z", "21000101"),
+        (
+            1_702_781_677,
+            "2023-12-17T02:54:37Z",
+            "20231217T025437Z",
+            "20231217",
+        ),
+        (
+            1_702_785_388,
+            "2023-12-17T03:56:28Z",
+            "20231217T035628Z",
+            "20231217",
+        ),
+        (
+            1_369_353_600,
+            "2013-05-24T00:00:00Z",
+            "20130524T000000Z",
+            "20130524",
+        ),
+        (
+            951_782_400,
+            "2000-02-29T00:00:00Z",
+            "20000229T000000Z",
+            "20000229",
+        ),
+        (
+            1_709_251_199,
+            "2024-02-29T23:59:59Z",
+            "20240229T235959Z",
+            "20240229",
+        ),
+        (
+            4_102_444_800,
+            "2100-01-01T00:00:00Z",
+            "21000101T000000Z",
+            "21000101",
+        ),
     ];
 
     #[test]
@@ -217,9 +252,15 @@ mod tests {
             assert_eq!(parse_iso8601(iso), Some(at(secs)), "parse {iso}");
         }
         // The STS documentation sample.
-        assert_eq!(parse_iso8601("2015-04-09T11:52:19Z"), Some(at(1_428_580_339)));
+        assert_eq!(
+            parse_iso8601("2015-04-09T11:52:19Z"),
+            Some(at(1_428_580_339))
+        );
         // A fraction is dropped (rounded down).
-        assert_eq!(parse_iso8601("2015-04-09T11:52:19.999Z"), Some(at(1_428_580_339)));
+        assert_eq!(
+            parse_iso8601("2015-04-09T11:52:19.999Z"),
+            Some(at(1_428_580_339))
+        );
     }
 
     #[test]
@@ -245,6 +286,9 @@ mod tests {
 
     #[test]
     fn fixed_clock_reports_its_instant() {
-        assert_eq!(unix_seconds(FixedClock::at_unix(1_699_807_420).now()), 1_699_807_420);
+        assert_eq!(
+            unix_seconds(FixedClock::at_unix(1_699_807_420).now()),
+            1_699_807_420
+        );
     }
 }

@@ -27,12 +27,19 @@ struct Mismatches(Vec<String>);
 impl Mismatches {
     fn check(&mut self, case: &str, stage: &str, expected: &str, actual: &str) {
         if expected != actual {
-            self.0.push(format!("{case} / {stage}\n  expected: {expected}\n  actual:   {actual}"));
+            self.0.push(format!(
+                "{case} / {stage}\n  expected: {expected}\n  actual:   {actual}"
+            ));
         }
     }
 
     fn assert_none(self, file: &str) {
-        assert!(self.0.is_empty(), "{file}: {} mismatches\n{}", self.0.len(), self.0.join("\n"));
+        assert!(
+            self.0.is_empty(),
+            "{file}: {} mismatches\n{}",
+            self.0.len(),
+            self.0.join("\n")
+        );
     }
 }
 
@@ -55,9 +62,19 @@ fn aliyun_rpc_v1_vectors_match_stage_by_stage() {
     for case in &cases {
         assert!(!case.source.is_empty(), "{} has no source", case.name);
         let canonical = rpc::canonicalized_query_string(&case.params);
-        mismatches.check(&case.name, "canonicalized query string", &case.canonicalized_query_string, &canonical);
+        mismatches.check(
+            &case.name,
+            "canonicalized query string",
+            &case.canonicalized_query_string,
+            &canonical,
+        );
         let string_to_sign = rpc::string_to_sign(&case.method, &canonical);
-        mismatches.check(&case.name, "string to sign", &case.string_to_sign, &string_to_sign);
+        mismatches.check(
+            &case.name,
+            "string to sign",
+            &case.string_to_sign,
+            &string_to_sign,
+        );
         let signature = rpc::signature(&case.access_key_secret, &case.string_to_sign);
         mismatches.check(&case.name, "signature", &case.signature, &signature);
     }

@@ -84,10 +84,7 @@ pub fn assume_role_request(
     SignedRequest {
         method: Method::POST,
         url: format!("{}/", endpoint.trim_end_matches('/')),
-        headers: vec![(
-            CONTENT_TYPE,
-            "application/x-www-form-urlencoded".to_owned(),
-        )],
+        headers: vec![(CONTENT_TYPE, "application/x-www-form-urlencoded".to_owned())],
         body: body.into_bytes(),
     }
 }
@@ -121,20 +118,27 @@ pub fn parse_assume_role_response(status: u16, body: &[u8]) -> Result<Credential
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(malformed("empty body"));
     }
-    let answer: Answer = serde_json::from_slice(body).map_err(|_| malformed("not an STS JSON answer"))?;
+    let answer: Answer =
+        serde_json::from_slice(body).map_err(|_| malformed("not an STS JSON answer"))?;
     if let Some(code) = answer.code.filter(|c| !c.is_empty()) {
         return Err(Error::StsRejected(StsRejection {
             status,
             code: clean(&code, 100),
-            message: clean(&cut_string_to_sign(answer.message.as_deref().unwrap_or("")), MAX_MESSAGE_CHARS),
+            message: clean(
+                &cut_string_to_sign(answer.message.as_deref().unwrap_or("")),
+                MAX_MESSAGE_CHARS,
+            ),
             request_id: answer.request_id.map(|id| clean(&id, 100)),
         }));
     }
     if !(200..300).contains(&status) {
         return Err(malformed("error status without an error code"));
     }
-    let c = answer.credentials.ok_or_else(|| malformed("no Credentials"))?;
-    let non_empty = |v: Option<String>, reason| v.filter(|s| !s.is_empty()).ok_or_else(|| malformed(reason));
+    let c = answer
+        .credentials
+        .ok_or_else(|| malformed("no Credentials"))?;
+    let non_empty =
+        |v: Option<String>, reason| v.filter(|s| !s.is_empty()).ok_or_else(|| malformed(reason));
     let access_key_id = non_empty(c.access_key_id, "no Credentials.AccessKeyId")?;
     let access_key_secret = non_empty(c.access_key_secret, "no Credentials.AccessKeySecret")?;
     let security_token = non_empty(c.security_token, "no Credentials.SecurityToken")?;
@@ -175,8 +179,8 @@ fn clean(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::time::FixedClock;
     use crate::time::Clock;
+    use crate::time::FixedClock;
 
     const DOC_SUCCESS: &str = r#"{"RequestId": "6894B13B-6D71-4EF5-88FA-F32781734A7F",
         "AssumedRoleUser": {"Arn": "acs:ram::123456789012****:role/adminrole/alice",
@@ -190,9 +194,15 @@ mod tests {
     fn parses_the_documented_success_answer() {
         let credential = parse_assume_role_response(200, DOC_SUCCESS.as_bytes()).expect("success");
         assert_eq!(credential.access_key_id, "STS.L4aBSCSJVMuKg5U1****");
-        assert_eq!(credential.access_key_secret, "wyLTSmsyPGP1ohvvw8xYgB29dlGI8KMiH2pK****");
+        assert_eq!(
+            credential.access_key_secret,
+            "wyLTSmsyPGP1ohvvw8xYgB29dlGI8KMiH2pK****"
+        );
         assert_eq!(credential.security_token.as_deref(), Some("********"));
-        assert_eq!(credential.expiration, Some(FixedClock::at_unix(1_428_580_339).now()));
+        assert_eq!(
+            credential.expiration,
+            Some(FixedClock::at_unix(1_428_580_339).now())
+        );
     }
 
     #[test]
@@ -257,7 +267,10 @@ mod tests {
                 assert_eq!(r.code, "SignatureDoesNotMatch");
                 assert!(!r.message.contains("CAIS-secret-token"), "{}", r.message);
                 assert!(!r.message.contains("AccessKeyId"), "{}", r.message);
-                assert!(r.message.starts_with("Specified signature is not matched with our calculation."));
+                assert!(
+                    r.message
+                        .starts_with("Specified signature is not matched with our calculation.")
+                );
             }
             other => panic!("{other:?}"),
         }

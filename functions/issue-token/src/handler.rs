@@ -21,7 +21,7 @@ use stsvend::transport::HttpSender;
 use tracing::{info, warn};
 
 /// What every request needs, built once per cold start.
-pub struct AppState {
+pub(crate) struct AppState {
     config: Config,
     role_arn: String,
     clock: Arc<dyn Clock>,
@@ -31,7 +31,11 @@ pub struct AppState {
 
 impl AppState {
     /// Checks that `config` has what issue-token needs (a role to assume).
-    pub fn new(config: Config, clock: Arc<dyn Clock>, sender: Arc<dyn HttpSender>) -> Result<Self, Error> {
+    pub(crate) fn new(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        sender: Arc<dyn HttpSender>,
+    ) -> Result<Self, Error> {
         let role_arn = config.require_role_arn()?.to_owned();
         Ok(Self {
             config,
@@ -43,7 +47,7 @@ impl AppState {
     }
 
     /// The validated configuration.
-    pub fn config(&self) -> &Config {
+    pub(crate) fn config(&self) -> &Config {
         &self.config
     }
 }
@@ -65,14 +69,21 @@ struct ApiError {
     status: StatusCode,
     code: Cow<'static, str>,
     message: String,
+    /// For the log only: the underlying cause (never a secret; never sent to the caller).
+    cause: Option<String>,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+    fn new(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             code: code.into(),
             message: message.into(),
+            cause: None,
         }
     }
 
@@ -80,10 +91,14 @@ impl ApiError {
         let mut response = response::error(self.status, &self.code, &self.message);
         match self.status {
             StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
-                response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
             StatusCode::METHOD_NOT_ALLOWED => {
-                response.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, POST"));
+                response
+                    .headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static("GET, POST"));
             }
             _ => {}
         }
@@ -129,17 +144,32 @@ impl From<Error> for ApiError {
                 "StsTimeout",
                 format!("STS did not answer within {} ms", after.as_millis()),
             ),
-            Error::StsUnreachable(_) => Self::new(
-                StatusCode::BAD_GATEWAY,
-                "StsUnreachable",
-                "STS could not be reached",
-            ),
+            Error::StsUnreachable(source) => {
+                let mut cause = source.to_string();
+                let mut next = source.source();
+                while let Some(e) = next {
+                    cause = format!("{cause}: {e}");
+                    next = e.source();
+                }
+                Self {
+                    cause: Some(cause),
+                    ..Self::new(
+                        StatusCode::BAD_GATEWAY,
+                        "StsUnreachable",
+                        "STS could not be reached",
+                    )
+                }
+            }
             Error::Policy(_) => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "PolicyTooLarge",
                 "the session policy for this caller does not fit STS's limit",
             ),
-            _ => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error"),
+            _ => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                "internal error",
+            ),
         }
     }
 }
@@ -153,18 +183,25 @@ fn sts_status(code: &str, sts_http_status: u16) -> StatusCode {
         "ServiceUnavailable" => StatusCode::SERVICE_UNAVAILABLE,
         "InternalError" | "UnknownError" => StatusCode::BAD_GATEWAY,
         // Our credentials, role, policy or request are wrong: the deployment must change.
-        "NoPermission" | "EntityNotExist" | "InvalidAccessKeyId" | "SignatureDoesNotMatch"
-        | "InvalidParameter" | "MissingSecurityToken" | "InvalidSecurityToken" | "SignatureNonceUsed"
-        | "InvalidTimeStamp" | "MissingParameter" | "Forbidden" | "InvalidAction" => {
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
+        "NoPermission"
+        | "EntityNotExist"
+        | "InvalidAccessKeyId"
+        | "SignatureDoesNotMatch"
+        | "InvalidParameter"
+        | "MissingSecurityToken"
+        | "InvalidSecurityToken"
+        | "SignatureNonceUsed"
+        | "InvalidTimeStamp"
+        | "MissingParameter"
+        | "Forbidden"
+        | "InvalidAction" => StatusCode::INTERNAL_SERVER_ERROR,
         _ if sts_http_status >= 500 => StatusCode::BAD_GATEWAY,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
 /// Answers one request. Never fails: every refusal is an answer in the documented shape.
-pub async fn handle(state: &AppState, request: Request) -> Response<Body> {
+pub(crate) async fn handle(state: &AppState, request: Request) -> Response<Body> {
     let started = Instant::now();
     let outcome = issue(state, &request).await;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -175,7 +212,8 @@ pub async fn handle(state: &AppState, request: Request) -> Response<Body> {
         }
         Err(e) => {
             if e.status.is_server_error() || e.status == StatusCode::TOO_MANY_REQUESTS {
-                warn!(status = e.status.as_u16(), error_code = %e.code, message = %e.message, elapsed_ms, "refused");
+                let cause = e.cause.as_deref().unwrap_or("");
+                warn!(status = e.status.as_u16(), error_code = %e.code, message = %e.message, cause, elapsed_ms, "refused");
             } else {
                 info!(status = e.status.as_u16(), error_code = %e.code, elapsed_ms, "refused");
             }
@@ -205,10 +243,13 @@ async fn issue(state: &AppState, request: &Request) -> Result<(Response<Body>, S
 
     let now = state.clock.now();
     let mut nonce = [0u8; 16];
-    state
-        .random
-        .fill(&mut nonce)
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "no randomness available"))?;
+    state.random.fill(&mut nonce).map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "no randomness available",
+        )
+    })?;
     let sts_request = sts::assume_role_request(
         &config.sts_endpoint,
         &config.credential,
@@ -237,7 +278,362 @@ fn answer(credential: &Credential) -> Response<Body> {
             access_key_secret: &credential.access_key_secret,
             security_token: credential.security_token.as_deref().unwrap_or_default(),
             // parse_assume_role_response guarantees an expiration; this is STS's own string.
-            expiration: credential.expiration.map(format_iso8601).unwrap_or_default(),
+            expiration: credential
+                .expiration
+                .map(format_iso8601)
+                .unwrap_or_default(),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap};
+    use std::sync::Mutex;
+
+    use stsvend::aliyun::rpc;
+    use stsvend::request::SignedRequest;
+    use stsvend::time::FixedClock;
+    use stsvend::transport::{BoxFuture, HttpReply};
+
+    use super::*;
+
+    const FUNCTION_SECRET: &str = "function-secret-do-not-leak";
+    /// 2026-11-22T08:53:10Z (`date -u -d @1795337590`).
+    const NOW: u64 = 1_795_337_590;
+
+    const STS_SUCCESS: &str = r#"{"RequestId":"6894B13B-6D71-4EF5-88FA-F32781734A7F","AssumedRoleUser":{"Arn":"acs:ram::1234567890123:role/uploader/user-42","AssumedRoleId":"344584339364951186:user-42"},"Credentials":{"AccessKeyId":"STS.NUgYrLnoC37mZZCNnAbez2EGr","AccessKeySecret":"vended-secret-9aZ","SecurityToken":"CAIS+vended/token==","Expiration":"2026-11-22T09:08:10Z"}}"#;
+
+    /// Captures what the handler sends and answers with canned bytes.
+    struct CaptureSender {
+        reply: Option<HttpReply>,
+        sent: Mutex<Vec<SignedRequest>>,
+    }
+
+    impl CaptureSender {
+        fn answering(status: u16, body: &str) -> Arc<Self> {
+            Arc::new(Self {
+                reply: Some(HttpReply {
+                    status,
+                    body: body.as_bytes().to_vec(),
+                }),
+                sent: Mutex::new(Vec::new()),
+            })
+        }
+
+        /// A sender whose answer never comes.
+        fn stalled() -> Arc<Self> {
+            Arc::new(Self {
+                reply: None,
+                sent: Mutex::new(Vec::new()),
+            })
+        }
+
+        fn sent(&self) -> Vec<SignedRequest> {
+            self.sent.lock().expect("lock").clone()
+        }
+    }
+
+    impl HttpSender for CaptureSender {
+        fn send(&self, request: SignedRequest) -> BoxFuture<'_, Result<HttpReply, Error>> {
+            self.sent.lock().expect("lock").push(request);
+            let reply = self.reply.clone();
+            Box::pin(async move {
+                match reply {
+                    Some(reply) => Ok(reply),
+                    None => std::future::pending().await,
+                }
+            })
+        }
+    }
+
+    fn env(extra: &[(&'static str, &str)]) -> HashMap<&'static str, String> {
+        let mut vars = HashMap::from([
+            (
+                "ALIBABA_CLOUD_ACCESS_KEY_ID",
+                "LTAI5tFunctionKeyId".to_owned(),
+            ),
+            (
+                "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                FUNCTION_SECRET.to_owned(),
+            ),
+            (
+                "ROLE_ARN",
+                "acs:ram::1234567890123:role/uploader".to_owned(),
+            ),
+            ("BUCKET", "examplebucket".to_owned()),
+            ("BUCKET_REGION", "cn-hangzhou".to_owned()),
+        ]);
+        vars.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        vars
+    }
+
+    fn state_with(extra: &[(&'static str, &str)], sender: Arc<CaptureSender>) -> AppState {
+        let vars = env(extra);
+        let config = Config::load(&|k| vars.get(k).cloned()).expect("config");
+        AppState::new(config, Arc::new(FixedClock::at_unix(NOW)), sender).expect("state")
+    }
+
+    fn event(name: &str) -> Request {
+        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn body_json(response: &Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(response.body().as_ref()).expect("JSON body")
+    }
+
+    fn form(request: &SignedRequest) -> BTreeMap<String, String> {
+        form_urlencoded::parse(&request.body).into_owned().collect()
+    }
+
+    #[tokio::test]
+    async fn http_api_jwt_caller_gets_credentials_for_their_prefix() {
+        let sender = CaptureSender::answering(200, STS_SUCCESS);
+        let state = state_with(&[], sender.clone());
+        let response = handle(&state, event("apigw-v2-jwt.json")).await;
+
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        // Exactly the seed's keys, in its order, StatusCode an integer, Expiration verbatim.
+        assert_eq!(
+            std::str::from_utf8(response.body().as_ref()).expect("utf-8"),
+            r#"{"StatusCode":200,"AccessKeyId":"STS.NUgYrLnoC37mZZCNnAbez2EGr","AccessKeySecret":"vended-secret-9aZ","SecurityToken":"CAIS+vended/token==","Expiration":"2026-11-22T09:08:10Z"}"#
+        );
+
+        let sent = sender.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].method, Method::POST);
+        assert_eq!(sent[0].url, "https://sts.aliyuncs.com/");
+        let params = form(&sent[0]);
+        let expect = [
+            ("AccessKeyId", "LTAI5tFunctionKeyId"),
+            ("Action", "AssumeRole"),
+            ("DurationSeconds", "900"),
+            ("Format", "JSON"),
+            ("RoleArn", "acs:ram::1234567890123:role/uploader"),
+            ("RoleSessionName", "user-42"),
+            ("SignatureMethod", "HMAC-SHA1"),
+            ("SignatureVersion", "1.0"),
+            ("Timestamp", "2026-11-22T08:53:10Z"),
+            ("Version", "2015-04-01"),
+            (
+                "Policy",
+                r#"{"Statement":[{"Action":["oss:PutObject","oss:AbortMultipartUpload","oss:ListParts"],"Effect":"Allow","Resource":["acs:oss:*:*:examplebucket/uploads/user-42/*"]}],"Version":"1"}"#,
+            ),
+        ];
+        for (name, value) in expect {
+            assert_eq!(params.get(name).map(String::as_str), Some(value), "{name}");
+        }
+        assert_eq!(params["SignatureNonce"].len(), 32);
+        assert!(!params.contains_key("SecurityToken"));
+        assert_eq!(params.len(), expect.len() + 2, "{params:?}");
+    }
+
+    #[tokio::test]
+    async fn rest_api_cognito_caller_is_identified_by_the_sub_claim() {
+        let sender = CaptureSender::answering(200, STS_SUCCESS);
+        let state = state_with(&[], sender.clone());
+        let response = handle(&state, event("apigw-rest-cognito.json")).await;
+        assert_eq!(response.status(), 200);
+        let params = form(&sender.sent()[0]);
+        assert!(
+            params["Policy"]
+                .contains("examplebucket/uploads/7b6c9f1e-3f1a-4bd5-9ad3-5b8ea2e2c2a1/*"),
+            "{}",
+            params["Policy"]
+        );
+        // 36 characters: shortened with a stable hash.
+        assert!(
+            params["RoleSessionName"].starts_with("7b6c9f1e-3f1a-4bd5-9a-"),
+            "{}",
+            params["RoleSessionName"]
+        );
+        assert!(params["RoleSessionName"].len() <= 32);
+    }
+
+    #[tokio::test]
+    async fn no_claims_means_401_and_nothing_reaches_sts() {
+        for fixture in [
+            "apigw-v2-no-authorizer.json",
+            "apigw-rest-no-authorizer.json",
+        ] {
+            let sender = CaptureSender::answering(200, STS_SUCCESS);
+            let state = state_with(&[], sender.clone());
+            let response = handle(&state, event(fixture)).await;
+            assert_eq!(response.status(), 401, "{fixture}");
+            let body = body_json(&response);
+            assert_eq!(body["StatusCode"], 401, "{fixture}");
+            assert_eq!(body["ErrorCode"], "MissingIdentity", "{fixture}");
+            assert!(sender.sent().is_empty(), "{fixture}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sub_that_is_not_a_safe_segment_is_403() {
+        let sender = CaptureSender::answering(200, STS_SUCCESS);
+        let state = state_with(&[], sender.clone());
+        let text = std::fs::read_to_string(format!(
+            "{}/../../events/apigw-v2-jwt.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("fixture")
+        .replace(r#""sub": "user-42""#, r#""sub": "user-42/../bob""#);
+        let response = handle(
+            &state,
+            lambda_http::request::from_str(&text).expect("event"),
+        )
+        .await;
+        assert_eq!(response.status(), 403);
+        assert_eq!(body_json(&response)["ErrorCode"], "InvalidIdentity");
+        assert!(sender.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn anonymous_mode_and_the_functions_own_token() {
+        let sender = CaptureSender::answering(200, STS_SUCCESS);
+        let state = state_with(
+            &[
+                ("AUTH_MODE", "none"),
+                ("ALIBABA_CLOUD_SECURITY_TOKEN", "CAIS+function/token"),
+                ("TOKEN_DURATION_SECONDS", "3600"),
+            ],
+            sender.clone(),
+        );
+        let response = handle(&state, event("apigw-v2-no-authorizer.json")).await;
+        assert_eq!(response.status(), 200);
+        let params = form(&sender.sent()[0]);
+        assert_eq!(params["RoleSessionName"], "anonymous");
+        assert_eq!(params["SecurityToken"], "CAIS+function/token");
+        assert_eq!(params["DurationSeconds"], "3600");
+        assert!(params["Policy"].contains("examplebucket/uploads/anonymous/*"));
+    }
+
+    #[tokio::test]
+    async fn the_signature_covers_exactly_what_is_sent() {
+        let sender = CaptureSender::answering(200, STS_SUCCESS);
+        let state = state_with(&[], sender.clone());
+        handle(&state, event("apigw-v2-jwt.json")).await;
+        let mut params: Vec<(String, String)> = form(&sender.sent()[0]).into_iter().collect();
+        let at = params
+            .iter()
+            .position(|(k, _)| k == "Signature")
+            .expect("signed");
+        let (_, signature) = params.remove(at);
+        // The RPC algorithm itself is proven by tests/vectors (official vectors) and by
+        // alibabacloud-openapi-util in scripts/oracles; here: it signed these parameters, POST.
+        let canonical = rpc::canonicalized_query_string(&params);
+        assert_eq!(
+            signature,
+            rpc::signature(FUNCTION_SECRET, &rpc::string_to_sign("POST", &canonical))
+        );
+    }
+
+    #[tokio::test]
+    async fn methods_other_than_get_and_post_are_405() {
+        let sender = CaptureSender::answering(200, STS_SUCCESS);
+        let state = state_with(&[("AUTH_MODE", "none")], sender.clone());
+        for method in [Method::PUT, Method::DELETE, Method::PATCH] {
+            let mut request = event("apigw-v2-no-authorizer.json");
+            *request.method_mut() = method.clone();
+            let response = handle(&state, request).await;
+            assert_eq!(response.status(), 405, "{method}");
+            assert_eq!(response.headers()["allow"], "GET, POST");
+            assert_eq!(body_json(&response)["ErrorCode"], "MethodNotAllowed");
+        }
+        assert!(sender.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn sts_answers_map_to_the_documented_status_and_code() {
+        let cases: &[(u16, &str, u16, &str)] = &[
+            (
+                400,
+                r#"{"RequestId":"r1","Code":"Throttling.User","Message":"Request was denied due to user flow control."}"#,
+                429,
+                "Throttling.User",
+            ),
+            (
+                403,
+                r#"{"RequestId":"r2","Code":"NoPermission","Message":"You are not authorized to do this action. You should be authorized by RAM."}"#,
+                500,
+                "NoPermission",
+            ),
+            (
+                404,
+                r#"{"RequestId":"r3","Code":"EntityNotExist.Role","Message":"The role not exists: acs:ram::1234567890123:role/uploader."}"#,
+                500,
+                "EntityNotExist.Role",
+            ),
+            (
+                400,
+                r#"{"RequestId":"r4","Code":"InvalidParameter.PolicyGrammar","Message":"The parameter Policy has not passed grammar check."}"#,
+                500,
+                "InvalidParameter.PolicyGrammar",
+            ),
+            (
+                404,
+                r#"{"RequestId":"r5","Code":"InvalidAccessKeyId.NotFound","Message":"Specified access key is not found."}"#,
+                500,
+                "InvalidAccessKeyId.NotFound",
+            ),
+            (
+                500,
+                r#"{"RequestId":"r6","Code":"InternalError","Message":"The request processing has failed due to some unknown error."}"#,
+                502,
+                "InternalError",
+            ),
+            (
+                503,
+                r#"{"RequestId":"r7","Code":"ServiceUnavailable","Message":"The request has failed due to a temporary failure of the server."}"#,
+                503,
+                "ServiceUnavailable",
+            ),
+            (
+                200,
+                r#"{"RequestId":"r8","Code":"Throttling","Message":"Request was denied due to flow control."}"#,
+                429,
+                "Throttling",
+            ),
+            (500, "", 502, "StsBadResponse"),
+            (
+                502,
+                "<html><head><title>502 Bad Gateway</title></head></html>",
+                502,
+                "StsBadResponse",
+            ),
+            (
+                200,
+                r#"{"RequestId":"r9","Credentials":{"AccessKeyId":"STS.x""#,
+                502,
+                "StsBadResponse",
+            ),
+        ];
+        for &(sts_status, body, status, code) in cases {
+            let state = state_with(&[], CaptureSender::answering(sts_status, body));
+            let response = handle(&state, event("apigw-v2-jwt.json")).await;
+            assert_eq!(response.status(), status, "{code}");
+            let json = body_json(&response);
+            assert_eq!(json["StatusCode"], status, "{code}");
+            assert_eq!(json["ErrorCode"], code);
+            assert_eq!(json.as_object().map(|o| o.len()), Some(3), "{json}");
+            assert_eq!(
+                response.headers().contains_key("retry-after"),
+                status == 429 || status == 503,
+                "{code}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_sts_ends_in_504_at_the_deadline() {
+        let state = state_with(&[("STS_TIMEOUT_MS", "1500")], CaptureSender::stalled());
+        let started = tokio::time::Instant::now();
+        let response = handle(&state, event("apigw-v2-jwt.json")).await;
+        assert_eq!(response.status(), 504);
+        assert_eq!(body_json(&response)["ErrorCode"], "StsTimeout");
+        assert_eq!(started.elapsed(), std::time::Duration::from_millis(1500));
+    }
 }
