@@ -38,7 +38,7 @@ def main() -> int:
         else:
             passed += 1
             print(f"ok   {case['name']}")
-    print(f"rpc vectors: {passed} passed, {failed} failed")
+    print(f"openapi-util-vectors: {passed} passed, {failed} failed")
     return 1 if failed or not passed else 0
 
 

@@ -46,7 +46,8 @@ def main(path: str) -> int:
             print(f"FAIL request {i}: " + "; ".join(problems))
         else:
             passed += 1
-    print(f"sts requests verified by alibabacloud-openapi-util: {passed} passed, {failed} failed")
+    print("AssumeRole requests sent by issue-token, checked with alibabacloud-openapi-util")
+    print(f"openapi-util-requests: {passed} passed, {failed} failed")
     return 1 if failed or not passed else 0
 
 

@@ -1,229 +1,27 @@
-//! The `issue-token` binary in HTTP mode against a stand-in STS on 127.0.0.1.
-//!
-//! Alibaba's STS cannot run here, so a stand-in takes its place. It checks what it receives
-//! (method, parameters, the rendered policy, the signature by the RPC algorithm that
-//! tests/vectors proves against the official vectors) and answers with recorded STS bodies,
-//! or stalls, or drops the connection. Every request it receives is also written to
+//! The `issue-token` binary in HTTP mode against a stand-in STS on 127.0.0.1 (see
+//! `support`). Every request the stand-in receives is also written to
 //! `$CARGO_TARGET_TMPDIR/sts-requests.jsonl`, which `scripts/oracles/verify_sts_requests.py`
 //! verifies with Alibaba's own `alibabacloud-openapi-util`.
 //!
 //! The binary runs at `RUST_LOG=trace`; at the end its whole output is searched for every
 //! secret, token and signature that went through it.
 
-use std::collections::{BTreeMap, VecDeque};
+mod support;
+
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use stsvend::aliyun::rpc;
+use support::{
+    Canned, Expected, FUNCTION_KEY_ID, FUNCTION_SECRET, FUNCTION_TOKEN, StandInSts, VENDED_SECRET,
+    VENDED_TOKEN,
+};
 
-const FUNCTION_KEY_ID: &str = "LTAI5tStandInKeyId";
-const FUNCTION_SECRET: &str = "function-secret-4f9a2c";
-const FUNCTION_TOKEN: &str = "CAIS+function/chained-token==";
-const VENDED_SECRET: &str = "vended-secret-77e1b0";
-const VENDED_TOKEN: &str = "CAIS+vended/security-token-5d2e==";
 const STS_TIMEOUT_MS: u64 = 800;
-
-/// What the stand-in does with the next request.
-#[derive(Clone)]
-enum Canned {
-    Reply(u16, String),
-    Stall(Duration),
-    Drop,
-}
-
-/// A request the stand-in received, and what it found wrong with it.
-struct Received {
-    method: String,
-    path: String,
-    body: String,
-    problems: Vec<String>,
-}
-
-struct StandInSts {
-    address: SocketAddr,
-    queue: Arc<Mutex<VecDeque<Canned>>>,
-    received: Arc<Mutex<Vec<Received>>>,
-}
-
-impl StandInSts {
-    fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind stand-in");
-        let address = listener.local_addr().expect("address");
-        let queue = Arc::new(Mutex::new(VecDeque::new()));
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let (q, r) = (Arc::clone(&queue), Arc::clone(&received));
-        thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let (q, r) = (Arc::clone(&q), Arc::clone(&r));
-                thread::spawn(move || serve_one(stream, &q, &r));
-            }
-        });
-        Self {
-            address,
-            queue,
-            received,
-        }
-    }
-
-    fn next(&self, canned: Canned) {
-        self.queue.lock().expect("lock").push_back(canned);
-    }
-
-    fn take_received(&self) -> Vec<Received> {
-        std::mem::take(&mut *self.received.lock().expect("lock"))
-    }
-}
-
-fn serve_one(
-    mut stream: TcpStream,
-    queue: &Mutex<VecDeque<Canned>>,
-    received: &Mutex<Vec<Received>>,
-) {
-    let Some((method, path, headers, body)) = read_request(&mut stream) else {
-        return;
-    };
-    let problems = check_assume_role(&method, &path, &headers, &body);
-    received.lock().expect("lock").push(Received {
-        method,
-        path,
-        body,
-        problems,
-    });
-    let canned = queue
-        .lock()
-        .expect("lock")
-        .pop_front()
-        .unwrap_or(Canned::Reply(500, String::new()));
-    match canned {
-        Canned::Reply(status, body) => {
-            let head = format!(
-                "HTTP/1.1 {status} X\r\nContent-Type: application/json;charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(body.as_bytes());
-        }
-        Canned::Stall(for_how_long) => thread::sleep(for_how_long),
-        Canned::Drop => {}
-    }
-}
-
-type Head = (String, String, BTreeMap<String, String>, String);
-
-fn read_request(stream: &mut TcpStream) -> Option<Head> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let (method, path) = (parts.next()?.to_owned(), parts.next()?.to_owned());
-    let mut headers = BTreeMap::new();
-    loop {
-        line.clear();
-        reader.read_line(&mut line).ok()?;
-        let trimmed = line.trim_end();
-        if trimmed.is_empty() {
-            break;
-        }
-        let (name, value) = trimmed.split_once(':')?;
-        headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
-    }
-    let length: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some((method, path, headers, String::from_utf8(body).ok()?))
-}
-
-/// Everything the stand-in expects of an AssumeRole request from this deployment.
-fn check_assume_role(
-    method: &str,
-    path: &str,
-    headers: &BTreeMap<String, String>,
-    body: &str,
-) -> Vec<String> {
-    let mut problems = Vec::new();
-    let mut check = |ok: bool, what: String| {
-        if !ok {
-            problems.push(what);
-        }
-    };
-    check(method == "POST", format!("method {method}"));
-    check(path == "/", format!("path {path}"));
-    check(
-        headers.get("content-type").map(String::as_str)
-            == Some("application/x-www-form-urlencoded"),
-        format!("content-type {:?}", headers.get("content-type")),
-    );
-    check(!body.contains('+'), "a raw '+' in the form body".to_owned());
-    let mut params: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
-        .into_owned()
-        .collect();
-    let signature = params
-        .iter()
-        .position(|(k, _)| k == "Signature")
-        .map(|at| params.remove(at).1)
-        .unwrap_or_default();
-    let map: BTreeMap<&str, &str> = params
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    for (name, value) in [
-        ("Action", "AssumeRole"),
-        ("Version", "2015-04-01"),
-        ("Format", "JSON"),
-        ("AccessKeyId", FUNCTION_KEY_ID),
-        ("SecurityToken", FUNCTION_TOKEN),
-        ("RoleArn", "acs:ram::1234567890123:role/uploader"),
-        ("RoleSessionName", "anonymous"),
-        ("DurationSeconds", "900"),
-        ("SignatureMethod", "HMAC-SHA1"),
-        ("SignatureVersion", "1.0"),
-    ] {
-        check(
-            map.get(name) == Some(&value),
-            format!("{name} = {:?}", map.get(name)),
-        );
-    }
-    let timestamp = map.get("Timestamp").copied().unwrap_or_default();
-    check(
-        timestamp.len() == 20
-            && timestamp.ends_with('Z')
-            && stsvend::time::parse_iso8601(timestamp).is_some(),
-        format!("Timestamp {timestamp:?}"),
-    );
-    check(
-        map.get("SignatureNonce").is_some_and(|n| n.len() >= 16),
-        "SignatureNonce".to_owned(),
-    );
-    match map
-        .get("Policy")
-        .map(|p| serde_json::from_str::<serde_json::Value>(p))
-    {
-        Some(Ok(policy)) => {
-            let resources = &policy["Statement"][0]["Resource"];
-            check(
-                *resources == serde_json::json!(["acs:oss:*:*:examplebucket/uploads/anonymous/*"]),
-                format!("Policy resources {resources}"),
-            );
-        }
-        other => check(false, format!("Policy {other:?}")),
-    }
-    let expected = rpc::signature(
-        FUNCTION_SECRET,
-        &rpc::string_to_sign(method, &rpc::canonicalized_query_string(&params)),
-    );
-    check(
-        signature == expected,
-        "Signature does not verify".to_owned(),
-    );
-    problems
-}
 
 struct Function {
     child: Child,
@@ -239,14 +37,8 @@ impl Function {
             .env("RUST_LOG", "trace")
             .env("AUTH_MODE", "none")
             .env("PORT", "0")
-            .env("STS_ENDPOINT", format!("http://{sts}"))
             .env("STS_TIMEOUT_MS", STS_TIMEOUT_MS.to_string())
-            .env("ALIBABA_CLOUD_ACCESS_KEY_ID", FUNCTION_KEY_ID)
-            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", FUNCTION_SECRET)
-            .env("ALIBABA_CLOUD_SECURITY_TOKEN", FUNCTION_TOKEN)
-            .env("ROLE_ARN", "acs:ram::1234567890123:role/uploader")
-            .env("BUCKET", "examplebucket")
-            .env("BUCKET_REGION", "cn-hangzhou")
+            .envs(support::base_env(sts))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -332,31 +124,23 @@ fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
-fn success_body() -> String {
-    format!(
-        r#"{{"RequestId":"6894B13B-6D71-4EF5-88FA-F32781734A7F","AssumedRoleUser":{{"Arn":"acs:ram::1234567890123:role/uploader/anonymous","AssumedRoleId":"344584339364951186:anonymous"}},"Credentials":{{"AccessKeyId":"STS.NUgYrLnoC37mZZCNnAbez2EGr","AccessKeySecret":"{VENDED_SECRET}","SecurityToken":"{VENDED_TOKEN}","Expiration":"2026-11-22T09:08:10Z"}}}}"#
-    )
-}
-
 #[test]
 fn issue_token_in_http_mode_against_a_stand_in_sts() {
-    let sts = StandInSts::start();
+    let sts = StandInSts::start(Expected {
+        session: "anonymous",
+        resource: "acs:oss:*:*:examplebucket/uploads/anonymous/*",
+    });
     let function = Function::start(sts.address);
     let mut signatures = Vec::new();
     let mut captured = Vec::new();
 
     // Success, for a bare GET (the mobile SDKs) and a POST.
     for method in ["GET", "POST"] {
-        sts.next(Canned::Reply(200, success_body()));
+        sts.next(Canned::Reply(200, support::success_body("anonymous")));
         let (status, headers, body) = function.request(method);
         assert_eq!(status, 200, "{method}: {body}");
         assert_eq!(headers["content-type"], "application/json");
-        assert_eq!(
-            body,
-            format!(
-                r#"{{"StatusCode":200,"AccessKeyId":"STS.NUgYrLnoC37mZZCNnAbez2EGr","AccessKeySecret":"{VENDED_SECRET}","SecurityToken":"{VENDED_TOKEN}","Expiration":"2026-11-22T09:08:10Z"}}"#
-            )
-        );
+        assert_eq!(body, support::expected_answer());
     }
 
     // Each recorded STS answer maps to its documented status and ErrorCode.
@@ -400,9 +184,9 @@ fn issue_token_in_http_mode_against_a_stand_in_sts() {
     }
 
     // Not a method issue-token serves: refused before any STS call.
-    let before = sts.received.lock().expect("lock").len();
+    let before = sts.received_count();
     assert_eq!(function.request("DELETE").0, 405);
-    assert_eq!(sts.received.lock().expect("lock").len(), before);
+    assert_eq!(sts.received_count(), before);
 
     for received in sts.take_received() {
         assert!(

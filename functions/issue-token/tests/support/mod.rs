@@ -1,0 +1,269 @@
+//! Shared by the binary tests: a stand-in STS and a minimal HTTP/1.1 reader.
+//!
+//! Alibaba's STS cannot run here, so a stand-in takes its place. It checks what it receives
+//! (method, parameters, the rendered policy, the signature by the RPC algorithm that
+//! tests/vectors proves against the official vectors) and answers with recorded STS bodies,
+//! or stalls, or drops the connection.
+
+#![allow(dead_code, unreachable_pub)] // each test binary uses a different part
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use stsvend::aliyun::rpc;
+
+pub const FUNCTION_KEY_ID: &str = "LTAI5tStandInKeyId";
+pub const FUNCTION_SECRET: &str = "function-secret-4f9a2c";
+pub const FUNCTION_TOKEN: &str = "CAIS+function/chained-token==";
+pub const VENDED_SECRET: &str = "vended-secret-77e1b0";
+pub const VENDED_TOKEN: &str = "CAIS+vended/security-token-5d2e==";
+pub const ROLE_ARN: &str = "acs:ram::1234567890123:role/uploader";
+
+/// The environment every test run of the binary shares: the function's own key (itself
+/// temporary), the role, the bucket.
+pub fn base_env(sts: SocketAddr) -> Vec<(&'static str, String)> {
+    vec![
+        ("STS_ENDPOINT", format!("http://{sts}")),
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", FUNCTION_KEY_ID.to_owned()),
+        (
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+            FUNCTION_SECRET.to_owned(),
+        ),
+        ("ALIBABA_CLOUD_SECURITY_TOKEN", FUNCTION_TOKEN.to_owned()),
+        ("ROLE_ARN", ROLE_ARN.to_owned()),
+        ("BUCKET", "examplebucket".to_owned()),
+        ("BUCKET_REGION", "cn-hangzhou".to_owned()),
+    ]
+}
+
+/// A recorded AssumeRole success for `sub`.
+pub fn success_body(sub: &str) -> String {
+    format!(
+        r#"{{"RequestId":"6894B13B-6D71-4EF5-88FA-F32781734A7F","AssumedRoleUser":{{"Arn":"{ROLE_ARN}/{sub}","AssumedRoleId":"344584339364951186:{sub}"}},"Credentials":{{"AccessKeyId":"STS.NUgYrLnoC37mZZCNnAbez2EGr","AccessKeySecret":"{VENDED_SECRET}","SecurityToken":"{VENDED_TOKEN}","Expiration":"2026-11-22T09:08:10Z"}}}}"#
+    )
+}
+
+/// The answer issue-token must give for [`success_body`].
+pub fn expected_answer() -> String {
+    format!(
+        r#"{{"StatusCode":200,"AccessKeyId":"STS.NUgYrLnoC37mZZCNnAbez2EGr","AccessKeySecret":"{VENDED_SECRET}","SecurityToken":"{VENDED_TOKEN}","Expiration":"2026-11-22T09:08:10Z"}}"#
+    )
+}
+
+/// What the stand-in does with the next request.
+#[derive(Clone)]
+pub enum Canned {
+    Reply(u16, String),
+    Stall(Duration),
+    Drop,
+}
+
+/// A request the stand-in received, and what it found wrong with it.
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub body: String,
+    pub problems: Vec<String>,
+}
+
+pub struct StandInSts {
+    pub address: SocketAddr,
+    queue: Arc<Mutex<VecDeque<Canned>>>,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+/// Who the stand-in expects to be asked for: the session name and the one policy resource.
+#[derive(Clone)]
+pub struct Expected {
+    pub session: &'static str,
+    pub resource: &'static str,
+}
+
+impl StandInSts {
+    pub fn start(expected: Expected) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind stand-in");
+        let address = listener.local_addr().expect("address");
+        let queue = Arc::new(Mutex::new(VecDeque::new()));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let (q, r) = (Arc::clone(&queue), Arc::clone(&received));
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (q, r) = (Arc::clone(&q), Arc::clone(&r));
+                let expected = expected.clone();
+                thread::spawn(move || serve_one(stream, &expected, &q, &r));
+            }
+        });
+        Self {
+            address,
+            queue,
+            received,
+        }
+    }
+
+    pub fn next(&self, canned: Canned) {
+        self.queue.lock().expect("lock").push_back(canned);
+    }
+
+    pub fn received_count(&self) -> usize {
+        self.received.lock().expect("lock").len()
+    }
+
+    pub fn take_received(&self) -> Vec<Received> {
+        std::mem::take(&mut *self.received.lock().expect("lock"))
+    }
+}
+
+fn serve_one(
+    mut stream: TcpStream,
+    expected: &Expected,
+    queue: &Mutex<VecDeque<Canned>>,
+    received: &Mutex<Vec<Received>>,
+) {
+    let Some((method, path, headers, body)) = read_request(&mut stream) else {
+        return;
+    };
+    let problems = check_assume_role(expected, &method, &path, &headers, &body);
+    received.lock().expect("lock").push(Received {
+        method,
+        path,
+        body,
+        problems,
+    });
+    let canned = queue
+        .lock()
+        .expect("lock")
+        .pop_front()
+        .unwrap_or(Canned::Reply(500, String::new()));
+    match canned {
+        Canned::Reply(status, body) => {
+            let head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json;charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body.as_bytes());
+        }
+        Canned::Stall(for_how_long) => thread::sleep(for_how_long),
+        Canned::Drop => {}
+    }
+}
+
+pub type Head = (String, String, BTreeMap<String, String>, String);
+
+/// Reads one HTTP/1.1 request: request line, headers, and a body by `Content-Length` or
+/// chunked transfer encoding.
+pub fn read_request(stream: &mut TcpStream) -> Option<Head> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let (method, path) = (parts.next()?.to_owned(), parts.next()?.to_owned());
+    let mut headers = BTreeMap::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).ok()?;
+        let trimmed = line.trim_end();
+        if trimmed.is_empty() {
+            break;
+        }
+        let (name, value) = trimmed.split_once(':')?;
+        headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+    }
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some((method, path, headers, String::from_utf8(body).ok()?))
+}
+
+/// Everything the stand-in expects of an AssumeRole request from this deployment.
+fn check_assume_role(
+    expected: &Expected,
+    method: &str,
+    path: &str,
+    headers: &BTreeMap<String, String>,
+    body: &str,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut check = |ok: bool, what: String| {
+        if !ok {
+            problems.push(what);
+        }
+    };
+    check(method == "POST", format!("method {method}"));
+    check(path == "/", format!("path {path}"));
+    check(
+        headers.get("content-type").map(String::as_str)
+            == Some("application/x-www-form-urlencoded"),
+        format!("content-type {:?}", headers.get("content-type")),
+    );
+    check(!body.contains('+'), "a raw '+' in the form body".to_owned());
+    let mut params: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let signature = params
+        .iter()
+        .position(|(k, _)| k == "Signature")
+        .map(|at| params.remove(at).1)
+        .unwrap_or_default();
+    let map: BTreeMap<&str, &str> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    for (name, value) in [
+        ("Action", "AssumeRole"),
+        ("Version", "2015-04-01"),
+        ("Format", "JSON"),
+        ("AccessKeyId", FUNCTION_KEY_ID),
+        ("SecurityToken", FUNCTION_TOKEN),
+        ("RoleArn", ROLE_ARN),
+        ("RoleSessionName", expected.session),
+        ("DurationSeconds", "900"),
+        ("SignatureMethod", "HMAC-SHA1"),
+        ("SignatureVersion", "1.0"),
+    ] {
+        check(
+            map.get(name) == Some(&value),
+            format!("{name} = {:?}", map.get(name)),
+        );
+    }
+    let timestamp = map.get("Timestamp").copied().unwrap_or_default();
+    check(
+        timestamp.len() == 20
+            && timestamp.ends_with('Z')
+            && stsvend::time::parse_iso8601(timestamp).is_some(),
+        format!("Timestamp {timestamp:?}"),
+    );
+    check(
+        map.get("SignatureNonce").is_some_and(|n| n.len() >= 16),
+        "SignatureNonce".to_owned(),
+    );
+    match map
+        .get("Policy")
+        .map(|p| serde_json::from_str::<serde_json::Value>(p))
+    {
+        Some(Ok(policy)) => {
+            let resources = &policy["Statement"][0]["Resource"];
+            check(
+                *resources == serde_json::json!([expected.resource]),
+                format!("Policy resources {resources}"),
+            );
+        }
+        other => check(false, format!("Policy {other:?}")),
+    }
+    let expected = rpc::signature(
+        FUNCTION_SECRET,
+        &rpc::string_to_sign(method, &rpc::canonicalized_query_string(&params)),
+    );
+    check(
+        signature == expected,
+        "Signature does not verify".to_owned(),
+    );
+    problems
+}
