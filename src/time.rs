@@ -109,6 +109,18 @@ pub fn format_iso8601(t: SystemTime) -> String {
     )
 }
 
+/// ISO 8601 UTC with milliseconds, as PostObject policies write `expiration`.
+///
+/// # Format
+/// `YYYY-MM-DDThh:mm:ss.000Z`, e.g. `2023-12-17T03:54:37.000Z`.
+pub fn format_iso8601_millis(t: SystemTime) -> String {
+    let c = Civil::from_system_time(t);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.000Z",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
+    )
+}
+
 /// The compact ISO 8601 form used by OSS V4 and SigV4 (`x-oss-date`, `X-Amz-Date`).
 ///
 /// # Format
@@ -243,6 +255,11 @@ mod tests {
             assert_eq!(format_iso8601(at(secs)), iso, "iso8601 of {secs}");
             assert_eq!(format_compact(at(secs)), compact, "compact of {secs}");
             assert_eq!(format_date(at(secs)), date, "date of {secs}");
+            assert_eq!(
+                format_iso8601_millis(at(secs)),
+                iso.replace('Z', ".000Z"),
+                "millis of {secs}"
+            );
         }
     }
 

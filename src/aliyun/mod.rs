@@ -1,4 +1,5 @@
 //! Alibaba Cloud: STS (RPC signature v1) and OSS.
 
+pub mod oss;
 pub mod rpc;
 pub mod sts;
