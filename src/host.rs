@@ -8,6 +8,8 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::StatusCode;
@@ -19,9 +21,14 @@ use hyper_util::server::graceful::GracefulShutdown;
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use tokio::net::TcpListener;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
+use crate::config::Config;
+use crate::error::Error;
+use crate::identity::AuthMode;
 use crate::response;
+use crate::time::{Clock, SystemClock};
+use crate::transport::{HttpSender, ReqwestSender};
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -41,6 +48,61 @@ pub fn in_lambda() -> bool {
 /// `info`; `AWS_LAMBDA_LOG_FORMAT=JSON` for JSON lines.
 pub fn init_logging() {
     lambda_http::tracing::init_default_subscriber();
+}
+
+/// Everything a function binary's `main` does: logging, configuration (exit status 2 when it
+/// is wrong), the function's state from `build`, the start-up announcements, and [`run`].
+pub async fn serve_function<S, B, H, F>(build: B, handle: H) -> ExitCode
+where
+    S: Send + Sync + 'static,
+    B: FnOnce(Config, Arc<dyn Clock>, Arc<dyn HttpSender>) -> Result<S, Error>,
+    H: Fn(Arc<S>, Request) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    init_logging();
+    let started = Config::from_env().and_then(|config| {
+        announce(&config);
+        let listen = config.listen;
+        let sender = ReqwestSender::new(config.sts_timeout)?;
+        Ok((
+            build(config, Arc::new(SystemClock), Arc::new(sender))?,
+            listen,
+        ))
+    });
+    let (state, listen) = match started {
+        Ok((state, listen)) => (Arc::new(state), listen),
+        Err(e) => {
+            error!("configuration error, not starting: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(listen, move |request| handle(Arc::clone(&state), request)).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("stopped: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Says at start-up what a reader of the logs must know about this deployment.
+fn announce(config: &Config) {
+    match config.auth_mode {
+        AuthMode::None => {
+            warn!(
+                "AUTH_MODE=none: every caller is anonymous and shares one prefix; never use this in production"
+            );
+        }
+        AuthMode::Gateway if !in_lambda() => {
+            warn!(
+                "AUTH_MODE=gateway outside Lambda: no gateway attaches claims here, so every request gets 401"
+            );
+        }
+        AuthMode::Gateway => {}
+    }
+    if !config.object_prefix.is_per_caller() && config.auth_mode != AuthMode::None {
+        warn!("OBJECT_PREFIX has no ${{sub}}: all callers share one prefix");
+    }
 }
 
 /// Serves `handler` under the Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set, and

@@ -1,9 +1,15 @@
-//! The JSON shapes both functions answer with.
+//! The JSON shapes both functions answer with, and the one mapping from errors to answers.
 
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use std::borrow::Cow;
+use std::time::Instant;
+
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
+use tracing::{info, warn};
+
+use crate::error::Error;
 
 /// The error answer of every function:
 /// `{"StatusCode":429,"ErrorCode":"Throttling.User","ErrorMessage":"…"}`, where
@@ -43,4 +49,177 @@ pub fn error(status: StatusCode, error_code: &str, error_message: &str) -> Respo
             error_message,
         },
     )
+}
+
+/// A refusal or failure, as the caller will see it.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The `ErrorCode`.
+    pub code: Cow<'static, str>,
+    /// The `ErrorMessage`.
+    pub message: String,
+    /// For the log only: the underlying cause (never a secret; never sent to the caller).
+    pub cause: Option<String>,
+}
+
+impl ApiError {
+    /// An error with a status, a code and a message.
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            code: code.into(),
+            message: message.into(),
+            cause: None,
+        }
+    }
+
+    /// A 400 with its own code.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// The answer, with `Retry-After` on 429 and 503 and `Allow` on 405.
+    pub fn into_response(self) -> Response<Body> {
+        let mut response = error(self.status, &self.code, &self.message);
+        let headers = response.headers_mut();
+        match self.status {
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            StatusCode::METHOD_NOT_ALLOWED => {
+                headers.insert(ALLOW, HeaderValue::from_static("GET, POST"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::MissingIdentity => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "MissingIdentity",
+                "the request carries no caller identity; sign in first",
+            ),
+            Error::UnsafeIdentity { claim, reason } => Self::new(
+                StatusCode::FORBIDDEN,
+                "InvalidIdentity",
+                format!("the caller's {claim} cannot name a storage prefix: {reason}"),
+            ),
+            Error::StsRejected(r) => {
+                let status = sts_status(&r.code, r.status);
+                let request_id = r.request_id.as_deref().unwrap_or("none");
+                let message = match status {
+                    StatusCode::TOO_MANY_REQUESTS => {
+                        format!(
+                            "STS is throttling credential requests; retry shortly (STS RequestId {request_id})"
+                        )
+                    }
+                    StatusCode::INTERNAL_SERVER_ERROR => format!(
+                        "the token service is misconfigured: STS refused AssumeRole: {} (STS RequestId {request_id})",
+                        r.message
+                    ),
+                    _ => format!("STS failed: {} (STS RequestId {request_id})", r.message),
+                };
+                Self::new(status, r.code, message)
+            }
+            Error::StsMalformed { .. } => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "StsBadResponse",
+                "STS answered with something that is not an STS answer",
+            ),
+            Error::StsTimeout(after) => Self::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "StsTimeout",
+                format!("STS did not answer within {} ms", after.as_millis()),
+            ),
+            Error::StsUnreachable(source) => {
+                let mut cause = source.to_string();
+                let mut next = source.source();
+                while let Some(e) = next {
+                    cause = format!("{cause}: {e}");
+                    next = e.source();
+                }
+                Self {
+                    cause: Some(cause),
+                    ..Self::new(
+                        StatusCode::BAD_GATEWAY,
+                        "StsUnreachable",
+                        "STS could not be reached",
+                    )
+                }
+            }
+            Error::Policy(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "PolicyTooLarge",
+                "the session policy for this caller does not fit STS's limit",
+            ),
+            _ => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                "internal error",
+            ),
+        }
+    }
+}
+
+/// The HTTP status for an STS error `Code`; the status STS used only decides for codes not
+/// known here.
+pub fn sts_status(code: &str, sts_http_status: u16) -> StatusCode {
+    let family = code.split('.').next().unwrap_or(code);
+    match family {
+        "Throttling" => StatusCode::TOO_MANY_REQUESTS,
+        "ServiceUnavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        "InternalError" | "UnknownError" => StatusCode::BAD_GATEWAY,
+        // Our credentials, role, policy or request are wrong: the deployment must change.
+        "NoPermission"
+        | "EntityNotExist"
+        | "InvalidAccessKeyId"
+        | "SignatureDoesNotMatch"
+        | "InvalidParameter"
+        | "MissingSecurityToken"
+        | "InvalidSecurityToken"
+        | "SignatureNonceUsed"
+        | "InvalidTimeStamp"
+        | "MissingParameter"
+        | "Forbidden"
+        | "InvalidAction" => StatusCode::INTERNAL_SERVER_ERROR,
+        _ if sts_http_status >= 500 => StatusCode::BAD_GATEWAY,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Logs the outcome of one request, once, and returns the answer.
+///
+/// `done` names what succeeded (`"issued credentials"`), `caller` is what the log says about
+/// who asked (a session name; never a secret).
+pub fn finish(
+    outcome: Result<(Response<Body>, String), ApiError>,
+    started: Instant,
+    done: &str,
+) -> Response<Body> {
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match outcome {
+        Ok((response, caller)) => {
+            info!(status = response.status().as_u16(), caller = %caller, elapsed_ms, "{done}");
+            response
+        }
+        Err(e) => {
+            if e.status.is_server_error() || e.status == StatusCode::TOO_MANY_REQUESTS {
+                let cause = e.cause.as_deref().unwrap_or("");
+                warn!(status = e.status.as_u16(), error_code = %e.code, message = %e.message, cause, elapsed_ms, "refused");
+            } else {
+                info!(status = e.status.as_u16(), error_code = %e.code, message = %e.message, elapsed_ms, "refused");
+            }
+            e.into_response()
+        }
+    }
 }

@@ -89,7 +89,10 @@ fn pairs(list: &[(String, String)]) -> Vec<(&str, &str)> {
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
-    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map_or("", |(_, v)| v)
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map_or("", |(_, v)| v)
 }
 
 #[derive(Deserialize)]
@@ -118,7 +121,12 @@ fn oss_v1_vectors_match_stage_by_stage() {
         assert!(!case.source.is_empty(), "{} has no source", case.name);
         let (query, headers) = (pairs(&case.query), pairs(&case.headers));
         let resource = oss::canonicalized_resource(&case.bucket, &case.key, &query);
-        mismatches.check(&case.name, "canonicalized resource", &case.canonicalized_resource, &resource);
+        mismatches.check(
+            &case.name,
+            "canonicalized resource",
+            &case.canonicalized_resource,
+            &resource,
+        );
         let string_to_sign = oss::string_to_sign_v1(
             &case.method,
             header(&case.headers, "content-md5"),
@@ -127,15 +135,28 @@ fn oss_v1_vectors_match_stage_by_stage() {
             &oss::canonicalized_oss_headers(&headers),
             &case.canonicalized_resource,
         );
-        mismatches.check(&case.name, "string to sign", &case.string_to_sign, &string_to_sign);
+        mismatches.check(
+            &case.name,
+            "string to sign",
+            &case.string_to_sign,
+            &string_to_sign,
+        );
         let signature = oss::signature_v1(&case.access_key_secret, &case.string_to_sign);
         mismatches.check(&case.name, "signature", &case.signature, &signature);
         if let Some(expected_url) = &case.presigned_url {
             // The whole URL: the token moves from `query` to the credential.
-            let token = query.iter().find(|(k, _)| *k == "security-token").map(|(_, v)| (*v).to_owned());
-            let own_query: Vec<(&str, &str)> = query.iter().copied().filter(|(k, _)| *k != "security-token").collect();
+            let token = query
+                .iter()
+                .find(|(k, _)| *k == "security-token")
+                .map(|(_, v)| (*v).to_owned());
+            let own_query: Vec<(&str, &str)> = query
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != "security-token")
+                .collect();
             let credential = Credential::new(&case.access_key_id, &case.access_key_secret, token);
-            let expires = UNIX_EPOCH + Duration::from_secs(case.date.parse().expect("presigned cases use Expires"));
+            let expires = UNIX_EPOCH
+                + Duration::from_secs(case.date.parse().expect("presigned cases use Expires"));
             let request = oss::ObjectRequest {
                 method: &case.method,
                 bucket: &case.bucket,
@@ -143,7 +164,12 @@ fn oss_v1_vectors_match_stage_by_stage() {
                 query: &own_query,
                 headers: &headers,
             };
-            let url = oss::presign_v1(&oss::Endpoint::public("cn-hangzhou"), &credential, &request, expires);
+            let url = oss::presign_v1(
+                &oss::Endpoint::public("cn-hangzhou"),
+                &credential,
+                &request,
+                expires,
+            );
             mismatches.check(&case.name, "presigned URL", expected_url, &url);
         }
     }
@@ -196,7 +222,8 @@ fn oss_v4_vectors_match_stage_by_stage() {
         if !additional.is_empty() {
             query.push(("x-oss-additional-headers", &additional));
         }
-        let additional_list: Vec<&str> = case.additional_headers.iter().map(String::as_str).collect();
+        let additional_list: Vec<&str> =
+            case.additional_headers.iter().map(String::as_str).collect();
         let canonical_request = oss::canonical_request_v4(
             &case.method,
             &oss::canonical_uri(&case.bucket, &case.key),
@@ -206,10 +233,18 @@ fn oss_v4_vectors_match_stage_by_stage() {
             oss::UNSIGNED_PAYLOAD,
         );
         if let Some(expected) = &case.canonical_request {
-            mismatches.check(&case.name, "canonical request", expected, &canonical_request);
+            mismatches.check(
+                &case.name,
+                "canonical request",
+                expected,
+                &canonical_request,
+            );
         }
         let key = oss::signing_key(&case.access_key_secret, date, &case.region, &case.product);
-        let signature = oss::signature_v4(&key, &oss::string_to_sign_v4(&case.date_time, &scope, &canonical_request));
+        let signature = oss::signature_v4(
+            &key,
+            &oss::string_to_sign_v4(&case.date_time, &scope, &canonical_request),
+        );
         mismatches.check(&case.name, "signature", &case.signature, &signature);
         if let Some(expected_url) = &case.presigned_url {
             let now = stsvend::time::parse_iso8601(&format!(
@@ -222,7 +257,11 @@ fn oss_v4_vectors_match_stage_by_stage() {
                 &case.date_time[13..15]
             ))
             .expect("date_time");
-            let credential = Credential::new(&case.access_key_id, &case.access_key_secret, case.security_token.clone());
+            let credential = Credential::new(
+                &case.access_key_id,
+                &case.access_key_secret,
+                case.security_token.clone(),
+            );
             let request = oss::ObjectRequest {
                 method: &case.method,
                 bucket: &case.bucket,
@@ -269,7 +308,10 @@ fn oss_post_policy_vectors_match_stage_by_stage() {
         let signature = match case.version.as_str() {
             "v1" => oss::post_signature_v1(&case.access_key_secret, &case.policy_base64),
             "v4" => {
-                let (date, region) = (case.date.as_deref().expect("date"), case.region.as_deref().expect("region"));
+                let (date, region) = (
+                    case.date.as_deref().expect("date"),
+                    case.region.as_deref().expect("region"),
+                );
                 let key = oss::signing_key(&case.access_key_secret, date, region, oss::PRODUCT);
                 oss::post_signature_v4(&key, &case.policy_base64)
             }

@@ -1,10 +1,9 @@
 //! issue-token: temporary STS credentials scoped to the caller's prefix.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
-use lambda_http::http::{HeaderValue, Method, StatusCode, header::ALLOW, header::RETRY_AFTER};
+use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::Serialize;
@@ -15,10 +14,9 @@ use stsvend::encode::hex_lower;
 use stsvend::error::Error;
 use stsvend::identity::{self, role_session_name};
 use stsvend::policy::PolicyVars;
-use stsvend::response;
+use stsvend::response::{self, ApiError};
 use stsvend::time::{Clock, format_iso8601};
 use stsvend::transport::HttpSender;
-use tracing::{info, warn};
 
 /// What every request needs, built once per cold start.
 pub(crate) struct AppState {
@@ -45,11 +43,6 @@ impl AppState {
             random: SystemRandom::new(),
         })
     }
-
-    /// The validated configuration.
-    pub(crate) fn config(&self) -> &Config {
-        &self.config
-    }
 }
 
 /// The success answer, in the shape the OSS mobile SDKs and ali-oss read.
@@ -63,163 +56,10 @@ struct TokenAnswer<'a> {
     expiration: String,
 }
 
-/// A refusal or failure, mapped once to what the caller sees.
-#[derive(Debug)]
-struct ApiError {
-    status: StatusCode,
-    code: Cow<'static, str>,
-    message: String,
-    /// For the log only: the underlying cause (never a secret; never sent to the caller).
-    cause: Option<String>,
-}
-
-impl ApiError {
-    fn new(
-        status: StatusCode,
-        code: impl Into<Cow<'static, str>>,
-        message: impl Into<String>,
-    ) -> Self {
-        Self {
-            status,
-            code: code.into(),
-            message: message.into(),
-            cause: None,
-        }
-    }
-
-    fn into_response(self) -> Response<Body> {
-        let mut response = response::error(self.status, &self.code, &self.message);
-        match self.status {
-            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
-                response
-                    .headers_mut()
-                    .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-            }
-            StatusCode::METHOD_NOT_ALLOWED => {
-                response
-                    .headers_mut()
-                    .insert(ALLOW, HeaderValue::from_static("GET, POST"));
-            }
-            _ => {}
-        }
-        response
-    }
-}
-
-impl From<Error> for ApiError {
-    fn from(error: Error) -> Self {
-        match error {
-            Error::MissingIdentity => Self::new(
-                StatusCode::UNAUTHORIZED,
-                "MissingIdentity",
-                "the request carries no caller identity; sign in first",
-            ),
-            Error::UnsafeIdentity { claim, reason } => Self::new(
-                StatusCode::FORBIDDEN,
-                "InvalidIdentity",
-                format!("the caller's {claim} cannot name a storage prefix: {reason}"),
-            ),
-            Error::StsRejected(r) => {
-                let status = sts_status(&r.code, r.status);
-                let request_id = r.request_id.as_deref().unwrap_or("none");
-                let message = match status {
-                    StatusCode::TOO_MANY_REQUESTS => format!(
-                        "STS is throttling credential requests; retry shortly (STS RequestId {request_id})"
-                    ),
-                    StatusCode::INTERNAL_SERVER_ERROR => format!(
-                        "the token service is misconfigured: STS refused AssumeRole: {} (STS RequestId {request_id})",
-                        r.message
-                    ),
-                    _ => format!("STS failed: {} (STS RequestId {request_id})", r.message),
-                };
-                Self::new(status, r.code, message)
-            }
-            Error::StsMalformed { .. } => Self::new(
-                StatusCode::BAD_GATEWAY,
-                "StsBadResponse",
-                "STS answered with something that is not an STS answer",
-            ),
-            Error::StsTimeout(after) => Self::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "StsTimeout",
-                format!("STS did not answer within {} ms", after.as_millis()),
-            ),
-            Error::StsUnreachable(source) => {
-                let mut cause = source.to_string();
-                let mut next = source.source();
-                while let Some(e) = next {
-                    cause = format!("{cause}: {e}");
-                    next = e.source();
-                }
-                Self {
-                    cause: Some(cause),
-                    ..Self::new(
-                        StatusCode::BAD_GATEWAY,
-                        "StsUnreachable",
-                        "STS could not be reached",
-                    )
-                }
-            }
-            Error::Policy(_) => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "PolicyTooLarge",
-                "the session policy for this caller does not fit STS's limit",
-            ),
-            _ => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalError",
-                "internal error",
-            ),
-        }
-    }
-}
-
-/// The HTTP status for an STS error `Code`; the status STS used only decides for codes not
-/// known here.
-fn sts_status(code: &str, sts_http_status: u16) -> StatusCode {
-    let family = code.split('.').next().unwrap_or(code);
-    match family {
-        "Throttling" => StatusCode::TOO_MANY_REQUESTS,
-        "ServiceUnavailable" => StatusCode::SERVICE_UNAVAILABLE,
-        "InternalError" | "UnknownError" => StatusCode::BAD_GATEWAY,
-        // Our credentials, role, policy or request are wrong: the deployment must change.
-        "NoPermission"
-        | "EntityNotExist"
-        | "InvalidAccessKeyId"
-        | "SignatureDoesNotMatch"
-        | "InvalidParameter"
-        | "MissingSecurityToken"
-        | "InvalidSecurityToken"
-        | "SignatureNonceUsed"
-        | "InvalidTimeStamp"
-        | "MissingParameter"
-        | "Forbidden"
-        | "InvalidAction" => StatusCode::INTERNAL_SERVER_ERROR,
-        _ if sts_http_status >= 500 => StatusCode::BAD_GATEWAY,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
 /// Answers one request. Never fails: every refusal is an answer in the documented shape.
-pub(crate) async fn handle(state: &AppState, request: Request) -> Response<Body> {
+pub(crate) async fn handle(state: Arc<AppState>, request: Request) -> Response<Body> {
     let started = Instant::now();
-    let outcome = issue(state, &request).await;
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    match outcome {
-        Ok((response, session)) => {
-            info!(status = 200, session = %session, elapsed_ms, "issued credentials");
-            response
-        }
-        Err(e) => {
-            if e.status.is_server_error() || e.status == StatusCode::TOO_MANY_REQUESTS {
-                let cause = e.cause.as_deref().unwrap_or("");
-                warn!(status = e.status.as_u16(), error_code = %e.code, message = %e.message, cause, elapsed_ms, "refused");
-            } else {
-                info!(status = e.status.as_u16(), error_code = %e.code, elapsed_ms, "refused");
-            }
-            e.into_response()
-        }
-    }
+    response::finish(issue(&state, &request).await, started, "issued credentials")
 }
 
 async fn issue(state: &AppState, request: &Request) -> Result<(Response<Body>, String), ApiError> {
@@ -368,10 +208,10 @@ mod tests {
         vars
     }
 
-    fn state_with(extra: &[(&'static str, &str)], sender: Arc<CaptureSender>) -> AppState {
+    fn state_with(extra: &[(&'static str, &str)], sender: Arc<CaptureSender>) -> Arc<AppState> {
         let vars = env(extra);
         let config = Config::load(&|k| vars.get(k).cloned()).expect("config");
-        AppState::new(config, Arc::new(FixedClock::at_unix(NOW)), sender).expect("state")
+        Arc::new(AppState::new(config, Arc::new(FixedClock::at_unix(NOW)), sender).expect("state"))
     }
 
     fn event(name: &str) -> Request {
@@ -392,7 +232,7 @@ mod tests {
     async fn http_api_jwt_caller_gets_credentials_for_their_prefix() {
         let sender = CaptureSender::answering(200, STS_SUCCESS);
         let state = state_with(&[], sender.clone());
-        let response = handle(&state, event("apigw-v2-jwt.json")).await;
+        let response = handle(Arc::clone(&state), event("apigw-v2-jwt.json")).await;
 
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["content-type"], "application/json");
@@ -436,7 +276,7 @@ mod tests {
     async fn rest_api_cognito_caller_is_identified_by_the_sub_claim() {
         let sender = CaptureSender::answering(200, STS_SUCCESS);
         let state = state_with(&[], sender.clone());
-        let response = handle(&state, event("apigw-rest-cognito.json")).await;
+        let response = handle(Arc::clone(&state), event("apigw-rest-cognito.json")).await;
         assert_eq!(response.status(), 200);
         let params = form(&sender.sent()[0]);
         assert!(
@@ -462,7 +302,7 @@ mod tests {
         ] {
             let sender = CaptureSender::answering(200, STS_SUCCESS);
             let state = state_with(&[], sender.clone());
-            let response = handle(&state, event(fixture)).await;
+            let response = handle(Arc::clone(&state), event(fixture)).await;
             assert_eq!(response.status(), 401, "{fixture}");
             let body = body_json(&response);
             assert_eq!(body["StatusCode"], 401, "{fixture}");
@@ -482,7 +322,7 @@ mod tests {
         .expect("fixture")
         .replace(r#""sub": "user-42""#, r#""sub": "user-42/../bob""#);
         let response = handle(
-            &state,
+            Arc::clone(&state),
             lambda_http::request::from_str(&text).expect("event"),
         )
         .await;
@@ -502,7 +342,7 @@ mod tests {
             ],
             sender.clone(),
         );
-        let response = handle(&state, event("apigw-v2-no-authorizer.json")).await;
+        let response = handle(Arc::clone(&state), event("apigw-v2-no-authorizer.json")).await;
         assert_eq!(response.status(), 200);
         let params = form(&sender.sent()[0]);
         assert_eq!(params["RoleSessionName"], "anonymous");
@@ -515,7 +355,7 @@ mod tests {
     async fn the_signature_covers_exactly_what_is_sent() {
         let sender = CaptureSender::answering(200, STS_SUCCESS);
         let state = state_with(&[], sender.clone());
-        handle(&state, event("apigw-v2-jwt.json")).await;
+        handle(Arc::clone(&state), event("apigw-v2-jwt.json")).await;
         let mut params: Vec<(String, String)> = form(&sender.sent()[0]).into_iter().collect();
         let at = params
             .iter()
@@ -538,7 +378,7 @@ mod tests {
         for method in [Method::PUT, Method::DELETE, Method::PATCH] {
             let mut request = event("apigw-v2-no-authorizer.json");
             *request.method_mut() = method.clone();
-            let response = handle(&state, request).await;
+            let response = handle(Arc::clone(&state), request).await;
             assert_eq!(response.status(), 405, "{method}");
             assert_eq!(response.headers()["allow"], "GET, POST");
             assert_eq!(body_json(&response)["ErrorCode"], "MethodNotAllowed");
@@ -613,7 +453,7 @@ mod tests {
         ];
         for &(sts_status, body, status, code) in cases {
             let state = state_with(&[], CaptureSender::answering(sts_status, body));
-            let response = handle(&state, event("apigw-v2-jwt.json")).await;
+            let response = handle(Arc::clone(&state), event("apigw-v2-jwt.json")).await;
             assert_eq!(response.status(), status, "{code}");
             let json = body_json(&response);
             assert_eq!(json["StatusCode"], status, "{code}");
@@ -631,7 +471,7 @@ mod tests {
     async fn a_stalled_sts_ends_in_504_at_the_deadline() {
         let state = state_with(&[("STS_TIMEOUT_MS", "1500")], CaptureSender::stalled());
         let started = tokio::time::Instant::now();
-        let response = handle(&state, event("apigw-v2-jwt.json")).await;
+        let response = handle(Arc::clone(&state), event("apigw-v2-jwt.json")).await;
         assert_eq!(response.status(), 504);
         assert_eq!(body_json(&response)["ErrorCode"], "StsTimeout");
         assert_eq!(started.elapsed(), std::time::Duration::from_millis(1500));
