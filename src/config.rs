@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::aliyun::oss::{self, Endpoint};
 use crate::aliyun::sts;
 use crate::credential::Credential;
 use crate::error::Error;
@@ -24,6 +25,104 @@ use crate::prefix::{MAX_SEGMENT_BYTES, PrefixTemplate};
 pub enum Provider {
     /// Alibaba Cloud STS and OSS.
     Aliyun,
+}
+
+/// The OSS signature presign-url uses (`SIGNATURE_VERSION`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureVersion {
+    /// `OSSAccessKeyId` / `Expires` / `Signature` (HMAC-SHA1).
+    V1,
+    /// `x-oss-signature-version=OSS4-HMAC-SHA256`.
+    V4,
+}
+
+/// What presign-url may sign (`PRESIGN_METHODS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PresignMethods {
+    /// `GET`.
+    pub get: bool,
+    /// `HEAD`.
+    pub head: bool,
+    /// `PUT`, which also allows every step of a multipart upload.
+    pub put: bool,
+    /// `POST`: form-upload policies.
+    pub post: bool,
+    /// `DELETE`.
+    pub delete: bool,
+}
+
+impl PresignMethods {
+    /// Whether `method` (upper case) may be signed.
+    pub fn allows(&self, method: &str) -> bool {
+        match method {
+            "GET" => self.get,
+            "HEAD" => self.head,
+            "PUT" => self.put,
+            "POST" => self.post,
+            "DELETE" => self.delete,
+            _ => false,
+        }
+    }
+
+    /// The OSS actions a credential needs to serve these methods: `oss:GetObject` for GET and
+    /// HEAD, `oss:PutObject` for PUT and POST (plus the multipart actions for PUT),
+    /// `oss:DeleteObject` for DELETE.
+    pub fn oss_actions(&self) -> Vec<&'static str> {
+        let mut actions = Vec::new();
+        if self.get || self.head {
+            actions.push("oss:GetObject");
+        }
+        if self.put || self.post {
+            actions.push("oss:PutObject");
+        }
+        if self.put {
+            actions.extend(["oss:AbortMultipartUpload", "oss:ListParts"]);
+        }
+        if self.delete {
+            actions.push("oss:DeleteObject");
+        }
+        actions
+    }
+
+    fn parse(list: &str) -> Result<Self, Error> {
+        let mut methods = Self {
+            get: false,
+            head: false,
+            put: false,
+            post: false,
+            delete: false,
+        };
+        for item in list.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+            let slot = match item.to_ascii_uppercase().as_str() {
+                "GET" => &mut methods.get,
+                "HEAD" => &mut methods.head,
+                "PUT" => &mut methods.put,
+                "POST" => &mut methods.post,
+                "DELETE" => &mut methods.delete,
+                _ => {
+                    return Err(config(
+                        "PRESIGN_METHODS",
+                        format!("{item:?} is not GET, HEAD, PUT, POST or DELETE"),
+                    ));
+                }
+            };
+            *slot = true;
+        }
+        if methods == Self::parse_none() {
+            return Err(config("PRESIGN_METHODS", "names no method"));
+        }
+        Ok(methods)
+    }
+
+    fn parse_none() -> Self {
+        Self {
+            get: false,
+            head: false,
+            put: false,
+            post: false,
+            delete: false,
+        }
+    }
 }
 
 /// Everything a function needs to know, validated.
@@ -55,6 +154,18 @@ pub struct Config {
     pub sts_timeout: Duration,
     /// `BIND` and `PORT` (or `FC_SERVER_PORT`): where HTTP mode listens.
     pub listen: SocketAddr,
+    /// `BUCKET_ENDPOINT` and `PATH_STYLE`: where presigned URLs point.
+    pub bucket_endpoint: Endpoint,
+    /// `SIGNATURE_VERSION`.
+    pub signature_version: SignatureVersion,
+    /// `PRESIGN_MAX_EXPIRES_SECONDS`.
+    pub presign_max_expires_seconds: u64,
+    /// `PRESIGN_METHODS`.
+    pub presign_methods: PresignMethods,
+    /// `UPLOAD_MAX_BYTES`: the `content-length-range` maximum of form policies.
+    pub upload_max_bytes: u64,
+    /// `ALLOWED_CONTENT_TYPES`: `type/subtype` or `type/*` entries; empty means any.
+    pub allowed_content_types: Vec<String>,
 }
 
 /// A seed-style `config.json` (the Alibaba Cloud sample app server's).
@@ -196,6 +307,71 @@ impl Config {
 
         let listen = listen_address(env)?;
 
+        let path_style = match env("PATH_STYLE").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(config(
+                    "PATH_STYLE",
+                    format!("{other:?} is not true or false"),
+                ));
+            }
+        };
+        let bucket_endpoint = match env("BUCKET_ENDPOINT") {
+            None if path_style => Endpoint::parse(
+                &format!("https://oss-{bucket_region}.aliyuncs.com"),
+                &bucket,
+                true,
+            )
+            .map_err(|reason| config("PATH_STYLE", reason))?,
+            None => Endpoint::public(&bucket_region),
+            Some(url) => Endpoint::parse(&url, &bucket, path_style)
+                .map_err(|reason| config("BUCKET_ENDPOINT", reason))?,
+        };
+        let signature_version = match env("SIGNATURE_VERSION").as_deref() {
+            None | Some("v4") => SignatureVersion::V4,
+            Some("v1") => SignatureVersion::V1,
+            Some(other) => {
+                return Err(config(
+                    "SIGNATURE_VERSION",
+                    format!("{other:?} is not v4 or v1"),
+                ));
+            }
+        };
+        let presign_max_expires_seconds = match env("PRESIGN_MAX_EXPIRES_SECONDS") {
+            None => 3600,
+            Some(v) => match v.parse::<u64>() {
+                Ok(s @ 1..=oss::V4_MAX_EXPIRES_SECONDS) => s,
+                _ => {
+                    return Err(config(
+                        "PRESIGN_MAX_EXPIRES_SECONDS",
+                        format!("{v:?} is not a whole number of seconds from 1 to 604800 (7 days)"),
+                    ));
+                }
+            },
+        };
+        let presign_methods = PresignMethods::parse(
+            env("PRESIGN_METHODS")
+                .as_deref()
+                .unwrap_or("GET,HEAD,PUT,POST"),
+        )?;
+        let upload_max_bytes = match env("UPLOAD_MAX_BYTES") {
+            None => 104_857_600,
+            Some(v) => match v.parse::<u64>() {
+                Ok(n @ 1..=MAX_UPLOAD_BYTES) => n,
+                _ => {
+                    return Err(config(
+                        "UPLOAD_MAX_BYTES",
+                        format!("{v:?} is not a byte count from 1 to 5 GiB"),
+                    ));
+                }
+            },
+        };
+        let allowed_content_types = match env("ALLOWED_CONTENT_TYPES") {
+            None => Vec::new(),
+            Some(list) => parse_content_types(&list)?,
+        };
+
         let config = Self {
             provider,
             credential,
@@ -210,8 +386,14 @@ impl Config {
             auth_mode,
             sts_timeout,
             listen,
+            bucket_endpoint,
+            signature_version,
+            presign_max_expires_seconds,
+            presign_methods,
+            upload_max_bytes,
+            allowed_content_types,
         };
-        config.check_policy_fits()?;
+        config.check_policy_fits(&config.policy)?;
         Ok(config)
     }
 
@@ -222,17 +404,27 @@ impl Config {
             .ok_or_else(|| config("ROLE_ARN", "is required (or RoleArn in CONFIG_FILE)"))
     }
 
-    /// Renders the policy for the longest identity a caller can bring, so that a template
+    /// Renders `template` for the caller whose subject is `sub` and whose prefix is `prefix`.
+    pub fn render_policy(
+        &self,
+        template: &PolicyTemplate,
+        sub: &str,
+        prefix: &str,
+    ) -> Result<String, Error> {
+        template.render(&PolicyVars {
+            bucket: &self.bucket,
+            object_prefix: prefix,
+            imm_project: self.imm_project.as_deref(),
+            sub,
+        })
+    }
+
+    /// Renders `template` for the longest identity a caller can bring, so that a template
     /// that is broken, or too large for some caller, stops start-up instead of failing later.
-    fn check_policy_fits(&self) -> Result<(), Error> {
+    pub fn check_policy_fits(&self, template: &PolicyTemplate) -> Result<(), Error> {
         let longest_sub = "x".repeat(MAX_SEGMENT_BYTES);
         let prefix = self.object_prefix.render(&longest_sub)?;
-        let rendered = self.policy.render(&PolicyVars {
-            bucket: &self.bucket,
-            object_prefix: &prefix,
-            imm_project: self.imm_project.as_deref(),
-            sub: &longest_sub,
-        });
+        let rendered = self.render_policy(template, &longest_sub, &prefix);
         rendered.map(drop).map_err(|e| match e {
             Error::Policy(reason) => config(
                 "POLICY_FILE",
@@ -241,6 +433,32 @@ impl Config {
             other => other,
         })
     }
+}
+
+/// The largest single PostObject upload OSS accepts: 5 GiB.
+const MAX_UPLOAD_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+
+/// `type/subtype` or `type/*`, lower-cased; a token of letters, digits and `!#$&^_.+-` on each side.
+fn parse_content_types(list: &str) -> Result<Vec<String>, Error> {
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
+    };
+    list.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            let lower = t.to_ascii_lowercase();
+            match lower.split_once('/') {
+                Some((kind, sub)) if token(kind) && (sub == "*" || token(sub)) => Ok(lower),
+                _ => Err(config(
+                    "ALLOWED_CONTENT_TYPES",
+                    format!("{t:?} is not type/subtype or type/*"),
+                )),
+            }
+        })
+        .collect()
 }
 
 fn config(variable: &'static str, reason: impl Into<String>) -> Error {
@@ -450,6 +668,42 @@ mod tests {
         assert_eq!(c.sts_timeout, Duration::from_millis(3000));
         assert_eq!(c.listen, "127.0.0.1:9000".parse().expect("addr"));
         assert_eq!(c.credential.security_token, None);
+        assert_eq!(c.bucket_endpoint, Endpoint::public("cn-hangzhou"));
+        assert_eq!(c.signature_version, SignatureVersion::V4);
+        assert_eq!(c.presign_max_expires_seconds, 3600);
+        assert!(c.presign_methods.allows("GET") && c.presign_methods.allows("HEAD"));
+        assert!(c.presign_methods.allows("PUT") && c.presign_methods.allows("POST"));
+        assert!(!c.presign_methods.allows("DELETE"));
+        assert_eq!(c.upload_max_bytes, 104_857_600);
+        assert!(c.allowed_content_types.is_empty());
+    }
+
+    #[test]
+    fn presign_settings_are_read() {
+        let mut vars = minimal();
+        vars.insert("BUCKET_ENDPOINT", "http://127.0.0.1:9000".to_owned());
+        vars.insert("SIGNATURE_VERSION", "v1".to_owned());
+        vars.insert("PRESIGN_METHODS", "get, delete".to_owned());
+        vars.insert(
+            "ALLOWED_CONTENT_TYPES",
+            "image/*, Application/PDF".to_owned(),
+        );
+        let c = load(&vars).expect("valid");
+        assert_eq!(
+            c.bucket_endpoint.object_url("examplebucket", "k"),
+            "http://127.0.0.1:9000/examplebucket/k"
+        );
+        assert_eq!(c.signature_version, SignatureVersion::V1);
+        assert!(c.presign_methods.allows("GET") && c.presign_methods.allows("DELETE"));
+        assert!(!c.presign_methods.allows("PUT"));
+        assert_eq!(c.allowed_content_types, ["image/*", "application/pdf"]);
+        vars.remove("BUCKET_ENDPOINT");
+        vars.insert("PATH_STYLE", "true".to_owned());
+        let c = load(&vars).expect("valid");
+        assert_eq!(
+            c.bucket_endpoint.object_url("examplebucket", "k"),
+            "https://oss-cn-hangzhou.aliyuncs.com/examplebucket/k"
+        );
     }
 
     #[test]
@@ -474,6 +728,32 @@ mod tests {
             ("STS_TIMEOUT_MS", "0", "STS_TIMEOUT_MS"),
             ("PORT", "70000", "PORT"),
             ("BIND", "localhost", "BIND"),
+            (
+                "BUCKET_ENDPOINT",
+                "oss-cn-hangzhou.aliyuncs.com",
+                "BUCKET_ENDPOINT",
+            ),
+            ("PATH_STYLE", "yes", "PATH_STYLE"),
+            ("SIGNATURE_VERSION", "v2", "SIGNATURE_VERSION"),
+            (
+                "PRESIGN_MAX_EXPIRES_SECONDS",
+                "604801",
+                "PRESIGN_MAX_EXPIRES_SECONDS",
+            ),
+            (
+                "PRESIGN_MAX_EXPIRES_SECONDS",
+                "-1",
+                "PRESIGN_MAX_EXPIRES_SECONDS",
+            ),
+            ("PRESIGN_METHODS", "GET,PATCH", "PRESIGN_METHODS"),
+            ("PRESIGN_METHODS", ",", "PRESIGN_METHODS"),
+            ("UPLOAD_MAX_BYTES", "0", "UPLOAD_MAX_BYTES"),
+            ("ALLOWED_CONTENT_TYPES", "image", "ALLOWED_CONTENT_TYPES"),
+            (
+                "ALLOWED_CONTENT_TYPES",
+                "image/png;q=1",
+                "ALLOWED_CONTENT_TYPES",
+            ),
         ];
         for &(name, value, expected) in cases {
             let mut vars = minimal();

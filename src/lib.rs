@@ -36,6 +36,7 @@
 //! ```
 
 pub mod aliyun;
+pub mod cache;
 pub mod config;
 pub mod credential;
 pub mod encode;
@@ -46,5 +47,6 @@ pub mod policy;
 pub mod prefix;
 pub mod request;
 pub mod response;
+pub mod sts_client;
 pub mod time;
 pub mod transport;

@@ -85,6 +85,22 @@ impl PolicyTemplate {
         })
     }
 
+    /// A template that allows `actions` on the caller's prefix of the bucket
+    /// (`acs:oss:*:*:$BUCKET_NAME/$OBJECT_PREFIX*`).
+    pub fn allowing(name: &str, actions: &[&str]) -> Self {
+        Self {
+            name: name.to_owned(),
+            document: serde_json::json!({
+                "Version": "1",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Action": actions,
+                    "Resource": ["acs:oss:*:*:$BUCKET_NAME/$OBJECT_PREFIX*"],
+                }],
+            }),
+        }
+    }
+
     /// The bundled template called `name`, if there is one.
     pub fn bundled(name: &str) -> Option<Self> {
         let (name, text) = BUNDLED.iter().find(|(n, _)| *n == name)?;

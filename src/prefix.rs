@@ -113,6 +113,34 @@ pub fn check_segment(value: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The longest object key OSS accepts, in bytes.
+pub const MAX_KEY_BYTES: usize = 1023;
+
+/// Checks that `key` is an object key stsvend will sign: not empty, at most
+/// [`MAX_KEY_BYTES`] bytes, not starting with `/`, without `.` or `..` segments (HTTP clients
+/// would rewrite the path) and without control characters.
+pub fn check_key(key: &str) -> Result<(), &'static str> {
+    if key.is_empty() {
+        return Err("it is empty");
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err("it is longer than 1023 bytes");
+    }
+    if key.starts_with('/') {
+        return Err("it starts with '/'");
+    }
+    if key
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
+        return Err("it has a '.' or '..' segment");
+    }
+    if key.chars().any(char::is_control) {
+        return Err("it holds a control character");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,5 +219,38 @@ mod tests {
         }
         assert!(t.render(&"a".repeat(MAX_SEGMENT_BYTES)).is_ok());
         assert!(t.render(&"a".repeat(MAX_SEGMENT_BYTES + 1)).is_err());
+    }
+
+    #[test]
+    fn keys_users_type_are_accepted_and_path_tricks_refused() {
+        let long = format!("u/{}", "k".repeat(MAX_KEY_BYTES - 2));
+        for good in [
+            "a",
+            "a b+c%20~*!'()",
+            "中文/😀.png",
+            "a//b",
+            "dir/",
+            "..a/b..",
+            "a.b/.c",
+            long.as_str(),
+        ] {
+            assert_eq!(check_key(good), Ok(()), "{good:?}");
+        }
+        let too_long = format!("u/{}", "k".repeat(MAX_KEY_BYTES - 1));
+        for bad in [
+            "",
+            "/a",
+            "a/../b",
+            "a/./b",
+            "..",
+            "a/..",
+            "./a",
+            "a\nb",
+            "a\u{7f}",
+            "a\u{85}b",
+            too_long.as_str(),
+        ] {
+            assert!(check_key(bad).is_err(), "{bad:?}");
+        }
     }
 }

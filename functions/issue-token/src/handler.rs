@@ -5,16 +5,14 @@ use std::time::Instant;
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use ring::rand::{SecureRandom, SystemRandom};
 use serde::Serialize;
-use stsvend::aliyun::sts::{self, AssumeRoleParams};
+use stsvend::aliyun::sts::AssumeRoleParams;
 use stsvend::config::Config;
 use stsvend::credential::Credential;
-use stsvend::encode::hex_lower;
 use stsvend::error::Error;
 use stsvend::identity::{self, role_session_name};
-use stsvend::policy::PolicyVars;
 use stsvend::response::{self, ApiError};
+use stsvend::sts_client::StsClient;
 use stsvend::time::{Clock, format_iso8601};
 use stsvend::transport::HttpSender;
 
@@ -23,8 +21,7 @@ pub(crate) struct AppState {
     config: Config,
     role_arn: String,
     clock: Arc<dyn Clock>,
-    sender: Arc<dyn HttpSender>,
-    random: SystemRandom,
+    sts: StsClient,
 }
 
 impl AppState {
@@ -35,12 +32,12 @@ impl AppState {
         sender: Arc<dyn HttpSender>,
     ) -> Result<Self, Error> {
         let role_arn = config.require_role_arn()?.to_owned();
+        let sts = StsClient::new(&config, sender);
         Ok(Self {
             config,
             role_arn,
             clock,
-            sender,
-            random: SystemRandom::new(),
+            sts,
         })
     }
 }
@@ -73,39 +70,16 @@ async fn issue(state: &AppState, request: &Request) -> Result<(Response<Body>, S
     let config = &state.config;
     let caller = identity::identify(config.auth_mode, request)?;
     let prefix = config.object_prefix.render(&caller.sub)?;
-    let policy = config.policy.render(&PolicyVars {
-        bucket: &config.bucket,
-        object_prefix: &prefix,
-        imm_project: config.imm_project.as_deref(),
-        sub: &caller.sub,
-    })?;
+    let policy = config.render_policy(&config.policy, &caller.sub, &prefix)?;
     let session = role_session_name(&caller.sub);
 
-    let now = state.clock.now();
-    let mut nonce = [0u8; 16];
-    state.random.fill(&mut nonce).map_err(|_| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            "no randomness available",
-        )
-    })?;
-    let sts_request = sts::assume_role_request(
-        &config.sts_endpoint,
-        &config.credential,
-        &AssumeRoleParams {
-            role_arn: &state.role_arn,
-            role_session_name: &session,
-            policy: Some(&policy),
-            duration_seconds: config.token_duration_seconds,
-        },
-        now,
-        &hex_lower(&nonce),
-    );
-    let reply = tokio::time::timeout(config.sts_timeout, state.sender.send(sts_request))
-        .await
-        .map_err(|_| Error::StsTimeout(config.sts_timeout))??;
-    let credential = sts::parse_assume_role_response(reply.status, &reply.body)?;
+    let params = AssumeRoleParams {
+        role_arn: &state.role_arn,
+        role_session_name: &session,
+        policy: Some(&policy),
+        duration_seconds: config.token_duration_seconds,
+    };
+    let credential = state.sts.assume_role(&params, state.clock.now()).await?;
     Ok((answer(&credential), session))
 }
 
