@@ -36,7 +36,7 @@ How the clocks are pinned (signing time = V4 `x-oss-date`, V1 `Expires - answer.
   context) before delegating; presign gets `expiration=` explicitly.
 
 Fails (exit 1) when the file is missing or empty or any record fails; prints one line per failed
-record, then `oss2 and oss-v2: N passed, M failed`.
+record, then `oss-sdks: N passed, M failed`.
 
 usage: verify_presigned.py FILE.jsonl
 """
@@ -692,7 +692,8 @@ def main(path: str) -> int:
             passed += 1
     if tally:
         print("checked with: " + ", ".join(f"{api} x{n}" for api, n in sorted(tally.items())))
-    print(f"oss2 and oss-v2: {passed} passed, {failed} failed")
+    print("presigned URLs and form policies checked with oss2 and alibabacloud-oss-v2")
+    print(f"oss-sdks: {passed} passed, {failed} failed")
     return 1 if failed or not passed else 0
 
 

@@ -9,116 +9,14 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use support::{
-    Canned, Expected, FUNCTION_KEY_ID, FUNCTION_SECRET, FUNCTION_TOKEN, StandInSts, VENDED_SECRET,
-    VENDED_TOKEN,
+    Canned, Expected, FUNCTION_KEY_ID, FUNCTION_SECRET, FUNCTION_TOKEN, Function, StandInSts,
+    VENDED_SECRET, VENDED_TOKEN,
 };
 
 const STS_TIMEOUT_MS: u64 = 800;
-
-struct Function {
-    child: Child,
-    address: SocketAddr,
-    output: Arc<Mutex<Vec<String>>>,
-}
-
-impl Function {
-    fn start(sts: SocketAddr) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_issue-token"))
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("RUST_LOG", "trace")
-            .env("AUTH_MODE", "none")
-            .env("PORT", "0")
-            .env("STS_TIMEOUT_MS", STS_TIMEOUT_MS.to_string())
-            .envs(support::base_env(sts))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start issue-token");
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        for pipe in [
-            Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().expect("stderr")),
-        ] {
-            let (output, tx) = (Arc::clone(&output), tx.clone());
-            thread::spawn(move || {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    if let Some(at) = line.find("listening on http://") {
-                        let address = line[at + 20..].trim().to_owned();
-                        let _ = tx.send(address);
-                    }
-                    output.lock().expect("lock").push(line);
-                }
-            });
-        }
-        let address = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "no 'listening on' line; output: {:?}",
-                    output.lock().expect("lock")
-                )
-            });
-        Self {
-            child,
-            address: address.parse().expect("address"),
-            output,
-        }
-    }
-
-    fn request(&self, method: &str) -> (u16, BTreeMap<String, String>, String) {
-        let mut stream = TcpStream::connect(self.address).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        write!(stream, "{method} /token HTTP/1.1\r\nHost: stsvend.test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").expect("send");
-        let mut raw = String::new();
-        stream.read_to_string(&mut raw).expect("read answer");
-        let (head, body) = raw.split_once("\r\n\r\n").expect("head and body");
-        let mut lines = head.lines();
-        let status = lines
-            .next()
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|s| s.parse().ok())
-            .expect("status");
-        let headers = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        (status, headers, body.to_owned())
-    }
-
-    /// Sends SIGTERM and waits: the process must stop cleanly.
-    fn stop(mut self) -> (bool, Vec<String>) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                break Some(status);
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                break None;
-            }
-            thread::sleep(Duration::from_millis(20));
-        };
-        thread::sleep(Duration::from_millis(100));
-        let output = self.output.lock().expect("lock").clone();
-        (status.is_some_and(|s| s.success()), output)
-    }
-}
 
 fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
@@ -130,14 +28,20 @@ fn issue_token_in_http_mode_against_a_stand_in_sts() {
         session: "anonymous",
         resource: "acs:oss:*:*:examplebucket/uploads/anonymous/*",
     });
-    let function = Function::start(sts.address);
+    let mut envs = support::base_env(sts.address);
+    envs.extend([
+        ("RUST_LOG", "trace".to_owned()),
+        ("AUTH_MODE", "none".to_owned()),
+        ("STS_TIMEOUT_MS", STS_TIMEOUT_MS.to_string()),
+    ]);
+    let function = Function::start(env!("CARGO_BIN_EXE_issue-token"), &envs);
     let mut signatures = Vec::new();
     let mut captured = Vec::new();
 
     // Success, for a bare GET (the mobile SDKs) and a POST.
     for method in ["GET", "POST"] {
         sts.next(Canned::Reply(200, support::success_body("anonymous")));
-        let (status, headers, body) = function.request(method);
+        let (status, headers, body) = function.request(method, "/token", "");
         assert_eq!(status, 200, "{method}: {body}");
         assert_eq!(headers["content-type"], "application/json");
         assert_eq!(body, support::expected_answer());
@@ -165,7 +69,7 @@ fn issue_token_in_http_mode_against_a_stand_in_sts() {
         let stall = matches!(canned, Canned::Stall(_));
         sts.next(canned);
         let started = Instant::now();
-        let (got, headers, body) = function.request("GET");
+        let (got, headers, body) = function.request("GET", "/token", "");
         assert_eq!(
             (got, json(&body)["ErrorCode"].as_str().unwrap_or("")),
             (status, code),
@@ -185,7 +89,7 @@ fn issue_token_in_http_mode_against_a_stand_in_sts() {
 
     // Not a method issue-token serves: refused before any STS call.
     let before = sts.received_count();
-    assert_eq!(function.request("DELETE").0, 405);
+    assert_eq!(function.request("DELETE", "/token", "").0, 405);
     assert_eq!(sts.received_count(), before);
 
     for received in sts.take_received() {

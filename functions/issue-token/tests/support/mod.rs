@@ -1,4 +1,5 @@
-//! Shared by the binary tests: a stand-in STS and a minimal HTTP/1.1 reader.
+//! Shared by the binary tests of both functions: a stand-in STS, a runner for a function
+//! binary in HTTP mode, and a minimal HTTP/1.1 reader.
 //!
 //! Alibaba's STS cannot run here, so a stand-in takes its place. It checks what it receives
 //! (method, parameters, the rendered policy, the signature by the RPC algorithm that
@@ -10,9 +11,10 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use stsvend::aliyun::rpc;
 
@@ -45,6 +47,11 @@ pub fn success_body(sub: &str) -> String {
     format!(
         r#"{{"RequestId":"6894B13B-6D71-4EF5-88FA-F32781734A7F","AssumedRoleUser":{{"Arn":"{ROLE_ARN}/{sub}","AssumedRoleId":"344584339364951186:{sub}"}},"Credentials":{{"AccessKeyId":"STS.NUgYrLnoC37mZZCNnAbez2EGr","AccessKeySecret":"{VENDED_SECRET}","SecurityToken":"{VENDED_TOKEN}","Expiration":"2026-11-22T09:08:10Z"}}}}"#
     )
+}
+
+/// A recorded AssumeRole success for `sub` whose credentials expire at `expiration`.
+pub fn success_body_until(sub: &str, expiration: &str) -> String {
+    success_body(sub).replace("2026-11-22T09:08:10Z", expiration)
 }
 
 /// The answer issue-token must give for [`success_body`].
@@ -266,4 +273,111 @@ fn check_assume_role(
         "Signature does not verify".to_owned(),
     );
     problems
+}
+
+/// A function binary running in HTTP mode, its output collected.
+pub struct Function {
+    pub address: SocketAddr,
+    child: Child,
+    output: Arc<Mutex<Vec<String>>>,
+}
+
+impl Function {
+    /// Starts `binary` in HTTP mode on a free port with only `PATH`, `PORT=0` and `envs` set.
+    pub fn start(binary: &str, envs: &[(&str, String)]) -> Self {
+        let mut child = Command::new(binary)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PORT", "0")
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {binary}: {e}"));
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        for pipe in [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ] {
+            let (output, tx) = (Arc::clone(&output), tx.clone());
+            thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    if let Some(at) = line.find("listening on http://") {
+                        let address = line[at + 20..].trim().to_owned();
+                        let _ = tx.send(address);
+                    }
+                    output.lock().expect("lock").push(line);
+                }
+            });
+        }
+        let address = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "no 'listening on' line; output: {:?}",
+                    output.lock().expect("lock")
+                )
+            });
+        Self {
+            child,
+            address: address.parse().expect("address"),
+            output,
+        }
+    }
+
+    /// Sends one request on a new connection and reads the whole answer.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+    ) -> (u16, BTreeMap<String, String>, String) {
+        let mut stream = TcpStream::connect(self.address).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: stsvend.test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).expect("send");
+        stream.write_all(body.as_bytes()).expect("send");
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).expect("read answer");
+        let (head, body) = raw.split_once("\r\n\r\n").expect("head and body");
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .expect("status");
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        (status, headers, body.to_owned())
+    }
+
+    /// Sends SIGTERM and waits: the process must stop cleanly.
+    pub fn stop(mut self) -> (bool, Vec<String>) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                break None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        thread::sleep(Duration::from_millis(100));
+        let output = self.output.lock().expect("lock").clone();
+        (status.is_some_and(|s| s.success()), output)
+    }
 }

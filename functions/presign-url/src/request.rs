@@ -1,0 +1,622 @@
+//! What a client asks presign-url for, from a JSON body or a query string, checked.
+//!
+//! Only what can be judged from the request itself is checked here; what depends on the
+//! deployment (`PRESIGN_METHODS`, `ALLOWED_CONTENT_TYPES`, the caller's prefix) is the
+//! handler's.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Map, Value};
+use stsvend::response::ApiError;
+
+/// The URL lifetime when the request names none.
+pub(crate) const DEFAULT_EXPIRES_SECONDS: u64 = 900;
+
+/// The longest string accepted in a header or query override.
+const MAX_VALUE_BYTES: usize = 1024;
+
+/// One signing job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Ask {
+    /// The object key (with `startsWith`, the folder a form upload may write under).
+    pub(crate) key: Option<String>,
+    pub(crate) operation: Operation,
+    /// `expires` as asked; `None` for the default.
+    pub(crate) expires: Option<u64>,
+    pub(crate) content_type: Option<String>,
+    pub(crate) content_md5: Option<String>,
+    /// GET response overrides and image processing, as OSS query parameters.
+    pub(crate) overrides: Vec<(&'static str, String)>,
+}
+
+/// What the URL or form will do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Operation {
+    Get,
+    Head,
+    Put,
+    Delete,
+    /// A browser form upload (PostObject policy); with `starts_with`, any key under `key`.
+    Form {
+        starts_with: bool,
+    },
+    /// One part of a multipart upload.
+    Part {
+        upload_id: String,
+        part_number: u32,
+    },
+    Initiate,
+    Complete {
+        upload_id: String,
+    },
+    Abort {
+        upload_id: String,
+    },
+    ListParts {
+        upload_id: String,
+    },
+}
+
+impl Operation {
+    /// The HTTP method the client sends to OSS.
+    pub(crate) fn http_method(&self) -> &'static str {
+        match self {
+            Self::Get | Self::ListParts { .. } => "GET",
+            Self::Head => "HEAD",
+            Self::Put | Self::Part { .. } => "PUT",
+            Self::Delete | Self::Abort { .. } => "DELETE",
+            Self::Form { .. } | Self::Initiate | Self::Complete { .. } => "POST",
+        }
+    }
+
+    /// The `PRESIGN_METHODS` entry that allows it: multipart steps need `PUT`.
+    pub(crate) fn permission(&self) -> &'static str {
+        match self {
+            Self::Part { .. }
+            | Self::Initiate
+            | Self::Complete { .. }
+            | Self::Abort { .. }
+            | Self::ListParts { .. } => "PUT",
+            other => other.http_method(),
+        }
+    }
+
+    /// The OSS query parameters of the operation.
+    pub(crate) fn query(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Self::Part {
+                upload_id,
+                part_number,
+            } => {
+                vec![
+                    ("partNumber", part_number.to_string()),
+                    ("uploadId", upload_id.clone()),
+                ]
+            }
+            Self::Initiate => vec![("uploads", String::new())],
+            Self::Complete { upload_id }
+            | Self::Abort { upload_id }
+            | Self::ListParts { upload_id } => {
+                vec![("uploadId", upload_id.clone())]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the object's `Content-Type` is set by this request (and so is subject to
+    /// `ALLOWED_CONTENT_TYPES`).
+    pub(crate) fn sets_content_type(&self) -> bool {
+        matches!(self, Self::Put | Self::Form { .. } | Self::Initiate)
+    }
+}
+
+/// Where the fields came from: numbers and booleans are JSON values in a body and strings in
+/// a query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Body,
+    Query,
+}
+
+/// Reads a JSON body: one object.
+pub(crate) fn parse_json(body: &[u8]) -> Result<Ask, ApiError> {
+    let text = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    match serde_json::from_slice::<Value>(text) {
+        Ok(Value::Object(fields)) => parse_fields(fields, Source::Body),
+        Ok(_) => Err(ApiError::bad_request(
+            "InvalidRequest",
+            "the body must be a JSON object",
+        )),
+        Err(e) => Err(ApiError::bad_request(
+            "InvalidRequest",
+            format!("the body is not valid JSON: {e}"),
+        )),
+    }
+}
+
+/// Reads query parameters; a parameter given twice is refused.
+pub(crate) fn parse_query<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<Ask, ApiError> {
+    let mut fields = Map::new();
+    for (name, value) in pairs {
+        if fields
+            .insert(name.to_owned(), Value::String(value.to_owned()))
+            .is_some()
+        {
+            return Err(ApiError::bad_request(
+                "DuplicateField",
+                format!("{name} is given more than once"),
+            ));
+        }
+    }
+    parse_fields(fields, Source::Query)
+}
+
+/// The fields a request may carry, as raw values.
+#[derive(Default)]
+struct Raw {
+    key: Option<String>,
+    method: Option<String>,
+    expires: Option<u64>,
+    content_type: Option<String>,
+    content_md5: Option<String>,
+    response_content_type: Option<String>,
+    response_content_disposition: Option<String>,
+    process: Option<String>,
+    upload_id: Option<String>,
+    part_number: Option<u64>,
+    multipart: Option<String>,
+    starts_with: Option<bool>,
+}
+
+fn parse_fields(fields: Map<String, Value>, source: Source) -> Result<Ask, ApiError> {
+    let mut raw = Raw::default();
+    for (name, value) in fields {
+        if value.is_null() {
+            continue;
+        }
+        match name.as_str() {
+            "key" => raw.key = Some(string(&name, value)?),
+            "method" => raw.method = Some(string(&name, value)?),
+            "expires" => raw.expires = Some(whole_number(&name, value, source, "InvalidExpires")?),
+            "contentType" => raw.content_type = Some(header_value(&name, value)?),
+            "contentMd5" => raw.content_md5 = Some(header_value(&name, value)?),
+            "responseContentType" => raw.response_content_type = Some(header_value(&name, value)?),
+            "responseContentDisposition" => {
+                raw.response_content_disposition = Some(header_value(&name, value)?)
+            }
+            "process" => raw.process = Some(header_value(&name, value)?),
+            "uploadId" => raw.upload_id = Some(header_value(&name, value)?),
+            "partNumber" => {
+                raw.part_number = Some(whole_number(&name, value, source, "InvalidPartNumber")?)
+            }
+            "multipart" => raw.multipart = Some(string(&name, value)?),
+            "startsWith" => raw.starts_with = Some(boolean(&name, value, source)?),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "UnknownField",
+                    format!(
+                        "{name:?} is not a field presign-url knows (key, method, expires, contentType, contentMd5, \
+                         responseContentType, responseContentDisposition, process, uploadId, partNumber, multipart, startsWith)"
+                    ),
+                ));
+            }
+        }
+    }
+    resolve(raw)
+}
+
+fn resolve(raw: Raw) -> Result<Ask, ApiError> {
+    let operation = operation(&raw)?;
+    let not_for = |field: &str| {
+        ApiError::bad_request(
+            "FieldNotApplicable",
+            format!("{field} does not apply to {}", describe(&operation)),
+        )
+    };
+    if raw.expires == Some(0) {
+        return Err(ApiError::bad_request(
+            "InvalidExpires",
+            "expires must be at least 1 second",
+        ));
+    }
+    if raw.content_type.is_some() && !operation.sets_content_type() {
+        return Err(not_for("contentType"));
+    }
+    if let Some(content_type) = &raw.content_type {
+        if !content_type.contains('/') {
+            return Err(ApiError::bad_request(
+                "InvalidContentType",
+                format!("{content_type:?} is not a media type"),
+            ));
+        }
+    }
+    if raw.content_md5.is_some() && !matches!(operation, Operation::Put | Operation::Part { .. }) {
+        return Err(not_for("contentMd5"));
+    }
+    if let Some(md5) = &raw.content_md5 {
+        if BASE64.decode(md5).map_or(true, |bytes| bytes.len() != 16) {
+            return Err(ApiError::bad_request(
+                "InvalidContentMd5",
+                "contentMd5 must be the base64 of a 16-byte MD5 digest",
+            ));
+        }
+    }
+    let mut overrides = Vec::new();
+    for (field, parameter, value) in [
+        (
+            "responseContentType",
+            "response-content-type",
+            &raw.response_content_type,
+        ),
+        (
+            "responseContentDisposition",
+            "response-content-disposition",
+            &raw.response_content_disposition,
+        ),
+        ("process", "x-oss-process", &raw.process),
+    ] {
+        if let Some(value) = value {
+            if operation != Operation::Get {
+                return Err(not_for(field));
+            }
+            overrides.push((parameter, value.clone()));
+        }
+    }
+    Ok(Ask {
+        key: raw.key,
+        operation,
+        expires: raw.expires,
+        content_type: raw.content_type,
+        content_md5: raw.content_md5,
+        overrides,
+    })
+}
+
+fn operation(raw: &Raw) -> Result<Operation, ApiError> {
+    let invalid = |message: String| ApiError::bad_request("InvalidMultipart", message);
+    let upload_id = || {
+        raw.upload_id
+            .clone()
+            .ok_or_else(|| invalid("this multipart step needs uploadId".to_owned()))
+    };
+    if raw.starts_with.is_some()
+        && raw
+            .method
+            .as_deref()
+            .map(str::to_ascii_uppercase)
+            .as_deref()
+            != Some("POST")
+    {
+        return Err(ApiError::bad_request(
+            "FieldNotApplicable",
+            "startsWith applies to method POST (form uploads) only",
+        ));
+    }
+    if let Some(step) = &raw.multipart {
+        if raw.method.is_some() {
+            return Err(invalid(
+                "send multipart without method; the answer's Method says what to send".to_owned(),
+            ));
+        }
+        if raw.part_number.is_some() {
+            return Err(invalid(
+                "partNumber goes with method PUT and uploadId, not with multipart".to_owned(),
+            ));
+        }
+        return match step.as_str() {
+            "initiate" if raw.upload_id.is_some() => {
+                Err(invalid("initiate takes no uploadId".to_owned()))
+            }
+            "initiate" => Ok(Operation::Initiate),
+            "complete" => Ok(Operation::Complete {
+                upload_id: upload_id()?,
+            }),
+            "abort" => Ok(Operation::Abort {
+                upload_id: upload_id()?,
+            }),
+            "list" => Ok(Operation::ListParts {
+                upload_id: upload_id()?,
+            }),
+            other => Err(invalid(format!(
+                "multipart {other:?} is not initiate, complete, abort or list"
+            ))),
+        };
+    }
+    let method = raw.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
+    match (method.as_str(), &raw.upload_id, raw.part_number) {
+        ("PUT", Some(upload_id), Some(part_number)) => match u32::try_from(part_number) {
+            Ok(n @ 1..=10_000) => Ok(Operation::Part {
+                upload_id: upload_id.clone(),
+                part_number: n,
+            }),
+            _ => Err(ApiError::bad_request(
+                "InvalidPartNumber",
+                "partNumber must be from 1 to 10000",
+            )),
+        },
+        ("PUT", Some(_), None) | ("PUT", None, Some(_)) => Err(invalid(
+            "a part upload needs both uploadId and partNumber".to_owned(),
+        )),
+        (_, Some(_), _) | (_, _, Some(_)) => Err(ApiError::bad_request(
+            "FieldNotApplicable",
+            "uploadId and partNumber apply to part uploads (method PUT) and multipart steps only",
+        )),
+        ("GET", ..) => Ok(Operation::Get),
+        ("HEAD", ..) => Ok(Operation::Head),
+        ("PUT", ..) => Ok(Operation::Put),
+        ("DELETE", ..) => Ok(Operation::Delete),
+        ("POST", ..) => Ok(Operation::Form {
+            starts_with: raw.starts_with.unwrap_or(false),
+        }),
+        (other, ..) => Err(ApiError::bad_request(
+            "InvalidMethod",
+            format!("method {other:?} is not GET, HEAD, PUT, DELETE or POST"),
+        )),
+    }
+}
+
+fn describe(operation: &Operation) -> &'static str {
+    match operation {
+        Operation::Get => "GET",
+        Operation::Head => "HEAD",
+        Operation::Put => "PUT",
+        Operation::Delete => "DELETE",
+        Operation::Form { .. } => "a POST form upload",
+        Operation::Part { .. } => "a part upload",
+        Operation::Initiate => "multipart initiate",
+        Operation::Complete { .. } => "multipart complete",
+        Operation::Abort { .. } => "multipart abort",
+        Operation::ListParts { .. } => "multipart list",
+    }
+}
+
+fn string(name: &str, value: Value) -> Result<String, ApiError> {
+    match value {
+        Value::String(s) => Ok(s),
+        other => Err(ApiError::bad_request(
+            "InvalidField",
+            format!("{name} must be a string, not {other}"),
+        )),
+    }
+}
+
+/// A string that will travel in a header or query parameter: no control characters, no
+/// surrounding blanks (SDKs disagree on trimming them), at most 1 KiB.
+fn header_value(name: &str, value: Value) -> Result<String, ApiError> {
+    let s = string(name, value)?;
+    if s.is_empty() || s.len() > MAX_VALUE_BYTES || s.chars().any(char::is_control) || s.trim() != s
+    {
+        return Err(ApiError::bad_request(
+            "InvalidField",
+            format!(
+                "{name} must be 1 to 1024 bytes with no control characters or surrounding blanks"
+            ),
+        ));
+    }
+    Ok(s)
+}
+
+fn whole_number(
+    name: &str,
+    value: Value,
+    source: Source,
+    code: &'static str,
+) -> Result<u64, ApiError> {
+    let parsed = match (&value, source) {
+        (Value::Number(n), _) => n.as_u64(),
+        (Value::String(s), Source::Query)
+            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            s.parse().ok()
+        }
+        _ => None,
+    };
+    parsed.ok_or_else(|| {
+        let form = if source == Source::Query {
+            "a decimal string"
+        } else {
+            "a JSON number"
+        };
+        ApiError::bad_request(
+            code,
+            format!("{name} must be a whole number of at least 0 ({form}), not {value}"),
+        )
+    })
+}
+
+fn boolean(name: &str, value: Value, source: Source) -> Result<bool, ApiError> {
+    match (&value, source) {
+        (Value::Bool(b), _) => Ok(*b),
+        (Value::String(s), Source::Query) if s == "true" || s == "false" => Ok(s == "true"),
+        _ => Err(ApiError::bad_request(
+            "InvalidField",
+            format!("{name} must be true or false, not {value}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(text: &str) -> Result<Ask, ApiError> {
+        parse_json(text.as_bytes())
+    }
+
+    fn code(result: Result<Ask, ApiError>) -> String {
+        match result {
+            Ok(ask) => panic!("accepted: {ask:?}"),
+            Err(e) => {
+                assert_eq!(e.status, 400, "{}", e.code);
+                e.code.into_owned()
+            }
+        }
+    }
+
+    #[test]
+    fn body_and_query_give_the_same_ask() {
+        let from_body =
+            json(r#"{"key":"u/a b+c.txt","method":"put","expires":60,"contentType":"image/png"}"#);
+        let from_query = parse_query([
+            ("key", "u/a b+c.txt"),
+            ("method", "PUT"),
+            ("expires", "60"),
+            ("contentType", "image/png"),
+        ]);
+        let expected = Ask {
+            key: Some("u/a b+c.txt".to_owned()),
+            operation: Operation::Put,
+            expires: Some(60),
+            content_type: Some("image/png".to_owned()),
+            content_md5: None,
+            overrides: Vec::new(),
+        };
+        assert_eq!(from_body.expect("body"), expected);
+        assert_eq!(from_query.expect("query"), expected);
+    }
+
+    #[test]
+    fn multipart_steps_resolve_to_their_method_and_query() {
+        let cases = [
+            (
+                r#"{"key":"k","multipart":"initiate"}"#,
+                "POST",
+                vec![("uploads", "")],
+            ),
+            (
+                r#"{"key":"k","method":"PUT","uploadId":"U1","partNumber":3}"#,
+                "PUT",
+                vec![("partNumber", "3"), ("uploadId", "U1")],
+            ),
+            (
+                r#"{"key":"k","multipart":"complete","uploadId":"U1"}"#,
+                "POST",
+                vec![("uploadId", "U1")],
+            ),
+            (
+                r#"{"key":"k","multipart":"abort","uploadId":"U1"}"#,
+                "DELETE",
+                vec![("uploadId", "U1")],
+            ),
+            (
+                r#"{"key":"k","multipart":"list","uploadId":"U1"}"#,
+                "GET",
+                vec![("uploadId", "U1")],
+            ),
+        ];
+        for (text, method, query) in cases {
+            let ask = json(text).expect(text);
+            assert_eq!(ask.operation.http_method(), method, "{text}");
+            assert_eq!(ask.operation.permission(), "PUT", "{text}");
+            let got: Vec<(&str, String)> = ask.operation.query();
+            let want: Vec<(&str, String)> =
+                query.into_iter().map(|(k, v)| (k, v.to_owned())).collect();
+            assert_eq!(got, want, "{text}");
+        }
+    }
+
+    #[test]
+    fn every_malformed_request_has_its_own_code() {
+        let cases = [
+            ("[1]", "InvalidRequest"),
+            ("{\"key\":", "InvalidRequest"),
+            (r#"{"key":"k","colour":"red"}"#, "UnknownField"),
+            (r#"{"key":7}"#, "InvalidField"),
+            (r#"{"key":"k","expires":-5}"#, "InvalidExpires"),
+            (r#"{"key":"k","expires":1.5}"#, "InvalidExpires"),
+            (r#"{"key":"k","expires":"900"}"#, "InvalidExpires"),
+            (r#"{"key":"k","expires":0}"#, "InvalidExpires"),
+            (r#"{"key":"k","method":"PATCH"}"#, "InvalidMethod"),
+            (r#"{"key":"k","multipart":"resume"}"#, "InvalidMultipart"),
+            (r#"{"key":"k","multipart":"complete"}"#, "InvalidMultipart"),
+            (
+                r#"{"key":"k","multipart":"initiate","method":"POST"}"#,
+                "InvalidMultipart",
+            ),
+            (
+                r#"{"key":"k","method":"PUT","uploadId":"U"}"#,
+                "InvalidMultipart",
+            ),
+            (
+                r#"{"key":"k","method":"PUT","uploadId":"U","partNumber":0}"#,
+                "InvalidPartNumber",
+            ),
+            (
+                r#"{"key":"k","method":"PUT","uploadId":"U","partNumber":10001}"#,
+                "InvalidPartNumber",
+            ),
+            (
+                r#"{"key":"k","method":"GET","uploadId":"U"}"#,
+                "FieldNotApplicable",
+            ),
+            (
+                r#"{"key":"k","method":"GET","contentType":"image/png"}"#,
+                "FieldNotApplicable",
+            ),
+            (
+                r#"{"key":"k","method":"PUT","responseContentType":"text/plain"}"#,
+                "FieldNotApplicable",
+            ),
+            (
+                r#"{"key":"k","method":"GET","contentMd5":"1B2M2Y8AsgTpgAmY7PhCfg=="}"#,
+                "FieldNotApplicable",
+            ),
+            (
+                r#"{"key":"k","method":"PUT","startsWith":true}"#,
+                "FieldNotApplicable",
+            ),
+            (
+                r#"{"key":"k","method":"PUT","contentMd5":"abc"}"#,
+                "InvalidContentMd5",
+            ),
+            (
+                r#"{"key":"k","method":"PUT","contentType":"png"}"#,
+                "InvalidContentType",
+            ),
+            (
+                r#"{"key":"k","responseContentDisposition":"a\nb"}"#,
+                "InvalidField",
+            ),
+            (
+                r#"{"key":"k","responseContentType":" text/plain"}"#,
+                "InvalidField",
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(code(json(text)), expected, "{text}");
+        }
+        assert_eq!(
+            code(parse_query([("key", "a"), ("key", "b")])),
+            "DuplicateField"
+        );
+        assert_eq!(
+            code(parse_query([("key", "a"), ("expires", "-1")])),
+            "InvalidExpires"
+        );
+        assert_eq!(
+            code(parse_query([("key", "a"), ("expires", "ten")])),
+            "InvalidExpires"
+        );
+        assert_eq!(
+            code(parse_query([
+                ("key", "a"),
+                ("method", "POST"),
+                ("startsWith", "yes")
+            ])),
+            "InvalidField"
+        );
+    }
+
+    #[test]
+    fn an_empty_body_is_an_empty_request() {
+        let ask = parse_json(b"  ").expect("empty");
+        assert_eq!(ask.key, None);
+        assert_eq!(ask.operation, Operation::Get);
+    }
+}

@@ -1,0 +1,274 @@
+//! The `presign-url` binary in HTTP mode over a corpus of awkward keys and every operation,
+//! four ways: signature V4 and V1, each with the function's own key and with keys vended by
+//! a stand-in STS (`ROLE_ARN`), on virtual-hosted, path-style and custom-domain endpoints.
+//!
+//! Every answer is written to `$CARGO_TARGET_TMPDIR/presigned.jsonl`, and
+//! `scripts/oracles/verify_presigned.py` has the official SDKs (oss2 and
+//! alibabacloud-oss-v2, clocks pinned to each URL's signing time) regenerate and compare every
+//! signature. Here, the test checks what the SDKs cannot: status, shape, caching.
+
+#[path = "../../issue-token/tests/support/mod.rs"]
+mod support;
+
+use serde_json::{Value, json};
+use support::{
+    Canned, Expected, FUNCTION_KEY_ID, FUNCTION_SECRET, FUNCTION_TOKEN, Function, StandInSts,
+};
+
+const PREFIX: &str = "uploads/anonymous/";
+
+/// Keys a user may type, each under the caller's prefix (ALGORITHMS.md §5 lists where SDKs
+/// have been seen to differ; all of these must verify with both).
+fn awkward_keys() -> Vec<String> {
+    let mut keys: Vec<String> = [
+        "a.txt",
+        "a b.txt",
+        "a+b.txt",
+        "plus+plus+",
+        "100%.txt",
+        "percent%25",
+        "a%20b.txt",
+        "%2F.txt",
+        "中文.txt",
+        "arabic/مرحبا",
+        "korean/안녕하세요.doc",
+        "😀.png",
+        "emoji/👍🏽/x",
+        "~*!'().txt",
+        "star*",
+        "paren(1).jpg",
+        "excl!.jpg",
+        "'quote'.txt",
+        "\"double\".txt",
+        "a//b.txt",
+        "dir/",
+        "nested/very/deep/path/file.tar.gz",
+        "a?b.txt",
+        "a&b=c.txt",
+        "hash#tag",
+        "=.txt",
+        ";,:@$.txt",
+        "semi;colon",
+        "comma,file",
+        "at@sign",
+        "dollar$",
+        "[]{}.txt",
+        "^|`.txt",
+        "<>.txt",
+        "back\\slash.txt",
+        "caf\u{e9}-nfc.txt",
+        "cafe\u{301}-nfd.txt",
+        "..a.txt",
+        "a..b",
+        "dots.../x",
+        "-_.~",
+        "UPPER/Case.TXT",
+        "trailing space .txt",
+        " leading-space.txt",
+        "tab\u{2003}em-space",
+    ]
+    .iter()
+    .map(|k| format!("{PREFIX}{k}"))
+    .collect();
+    keys.push(format!("{PREFIX}{}", "k".repeat(1023 - PREFIX.len())));
+    keys
+}
+
+/// One request to presign-url and whether oss-v2 is expected to agree (ALGORITHMS.md §5.2:
+/// its V1 signer does not sign `x-oss-process`).
+fn operations() -> Vec<(Value, bool)> {
+    let key = |k: &str| format!("{PREFIX}{k}");
+    vec![
+        (
+            json!({"key": key("photo.png"), "method": "PUT", "contentType": "image/png", "contentMd5": "1B2M2Y8AsgTpgAmY7PhCfg=="}),
+            true,
+        ),
+        (
+            json!({"key": key("doc one.pdf"), "method": "PUT", "contentType": "application/pdf; charset=binary"}),
+            true,
+        ),
+        (json!({"key": key("a b.txt"), "method": "HEAD"}), true),
+        (json!({"key": key("a b.txt"), "method": "DELETE"}), true),
+        (
+            json!({"key": key("r 1.pdf"), "responseContentType": "application/pdf", "responseContentDisposition": "attachment; filename=\"r 1.pdf\"; filename*=UTF-8''%E4%B8%AD.pdf"}),
+            true,
+        ),
+        (
+            json!({"key": key("photo.png"), "process": "image/resize,w_100/quality,q_80"}),
+            false,
+        ),
+        (
+            json!({"key": key("big file.bin"), "multipart": "initiate", "contentType": "application/octet-stream"}),
+            true,
+        ),
+        (
+            json!({"key": key("big file.bin"), "method": "PUT", "uploadId": "0004B9894A22E5B1888A1E29F8236E2D", "partNumber": 1}),
+            true,
+        ),
+        (
+            json!({"key": key("big file.bin"), "method": "PUT", "uploadId": "0004B9894A22E5B1888A1E29F8236E2D", "partNumber": 10000, "contentMd5": "1B2M2Y8AsgTpgAmY7PhCfg=="}),
+            true,
+        ),
+        (
+            json!({"key": key("big file.bin"), "multipart": "complete", "uploadId": "0004B9894A22E5B1888A1E29F8236E2D"}),
+            true,
+        ),
+        (
+            json!({"key": key("big file.bin"), "multipart": "abort", "uploadId": "0004B9894A22E5B1888A1E29F8236E2D"}),
+            true,
+        ),
+        (
+            json!({"key": key("big file.bin"), "multipart": "list", "uploadId": "0004B9894A22E5B1888A1E29F8236E2D"}),
+            true,
+        ),
+        (json!({"key": key("a+b c.txt"), "expires": 60}), true),
+        (json!({"key": key("a+b c.txt"), "expires": 3600}), true),
+    ]
+}
+
+fn forms() -> Vec<Value> {
+    vec![
+        json!({"key": format!("{PREFIX}form upload+1.jpg"), "method": "POST", "contentType": "image/jpeg"}),
+        json!({"key": format!("{PREFIX}中文 表单.txt"), "method": "POST"}),
+        json!({"key": format!("{PREFIX}photos/"), "method": "POST", "startsWith": true}),
+        json!({"method": "POST", "startsWith": true}),
+    ]
+}
+
+struct Run {
+    name: &'static str,
+    version: &'static str,
+    role: bool,
+    endpoint: Option<&'static str>,
+}
+
+#[test]
+fn presign_url_corpus_for_the_official_sdks() {
+    let runs = [
+        Run {
+            name: "v4, own key with token",
+            version: "v4",
+            role: false,
+            endpoint: None,
+        },
+        Run {
+            name: "v1, own key with token, path-style",
+            version: "v1",
+            role: false,
+            endpoint: Some("http://127.0.0.1:9000"),
+        },
+        Run {
+            name: "v4, role, path-style",
+            version: "v4",
+            role: true,
+            endpoint: Some("http://localhost:9000"),
+        },
+        Run {
+            name: "v1, role, custom domain",
+            version: "v1",
+            role: true,
+            endpoint: Some("https://files.example.com"),
+        },
+    ];
+    let mut records = Vec::new();
+    for run in &runs {
+        records.extend(corpus_run(run));
+    }
+    assert!(records.len() > 4 * 60, "{} records", records.len());
+    let path = format!("{}/presigned.jsonl", env!("CARGO_TARGET_TMPDIR"));
+    let lines: Vec<String> = records.iter().map(Value::to_string).collect();
+    std::fs::write(&path, lines.join("\n") + "\n").expect("write corpus");
+}
+
+fn corpus_run(run: &Run) -> Vec<Value> {
+    let sts = StandInSts::start(Expected {
+        session: "anonymous",
+        resource: "acs:oss:*:*:examplebucket/uploads/anonymous/*",
+    });
+    let mut envs = support::base_env(sts.address);
+    envs.retain(|(name, _)| *name != "ROLE_ARN" || run.role);
+    envs.extend([
+        ("AUTH_MODE", "none".to_owned()),
+        ("SIGNATURE_VERSION", run.version.to_owned()),
+        ("PRESIGN_METHODS", "GET,HEAD,PUT,POST,DELETE".to_owned()),
+        ("RUST_LOG", "info".to_owned()),
+    ]);
+    if let Some(endpoint) = run.endpoint {
+        envs.push(("BUCKET_ENDPOINT", endpoint.to_owned()));
+    }
+    let (access_key_id, access_key_secret, token) = if run.role {
+        // One STS call for the whole run: the credential is cached for the caller.
+        sts.next(Canned::Reply(
+            200,
+            support::success_body_until("anonymous", "2099-01-01T00:00:00Z"),
+        ));
+        (
+            "STS.NUgYrLnoC37mZZCNnAbez2EGr",
+            support::VENDED_SECRET,
+            support::VENDED_TOKEN,
+        )
+    } else {
+        (FUNCTION_KEY_ID, FUNCTION_SECRET, FUNCTION_TOKEN)
+    };
+    let function = Function::start(env!("CARGO_BIN_EXE_presign-url"), &envs);
+
+    let mut asks: Vec<(Value, &str, bool)> = awkward_keys()
+        .into_iter()
+        .map(|k| (json!({ "key": k }), "url", true))
+        .collect();
+    asks.extend(
+        operations()
+            .into_iter()
+            .map(|(ask, agree_v2)| (ask, "url", agree_v2 || run.version == "v4")),
+    );
+    asks.extend(forms().into_iter().map(|ask| (ask, "post", true)));
+
+    let mut records = Vec::new();
+    for (ask, kind, oss_v2_agrees) in asks {
+        let (status, _, body) = function.request("POST", "/", &ask.to_string());
+        assert_eq!(status, 200, "{}: {ask} -> {body}", run.name);
+        let answer: Value = serde_json::from_str(&body).expect("JSON answer");
+        let url = answer["URL"].as_str().expect("URL");
+        assert!(!url.contains('+'), "raw '+' in {url}");
+        if let Some(endpoint) = run.endpoint {
+            assert!(url.starts_with(endpoint), "{url} is not under {endpoint}");
+        }
+        let agree = match (kind, oss_v2_agrees) {
+            ("post", _) => json!(["oss-v2"]),
+            (_, true) => json!(["oss2", "oss-v2"]),
+            (_, false) => json!(["oss2"]),
+        };
+        records.push(json!({
+            "case": format!("{}: {ask}", run.name),
+            "kind": kind,
+            "signature_version": run.version,
+            "access_key_id": access_key_id,
+            "access_key_secret": access_key_secret,
+            "security_token": token,
+            "region": "cn-hangzhou",
+            "bucket": "examplebucket",
+            "key": ask["key"].as_str().unwrap_or(PREFIX),
+            "answer": answer,
+            "agree": agree,
+            "note": if oss_v2_agrees { "" } else { "ALGORITHMS.md §5.2: oss-v2's V1 signer does not sign x-oss-process; oss2 and the OSS V1 document do" },
+        }));
+    }
+    let (_, _, _) = function.request("POST", "/", "{}");
+    let received = sts.take_received();
+    assert_eq!(
+        received.len(),
+        usize::from(run.role),
+        "{}: one STS call per run with ROLE_ARN, none without",
+        run.name
+    );
+    for request in received {
+        assert!(
+            request.problems.is_empty(),
+            "stand-in STS found: {:?}",
+            request.problems
+        );
+    }
+    let (clean_exit, output) = function.stop();
+    assert!(clean_exit, "{output:#?}");
+    records
+}
