@@ -88,3 +88,52 @@ impl HttpSender for ReqwestSender {
         Box::pin(self.send_now(request))
     }
 }
+
+/// A sender for tests: records every request and answers each with the same canned reply,
+/// or never answers at all (a stalled upstream).
+#[derive(Debug, Default)]
+pub struct CannedSender {
+    reply: Option<HttpReply>,
+    sent: std::sync::Mutex<Vec<SignedRequest>>,
+}
+
+impl CannedSender {
+    /// Answers every request with `status` and `body`.
+    pub fn answering(status: u16, body: &str) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self {
+            reply: Some(HttpReply {
+                status,
+                body: body.as_bytes().to_vec(),
+            }),
+            sent: std::sync::Mutex::default(),
+        })
+    }
+
+    /// Never answers.
+    pub fn stalled() -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self::default())
+    }
+
+    /// The requests sent so far.
+    pub fn sent(&self) -> Vec<SignedRequest> {
+        self.sent
+            .lock()
+            .map(|sent| sent.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl HttpSender for CannedSender {
+    fn send(&self, request: SignedRequest) -> BoxFuture<'_, Result<HttpReply, Error>> {
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.push(request);
+        }
+        let reply = self.reply.clone();
+        Box::pin(async move {
+            match reply {
+                Some(reply) => Ok(reply),
+                None => std::future::pending().await,
+            }
+        })
+    }
+}

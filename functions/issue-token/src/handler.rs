@@ -103,12 +103,11 @@ fn answer(credential: &Credential) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use std::collections::{BTreeMap, HashMap};
-    use std::sync::Mutex;
 
     use stsvend::aliyun::rpc;
     use stsvend::request::SignedRequest;
     use stsvend::time::FixedClock;
-    use stsvend::transport::{BoxFuture, HttpReply};
+    use stsvend::transport::CannedSender;
 
     use super::*;
 
@@ -117,49 +116,6 @@ mod tests {
     const NOW: u64 = 1_795_337_590;
 
     const STS_SUCCESS: &str = r#"{"RequestId":"6894B13B-6D71-4EF5-88FA-F32781734A7F","AssumedRoleUser":{"Arn":"acs:ram::1234567890123:role/uploader/user-42","AssumedRoleId":"344584339364951186:user-42"},"Credentials":{"AccessKeyId":"STS.NUgYrLnoC37mZZCNnAbez2EGr","AccessKeySecret":"vended-secret-9aZ","SecurityToken":"CAIS+vended/token==","Expiration":"2026-11-22T09:08:10Z"}}"#;
-
-    /// Captures what the handler sends and answers with canned bytes.
-    struct CaptureSender {
-        reply: Option<HttpReply>,
-        sent: Mutex<Vec<SignedRequest>>,
-    }
-
-    impl CaptureSender {
-        fn answering(status: u16, body: &str) -> Arc<Self> {
-            Arc::new(Self {
-                reply: Some(HttpReply {
-                    status,
-                    body: body.as_bytes().to_vec(),
-                }),
-                sent: Mutex::new(Vec::new()),
-            })
-        }
-
-        /// A sender whose answer never comes.
-        fn stalled() -> Arc<Self> {
-            Arc::new(Self {
-                reply: None,
-                sent: Mutex::new(Vec::new()),
-            })
-        }
-
-        fn sent(&self) -> Vec<SignedRequest> {
-            self.sent.lock().expect("lock").clone()
-        }
-    }
-
-    impl HttpSender for CaptureSender {
-        fn send(&self, request: SignedRequest) -> BoxFuture<'_, Result<HttpReply, Error>> {
-            self.sent.lock().expect("lock").push(request);
-            let reply = self.reply.clone();
-            Box::pin(async move {
-                match reply {
-                    Some(reply) => Ok(reply),
-                    None => std::future::pending().await,
-                }
-            })
-        }
-    }
 
     fn env(extra: &[(&'static str, &str)]) -> HashMap<&'static str, String> {
         let mut vars = HashMap::from([
@@ -182,7 +138,7 @@ mod tests {
         vars
     }
 
-    fn state_with(extra: &[(&'static str, &str)], sender: Arc<CaptureSender>) -> Arc<AppState> {
+    fn state_with(extra: &[(&'static str, &str)], sender: Arc<CannedSender>) -> Arc<AppState> {
         let vars = env(extra);
         let config = Config::load(&|k| vars.get(k).cloned()).expect("config");
         Arc::new(AppState::new(config, Arc::new(FixedClock::at_unix(NOW)), sender).expect("state"))
@@ -204,7 +160,7 @@ mod tests {
 
     #[tokio::test]
     async fn http_api_jwt_caller_gets_credentials_for_their_prefix() {
-        let sender = CaptureSender::answering(200, STS_SUCCESS);
+        let sender = CannedSender::answering(200, STS_SUCCESS);
         let state = state_with(&[], sender.clone());
         let response = handle(Arc::clone(&state), event("apigw-v2-jwt.json")).await;
 
@@ -248,7 +204,7 @@ mod tests {
 
     #[tokio::test]
     async fn rest_api_cognito_caller_is_identified_by_the_sub_claim() {
-        let sender = CaptureSender::answering(200, STS_SUCCESS);
+        let sender = CannedSender::answering(200, STS_SUCCESS);
         let state = state_with(&[], sender.clone());
         let response = handle(Arc::clone(&state), event("apigw-rest-cognito.json")).await;
         assert_eq!(response.status(), 200);
@@ -274,7 +230,7 @@ mod tests {
             "apigw-v2-no-authorizer.json",
             "apigw-rest-no-authorizer.json",
         ] {
-            let sender = CaptureSender::answering(200, STS_SUCCESS);
+            let sender = CannedSender::answering(200, STS_SUCCESS);
             let state = state_with(&[], sender.clone());
             let response = handle(Arc::clone(&state), event(fixture)).await;
             assert_eq!(response.status(), 401, "{fixture}");
@@ -287,7 +243,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_sub_that_is_not_a_safe_segment_is_403() {
-        let sender = CaptureSender::answering(200, STS_SUCCESS);
+        let sender = CannedSender::answering(200, STS_SUCCESS);
         let state = state_with(&[], sender.clone());
         let text = std::fs::read_to_string(format!(
             "{}/../../events/apigw-v2-jwt.json",
@@ -307,7 +263,7 @@ mod tests {
 
     #[tokio::test]
     async fn anonymous_mode_and_the_functions_own_token() {
-        let sender = CaptureSender::answering(200, STS_SUCCESS);
+        let sender = CannedSender::answering(200, STS_SUCCESS);
         let state = state_with(
             &[
                 ("AUTH_MODE", "none"),
@@ -327,7 +283,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_signature_covers_exactly_what_is_sent() {
-        let sender = CaptureSender::answering(200, STS_SUCCESS);
+        let sender = CannedSender::answering(200, STS_SUCCESS);
         let state = state_with(&[], sender.clone());
         handle(Arc::clone(&state), event("apigw-v2-jwt.json")).await;
         let mut params: Vec<(String, String)> = form(&sender.sent()[0]).into_iter().collect();
@@ -347,7 +303,7 @@ mod tests {
 
     #[tokio::test]
     async fn methods_other_than_get_and_post_are_405() {
-        let sender = CaptureSender::answering(200, STS_SUCCESS);
+        let sender = CannedSender::answering(200, STS_SUCCESS);
         let state = state_with(&[("AUTH_MODE", "none")], sender.clone());
         for method in [Method::PUT, Method::DELETE, Method::PATCH] {
             let mut request = event("apigw-v2-no-authorizer.json");
@@ -426,7 +382,7 @@ mod tests {
             ),
         ];
         for &(sts_status, body, status, code) in cases {
-            let state = state_with(&[], CaptureSender::answering(sts_status, body));
+            let state = state_with(&[], CannedSender::answering(sts_status, body));
             let response = handle(Arc::clone(&state), event("apigw-v2-jwt.json")).await;
             assert_eq!(response.status(), status, "{code}");
             let json = body_json(&response);
@@ -443,7 +399,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_stalled_sts_ends_in_504_at_the_deadline() {
-        let state = state_with(&[("STS_TIMEOUT_MS", "1500")], CaptureSender::stalled());
+        let state = state_with(&[("STS_TIMEOUT_MS", "1500")], CannedSender::stalled());
         let started = tokio::time::Instant::now();
         let response = handle(Arc::clone(&state), event("apigw-v2-jwt.json")).await;
         assert_eq!(response.status(), 504);

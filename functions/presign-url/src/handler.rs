@@ -43,12 +43,15 @@ enum Signer {
     Own,
     /// Temporary keys from `AssumeRole` under the caller's session policy, so that a URL can
     /// do no more than the caller could; reused while at least half their life is left.
-    Role {
-        role_arn: String,
-        policy: PolicyTemplate,
-        sts: StsClient,
-        cache: CredentialCache,
-    },
+    Role(Box<RoleSigner>),
+}
+
+/// Signing with temporary keys of an assumed role.
+struct RoleSigner {
+    role_arn: String,
+    policy: PolicyTemplate,
+    sts: StsClient,
+    cache: CredentialCache,
 }
 
 impl AppState {
@@ -67,12 +70,12 @@ impl AppState {
                     &config.presign_methods.oss_actions(),
                 );
                 config.check_policy_fits(&policy)?;
-                Signer::Role {
+                Signer::Role(Box::new(RoleSigner {
                     role_arn: role_arn.clone(),
                     policy,
                     sts: StsClient::new(&config, sender),
                     cache: CredentialCache::new(CACHE_CAPACITY),
-                }
+                }))
             }
             None => Signer::Own,
         };
@@ -90,15 +93,15 @@ impl AppState {
         prefix: &str,
         now: SystemTime,
     ) -> Result<Credential, Error> {
-        let Signer::Role {
+        let Signer::Role(role) = &self.signer else {
+            return Ok(self.config.credential.clone());
+        };
+        let RoleSigner {
             role_arn,
             policy,
             sts,
             cache,
-        } = &self.signer
-        else {
-            return Ok(self.config.credential.clone());
-        };
+        } = role.as_ref();
         let policy = self.config.render_policy(policy, &caller.sub, prefix)?;
         let duration_seconds = self.config.token_duration_seconds;
         let half_life = Duration::from_secs(u64::from(duration_seconds) / 2);
@@ -388,4 +391,475 @@ fn expiry(
         ));
     }
     Ok((expires_in, ask.expires.and(capped_by)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use base64::Engine as _;
+    use serde_json::{Value, json};
+    use stsvend::time::FixedClock;
+    use stsvend::transport::CannedSender;
+
+    use super::*;
+
+    /// 2026-11-22T08:53:10Z (`date -u -d @1795337590`).
+    const NOW: u64 = 1_795_337_590;
+
+    /// A clock a test can move.
+    struct TestClock(Mutex<SystemTime>);
+
+    impl Clock for TestClock {
+        fn now(&self) -> SystemTime {
+            *self.0.lock().expect("lock")
+        }
+    }
+
+    fn env(extra: &[(&'static str, &str)]) -> HashMap<&'static str, String> {
+        let mut vars = HashMap::from([
+            (
+                "ALIBABA_CLOUD_ACCESS_KEY_ID",
+                "LTAI5tFunctionKeyId".to_owned(),
+            ),
+            (
+                "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                "function-secret".to_owned(),
+            ),
+            ("BUCKET", "examplebucket".to_owned()),
+            ("BUCKET_REGION", "cn-hangzhou".to_owned()),
+            ("AUTH_MODE", "none".to_owned()),
+        ]);
+        vars.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        vars
+    }
+
+    fn state_with(
+        extra: &[(&'static str, &str)],
+        sender: Arc<CannedSender>,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<AppState> {
+        let vars = env(extra);
+        let config = Config::load(&|k| vars.get(k).cloned()).expect("config");
+        Arc::new(AppState::new(config, clock, sender).expect("state"))
+    }
+
+    fn state(extra: &[(&'static str, &str)]) -> Arc<AppState> {
+        state_with(
+            extra,
+            CannedSender::stalled(),
+            Arc::new(FixedClock::at_unix(NOW)),
+        )
+    }
+
+    fn post(body: &str) -> Request {
+        let mut request = Request::new(Body::Text(body.to_owned()));
+        *request.method_mut() = Method::POST;
+        request
+    }
+
+    async fn ask(state: &Arc<AppState>, request: Request) -> (u16, Value) {
+        let response = handle(Arc::clone(state), request).await;
+        let status = response.status().as_u16();
+        (
+            status,
+            serde_json::from_slice(response.body().as_ref()).expect("JSON answer"),
+        )
+    }
+
+    fn sts_success(expiration: &str) -> String {
+        format!(
+            r#"{{"RequestId":"r","Credentials":{{"AccessKeyId":"STS.vended","AccessKeySecret":"vended-secret","SecurityToken":"CAIS+vended/token==","Expiration":"{expiration}"}}}}"#
+        )
+    }
+
+    #[tokio::test]
+    async fn every_refusal_has_its_status_and_code() {
+        let long_key = format!("uploads/anonymous/{}", "k".repeat(1006));
+        /// Extra environment, request body, expected status and `ErrorCode`.
+        type Case<'a> = (&'a [(&'static str, &'a str)], String, u16, &'a str);
+        let cases: Vec<Case<'_>> = vec![
+            (
+                &[],
+                r#"{"key":"uploads/bob/x.txt"}"#.to_owned(),
+                403,
+                "KeyOutsidePrefix",
+            ),
+            (
+                &[],
+                r#"{"key":"uploads/anonymous"}"#.to_owned(),
+                403,
+                "KeyOutsidePrefix",
+            ),
+            (
+                &[],
+                r#"{"key":"x.txt","method":"PUT"}"#.to_owned(),
+                403,
+                "KeyOutsidePrefix",
+            ),
+            (
+                &[],
+                r#"{"key":"uploads/bob/","method":"POST","startsWith":true}"#.to_owned(),
+                403,
+                "KeyOutsidePrefix",
+            ),
+            (
+                &[],
+                r#"{"key":"uploads/anonymous/../bob/x"}"#.to_owned(),
+                400,
+                "InvalidKey",
+            ),
+            (
+                &[],
+                r#"{"key":"/uploads/anonymous/x"}"#.to_owned(),
+                400,
+                "InvalidKey",
+            ),
+            (
+                &[],
+                "{\"key\":\"uploads/anonymous/a\\u0001b\"}".to_owned(),
+                400,
+                "InvalidKey",
+            ),
+            (&[], format!(r#"{{"key":"{long_key}"}}"#), 400, "InvalidKey"),
+            (&[], "{}".to_owned(), 400, "MissingKey"),
+            (&[], r#"{"method":"PUT"}"#.to_owned(), 400, "MissingKey"),
+            (
+                &[],
+                r#"{"key":"uploads/anonymous/x","method":"DELETE"}"#.to_owned(),
+                403,
+                "MethodNotPermitted",
+            ),
+            (
+                &[("PRESIGN_METHODS", "GET")],
+                r#"{"key":"uploads/anonymous/x","multipart":"initiate"}"#.to_owned(),
+                403,
+                "MethodNotPermitted",
+            ),
+            (
+                &[("PRESIGN_METHODS", "GET")],
+                r#"{"key":"uploads/anonymous/x","method":"POST"}"#.to_owned(),
+                403,
+                "MethodNotPermitted",
+            ),
+            (
+                &[("PRESIGN_METHODS", "PUT")],
+                r#"{"key":"uploads/anonymous/x"}"#.to_owned(),
+                403,
+                "MethodNotPermitted",
+            ),
+            (
+                &[("ALLOWED_CONTENT_TYPES", "image/*")],
+                r#"{"key":"uploads/anonymous/x","method":"PUT"}"#.to_owned(),
+                400,
+                "ContentTypeRequired",
+            ),
+            (
+                &[("ALLOWED_CONTENT_TYPES", "image/*")],
+                r#"{"key":"uploads/anonymous/x","method":"POST"}"#.to_owned(),
+                400,
+                "ContentTypeRequired",
+            ),
+            (
+                &[("ALLOWED_CONTENT_TYPES", "image/*")],
+                r#"{"key":"uploads/anonymous/x","multipart":"initiate"}"#.to_owned(),
+                400,
+                "ContentTypeRequired",
+            ),
+            (
+                &[("ALLOWED_CONTENT_TYPES", "image/*,application/pdf")],
+                r#"{"key":"uploads/anonymous/x","method":"PUT","contentType":"text/html"}"#
+                    .to_owned(),
+                403,
+                "ContentTypeNotAllowed",
+            ),
+            (
+                &[("ALLOWED_CONTENT_TYPES", "image/png")],
+                r#"{"key":"uploads/anonymous/x","method":"POST","contentType":"image/svg+xml"}"#
+                    .to_owned(),
+                403,
+                "ContentTypeNotAllowed",
+            ),
+            (
+                &[],
+                r#"{"key":"uploads/anonymous/x","size":3}"#.to_owned(),
+                400,
+                "UnknownField",
+            ),
+            (
+                &[],
+                r#"{"key":"uploads/anonymous/x","expires":-1}"#.to_owned(),
+                400,
+                "InvalidExpires",
+            ),
+            (
+                &[],
+                r#"{"key":"uploads/anonymous/x","method":"COPY"}"#.to_owned(),
+                400,
+                "InvalidMethod",
+            ),
+            (
+                &[],
+                r#"{"key":"uploads/anonymous/x","#.to_owned(),
+                400,
+                "InvalidRequest",
+            ),
+        ];
+        for (extra, body, status, code) in cases {
+            let (got, answer) = ask(&state(extra), post(&body)).await;
+            assert_eq!(
+                (got, answer["ErrorCode"].as_str().unwrap_or("")),
+                (status, code),
+                "{extra:?} {body}: {answer}"
+            );
+            assert_eq!(answer["StatusCode"], status);
+            assert!(
+                answer["ErrorMessage"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty())
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn allowed_content_types_match_by_media_type() {
+        let state = state(&[("ALLOWED_CONTENT_TYPES", "image/*,application/pdf")]);
+        for content_type in ["image/png", "IMAGE/JPEG", "application/pdf; charset=binary"] {
+            let body =
+                json!({"key": "uploads/anonymous/x", "method": "PUT", "contentType": content_type})
+                    .to_string();
+            assert_eq!(ask(&state, post(&body)).await.0, 200, "{content_type}");
+        }
+        // A GET does not set a type, so the list does not apply.
+        assert_eq!(
+            ask(&state, post(r#"{"key":"uploads/anonymous/x"}"#))
+                .await
+                .0,
+            200
+        );
+    }
+
+    #[tokio::test]
+    async fn other_http_methods_are_405_and_identity_is_required() {
+        for method in [Method::PUT, Method::DELETE, Method::PATCH] {
+            let mut request = post("{}");
+            *request.method_mut() = method.clone();
+            let (status, answer) = ask(&state(&[]), request).await;
+            assert_eq!(
+                (status, answer["ErrorCode"].as_str()),
+                (405, Some("MethodNotAllowed")),
+                "{method}"
+            );
+        }
+        let (status, answer) = ask(
+            &state(&[("AUTH_MODE", "gateway")]),
+            post(r#"{"key":"uploads/x/y"}"#),
+        )
+        .await;
+        assert_eq!(
+            (status, answer["ErrorCode"].as_str()),
+            (401, Some("MissingIdentity"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_gateway_caller_signs_under_their_own_prefix() {
+        let path = format!(
+            "{}/../../events/apigw-v2-jwt.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let event = std::fs::read_to_string(&path).expect("fixture");
+        let state = state(&[("AUTH_MODE", "gateway")]);
+        for (key, status) in [
+            ("uploads/user-42/photo.jpg", 200),
+            ("uploads/anonymous/photo.jpg", 403),
+        ] {
+            let mut request = lambda_http::request::from_str(&event).expect("event");
+            *request.method_mut() = Method::POST;
+            *request.body_mut() = Body::Text(json!({ "key": key }).to_string());
+            assert_eq!(ask(&state, request).await.0, status, "{key}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_answer_names_the_headers_to_send_and_the_expiry() {
+        let state = state(&[]);
+        let body = r#"{"key":"uploads/anonymous/a b+c.png","method":"PUT","contentType":"image/png","contentMd5":"1B2M2Y8AsgTpgAmY7PhCfg=="}"#;
+        let (status, answer) = ask(&state, post(body)).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["Method"], "PUT");
+        assert_eq!(
+            answer["Headers"],
+            json!({"Content-Type": "image/png", "Content-MD5": "1B2M2Y8AsgTpgAmY7PhCfg=="})
+        );
+        assert_eq!(answer["Expiration"], "2026-11-22T09:08:10Z");
+        assert_eq!(answer["ExpiresIn"], 900);
+        assert!(answer.get("ExpiresCappedBy").is_none(), "{answer}");
+        let url = answer["URL"].as_str().expect("URL");
+        assert!(url.starts_with("https://examplebucket.oss-cn-hangzhou.aliyuncs.com/uploads/anonymous/a%20b%2Bc.png?"), "{url}");
+        assert!(
+            url.contains("x-oss-date=20261122T085310Z&x-oss-expires=900&"),
+            "{url}"
+        );
+
+        let (_, answer) = ask(&state, post(r#"{"key":"uploads/anonymous/x"}"#)).await;
+        assert_eq!(answer["Headers"], json!({}));
+    }
+
+    #[tokio::test]
+    async fn an_expiry_over_the_maximum_is_capped_and_says_so() {
+        let state = state(&[("PRESIGN_MAX_EXPIRES_SECONDS", "600")]);
+        let (_, answer) = ask(
+            &state,
+            post(r#"{"key":"uploads/anonymous/x","expires":999999}"#),
+        )
+        .await;
+        assert_eq!(answer["ExpiresIn"], 600);
+        assert_eq!(answer["ExpiresCappedBy"], "PRESIGN_MAX_EXPIRES_SECONDS");
+        assert_eq!(answer["Expiration"], "2026-11-22T09:03:10Z");
+        // The default (900) is simply the maximum here: nothing was asked, nothing to report.
+        let (_, answer) = ask(&state, post(r#"{"key":"uploads/anonymous/x"}"#)).await;
+        assert_eq!(answer["ExpiresIn"], 600);
+        assert!(answer.get("ExpiresCappedBy").is_none());
+    }
+
+    #[tokio::test]
+    async fn with_a_role_urls_are_signed_by_cached_temporary_keys() {
+        // The vended keys expire 20 minutes after NOW (2026-11-22T09:13:10Z).
+        let sender = CannedSender::answering(200, &sts_success("2026-11-22T09:13:10Z"));
+        let clock = Arc::new(TestClock(Mutex::new(FixedClock::at_unix(NOW).now())));
+        let state = state_with(
+            &[("ROLE_ARN", "acs:ram::1234567890123:role/presigner")],
+            sender.clone(),
+            clock.clone(),
+        );
+
+        let (status, answer) = ask(
+            &state,
+            post(r#"{"key":"uploads/anonymous/x","expires":3000}"#),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["ExpiresIn"], 1200, "capped by the credential");
+        assert_eq!(answer["ExpiresCappedBy"], "CredentialExpiration");
+        let url = answer["URL"].as_str().expect("URL");
+        assert!(
+            url.contains("x-oss-credential=STS.vended%2F20261122%2F"),
+            "{url}"
+        );
+        assert!(
+            url.contains("x-oss-security-token=CAIS%2Bvended%2Ftoken%3D%3D"),
+            "{url}"
+        );
+
+        let sent = sender.sent();
+        assert_eq!(sent.len(), 1);
+        let form: HashMap<String, String> =
+            form_urlencoded::parse(&sent[0].body).into_owned().collect();
+        assert_eq!(form["RoleArn"], "acs:ram::1234567890123:role/presigner");
+        assert_eq!(form["RoleSessionName"], "anonymous");
+        let policy: Value = serde_json::from_str(&form["Policy"]).expect("policy JSON");
+        assert_eq!(
+            policy["Statement"][0],
+            json!({"Effect": "Allow", "Action": ["oss:GetObject", "oss:PutObject", "oss:AbortMultipartUpload", "oss:ListParts"], "Resource": ["acs:oss:*:*:examplebucket/uploads/anonymous/*"]})
+        );
+
+        // Reused while more than half of the 900 s duration is left ...
+        *clock.0.lock().expect("lock") += Duration::from_secs(700);
+        assert_eq!(
+            ask(&state, post(r#"{"key":"uploads/anonymous/y"}"#))
+                .await
+                .0,
+            200
+        );
+        assert_eq!(sender.sent().len(), 1);
+        // ... and renewed once less is.
+        *clock.0.lock().expect("lock") += Duration::from_secs(100);
+        assert_eq!(
+            ask(&state, post(r#"{"key":"uploads/anonymous/y"}"#))
+                .await
+                .0,
+            200
+        );
+        assert_eq!(sender.sent().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn sts_trouble_reaches_the_caller_in_the_common_shape() {
+        let sender = CannedSender::answering(
+            400,
+            r#"{"RequestId":"r","Code":"Throttling.User","Message":"Request was denied due to user flow control."}"#,
+        );
+        let state = state_with(
+            &[("ROLE_ARN", "acs:ram::1234567890123:role/presigner")],
+            sender,
+            Arc::new(FixedClock::at_unix(NOW)),
+        );
+        let (status, answer) = ask(&state, post(r#"{"key":"uploads/anonymous/x"}"#)).await;
+        assert_eq!(
+            (status, answer["ErrorCode"].as_str()),
+            (429, Some("Throttling.User"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_form_policy_holds_every_condition_and_field() {
+        let state = state(&[
+            ("UPLOAD_MAX_BYTES", "1048576"),
+            ("ALIBABA_CLOUD_SECURITY_TOKEN", "CAIS+own/token"),
+        ]);
+        let body = r#"{"key":"uploads/anonymous/photos/","method":"POST","startsWith":true,"contentType":"image/jpeg","expires":600}"#;
+        let response = handle(Arc::clone(&state), post(body)).await;
+        assert_eq!(response.status(), 200);
+        let raw = std::str::from_utf8(response.body().as_ref())
+            .expect("utf-8")
+            .to_owned();
+        let answer: Value = serde_json::from_str(&raw).expect("JSON");
+        assert_eq!(
+            answer["URL"],
+            "https://examplebucket.oss-cn-hangzhou.aliyuncs.com/"
+        );
+        let fields = answer["Fields"].as_object().expect("Fields");
+        // Sent in this order (the file field goes after them all).
+        let order = [
+            "key",
+            "success_action_status",
+            "Content-Type",
+            "policy",
+            "x-oss-signature-version",
+            "x-oss-credential",
+            "x-oss-date",
+            "x-oss-signature",
+            "x-oss-security-token",
+        ];
+        assert_eq!(fields.len(), order.len());
+        let at: Vec<usize> = order
+            .iter()
+            .map(|n| raw.find(&format!("\"{n}\":")).expect(n))
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{raw}");
+        assert_eq!(fields["key"], "uploads/anonymous/photos/${filename}");
+        let policy = base64::engine::general_purpose::STANDARD
+            .decode(fields["policy"].as_str().expect("policy"))
+            .expect("base64");
+        let policy: Value = serde_json::from_slice(&policy).expect("policy JSON");
+        assert_eq!(
+            policy,
+            json!({
+                "expiration": "2026-11-22T09:03:10.000Z",
+                "conditions": [
+                    {"x-oss-signature-version": "OSS4-HMAC-SHA256"},
+                    {"x-oss-credential": "LTAI5tFunctionKeyId/20261122/cn-hangzhou/oss/aliyun_v4_request"},
+                    {"x-oss-date": "20261122T085310Z"},
+                    {"x-oss-security-token": "CAIS+own/token"},
+                    {"bucket": "examplebucket"},
+                    ["starts-with", "$key", "uploads/anonymous/photos/"],
+                    ["content-length-range", 0, 1_048_576],
+                    {"success_action_status": "201"},
+                    {"Content-Type": "image/jpeg"}
+                ]
+            })
+        );
+    }
 }

@@ -228,8 +228,8 @@ fn resolve(raw: Raw) -> Result<Ask, ApiError> {
     if raw.content_type.is_some() && !operation.sets_content_type() {
         return Err(not_for("contentType"));
     }
-    if let Some(content_type) = &raw.content_type {
-        if !content_type.contains('/') {
+    if let Some(content_type) = raw.content_type.as_ref().filter(|t| !t.contains('/')) {
+        {
             return Err(ApiError::bad_request(
                 "InvalidContentType",
                 format!("{content_type:?} is not a media type"),
@@ -239,8 +239,12 @@ fn resolve(raw: Raw) -> Result<Ask, ApiError> {
     if raw.content_md5.is_some() && !matches!(operation, Operation::Put | Operation::Part { .. }) {
         return Err(not_for("contentMd5"));
     }
-    if let Some(md5) = &raw.content_md5 {
-        if BASE64.decode(md5).map_or(true, |bytes| bytes.len() != 16) {
+    if raw
+        .content_md5
+        .as_ref()
+        .is_some_and(|md5| BASE64.decode(md5).map_or(true, |bytes| bytes.len() != 16))
+    {
+        {
             return Err(ApiError::bad_request(
                 "InvalidContentMd5",
                 "contentMd5 must be the base64 of a 16-byte MD5 digest",
