@@ -276,6 +276,7 @@ fn oss_v4_vectors_match_stage_by_stage() {
                 &request,
                 now,
                 Duration::from_secs(case.expires),
+                &oss::SigningKeyCache::default(),
             );
             mismatches.check(&case.name, "presigned URL", expected_url, &url);
         }

@@ -8,7 +8,7 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
-use stsvend::aliyun::oss::{self, KeyCondition, ObjectRequest, PostParams};
+use stsvend::aliyun::oss::{self, KeyCondition, ObjectRequest, PostParams, SigningKeyCache};
 use stsvend::aliyun::sts::AssumeRoleParams;
 use stsvend::cache::{CacheKey, CredentialCache};
 use stsvend::config::{Config, SignatureVersion};
@@ -35,6 +35,7 @@ pub(crate) struct AppState {
     config: Config,
     clock: Arc<dyn Clock>,
     signer: Signer,
+    keys: SigningKeyCache,
 }
 
 /// Whose key signs.
@@ -83,6 +84,7 @@ impl AppState {
             config,
             clock,
             signer,
+            keys: SigningKeyCache::default(),
         })
     }
 
@@ -232,7 +234,7 @@ async fn presign(
                 now,
             };
             let form = match config.signature_version {
-                SignatureVersion::V4 => oss::post_policy_v4(&credential, &params),
+                SignatureVersion::V4 => oss::post_policy_v4(&credential, &params, &state.keys),
                 SignatureVersion::V1 => oss::post_policy_v1(&credential, &params),
             };
             response::json(
@@ -278,6 +280,7 @@ async fn presign(
                     &object,
                     now,
                     Duration::from_secs(expires_in),
+                    &state.keys,
                 ),
                 SignatureVersion::V1 => oss::presign_v1(
                     &config.bucket_endpoint,

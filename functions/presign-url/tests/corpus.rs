@@ -253,7 +253,21 @@ fn corpus_run(run: &Run) -> Vec<Value> {
             "note": if oss_v2_agrees { "" } else { "ALGORITHMS.md §5.2: oss-v2's V1 signer does not sign x-oss-process; oss2 and the OSS V1 document do" },
         }));
     }
-    let (_, _, _) = function.request("POST", "/", "{}");
+    // Refusals at the HTTP edge: an oversized body, a method presign-url does not serve.
+    let oversized = format!(r#"{{"key":"{PREFIX}x","pad":"{}"}}"#, "x".repeat(70 * 1024));
+    let (status, _, body) = function.request("POST", "/", &oversized);
+    assert_eq!(
+        (
+            status,
+            serde_json::from_str::<Value>(&body).expect("JSON")["ErrorCode"].clone()
+        ),
+        (413, json!("RequestTooLarge"))
+    );
+    let (status, headers, _) = function.request("PUT", "/", "{}");
+    assert_eq!(
+        (status, headers.get("allow").map(String::as_str)),
+        (405, Some("GET, POST"))
+    );
     let received = sts.take_received();
     assert_eq!(
         received.len(),

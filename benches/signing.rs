@@ -1,0 +1,95 @@
+//! Time per signature, in process: `cargo bench --bench signing`.
+//!
+//! Each benchmark signs one realistic request with fixed inputs (a temporary key with a
+//! 600-character token, a key with spaces and `+`), so the figures include encoding and URL
+//! assembly, not only the HMAC.
+
+use std::hint::black_box;
+use std::time::{Duration, UNIX_EPOCH};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use stsvend::aliyun::oss::{self, Endpoint, KeyCondition, ObjectRequest, PostParams};
+use stsvend::aliyun::sts::{self, AssumeRoleParams};
+use stsvend::credential::Credential;
+
+fn signing(c: &mut Criterion) {
+    let now = UNIX_EPOCH + Duration::from_secs(1_795_337_590);
+    let token = format!("CAIS{}", "x".repeat(600));
+    let temporary = Credential::new(
+        "STS.NUgYrLnoC37mZZCNnAbez2EGr",
+        "vended-secret",
+        Some(token),
+    );
+    let own = Credential::new("LTAI5tFunctionKeyId", "function-secret", None);
+    let endpoint = Endpoint::public("cn-hangzhou");
+    let headers = [("Content-Type", "image/jpeg")];
+    let request = ObjectRequest {
+        method: "PUT",
+        bucket: "examplebucket",
+        key: "uploads/user-42/holiday photo+1.jpg",
+        query: &[],
+        headers: &headers,
+    };
+    let policy = r#"{"Statement":[{"Action":["oss:PutObject","oss:AbortMultipartUpload","oss:ListParts"],"Effect":"Allow","Resource":["acs:oss:*:*:examplebucket/uploads/user-42/*"]}],"Version":"1"}"#;
+
+    c.bench_function("rpc v1: AssumeRole request", |b| {
+        let params = AssumeRoleParams {
+            role_arn: "acs:ram::1234567890123:role/uploader",
+            role_session_name: "user-42",
+            policy: Some(policy),
+            duration_seconds: 900,
+        };
+        b.iter(|| {
+            sts::assume_role_request(
+                black_box("https://sts.aliyuncs.com"),
+                &own,
+                &params,
+                now,
+                "0123456789abcdef0123456789abcdef",
+            )
+        });
+    });
+    c.bench_function("oss v1: presigned PUT", |b| {
+        b.iter(|| {
+            oss::presign_v1(
+                &endpoint,
+                &temporary,
+                black_box(&request),
+                now + Duration::from_secs(900),
+            )
+        });
+    });
+    let keys = oss::SigningKeyCache::default();
+    c.bench_function("oss v4: presigned PUT", |b| {
+        b.iter(|| {
+            oss::presign_v4(
+                &endpoint,
+                &temporary,
+                "cn-hangzhou",
+                black_box(&request),
+                now,
+                Duration::from_secs(900),
+                &keys,
+            )
+        });
+    });
+    let post = PostParams {
+        bucket: "examplebucket",
+        region: "cn-hangzhou",
+        key: KeyCondition::Exact("uploads/user-42/holiday photo+1.jpg"),
+        max_bytes: 104_857_600,
+        content_type: Some("image/jpeg"),
+        success_action_status: "201",
+        expiration: now + Duration::from_secs(900),
+        now,
+    };
+    c.bench_function("oss post v4: form policy", |b| {
+        b.iter(|| oss::post_policy_v4(&temporary, black_box(&post), &keys))
+    });
+    c.bench_function("oss post v1: form policy", |b| {
+        b.iter(|| oss::post_policy_v1(&temporary, black_box(&post)))
+    });
+}
+
+criterion_group!(benches, signing);
+criterion_main!(benches);
