@@ -16,7 +16,8 @@ use crate::aliyun::oss::{self, Endpoint};
 use crate::aliyun::sts;
 use crate::credential::Credential;
 use crate::error::Error;
-use crate::identity::AuthMode;
+use crate::identity::{AuthMode, Caller, JwtSettings};
+use crate::jwt::Expectations;
 use crate::policy::{self, MAX_POLICY_BYTES, PolicyTemplate, PolicyVars};
 use crate::prefix::{MAX_SEGMENT_BYTES, PrefixTemplate};
 
@@ -148,8 +149,10 @@ pub struct Config {
     pub object_prefix: PrefixTemplate,
     /// `IMM_PROJECT`.
     pub imm_project: Option<String>,
-    /// `AUTH_MODE`.
+    /// `AUTH_MODE`, with the `JWT_*` settings in `jwt` mode.
     pub auth_mode: AuthMode,
+    /// `CORS_ALLOW_ORIGINS`: browser origins allowed (`*` for any); empty means no CORS.
+    pub cors_allow_origins: Vec<String>,
     /// `STS_TIMEOUT_MS`: the deadline for one request's whole STS exchange.
     pub sts_timeout: Duration,
     /// `BIND` and `PORT` (or `FC_SERVER_PORT`): where HTTP mode listens.
@@ -278,18 +281,17 @@ impl Config {
         let auth_mode = match env("AUTH_MODE").as_deref() {
             None | Some("gateway") => AuthMode::Gateway,
             Some("none") => AuthMode::None,
-            Some("jwt") => {
-                return Err(config(
-                    "AUTH_MODE",
-                    "jwt is not supported yet; use gateway or none",
-                ));
-            }
+            Some("jwt") => AuthMode::Jwt(jwt_settings(env)?),
             Some(other) => {
                 return Err(config(
                     "AUTH_MODE",
                     format!("{other:?} is not gateway, jwt or none"),
                 ));
             }
+        };
+        let cors_allow_origins = match env("CORS_ALLOW_ORIGINS") {
+            None => Vec::new(),
+            Some(list) => parse_origins(&list)?,
         };
 
         let sts_timeout = match env("STS_TIMEOUT_MS") {
@@ -384,6 +386,7 @@ impl Config {
             object_prefix,
             imm_project,
             auth_mode,
+            cors_allow_origins,
             sts_timeout,
             listen,
             bucket_endpoint,
@@ -404,27 +407,36 @@ impl Config {
             .ok_or_else(|| config("ROLE_ARN", "is required (or RoleArn in CONFIG_FILE)"))
     }
 
-    /// Renders `template` for the caller whose subject is `sub` and whose prefix is `prefix`.
+    /// Renders `template` for `caller`, whose prefix is `prefix`.
     pub fn render_policy(
         &self,
         template: &PolicyTemplate,
-        sub: &str,
+        caller: &Caller,
         prefix: &str,
     ) -> Result<String, Error> {
         template.render(&PolicyVars {
             bucket: &self.bucket,
             object_prefix: prefix,
             imm_project: self.imm_project.as_deref(),
-            sub,
+            caller,
         })
     }
 
     /// Renders `template` for the longest identity a caller can bring, so that a template
     /// that is broken, or too large for some caller, stops start-up instead of failing later.
     pub fn check_policy_fits(&self, template: &PolicyTemplate) -> Result<(), Error> {
-        let longest_sub = "x".repeat(MAX_SEGMENT_BYTES);
-        let prefix = self.object_prefix.render(&longest_sub)?;
-        let rendered = self.render_policy(template, &longest_sub, &prefix);
+        let longest = "x".repeat(MAX_SEGMENT_BYTES);
+        let mut caller = Caller::with_sub(longest.clone());
+        for name in template
+            .claim_names()
+            .iter()
+            .map(String::as_str)
+            .chain(self.object_prefix.claim_names())
+        {
+            caller.claims.insert(name.to_owned(), longest.clone());
+        }
+        let prefix = self.object_prefix.render(&caller)?;
+        let rendered = self.render_policy(template, &caller, &prefix);
         rendered.map(drop).map_err(|e| match e {
             Error::Policy(reason) => config(
                 "POLICY_FILE",
@@ -433,6 +445,70 @@ impl Config {
             other => other,
         })
     }
+}
+
+/// `AUTH_MODE=jwt`: a key source (`JWT_JWKS_FILE`, `JWT_JWKS_URL` or `JWT_HS256_SECRET`),
+/// and the issuer and audience every token must name.
+fn jwt_settings(env: Lookup<'_>) -> Result<JwtSettings, Error> {
+    let jwks_file = env("JWT_JWKS_FILE");
+    let jwks_url = env("JWT_JWKS_URL");
+    let hs256_secret = env("JWT_HS256_SECRET");
+    if jwks_file.is_none() && jwks_url.is_none() && hs256_secret.is_none() {
+        return Err(config(
+            "AUTH_MODE",
+            "jwt needs JWT_JWKS_FILE, JWT_JWKS_URL or JWT_HS256_SECRET",
+        ));
+    }
+    if let Some(url) = &jwks_url
+        && !url.starts_with("https://")
+        && !url.starts_with("http://")
+    {
+        return Err(config(
+            "JWT_JWKS_URL",
+            format!("{url:?} must be an https:// URL"),
+        ));
+    }
+    if hs256_secret.as_ref().is_some_and(|s| s.len() < 32) {
+        return Err(config(
+            "JWT_HS256_SECRET",
+            "must be at least 32 bytes (HS256 keys shorter than the hash are weak)",
+        ));
+    }
+    Ok(JwtSettings {
+        expect: Expectations {
+            issuer: env("JWT_ISSUER")
+                .ok_or_else(|| config("JWT_ISSUER", "is required with AUTH_MODE=jwt"))?,
+            audience: env("JWT_AUDIENCE")
+                .ok_or_else(|| config("JWT_AUDIENCE", "is required with AUTH_MODE=jwt"))?,
+        },
+        jwks_file,
+        jwks_url,
+        hs256_secret,
+    })
+}
+
+/// `*`, or origins `scheme://host[:port]` with no path.
+fn parse_origins(list: &str) -> Result<Vec<String>, Error> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|origin| {
+            let shape_ok = origin == "*"
+                || origin.split_once("://").is_some_and(|(scheme, host)| {
+                    (scheme == "https" || scheme == "http")
+                        && !host.is_empty()
+                        && !host.contains(['/', '?', '#', ' ', '*'])
+                });
+            if shape_ok {
+                Ok(origin.to_owned())
+            } else {
+                Err(config(
+                    "CORS_ALLOW_ORIGINS",
+                    format!("{origin:?} is not * or scheme://host[:port]"),
+                ))
+            }
+        })
+        .collect()
 }
 
 /// The largest single PostObject upload OSS accepts: 5 GiB.
@@ -661,7 +737,9 @@ mod tests {
         assert_eq!(c.token_duration_seconds, 900);
         assert_eq!(c.policy.name(), "bucket_write_policy.json");
         assert_eq!(
-            c.object_prefix.render("bob").expect("render"),
+            c.object_prefix
+                .render(&Caller::with_sub("bob"))
+                .expect("render"),
             "uploads/bob/"
         );
         assert_eq!(c.auth_mode, AuthMode::Gateway);

@@ -27,6 +27,10 @@ pub enum Error {
     #[error("no caller identity in the request")]
     MissingIdentity,
 
+    /// The bearer token was refused (`AUTH_MODE=jwt`).
+    #[error("bearer token refused: {0}")]
+    Jwt(#[from] crate::jwt::JwtError),
+
     /// The caller's identity cannot be placed in an object prefix.
     #[error("the caller's {claim} cannot be used in an object prefix: {reason}")]
     UnsafeIdentity {

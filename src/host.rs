@@ -87,7 +87,7 @@ where
 
 /// Says at start-up what a reader of the logs must know about this deployment.
 fn announce(config: &Config) {
-    match config.auth_mode {
+    match &config.auth_mode {
         AuthMode::None => {
             warn!(
                 "AUTH_MODE=none: every caller is anonymous and shares one prefix; never use this in production"
@@ -99,6 +99,11 @@ fn announce(config: &Config) {
             );
         }
         AuthMode::Gateway => {}
+        AuthMode::Jwt(settings) => info!(
+            issuer = %settings.expect.issuer,
+            audience = %settings.expect.audience,
+            "AUTH_MODE=jwt: callers must send a bearer token"
+        ),
     }
     if !config.object_prefix.is_per_caller() && config.auth_mode != AuthMode::None {
         warn!("OBJECT_PREFIX has no ${{sub}}: all callers share one prefix");

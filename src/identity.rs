@@ -1,23 +1,52 @@
-//! Who is asking: the caller's identity, from the API gateway's authorizer or anonymous.
+//! Who is asking: the caller's identity from the API gateway's authorizer, from a bearer JWT
+//! verified here, or anonymous.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
-use ring::digest;
+use ring::{digest, hmac};
+use serde_json::Value;
+use tracing::{info, warn};
 
 use crate::encode::hex_lower;
 use crate::error::Error;
+use crate::jwt::{self, Expectations, JwtError, KeySet};
+use crate::request::SignedRequest;
+use crate::transport::HttpSender;
 
 /// The `sub` every caller gets in `AUTH_MODE=none`.
 pub const ANONYMOUS: &str = "anonymous";
 
+/// The shortest time between two fetches of `JWT_JWKS_URL` for unknown `kid`s.
+pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+
 /// How callers are identified (`AUTH_MODE`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthMode {
-    /// Trust the claims of the API gateway's authorizer: an HTTP API (v2) JWT authorizer, or
-    /// a REST API (v1) Cognito user-pool authorizer.
+    /// Trust what the API gateway's authorizer attached to the Lambda event: HTTP API JWT
+    /// claims, REST API Cognito claims, a Lambda authorizer's `principalId` and context, or
+    /// a Function URL's IAM caller.
     Gateway,
+    /// Verify an `Authorization: Bearer` JWT here.
+    Jwt(JwtSettings),
     /// Everybody is [`ANONYMOUS`]. Must be chosen explicitly.
     None,
+}
+
+/// Where `AUTH_MODE=jwt` finds its keys, and what the claims must say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtSettings {
+    /// `JWT_ISSUER` and `JWT_AUDIENCE`.
+    pub expect: Expectations,
+    /// `JWT_JWKS_FILE`, read at start-up.
+    pub jwks_file: Option<String>,
+    /// `JWT_JWKS_URL`, fetched at cold start and again (rate-limited) for unknown `kid`s.
+    pub jwks_url: Option<String>,
+    /// `JWT_HS256_SECRET`.
+    pub hs256_secret: Option<String>,
 }
 
 /// A caller whose identity has been established.
@@ -25,46 +54,260 @@ pub enum AuthMode {
 pub struct Caller {
     /// The subject: a user id from the identity provider, or [`ANONYMOUS`].
     pub sub: String,
+    /// The other claims that templates may use as `${claim.NAME}` (strings and numbers).
+    pub claims: BTreeMap<String, String>,
 }
 
-/// Establishes who sent `request`.
-///
-/// In `Gateway` mode the `sub` claim comes from the request context that API Gateway
-/// attaches to the Lambda event; a request without one (no authorizer, or plain HTTP mode,
-/// which has no gateway in front) is [`Error::MissingIdentity`].
-pub fn identify(mode: AuthMode, request: &Request) -> Result<Caller, Error> {
-    match mode {
-        AuthMode::None => Ok(Caller {
-            sub: ANONYMOUS.to_owned(),
-        }),
-        AuthMode::Gateway => gateway_sub(request)
-            .filter(|sub| !sub.is_empty())
-            .map(|sub| Caller { sub })
-            .ok_or(Error::MissingIdentity),
+impl Caller {
+    /// A caller with a subject and no other claims.
+    pub fn with_sub(sub: impl Into<String>) -> Self {
+        Self {
+            sub: sub.into(),
+            claims: BTreeMap::new(),
+        }
     }
 }
 
-fn gateway_sub(request: &Request) -> Option<String> {
-    match request.request_context_ref()? {
-        // HTTP API JWT authorizer: requestContext.authorizer.jwt.claims.sub
-        RequestContext::ApiGatewayV2(ctx) => ctx
-            .authorizer
-            .as_ref()?
-            .jwt
-            .as_ref()?
-            .claims
-            .get("sub")
-            .cloned(),
-        // REST API Cognito authorizer: requestContext.authorizer.claims.sub
-        RequestContext::ApiGatewayV1(ctx) => ctx
-            .authorizer
-            .fields
-            .get("claims")?
-            .get("sub")?
-            .as_str()
-            .map(str::to_owned),
-        _ => None,
+/// Establishes who sent a request, the same way for both functions.
+pub struct Authenticator {
+    mode: AuthMode,
+    jwt: Option<Arc<JwtKeys>>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("mode", &self.mode_name())
+            .finish_non_exhaustive()
     }
+}
+
+/// The key material of `AUTH_MODE=jwt`.
+struct JwtKeys {
+    expect: Expectations,
+    hs256: Option<hmac::Key>,
+    keys: RwLock<KeySet>,
+    url: Option<String>,
+    sender: Arc<dyn HttpSender>,
+    timeout: Duration,
+    /// When the JWKS URL was last fetched; fetches take this lock one at a time.
+    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl Authenticator {
+    /// Builds the authenticator for `mode`, reading `JWT_JWKS_FILE` now. With `JWT_JWKS_URL`
+    /// the first fetch starts at once in the background (inside a Tokio runtime) so that the
+    /// first caller does not wait for it; `sender` fetches, within `timeout`.
+    pub fn new(
+        mode: &AuthMode,
+        sender: Arc<dyn HttpSender>,
+        timeout: Duration,
+    ) -> Result<Self, Error> {
+        let jwt = match mode {
+            AuthMode::Jwt(settings) => {
+                let keys = match &settings.jwks_file {
+                    Some(path) => {
+                        let text = std::fs::read(path).map_err(|e| Error::Config {
+                            variable: "JWT_JWKS_FILE",
+                            reason: format!("cannot read {path}: {e}"),
+                        })?;
+                        KeySet::parse(&text).map_err(|reason| Error::Config {
+                            variable: "JWT_JWKS_FILE",
+                            reason,
+                        })?
+                    }
+                    None => KeySet::default(),
+                };
+                let keys = Arc::new(JwtKeys {
+                    expect: settings.expect.clone(),
+                    hs256: settings
+                        .hs256_secret
+                        .as_ref()
+                        .map(|s| hmac::Key::new(hmac::HMAC_SHA256, s.as_bytes())),
+                    keys: RwLock::new(keys),
+                    url: settings.jwks_url.clone(),
+                    sender,
+                    timeout,
+                    last_fetch: tokio::sync::Mutex::new(None),
+                });
+                if keys.url.is_some()
+                    && let Ok(runtime) = tokio::runtime::Handle::try_current()
+                {
+                    let keys = Arc::clone(&keys);
+                    runtime.spawn(async move { keys.refresh(None).await });
+                }
+                Some(keys)
+            }
+            _ => None,
+        };
+        Ok(Self {
+            mode: mode.clone(),
+            jwt,
+        })
+    }
+
+    fn mode_name(&self) -> &'static str {
+        match self.mode {
+            AuthMode::Gateway => "gateway",
+            AuthMode::Jwt(_) => "jwt",
+            AuthMode::None => "none",
+        }
+    }
+
+    /// Establishes who sent `request`, at `now`.
+    pub async fn identify(&self, request: &Request, now: SystemTime) -> Result<Caller, Error> {
+        match (&self.mode, &self.jwt) {
+            (AuthMode::None, _) => Ok(Caller::with_sub(ANONYMOUS)),
+            (AuthMode::Gateway, _) => gateway_caller(request).ok_or(Error::MissingIdentity),
+            (AuthMode::Jwt(_), Some(keys)) => {
+                let header = request
+                    .headers()
+                    .get(http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok());
+                let token = jwt::bearer(header)?;
+                let verified = keys.verify(token, now).await?;
+                Ok(Caller {
+                    sub: verified.sub,
+                    claims: verified.claims,
+                })
+            }
+            (AuthMode::Jwt(_), None) => Err(Error::MissingIdentity),
+        }
+    }
+}
+
+impl JwtKeys {
+    async fn verify(&self, token: &str, now: SystemTime) -> Result<jwt::VerifiedClaims, JwtError> {
+        let unverified = jwt::decode(token)?;
+        let needs_jwks = unverified.alg == "RS256" || unverified.alg == "ES256";
+        if needs_jwks && self.url.is_some() {
+            let kid = unverified.kid.clone();
+            let known = |keys: &KeySet| kid.as_deref().is_none_or(|kid| keys.has_kid(kid));
+            let missing = self
+                .keys
+                .read()
+                .map_or(true, |keys| keys.is_empty() || !known(&keys));
+            if missing {
+                self.refresh(kid.as_deref()).await;
+            }
+        }
+        let keys = self
+            .keys
+            .read()
+            .map(|keys| keys.clone())
+            .unwrap_or_default();
+        unverified.verify(&keys, self.hs256.as_ref(), &self.expect, now)
+    }
+
+    /// Fetches the JWKS unless another fetch just did (for `kid`, or at all), at most once
+    /// per [`JWKS_REFETCH_INTERVAL`] after the first.
+    async fn refresh(&self, kid: Option<&str>) {
+        let Some(url) = &self.url else { return };
+        let mut last = self.last_fetch.lock().await;
+        if let Some(kid) = kid
+            && self.keys.read().is_ok_and(|keys| keys.has_kid(kid))
+        {
+            return; // fetched while this caller waited
+        }
+        if last.is_some_and(|at| at.elapsed() < JWKS_REFETCH_INTERVAL) {
+            return;
+        }
+        *last = Some(Instant::now());
+        let request = SignedRequest {
+            method: http::Method::GET,
+            url: url.clone(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        let fetched = match tokio::time::timeout(self.timeout, self.sender.send(request)).await {
+            Ok(Ok(reply)) if reply.status == 200 => KeySet::parse(&reply.body),
+            Ok(Ok(reply)) => Err(format!("HTTP {}", reply.status)),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {:?}", self.timeout)),
+        };
+        match fetched {
+            Ok(keys) => {
+                info!(url = %url, keys = ?keys, "fetched JWKS");
+                if let Ok(mut current) = self.keys.write() {
+                    *current = keys;
+                }
+            }
+            Err(reason) => warn!(url = %url, %reason, "cannot fetch JWKS; keeping the keys held"),
+        }
+    }
+}
+
+fn string_claims(map: impl IntoIterator<Item = (String, Value)>) -> BTreeMap<String, String> {
+    map.into_iter()
+        .filter_map(|(name, value)| match value {
+            Value::String(s) => Some((name, s)),
+            Value::Number(n) => Some((name, n.to_string())),
+            Value::Bool(b) => Some((name, b.to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The caller API Gateway (or a Function URL) vouches for.
+fn gateway_caller(request: &Request) -> Option<Caller> {
+    let caller = match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => {
+            let authorizer = ctx.authorizer.as_ref()?;
+            if let Some(jwt) = &authorizer.jwt {
+                // HTTP API JWT authorizer: requestContext.authorizer.jwt.claims
+                let claims: BTreeMap<String, String> = jwt.claims.clone().into_iter().collect();
+                Caller {
+                    sub: claims.get("sub")?.clone(),
+                    claims,
+                }
+            } else if !authorizer.fields.is_empty() {
+                // HTTP API Lambda authorizer: requestContext.authorizer.lambda
+                let claims = string_claims(authorizer.fields.clone());
+                let sub = claims
+                    .get("sub")
+                    .or_else(|| claims.get("principalId"))?
+                    .clone();
+                Caller { sub, claims }
+            } else {
+                // Function URL with AWS_IAM auth: requestContext.authorizer.iam
+                let iam = authorizer.iam.as_ref()?;
+                let mut claims = BTreeMap::new();
+                for (name, value) in [
+                    ("accountId", &iam.account_id),
+                    ("userArn", &iam.user_arn),
+                    ("callerId", &iam.caller_id),
+                ] {
+                    if let Some(value) = value {
+                        claims.insert(name.to_owned(), value.clone());
+                    }
+                }
+                Caller {
+                    sub: iam.user_id.clone()?,
+                    claims,
+                }
+            }
+        }
+        RequestContext::ApiGatewayV1(ctx) => {
+            let fields = &ctx.authorizer.fields;
+            if let Some(Value::Object(claims)) = fields.get("claims") {
+                // REST API Cognito user-pool authorizer: requestContext.authorizer.claims
+                let claims = string_claims(claims.clone());
+                Caller {
+                    sub: claims.get("sub")?.clone(),
+                    claims,
+                }
+            } else {
+                // REST API Lambda authorizer: principalId and its context
+                let claims = string_claims(fields.clone());
+                Caller {
+                    sub: claims.get("principalId")?.clone(),
+                    claims,
+                }
+            }
+        }
+        _ => return None,
+    };
+    (!caller.sub.is_empty()).then_some(caller)
 }
 
 /// The `RoleSessionName` for a caller, so that STS audit logs show who asked.

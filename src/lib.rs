@@ -43,6 +43,7 @@ pub mod encode;
 pub mod error;
 pub mod host;
 pub mod identity;
+pub mod jwt;
 pub mod policy;
 pub mod prefix;
 pub mod request;

@@ -8,6 +8,11 @@
 //! | `$OBJECT_PREFIX` | the caller's rendered prefix (`OBJECT_PREFIX`) |
 //! | `$IMM_PROJECT` | `IMM_PROJECT` (start-up fails when a template uses it and it is unset) |
 //! | `${sub}` | the caller's verified `sub` |
+//! | `${claim.NAME}` | the caller's claim `NAME` |
+//!
+//! `${sub}` and `${claim.NAME}` must be safe path segments (see [`crate::prefix`]), as in a
+//! prefix: a claim holding `*` or `/` could otherwise widen a resource. A caller whose value
+//! is not is refused.
 //!
 //! `${…:…}` (a policy variable such as `${aws:username}`) and a `$` not followed by a
 //! placeholder name stay as they are. Any other `$NAME` or `${name}` is refused at start-up,
@@ -21,6 +26,8 @@
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::identity::Caller;
+use crate::prefix::{caller_value, is_claim_name};
 
 /// STS's limit on the `Policy` parameter (2048 characters; counted here in bytes, which is
 /// never fewer).
@@ -50,8 +57,8 @@ pub struct PolicyVars<'a> {
     pub object_prefix: &'a str,
     /// `$IMM_PROJECT`, when configured.
     pub imm_project: Option<&'a str>,
-    /// `${sub}`.
-    pub sub: &'a str,
+    /// `${sub}` and `${claim.NAME}`.
+    pub caller: &'a Caller,
 }
 
 /// A parsed session-policy template.
@@ -127,10 +134,25 @@ impl PolicyTemplate {
             .collect()
     }
 
+    /// The claims (`${claim.NAME}`) the template uses.
+    pub fn claim_names(&self) -> Vec<String> {
+        let text = self.document.to_string();
+        text.match_indices("${claim.")
+            .filter_map(|(at, marker)| {
+                let rest = &text[at + marker.len()..];
+                rest.find('}').map(|end| rest[..end].to_owned())
+            })
+            .filter(|name| is_claim_name(name))
+            .collect()
+    }
+
     /// Renders the template for one caller: minified JSON, at most [`MAX_POLICY_BYTES`].
     pub fn render(&self, vars: &PolicyVars<'_>) -> Result<String, Error> {
-        let rendered = substitute_strings(&self.document, &|s| substitute(s, vars))
-            .map_err(|reason| Error::Policy(format!("{}: {reason}", self.name)))?;
+        let rendered =
+            substitute_strings(&self.document, &|s| substitute(s, vars)).map_err(|e| match e {
+                Refusal::Template(reason) => Error::Policy(format!("{}: {reason}", self.name)),
+                Refusal::Caller(error) => error,
+            })?;
         let minified = rendered.to_string();
         if minified.len() > MAX_POLICY_BYTES {
             return Err(Error::Policy(format!(
@@ -143,11 +165,30 @@ impl PolicyTemplate {
     }
 }
 
+/// Why a string could not be rendered: the template is wrong, or the caller's identity cannot
+/// be placed in it.
+enum Refusal {
+    Template(String),
+    Caller(Error),
+}
+
+impl From<String> for Refusal {
+    fn from(reason: String) -> Self {
+        Self::Template(reason)
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(reason: &str) -> Self {
+        Self::Template(reason.to_owned())
+    }
+}
+
 /// A copy of `value` with `f` applied to every string value (object keys are left alone).
 fn substitute_strings(
     value: &Value,
-    f: &dyn Fn(&str) -> Result<String, String>,
-) -> Result<Value, String> {
+    f: &dyn Fn(&str) -> Result<String, Refusal>,
+) -> Result<Value, Refusal> {
     Ok(match value {
         Value::String(s) => Value::String(f(s)?),
         Value::Array(items) => Value::Array(
@@ -159,14 +200,14 @@ fn substitute_strings(
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| Ok((k.clone(), substitute_strings(v, f)?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, Refusal>>()?,
         ),
         other => other.clone(),
     })
 }
 
 /// Replaces the placeholders in one string value.
-fn substitute(s: &str, vars: &PolicyVars<'_>) -> Result<String, String> {
+fn substitute(s: &str, vars: &PolicyVars<'_>) -> Result<String, Refusal> {
     let mut out = String::with_capacity(s.len() + 64);
     let mut rest = s;
     while let Some(at) = rest.find('$') {
@@ -177,13 +218,20 @@ fn substitute(s: &str, vars: &PolicyVars<'_>) -> Result<String, String> {
                 .find('}')
                 .ok_or_else(|| format!("unclosed \"${{\" in {s:?}"))?;
             let name = &braced[..end];
+            let claim = name.strip_prefix("claim.").filter(|n| is_claim_name(n));
             match name {
-                "sub" => out.push_str(vars.sub),
+                "sub" => out.push_str(caller_value(vars.caller, "sub").map_err(Refusal::Caller)?),
+                _ if claim.is_some() => {
+                    out.push_str(
+                        caller_value(vars.caller, claim.unwrap_or_default())
+                            .map_err(Refusal::Caller)?,
+                    );
+                }
                 _ if name.contains(':') => {
                     // A policy variable of the cloud's own (`${aws:username}`): keep it.
                     out.push_str(&rest[at..at + 3 + end]);
                 }
-                _ => return Err(format!("unknown placeholder ${{{name}}}")),
+                _ => return Err(format!("unknown placeholder ${{{name}}}").into()),
             }
             rest = &braced[end + 1..];
         } else if after.starts_with(|c: char| c.is_ascii_uppercase() || c == '_') {
@@ -197,7 +245,7 @@ fn substitute(s: &str, vars: &PolicyVars<'_>) -> Result<String, String> {
                     vars.imm_project
                         .ok_or("the template uses $IMM_PROJECT but IMM_PROJECT is unset")?,
                 ),
-                other => return Err(format!("unknown placeholder ${other}")),
+                other => return Err(format!("unknown placeholder ${other}").into()),
             }
             rest = &after[len..];
         } else {
@@ -213,12 +261,12 @@ fn substitute(s: &str, vars: &PolicyVars<'_>) -> Result<String, String> {
 mod tests {
     use super::*;
 
-    fn vars<'a>(prefix: &'a str, sub: &'a str) -> PolicyVars<'a> {
+    fn vars<'a>(prefix: &'a str, caller: &'a Caller) -> PolicyVars<'a> {
         PolicyVars {
             bucket: "examplebucket",
             object_prefix: prefix,
             imm_project: None,
-            sub,
+            caller,
         }
     }
 
@@ -226,7 +274,7 @@ mod tests {
     fn bundled_write_policy_renders_to_the_callers_prefix_only() {
         let template = PolicyTemplate::bundled("bucket_write_policy.json").expect("bundled");
         let rendered = template
-            .render(&vars("uploads/alice/", "alice"))
+            .render(&vars("uploads/alice/", &Caller::with_sub("alice")))
             .expect("render");
         assert_eq!(
             rendered,
@@ -253,18 +301,51 @@ mod tests {
     fn values_cannot_leave_their_string() {
         let template = PolicyTemplate::parse(
             "t.json",
-            r#"{"Statement":[{"Effect":"Allow","Action":"oss:GetObject","Resource":"acs:oss:*:*:$BUCKET_NAME/$OBJECT_PREFIX*","Condition":{"StringEquals":{"x":"${sub}"}}}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Action":"oss:GetObject","Resource":"acs:oss:*:*:$BUCKET_NAME/$OBJECT_PREFIX*"}]}"#,
         )
         .expect("parse");
         let hostile = r#"x"]},{"Effect":"Allow","Action":"*","Resource":"*"}],"a":["\"#;
         let rendered = template
-            .render(&vars("uploads/x/", hostile))
+            .render(&vars(hostile, &Caller::with_sub("s")))
             .expect("render");
         let parsed: Value = serde_json::from_str(&rendered).expect("still JSON");
         let statements = parsed["Statement"].as_array().expect("array");
         assert_eq!(statements.len(), 1, "{rendered}");
         assert_eq!(statements[0]["Action"], "oss:GetObject");
-        assert_eq!(statements[0]["Condition"]["StringEquals"]["x"], hostile);
+        assert_eq!(
+            statements[0]["Resource"],
+            format!("acs:oss:*:*:examplebucket/{hostile}*")
+        );
+    }
+
+    #[test]
+    fn identities_in_a_policy_must_be_safe_segments() {
+        let template = PolicyTemplate::parse(
+            "t.json",
+            r#"{"Statement":[{"Effect":"Allow","Action":"oss:GetObject","Resource":"acs:oss:*:*:b/teams/${claim.team}/${sub}/*"}]}"#,
+        )
+        .expect("parse");
+        assert_eq!(template.claim_names(), ["team"]);
+        let mut caller = Caller::with_sub("alice");
+        caller.claims.insert("team".to_owned(), "red".to_owned());
+        let rendered = template.render(&vars("p/", &caller)).expect("render");
+        assert!(
+            rendered.contains(r#""acs:oss:*:*:b/teams/red/alice/*""#),
+            "{rendered}"
+        );
+        for hostile in ["*", "red/../blue", "\"", "a b", ""] {
+            caller.claims.insert("team".to_owned(), hostile.to_owned());
+            let err = template.render(&vars("p/", &caller)).expect_err(hostile);
+            assert!(
+                matches!(err, Error::UnsafeIdentity { ref claim, .. } if claim == "team"),
+                "{hostile:?}: {err}"
+            );
+        }
+        caller.claims.remove("team");
+        assert!(matches!(
+            template.render(&vars("p/", &caller)),
+            Err(Error::UnsafeIdentity { .. })
+        ));
     }
 
     #[test]
@@ -283,11 +364,13 @@ mod tests {
             "${sub",
             "$IMM_PROJECT",
         ] {
-            let err = make(bad).render(&vars("p/", "s")).expect_err(bad);
+            let err = make(bad)
+                .render(&vars("p/", &Caller::with_sub("s")))
+                .expect_err(bad);
             assert!(matches!(err, Error::Policy(_)), "{bad}: {err}");
         }
         let kept = make("arn:aws:s3:::b/${aws:username}/$5/$")
-            .render(&vars("p/", "s"))
+            .render(&vars("p/", &Caller::with_sub("s")))
             .expect("render");
         assert!(
             kept.contains(r#""arn:aws:s3:::b/${aws:username}/$5/$""#),
@@ -314,7 +397,7 @@ mod tests {
         let template = PolicyTemplate::bundled("bucket_read_policy.json").expect("bundled");
         let long_prefix = format!("{}/", "p".repeat(MAX_POLICY_BYTES));
         let err = template
-            .render(&vars(&long_prefix, "s"))
+            .render(&vars(&long_prefix, &Caller::with_sub("s")))
             .expect_err("too long");
         assert!(err.to_string().contains("more than STS's 2048"), "{err}");
     }

@@ -5,14 +5,15 @@
 //!
 //! - it is empty (the whole bucket) or ends with `/`, so `uploads/al/` never covers
 //!   `uploads/alice/`;
-//! - a placeholder (`${sub}`) fills a whole path segment, so distinct callers give distinct
-//!   segments;
+//! - a placeholder (`${sub}`, `${claim.NAME}`) fills a whole path segment, so distinct
+//!   callers give distinct segments;
 //! - literal segments are non-empty, not `.` or `..`, and hold no `*`, `?`, `$` or control
 //!   character (they end up inside policy resources);
 //! - a caller's value must be a safe path segment ([`check_segment`]); otherwise the request
 //!   is refused, never escaped.
 
 use crate::error::Error;
+use crate::identity::Caller;
 
 /// The default `OBJECT_PREFIX`.
 pub const DEFAULT_TEMPLATE: &str = "uploads/${sub}/";
@@ -24,6 +25,7 @@ pub const MAX_SEGMENT_BYTES: usize = 128;
 enum Segment {
     Literal(String),
     Sub,
+    Claim(String),
 }
 
 /// A parsed `OBJECT_PREFIX`.
@@ -49,13 +51,17 @@ impl PrefixTemplate {
         };
         let mut segments = Vec::new();
         for segment in body.split('/') {
+            let claim = segment
+                .strip_prefix("${claim.")
+                .and_then(|rest| rest.strip_suffix('}'));
             segments.push(match segment {
                 "${sub}" => Segment::Sub,
+                _ if claim.is_some_and(is_claim_name) => Segment::Claim(claim.unwrap_or_default().to_owned()),
                 "" => return Err(bad(format!("{template:?} has an empty segment (a leading or doubled '/')"))),
                 "." | ".." => return Err(bad(format!("{template:?} has a {segment:?} segment"))),
                 _ if segment.contains("${") => {
                     return Err(bad(format!(
-                        "{segment:?}: a placeholder must be a whole segment, and only ${{sub}} is known"
+                        "{segment:?}: a placeholder must be a whole segment: ${{sub}} or ${{claim.NAME}}"
                     )));
                 }
                 _ if segment.contains(['*', '?', '$']) || segment.contains(char::is_control) => {
@@ -69,27 +75,56 @@ impl PrefixTemplate {
 
     /// Whether the prefix differs between callers.
     pub fn is_per_caller(&self) -> bool {
-        self.segments.contains(&Segment::Sub)
+        self.segments
+            .iter()
+            .any(|s| !matches!(s, Segment::Literal(_)))
     }
 
-    /// The prefix for the caller whose subject is `sub`.
-    pub fn render(&self, sub: &str) -> Result<String, Error> {
+    /// The claims (`${claim.NAME}`) the prefix uses.
+    pub fn claim_names(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::Claim(name) => Some(name.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The prefix for `caller`.
+    pub fn render(&self, caller: &Caller) -> Result<String, Error> {
         let mut out = String::with_capacity(64);
         for segment in &self.segments {
             match segment {
                 Segment::Literal(s) => out.push_str(s),
-                Segment::Sub => {
-                    check_segment(sub).map_err(|reason| Error::UnsafeIdentity {
-                        claim: "sub".to_owned(),
-                        reason,
-                    })?;
-                    out.push_str(sub);
-                }
+                Segment::Sub => out.push_str(caller_value(caller, "sub")?),
+                Segment::Claim(name) => out.push_str(caller_value(caller, name)?),
             }
             out.push('/');
         }
         Ok(out)
     }
+}
+
+/// A claim name as `${claim.NAME}` may write it: letters, digits and `_:.-`.
+pub fn is_claim_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_:.-".contains(&b))
+}
+
+/// The caller's `sub` (for `"sub"`) or claim `name`, when it is a safe path segment.
+pub fn caller_value<'a>(caller: &'a Caller, name: &str) -> Result<&'a str, Error> {
+    let value = if name == "sub" {
+        Some(caller.sub.as_str())
+    } else {
+        caller.claims.get(name).map(String::as_str)
+    };
+    let unsafe_identity = |reason| Error::UnsafeIdentity {
+        claim: name.to_owned(),
+        reason,
+    };
+    let value = value.ok_or_else(|| unsafe_identity("the caller has no such claim"))?;
+    check_segment(value).map_err(unsafe_identity)?;
+    Ok(value)
 }
 
 /// Checks that an identity value can stand as one path segment of a prefix: letters,
@@ -149,10 +184,15 @@ mod tests {
     fn default_template_gives_each_caller_a_folder() {
         let t = PrefixTemplate::parse(DEFAULT_TEMPLATE).expect("parse");
         assert!(t.is_per_caller());
-        assert_eq!(t.render("alice").expect("render"), "uploads/alice/");
         assert_eq!(
-            t.render("us-east-1:7b6c9f1e-0000-4bd5-9ad3-5b8ea2e2c2a1")
-                .expect("render"),
+            t.render(&Caller::with_sub("alice")).expect("render"),
+            "uploads/alice/"
+        );
+        assert_eq!(
+            t.render(&Caller::with_sub(
+                "us-east-1:7b6c9f1e-0000-4bd5-9ad3-5b8ea2e2c2a1"
+            ))
+            .expect("render"),
             "uploads/us-east-1:7b6c9f1e-0000-4bd5-9ad3-5b8ea2e2c2a1/"
         );
     }
@@ -167,7 +207,9 @@ mod tests {
             "uploads/../${sub}/",
             "uploads/*/",
             "up$loads/",
-            "uploads/${claim.tenant}/",
+            "uploads/${claim.}/",
+            "uploads/${claim.a/b}/",
+            "uploads/x${claim.tenant}/",
             "uploads/${sub}/\n/",
         ] {
             assert!(
@@ -178,14 +220,14 @@ mod tests {
         assert_eq!(
             PrefixTemplate::parse("")
                 .expect("whole bucket")
-                .render("x")
+                .render(&Caller::with_sub("x"))
                 .expect("render"),
             ""
         );
         assert_eq!(
             PrefixTemplate::parse("shared/")
                 .expect("fixed")
-                .render("x")
+                .render(&Caller::with_sub("x"))
                 .expect("render"),
             "shared/"
         );
@@ -212,13 +254,47 @@ mod tests {
             "alice\u{2215}bob",
             "auth0|123",
         ] {
-            match t.render(bad) {
+            match t.render(&Caller::with_sub(bad)) {
                 Err(Error::UnsafeIdentity { claim, .. }) => assert_eq!(claim, "sub"),
                 other => panic!("{bad:?}: {other:?}"),
             }
         }
-        assert!(t.render(&"a".repeat(MAX_SEGMENT_BYTES)).is_ok());
-        assert!(t.render(&"a".repeat(MAX_SEGMENT_BYTES + 1)).is_err());
+        assert!(
+            t.render(&Caller::with_sub("a".repeat(MAX_SEGMENT_BYTES)))
+                .is_ok()
+        );
+        assert!(
+            t.render(&Caller::with_sub("a".repeat(MAX_SEGMENT_BYTES + 1)))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn claims_fill_their_own_segments() {
+        let t =
+            PrefixTemplate::parse("tenants/${claim.custom:tenant}/users/${sub}/").expect("parse");
+        assert_eq!(t.claim_names().collect::<Vec<_>>(), ["custom:tenant"]);
+        let mut caller = Caller::with_sub("alice");
+        assert!(
+            matches!(t.render(&caller), Err(Error::UnsafeIdentity { .. })),
+            "no such claim"
+        );
+        caller
+            .claims
+            .insert("custom:tenant".to_owned(), "acme".to_owned());
+        assert_eq!(
+            t.render(&caller).expect("render"),
+            "tenants/acme/users/alice/"
+        );
+        for bad in ["", "*", "a/b", "..", "%2F", "a\"b"] {
+            caller
+                .claims
+                .insert("custom:tenant".to_owned(), bad.to_owned());
+            assert!(
+                matches!(t.render(&caller), Err(Error::UnsafeIdentity { .. })),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -109,6 +109,11 @@ impl From<Error> for ApiError {
                 "MissingIdentity",
                 "the request carries no caller identity; sign in first",
             ),
+            Error::Jwt(refusal) => Self::new(
+                StatusCode::UNAUTHORIZED,
+                refusal.code(),
+                refusal.to_string(),
+            ),
             Error::UnsafeIdentity { claim, reason } => Self::new(
                 StatusCode::FORBIDDEN,
                 "InvalidIdentity",

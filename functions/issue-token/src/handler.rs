@@ -10,7 +10,7 @@ use stsvend::aliyun::sts::AssumeRoleParams;
 use stsvend::config::Config;
 use stsvend::credential::Credential;
 use stsvend::error::Error;
-use stsvend::identity::{self, role_session_name};
+use stsvend::identity::{Authenticator, role_session_name};
 use stsvend::response::{self, ApiError};
 use stsvend::sts_client::StsClient;
 use stsvend::time::{Clock, format_iso8601};
@@ -21,6 +21,7 @@ pub(crate) struct AppState {
     config: Config,
     role_arn: String,
     clock: Arc<dyn Clock>,
+    auth: Authenticator,
     sts: StsClient,
 }
 
@@ -32,11 +33,13 @@ impl AppState {
         sender: Arc<dyn HttpSender>,
     ) -> Result<Self, Error> {
         let role_arn = config.require_role_arn()?.to_owned();
+        let auth = Authenticator::new(&config.auth_mode, Arc::clone(&sender), config.sts_timeout)?;
         let sts = StsClient::new(&config, sender);
         Ok(Self {
             config,
             role_arn,
             clock,
+            auth,
             sts,
         })
     }
@@ -68,9 +71,10 @@ async fn issue(state: &AppState, request: &Request) -> Result<(Response<Body>, S
         ));
     }
     let config = &state.config;
-    let caller = identity::identify(config.auth_mode, request)?;
-    let prefix = config.object_prefix.render(&caller.sub)?;
-    let policy = config.render_policy(&config.policy, &caller.sub, &prefix)?;
+    let now = state.clock.now();
+    let caller = state.auth.identify(request, now).await?;
+    let prefix = config.object_prefix.render(&caller)?;
+    let policy = config.render_policy(&config.policy, &caller, &prefix)?;
     let session = role_session_name(&caller.sub);
 
     let params = AssumeRoleParams {
@@ -79,7 +83,7 @@ async fn issue(state: &AppState, request: &Request) -> Result<(Response<Body>, S
         policy: Some(&policy),
         duration_seconds: config.token_duration_seconds,
     };
-    let credential = state.sts.assume_role(&params, state.clock.now()).await?;
+    let credential = state.sts.assume_role(&params, now).await?;
     Ok((answer(&credential), session))
 }
 

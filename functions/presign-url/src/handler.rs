@@ -14,7 +14,7 @@ use stsvend::cache::{CacheKey, CredentialCache};
 use stsvend::config::{Config, SignatureVersion};
 use stsvend::credential::Credential;
 use stsvend::error::Error;
-use stsvend::identity::{self, Caller, role_session_name};
+use stsvend::identity::{Authenticator, Caller, role_session_name};
 use stsvend::policy::PolicyTemplate;
 use stsvend::prefix::check_key;
 use stsvend::response::{self, ApiError};
@@ -34,6 +34,7 @@ const SUCCESS_ACTION_STATUS: &str = "201";
 pub(crate) struct AppState {
     config: Config,
     clock: Arc<dyn Clock>,
+    auth: Authenticator,
     signer: Signer,
     keys: SigningKeyCache,
 }
@@ -74,13 +75,14 @@ impl AppState {
                 Signer::Role(Box::new(RoleSigner {
                     role_arn: role_arn.clone(),
                     policy,
-                    sts: StsClient::new(&config, sender),
+                    sts: StsClient::new(&config, Arc::clone(&sender)),
                     cache: CredentialCache::new(CACHE_CAPACITY),
                 }))
             }
             None => Signer::Own,
         };
         Ok(Self {
+            auth: Authenticator::new(&config.auth_mode, sender, config.sts_timeout)?,
             config,
             clock,
             signer,
@@ -104,7 +106,7 @@ impl AppState {
             sts,
             cache,
         } = role.as_ref();
-        let policy = self.config.render_policy(policy, &caller.sub, prefix)?;
+        let policy = self.config.render_policy(policy, caller, prefix)?;
         let duration_seconds = self.config.token_duration_seconds;
         let half_life = Duration::from_secs(u64::from(duration_seconds) / 2);
         let session = role_session_name(&caller.sub);
@@ -199,8 +201,9 @@ async fn presign(
         }
     }?;
     let config = &state.config;
-    let caller = identity::identify(config.auth_mode, request)?;
-    let prefix = config.object_prefix.render(&caller.sub)?;
+    let now = state.clock.now();
+    let caller = state.auth.identify(request, now).await?;
+    let prefix = config.object_prefix.render(&caller)?;
     let key = checked_key(&ask, &prefix)?;
     let permission = ask.operation.permission();
     if !config.presign_methods.allows(permission) {
@@ -212,7 +215,6 @@ async fn presign(
     }
     check_content_type(&ask, &config.allowed_content_types)?;
 
-    let now = state.clock.now();
     let credential = state.credential(&caller, &prefix, now).await?;
     let (expires_in, capped_by) =
         expiry(&ask, config.presign_max_expires_seconds, &credential, now)?;
