@@ -24,6 +24,7 @@ use tokio::net::TcpListener;
 use tracing::{debug, error, info, warn};
 
 use crate::config::Config;
+use crate::cors::Cors;
 use crate::error::Error;
 use crate::identity::AuthMode;
 use crate::response;
@@ -62,21 +63,28 @@ where
     init_logging();
     let started = Config::from_env().and_then(|config| {
         announce(&config);
-        let listen = config.listen;
+        let (listen, cors) = (config.listen, Cors::new(&config.cors_allow_origins));
         let sender = ReqwestSender::new(config.sts_timeout)?;
-        Ok((
-            build(config, Arc::new(SystemClock), Arc::new(sender))?,
-            listen,
-        ))
+        let state = build(config, Arc::new(SystemClock), Arc::new(sender))?;
+        Ok((Arc::new(state), listen, cors.map(Arc::new)))
     });
-    let (state, listen) = match started {
-        Ok((state, listen)) => (Arc::new(state), listen),
+    let (state, listen, cors) = match started {
+        Ok(started) => started,
         Err(e) => {
             error!("configuration error, not starting: {e}");
             return ExitCode::from(2);
         }
     };
-    match run(listen, move |request| handle(Arc::clone(&state), request)).await {
+    let served = run(listen, move |request| {
+        let (state, cors, handle) = (Arc::clone(&state), cors.clone(), handle.clone());
+        async move {
+            match cors {
+                Some(cors) => cors.serve(request, |request| handle(state, request)).await,
+                None => handle(state, request).await,
+            }
+        }
+    });
+    match served.await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("stopped: {e}");

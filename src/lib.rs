@@ -38,6 +38,7 @@
 pub mod aliyun;
 pub mod cache;
 pub mod config;
+pub mod cors;
 pub mod credential;
 pub mod encode;
 pub mod error;
