@@ -2,6 +2,7 @@
 //! verified here, or anonymous.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -90,6 +91,8 @@ struct JwtKeys {
     url: Option<String>,
     sender: Arc<dyn HttpSender>,
     timeout: Duration,
+    /// Milliseconds between fetches for unknown `kid`s.
+    refetch_interval_ms: AtomicU64,
     /// When the JWKS URL was last fetched; fetches take this lock one at a time.
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
 }
@@ -128,6 +131,7 @@ impl Authenticator {
                     url: settings.jwks_url.clone(),
                     sender,
                     timeout,
+                    refetch_interval_ms: AtomicU64::new(JWKS_REFETCH_INTERVAL.as_millis() as u64),
                     last_fetch: tokio::sync::Mutex::new(None),
                 });
                 if keys.url.is_some()
@@ -144,6 +148,16 @@ impl Authenticator {
             mode: mode.clone(),
             jwt,
         })
+    }
+
+    /// Changes how soon an unknown `kid` may fetch `JWT_JWKS_URL` again (default
+    /// [`JWKS_REFETCH_INTERVAL`]). Call before the first request.
+    pub fn with_jwks_refetch_interval(self, interval: Duration) -> Self {
+        if let Some(keys) = &self.jwt {
+            let millis = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
+            keys.refetch_interval_ms.store(millis, Ordering::Relaxed);
+        }
+        self
     }
 
     fn mode_name(&self) -> &'static str {
@@ -199,17 +213,20 @@ impl JwtKeys {
         unverified.verify(&keys, self.hs256.as_ref(), &self.expect, now)
     }
 
-    /// Fetches the JWKS unless another fetch just did (for `kid`, or at all), at most once
-    /// per [`JWKS_REFETCH_INTERVAL`] after the first.
+    /// Fetches the JWKS unless the keys held already serve (the `kid`, or with `None` any key),
+    /// and at most once per refetch interval after the first fetch.
     async fn refresh(&self, kid: Option<&str>) {
         let Some(url) = &self.url else { return };
         let mut last = self.last_fetch.lock().await;
-        if let Some(kid) = kid
-            && self.keys.read().is_ok_and(|keys| keys.has_kid(kid))
-        {
-            return; // fetched while this caller waited
+        let held = self.keys.read().is_ok_and(|keys| match kid {
+            Some(kid) => keys.has_kid(kid),
+            None => !keys.is_empty(),
+        });
+        if held {
+            return; // fetched while this caller waited, or already loaded
         }
-        if last.is_some_and(|at| at.elapsed() < JWKS_REFETCH_INTERVAL) {
+        let interval = Duration::from_millis(self.refetch_interval_ms.load(Ordering::Relaxed));
+        if last.is_some_and(|at| at.elapsed() < interval) {
             return;
         }
         *last = Some(Instant::now());

@@ -1,0 +1,305 @@
+//! `AUTH_MODE=jwt` end to end through the `Authenticator` both functions use: tokens signed
+//! in the test by independent implementations, with keys generated in the test.
+
+#[path = "support/tokens.rs"]
+mod tokens;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_http::{Body, Request};
+use serde_json::json;
+use stsvend::error::Error;
+use stsvend::identity::{AuthMode, Authenticator, JwtSettings};
+use stsvend::jwt::Expectations;
+use stsvend::request::SignedRequest;
+use stsvend::transport::{BoxFuture, CannedSender, HttpReply, HttpSender};
+use tokens::{AUDIENCE, HS256_SECRET, ISSUER, Keys};
+
+/// 2026-11-22T08:53:10Z.
+const NOW: u64 = 1_795_337_590;
+
+fn now() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(NOW)
+}
+
+fn settings(jwks_file: Option<String>, jwks_url: Option<&str>) -> AuthMode {
+    AuthMode::Jwt(JwtSettings {
+        expect: Expectations {
+            issuer: ISSUER.to_owned(),
+            audience: AUDIENCE.to_owned(),
+        },
+        jwks_file,
+        jwks_url: jwks_url.map(str::to_owned),
+        hs256_secret: Some(HS256_SECRET.to_owned()),
+    })
+}
+
+fn request(authorization: Option<&str>) -> Request {
+    let mut request = Request::new(Body::Empty);
+    if let Some(value) = authorization {
+        request
+            .headers_mut()
+            .insert("authorization", value.parse().expect("header"));
+    }
+    request
+}
+
+fn with_file(keys: &Keys) -> Authenticator {
+    let path = std::env::temp_dir().join(format!(
+        "stsvend-jwks-{}-{:?}.json",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::write(&path, keys.jwks()).expect("write JWKS");
+    let auth = Authenticator::new(
+        &settings(Some(path.display().to_string()), None),
+        CannedSender::stalled(),
+        Duration::from_secs(1),
+    );
+    std::fs::remove_file(&path).expect("cleanup");
+    auth.expect("authenticator")
+}
+
+fn refusal_code(result: Result<stsvend::identity::Caller, Error>) -> String {
+    match result {
+        Err(Error::Jwt(e)) => e.code().to_owned(),
+        other => panic!("expected a JWT refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn valid_rs256_es256_and_hs256_tokens_name_their_caller() {
+    let keys = Keys::generate();
+    let auth = with_file(&keys);
+    let claims = json!({"iss": ISSUER, "aud": [AUDIENCE, "other"], "sub": "alice", "exp": NOW + 600, "nbf": NOW - 10, "tenant": "acme", "level": 3, "groups": ["a"]});
+    for token in [
+        keys.rs256(
+            &json!({"alg": "RS256", "kid": "rsa-1", "typ": "JWT"}),
+            &claims,
+        ),
+        keys.es256(&json!({"alg": "ES256", "kid": "ec-1"}), &claims),
+        tokens::hs256(&json!({"alg": "HS256"}), &claims),
+    ] {
+        let caller = auth
+            .identify(&request(Some(&format!("Bearer {token}"))), now())
+            .await
+            .expect("valid");
+        assert_eq!(caller.sub, "alice");
+        assert_eq!(
+            caller.claims.get("tenant").map(String::as_str),
+            Some("acme")
+        );
+        assert_eq!(caller.claims.get("level").map(String::as_str), Some("3"));
+        assert!(
+            !caller.claims.contains_key("groups"),
+            "arrays are not template values"
+        );
+    }
+    // Within the 60 s leeway on both sides.
+    let edge =
+        json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "bob", "exp": NOW - 59, "nbf": NOW + 59});
+    let token = keys.rs256(&json!({"alg": "RS256", "kid": "rsa-1"}), &edge);
+    assert_eq!(
+        auth.identify(&request(Some(&format!("bearer {token}"))), now())
+            .await
+            .expect("leeway")
+            .sub,
+        "bob"
+    );
+}
+
+#[tokio::test]
+async fn every_bad_token_is_refused_with_its_own_code() {
+    let keys = Keys::generate();
+    let auth = with_file(&keys);
+    for (what, token, code) in tokens::refusals(&keys, NOW) {
+        let result = auth
+            .identify(&request(Some(&format!("Bearer {token}"))), now())
+            .await;
+        assert_eq!(refusal_code(result), code, "{what}");
+    }
+    for header in [
+        None,
+        Some("Basic YWxpY2U6c2VjcmV0"),
+        Some("Bearer"),
+        Some("Bearer   "),
+    ] {
+        assert_eq!(
+            refusal_code(auth.identify(&request(header), now()).await),
+            "MissingToken",
+            "{header:?}"
+        );
+    }
+}
+
+/// Serves JWKS documents in turn (the last one again once they run out), counting fetches.
+struct JwksServer {
+    documents: Mutex<Vec<String>>,
+    fetches: Mutex<usize>,
+}
+
+impl HttpSender for JwksServer {
+    fn send(&self, request: SignedRequest) -> BoxFuture<'_, Result<HttpReply, Error>> {
+        assert_eq!(
+            (request.method.as_str(), request.url.as_str()),
+            ("GET", "https://idp.example.com/.well-known/jwks.json")
+        );
+        *self.fetches.lock().expect("lock") += 1;
+        let mut documents = self.documents.lock().expect("lock");
+        let body = if documents.len() > 1 {
+            documents.remove(0)
+        } else {
+            documents[0].clone()
+        };
+        Box::pin(async move {
+            Ok(HttpReply {
+                status: 200,
+                body: body.into_bytes(),
+            })
+        })
+    }
+}
+
+fn only_ec(jwks: &str) -> String {
+    let mut doc: serde_json::Value = serde_json::from_str(jwks).expect("jwks");
+    doc["keys"]
+        .as_array_mut()
+        .expect("keys")
+        .retain(|k| k["kty"] == "EC");
+    doc.to_string()
+}
+
+#[tokio::test]
+async fn a_jwks_url_is_fetched_at_cold_start_and_again_for_a_new_kid_rate_limited() {
+    let keys = Keys::generate();
+    let url = "https://idp.example.com/.well-known/jwks.json";
+    let rs256 = keys.rs256(
+        &json!({"alg": "RS256", "kid": "rsa-1"}),
+        &tokens::claims("alice", NOW),
+    );
+    let es256 = keys.es256(
+        &json!({"alg": "ES256", "kid": "ec-1"}),
+        &tokens::claims("alice", NOW),
+    );
+
+    // The IdP starts with only the EC key and then rotates the RSA key in.
+    let server = Arc::new(JwksServer {
+        documents: Mutex::new(vec![only_ec(&keys.jwks()), keys.jwks()]),
+        fetches: Mutex::new(0),
+    });
+    let auth = Authenticator::new(
+        &settings(None, Some(url)),
+        server.clone(),
+        Duration::from_secs(1),
+    )
+    .expect("authenticator")
+    .with_jwks_refetch_interval(Duration::ZERO);
+    assert!(
+        auth.identify(&request(Some(&format!("Bearer {es256}"))), now())
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        *server.fetches.lock().expect("lock"),
+        1,
+        "one fetch at cold start"
+    );
+    assert!(
+        auth.identify(&request(Some(&format!("Bearer {rs256}"))), now())
+            .await
+            .is_ok(),
+        "rotated key found"
+    );
+    assert_eq!(*server.fetches.lock().expect("lock"), 2);
+    assert!(
+        auth.identify(&request(Some(&format!("Bearer {rs256}"))), now())
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        *server.fetches.lock().expect("lock"),
+        2,
+        "known keys need no fetch"
+    );
+
+    // With the default interval, a stream of unknown kids costs one fetch, not one each.
+    let server = Arc::new(JwksServer {
+        documents: Mutex::new(vec![keys.jwks()]),
+        fetches: Mutex::new(0),
+    });
+    let auth = Authenticator::new(
+        &settings(None, Some(url)),
+        server.clone(),
+        Duration::from_secs(1),
+    )
+    .expect("authenticator");
+    for i in 0..20 {
+        let token = keys.rs256(
+            &json!({"alg": "RS256", "kid": format!("attacker-{i}")}),
+            &tokens::claims("alice", NOW),
+        );
+        assert_eq!(
+            refusal_code(
+                auth.identify(&request(Some(&format!("Bearer {token}"))), now())
+                    .await
+            ),
+            "UnknownKey"
+        );
+    }
+    assert_eq!(*server.fetches.lock().expect("lock"), 1);
+}
+
+#[test]
+fn jwt_mode_settings_are_validated_at_start_up() {
+    let base = [
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI5tTestKeyId"),
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "s"),
+        ("BUCKET", "examplebucket"),
+        ("BUCKET_REGION", "cn-hangzhou"),
+        ("AUTH_MODE", "jwt"),
+    ];
+    let refused = |extra: &[(&str, &str)]| {
+        let vars: Vec<(&str, &str)> = base.iter().chain(extra).copied().collect();
+        match stsvend::config::Config::load(&|k| {
+            vars.iter()
+                .rev()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        }) {
+            Err(Error::Config { variable, .. }) => variable,
+            other => panic!("{extra:?}: {other:?}"),
+        }
+    };
+    assert_eq!(
+        refused(&[("JWT_ISSUER", ISSUER), ("JWT_AUDIENCE", AUDIENCE)]),
+        "AUTH_MODE"
+    );
+    assert_eq!(
+        refused(&[
+            ("JWT_HS256_SECRET", HS256_SECRET),
+            ("JWT_AUDIENCE", AUDIENCE)
+        ]),
+        "JWT_ISSUER"
+    );
+    assert_eq!(
+        refused(&[("JWT_HS256_SECRET", HS256_SECRET), ("JWT_ISSUER", ISSUER)]),
+        "JWT_AUDIENCE"
+    );
+    assert_eq!(
+        refused(&[
+            ("JWT_HS256_SECRET", "short"),
+            ("JWT_ISSUER", ISSUER),
+            ("JWT_AUDIENCE", AUDIENCE)
+        ]),
+        "JWT_HS256_SECRET"
+    );
+    assert_eq!(
+        refused(&[
+            ("JWT_JWKS_URL", "ftp://x"),
+            ("JWT_ISSUER", ISSUER),
+            ("JWT_AUDIENCE", AUDIENCE)
+        ]),
+        "JWT_JWKS_URL"
+    );
+}
