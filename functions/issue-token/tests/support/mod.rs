@@ -333,12 +333,27 @@ impl Function {
         path: &str,
         body: &str,
     ) -> (u16, BTreeMap<String, String>, String) {
+        self.request_with_headers(method, path, &[], body)
+    }
+
+    /// Sends one request with extra headers on a new connection and reads the whole answer.
+    pub fn request_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, BTreeMap<String, String>, String) {
         let mut stream = TcpStream::connect(self.address).expect("connect");
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
+        let extra: String = headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect();
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: stsvend.test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: stsvend.test\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()
         );
         stream.write_all(head.as_bytes()).expect("send");
