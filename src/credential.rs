@@ -37,6 +37,13 @@ impl Credential {
     }
 }
 
+impl Credential {
+    /// The secret under its AWS name (`SecretAccessKey`).
+    pub fn secret_access_key(&self) -> &str {
+        &self.access_key_secret
+    }
+}
+
 impl fmt::Debug for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credential")

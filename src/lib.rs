@@ -36,6 +36,7 @@
 //! ```
 
 pub mod aliyun;
+pub mod aws;
 pub mod cache;
 pub mod config;
 pub mod cors;
@@ -49,6 +50,7 @@ pub mod policy;
 pub mod prefix;
 pub mod request;
 pub mod response;
+pub mod signing_key;
 pub mod sts_client;
 pub mod time;
 pub mod transport;

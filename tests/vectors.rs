@@ -322,3 +322,111 @@ fn oss_post_policy_vectors_match_stage_by_stage() {
     }
     mismatches.assert_none("oss_post_policy.json");
 }
+
+#[derive(Deserialize)]
+struct SigV4Case {
+    name: String,
+    source: String,
+    mode: String,
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    expires: Option<u64>,
+    region: String,
+    service: String,
+    date_time: String,
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: Option<String>,
+    payload_hash: String,
+    canonical_request: String,
+    string_to_sign: Option<String>,
+    signature: String,
+}
+
+#[test]
+fn aws_sigv4_vectors_match_stage_by_stage() {
+    use stsvend::aws::sigv4;
+    let cases: Vec<SigV4Case> = load("aws_sigv4.json");
+    let mut mismatches = Mismatches::default();
+    for case in &cases {
+        assert!(!case.source.is_empty(), "{} has no source", case.name);
+        let date = &case.date_time[..8];
+        let scope = sigv4::scope(date, &case.region, &case.service);
+        let credential_param = format!("{}/{scope}", case.access_key_id);
+        let expires = case.expires.unwrap_or_default().to_string();
+        let mut query = pairs(&case.query);
+        let (canonical_headers, signed_headers) = sigv4::canonical_headers(&pairs(&case.headers));
+        if case.mode == "query" {
+            query.extend([
+                ("X-Amz-Algorithm", sigv4::ALGORITHM),
+                ("X-Amz-Credential", &credential_param),
+                ("X-Amz-Date", &case.date_time),
+                ("X-Amz-Expires", &expires),
+                ("X-Amz-SignedHeaders", &signed_headers),
+            ]);
+            if let Some(token) = &case.session_token {
+                query.push(("X-Amz-Security-Token", token));
+            }
+        }
+        let canonical_request = sigv4::canonical_request(
+            &case.method,
+            &sigv4::canonical_uri(&case.path),
+            &sigv4::canonical_query_string(&query),
+            &canonical_headers,
+            &signed_headers,
+            &case.payload_hash,
+        );
+        mismatches.check(
+            &case.name,
+            "canonical request",
+            &case.canonical_request,
+            &canonical_request,
+        );
+        let string_to_sign =
+            sigv4::string_to_sign(&case.date_time, &scope, &case.canonical_request);
+        if let Some(expected) = &case.string_to_sign {
+            mismatches.check(&case.name, "string to sign", expected, &string_to_sign);
+        }
+        let key = sigv4::signing_key(&case.secret_access_key, date, &case.region, &case.service);
+        mismatches.check(
+            &case.name,
+            "signature",
+            &case.signature,
+            &sigv4::signature(&key, &string_to_sign),
+        );
+    }
+    mismatches.assert_none("aws_sigv4.json");
+}
+
+#[test]
+fn the_s3_documentation_example_presigns_to_its_published_url() {
+    use stsvend::aws::sigv4;
+    let credential = Credential::new(
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        None,
+    );
+    let request = sigv4::Request {
+        method: "GET",
+        host: "examplebucket.s3.amazonaws.com",
+        path: "/test.txt",
+        query: &[],
+        headers: &[],
+    };
+    let now = UNIX_EPOCH + Duration::from_secs(1_369_353_600); // 20130524T000000Z
+    let query = sigv4::presign_query(
+        &credential,
+        &request,
+        "us-east-1",
+        "s3",
+        now,
+        Duration::from_secs(86_400),
+        &stsvend::signing_key::SigningKeyCache::default(),
+    );
+    assert_eq!(
+        query,
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
+    );
+}

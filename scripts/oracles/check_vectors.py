@@ -2,6 +2,8 @@
 
 - aliyun_rpc_v1.json: Alibaba's alibabacloud-openapi-util get_rpcsignature over each case's
   parameters must give the case's signature.
+- aws_sigv4.json: the published canonical request of each case hashes and signs to its
+  published signature (and, for the S3 documentation example, to its published digest).
 - every file: an independent HMAC (Python's hmac/hashlib) over each written-out stage
   (RPC string_to_sign, OSS V1 string_to_sign, OSS V4 canonical_request, POST policy_base64)
   must give the case's published signature, so a hand-written stage is exactly what the
@@ -64,6 +66,24 @@ def oss_v4_case(case):
     return []
 
 
+def aws_sigv4_case(case):
+    date = case["date_time"][:8]
+    key = ("AWS4" + case["secret_access_key"]).encode()
+    for part in (date, case["region"], case["service"], "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    digest = hashlib.sha256(case["canonical_request"].encode()).hexdigest()
+    scope = f"{date}/{case['region']}/{case['service']}/aws4_request"
+    string_to_sign = f"AWS4-HMAC-SHA256\n{case['date_time']}\n{scope}\n{digest}"
+    problems = []
+    if "string_to_sign" in case and case["string_to_sign"] != string_to_sign:
+        problems.append("string_to_sign does not follow from canonical_request")
+    if case.get("canonical_request_sha256", digest) != digest:
+        problems.append("canonical_request does not hash to the published digest")
+    if hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest() != case["signature"]:
+        problems.append("canonical_request is not what the signature covers")
+    return problems
+
+
 def post_case(case):
     problems = []
     if base64.b64encode(case["policy"].encode()).decode() != case["policy_base64"]:
@@ -83,6 +103,7 @@ CHECKS = {
     "oss_v1_presign.json": oss_v1_case,
     "oss_v4_presign.json": oss_v4_case,
     "oss_post_policy.json": post_case,
+    "aws_sigv4.json": aws_sigv4_case,
 }
 
 

@@ -9,8 +9,6 @@
 //! - V4: <https://www.alibabacloud.com/help/en/oss/developer-reference/add-signatures-to-urls>
 //! - PostObject: <https://www.alibabacloud.com/help/en/oss/developer-reference/postobject>
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
@@ -20,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::credential::Credential;
 use crate::encode::{RFC3986_PATH, RFC3986_UNRESERVED, hex_lower, percent_encode};
+pub use crate::signing_key::SigningKeyCache;
 use crate::time::{format_compact, format_date, format_iso8601_millis, unix_seconds};
 
 /// The V4 signature algorithm name.
@@ -478,50 +477,6 @@ pub fn signing_key(access_key_secret: &str, date: &str, region: &str, product: &
     key
 }
 
-/// V4 signing keys, derived once per secret, day and region and then reused: deriving one
-/// costs five HMAC key set-ups, more than the rest of a presign.
-#[derive(Default)]
-pub struct SigningKeyCache {
-    keys: Mutex<HashMap<(String, String, String), hmac::Key>>,
-}
-
-impl std::fmt::Debug for SigningKeyCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let entries = self.keys.lock().map_or(0, |keys| keys.len());
-        f.debug_struct("SigningKeyCache")
-            .field("entries", &entries)
-            .finish()
-    }
-}
-
-impl SigningKeyCache {
-    /// Keys kept before the cache starts over (a day's keys for many temporary credentials).
-    const CAPACITY: usize = 4096;
-
-    /// The signing key of `access_key_secret` for `date` (`yyyymmdd`) and `region`, product
-    /// `oss`.
-    pub fn get(&self, access_key_secret: &str, date: &str, region: &str) -> hmac::Key {
-        let id = (
-            access_key_secret.to_owned(),
-            date.to_owned(),
-            region.to_owned(),
-        );
-        let mut keys = match self.keys.lock() {
-            Ok(keys) => keys,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if let Some(key) = keys.get(&id) {
-            return key.clone();
-        }
-        if keys.len() >= Self::CAPACITY {
-            keys.clear();
-        }
-        let key = signing_key(access_key_secret, date, region, PRODUCT);
-        keys.insert(id, key.clone());
-        key
-    }
-}
-
 /// The V4 signature: hex of HMAC-SHA256 with the signing key.
 pub fn signature_v4(signing_key: &hmac::Key, string_to_sign: &str) -> String {
     hex_lower(hmac::sign(signing_key, string_to_sign.as_bytes()).as_ref())
@@ -560,7 +515,13 @@ pub fn presign_v4(
         "",
         UNSIGNED_PAYLOAD,
     );
-    let key = keys.get(&credential.access_key_secret, &date, region);
+    let key = keys.get(
+        signing_key,
+        &credential.access_key_secret,
+        &date,
+        region,
+        PRODUCT,
+    );
     let signature = signature_v4(
         &key,
         &string_to_sign_v4(&date_time, &scope, &canonical_request),
@@ -688,7 +649,13 @@ pub fn post_policy_v4(
     common_conditions(params, &mut conditions, &mut fields);
     let policy = policy_document(params.expiration, conditions);
     let policy_base64 = BASE64.encode(&policy);
-    let key = keys.get(&credential.access_key_secret, &date, params.region);
+    let key = keys.get(
+        signing_key,
+        &credential.access_key_secret,
+        &date,
+        params.region,
+        PRODUCT,
+    );
     let signature = post_signature_v4(&key, &policy_base64);
     fields.extend([
         ("policy".to_owned(), policy_base64),
@@ -830,7 +797,7 @@ mod tests {
             ("sk2", "20231217", "cn-beijing"),
         ] {
             for _ in 0..2 {
-                let cached = cache.get(secret, date, region);
+                let cached = cache.get(signing_key, secret, date, region, PRODUCT);
                 let derived = signing_key(secret, date, region, PRODUCT);
                 assert_eq!(
                     hmac::sign(&cached, message).as_ref(),

@@ -1,0 +1,287 @@
+//! AWS Signature Version 4: header signing (STS) and query signing (S3 presigned URLs), with
+//! S3's single URI encoding.
+//!
+//! # Reference
+//! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html>
+
+use std::time::{Duration, SystemTime};
+
+use ring::{digest, hmac};
+
+use crate::credential::Credential;
+use crate::encode::{RFC3986_PATH, RFC3986_UNRESERVED, hex_lower, percent_encode};
+use crate::signing_key::SigningKeyCache;
+use crate::time::{format_compact, format_date};
+
+/// The algorithm name.
+pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+
+/// The payload hash of a presigned S3 request.
+pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+
+/// The longest a presigned URL may live: 7 days.
+pub const MAX_EXPIRES_SECONDS: u64 = 604_800;
+
+/// The canonical URI: the path, each byte outside RFC 3986 `unreserved` and `/`
+/// percent-encoded once (S3 does not encode twice or normalize).
+pub fn canonical_uri(path: &str) -> String {
+    percent_encode(path, RFC3986_PATH)
+}
+
+/// The canonical query string: names and values RFC 3986-encoded, sorted by name then value,
+/// `name=value` joined by `&` (an empty value still has its `=`).
+pub fn canonical_query_string(query: &[(&str, &str)]) -> String {
+    let mut encoded: Vec<(String, String)> = query
+        .iter()
+        .map(|(k, v)| {
+            (
+                percent_encode(k, RFC3986_UNRESERVED),
+                percent_encode(v, RFC3986_UNRESERVED),
+            )
+        })
+        .collect();
+    encoded.sort();
+    encoded
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The canonical headers and the signed-headers list: names lower-cased and sorted, values
+/// trimmed with inner runs of spaces folded, repeated names joined with `,`.
+///
+/// # Format
+/// ```text
+/// name1 ":" value1 "\n" name2 ":" value2 "\n" ...        and        name1 ";" name2 ...
+/// ```
+pub fn canonical_headers(headers: &[(&str, &str)]) -> (String, String) {
+    let mut sorted: Vec<(String, String)> = headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.to_ascii_lowercase(),
+                v.split_whitespace().collect::<Vec<_>>().join(" "),
+            )
+        })
+        .collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut merged: Vec<(String, String)> = Vec::with_capacity(sorted.len());
+    for (name, value) in sorted {
+        match merged.last_mut() {
+            Some((last, values)) if *last == name => {
+                values.push(',');
+                values.push_str(&value);
+            }
+            _ => merged.push((name, value)),
+        }
+    }
+    let canonical = merged.iter().map(|(n, v)| format!("{n}:{v}\n")).collect();
+    let signed = merged
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(";");
+    (canonical, signed)
+}
+
+/// The canonical request.
+///
+/// # Format
+/// ```text
+/// Method "\n" CanonicalURI "\n" CanonicalQueryString "\n" CanonicalHeaders "\n" SignedHeaders "\n" HashedPayload
+/// ```
+pub fn canonical_request(
+    method: &str,
+    canonical_uri: &str,
+    canonical_query_string: &str,
+    canonical_headers: &str,
+    signed_headers: &str,
+    hashed_payload: &str,
+) -> String {
+    format!(
+        "{method}\n{canonical_uri}\n{canonical_query_string}\n{canonical_headers}\n{signed_headers}\n{hashed_payload}"
+    )
+}
+
+/// The credential scope.
+///
+/// # Format
+/// ```text
+/// yyyymmdd "/" region "/" service "/aws4_request"
+/// ```
+pub fn scope(date: &str, region: &str, service: &str) -> String {
+    format!("{date}/{region}/{service}/aws4_request")
+}
+
+/// The string to sign.
+///
+/// # Format
+/// ```text
+/// "AWS4-HMAC-SHA256\n" yyyymmddThhmmssZ "\n" Scope "\n" hex(SHA256(CanonicalRequest))
+/// ```
+pub fn string_to_sign(date_time: &str, scope: &str, canonical_request: &str) -> String {
+    let hash = digest::digest(&digest::SHA256, canonical_request.as_bytes());
+    format!(
+        "{ALGORITHM}\n{date_time}\n{scope}\n{}",
+        hex_lower(hash.as_ref())
+    )
+}
+
+/// The signing key, derived for one day, region and service.
+///
+/// # Format
+/// ```text
+/// HMAC(HMAC(HMAC(HMAC("AWS4" + secret, yyyymmdd), region), service), "aws4_request")
+/// ```
+pub fn signing_key(secret_access_key: &str, date: &str, region: &str, service: &str) -> hmac::Key {
+    let mut key = hmac::Key::new(
+        hmac::HMAC_SHA256,
+        format!("AWS4{secret_access_key}").as_bytes(),
+    );
+    for part in [date, region, service, "aws4_request"] {
+        key = hmac::Key::new(
+            hmac::HMAC_SHA256,
+            hmac::sign(&key, part.as_bytes()).as_ref(),
+        );
+    }
+    key
+}
+
+/// The signature: hex of HMAC-SHA256 with the signing key.
+pub fn signature(signing_key: &hmac::Key, string_to_sign: &str) -> String {
+    hex_lower(hmac::sign(signing_key, string_to_sign.as_bytes()).as_ref())
+}
+
+/// Hex SHA-256 of a payload, as the canonical request and `x-amz-content-sha256` carry it.
+pub fn payload_hash(body: &[u8]) -> String {
+    hex_lower(digest::digest(&digest::SHA256, body).as_ref())
+}
+
+/// What is signed: one request as the client (or stsvend) will send it.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The HTTP method.
+    pub method: &'a str,
+    /// The `Host` header the request will carry (with its port, if not the default).
+    pub host: &'a str,
+    /// The path, raw (not percent-encoded).
+    pub path: &'a str,
+    /// Query parameters, raw.
+    pub query: &'a [(&'a str, &'a str)],
+    /// Headers to sign besides `host` (and `x-amz-*` the signer adds).
+    pub headers: &'a [(&'a str, &'a str)],
+}
+
+/// Signs `request` in its query string (a presigned URL) at `now`, valid for `expires_in`
+/// (at most 7 days), and returns the query string to send: the request's own parameters and
+/// the `X-Amz-*` ones, the session token signed as `X-Amz-Security-Token`.
+pub fn presign_query(
+    credential: &Credential,
+    request: &Request<'_>,
+    region: &str,
+    service: &str,
+    now: SystemTime,
+    expires_in: Duration,
+    keys: &SigningKeyCache,
+) -> String {
+    let (date, date_time) = (format_date(now), format_compact(now));
+    let scope = scope(&date, region, service);
+    let credential_param = format!("{}/{scope}", credential.access_key_id);
+    let expires = expires_in.as_secs().min(MAX_EXPIRES_SECONDS).to_string();
+    let mut headers: Vec<(&str, &str)> = vec![("host", request.host)];
+    headers.extend_from_slice(request.headers);
+    let (canonical, signed) = canonical_headers(&headers);
+    let mut query: Vec<(&str, &str)> = request.query.to_vec();
+    query.extend([
+        ("X-Amz-Algorithm", ALGORITHM),
+        ("X-Amz-Credential", &credential_param),
+        ("X-Amz-Date", &date_time),
+        ("X-Amz-Expires", &expires),
+        ("X-Amz-SignedHeaders", &signed),
+    ]);
+    if let Some(token) = &credential.security_token {
+        query.push(("X-Amz-Security-Token", token));
+    }
+    let canonical_request = canonical_request(
+        request.method,
+        &canonical_uri(request.path),
+        &canonical_query_string(&query),
+        &canonical,
+        &signed,
+        UNSIGNED_PAYLOAD,
+    );
+    let key = keys.get(
+        signing_key,
+        &credential.secret_access_key(),
+        &date,
+        region,
+        service,
+    );
+    let signature = signature(
+        &key,
+        &string_to_sign(&date_time, &scope, &canonical_request),
+    );
+    query.push(("X-Amz-Signature", &signature));
+    query
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                percent_encode(k, RFC3986_UNRESERVED),
+                percent_encode(v, RFC3986_UNRESERVED)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Signs `request` with `body` in its headers at `now`, and returns the headers to add:
+/// `x-amz-date`, `x-amz-security-token` (signed) with a temporary key, and `authorization`.
+pub fn sign_headers(
+    credential: &Credential,
+    request: &Request<'_>,
+    body: &[u8],
+    region: &str,
+    service: &str,
+    now: SystemTime,
+    keys: &SigningKeyCache,
+) -> Vec<(&'static str, String)> {
+    let (date, date_time) = (format_date(now), format_compact(now));
+    let scope = scope(&date, region, service);
+    let mut added: Vec<(&'static str, String)> = vec![("x-amz-date", date_time.clone())];
+    if let Some(token) = &credential.security_token {
+        added.push(("x-amz-security-token", token.clone()));
+    }
+    let mut headers: Vec<(&str, &str)> = vec![("host", request.host)];
+    headers.extend_from_slice(request.headers);
+    headers.extend(added.iter().map(|(n, v)| (*n, v.as_str())));
+    let (canonical, signed) = canonical_headers(&headers);
+    let canonical_request = canonical_request(
+        request.method,
+        &canonical_uri(request.path),
+        &canonical_query_string(request.query),
+        &canonical,
+        &signed,
+        &payload_hash(body),
+    );
+    let key = keys.get(
+        signing_key,
+        &credential.secret_access_key(),
+        &date,
+        region,
+        service,
+    );
+    let signature = signature(
+        &key,
+        &string_to_sign(&date_time, &scope, &canonical_request),
+    );
+    added.push((
+        "authorization",
+        format!(
+            "{ALGORITHM} Credential={}/{scope}, SignedHeaders={signed}, Signature={signature}",
+            credential.access_key_id
+        ),
+    ));
+    added
+}
