@@ -213,7 +213,7 @@ pub fn presign_query(
     );
     let key = keys.get(
         signing_key,
-        &credential.secret_access_key(),
+        credential.secret_access_key(),
         &date,
         region,
         service,
@@ -267,7 +267,7 @@ pub fn sign_headers(
     );
     let key = keys.get(
         signing_key,
-        &credential.secret_access_key(),
+        credential.secret_access_key(),
         &date,
         region,
         service,
