@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use stsvend::aliyun::oss::{self, Endpoint, KeyCondition, ObjectRequest, PostParams};
+use stsvend::aliyun::oss::{self, KeyCondition, ObjectRequest, PostParams};
 use stsvend::aliyun::sts::{self, AssumeRoleParams};
 use stsvend::credential::Credential;
 
@@ -21,7 +21,7 @@ fn signing(c: &mut Criterion) {
         Some(token),
     );
     let own = Credential::new("LTAI5tFunctionKeyId", "function-secret", None);
-    let endpoint = Endpoint::public("cn-hangzhou");
+    let endpoint = oss::public_endpoint("cn-hangzhou");
     let headers = [("Content-Type", "image/jpeg")];
     let request = ObjectRequest {
         method: "PUT",

@@ -12,9 +12,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::aliyun::oss::{self, Endpoint};
+use crate::aliyun::oss;
 use crate::aliyun::sts;
 use crate::credential::Credential;
+use crate::endpoint::{self, Addressing, Endpoint};
 use crate::error::Error;
 use crate::identity::{AuthMode, Caller, JwtSettings};
 use crate::jwt::Expectations;
@@ -26,6 +27,8 @@ use crate::prefix::{MAX_SEGMENT_BYTES, PrefixTemplate};
 pub enum Provider {
     /// Alibaba Cloud STS and OSS.
     Aliyun,
+    /// AWS STS and S3 (or an S3-compatible store).
+    Aws,
 }
 
 /// The OSS signature presign-url uses (`SIGNATURE_VERSION`).
@@ -65,22 +68,36 @@ impl PresignMethods {
         }
     }
 
-    /// The OSS actions a credential needs to serve these methods: `oss:GetObject` for GET and
-    /// HEAD, `oss:PutObject` for PUT and POST (plus the multipart actions for PUT),
-    /// `oss:DeleteObject` for DELETE.
-    pub fn oss_actions(&self) -> Vec<&'static str> {
+    /// The object actions a credential needs to serve these methods: get for GET and HEAD,
+    /// put for PUT and POST (plus the multipart actions for PUT), delete for DELETE, in the
+    /// provider's names (`oss:GetObject`, `s3:GetObject`, ...).
+    pub fn actions(&self, provider: Provider) -> Vec<&'static str> {
+        let (get, put, multipart, delete) = match provider {
+            Provider::Aliyun => (
+                "oss:GetObject",
+                "oss:PutObject",
+                ["oss:AbortMultipartUpload", "oss:ListParts"],
+                "oss:DeleteObject",
+            ),
+            Provider::Aws => (
+                "s3:GetObject",
+                "s3:PutObject",
+                ["s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+                "s3:DeleteObject",
+            ),
+        };
         let mut actions = Vec::new();
         if self.get || self.head {
-            actions.push("oss:GetObject");
+            actions.push(get);
         }
         if self.put || self.post {
-            actions.push("oss:PutObject");
+            actions.push(put);
         }
         if self.put {
-            actions.extend(["oss:AbortMultipartUpload", "oss:ListParts"]);
+            actions.extend(multipart);
         }
         if self.delete {
-            actions.push("oss:DeleteObject");
+            actions.push(delete);
         }
         actions
     }
@@ -137,6 +154,8 @@ pub struct Config {
     pub role_arn: Option<String>,
     /// `STS_ENDPOINT`, without a trailing `/`.
     pub sts_endpoint: String,
+    /// The region STS requests are signed for (AWS: `AWS_REGION`, else `BUCKET_REGION`).
+    pub sts_region: String,
     /// `BUCKET`.
     pub bucket: String,
     /// `BUCKET_REGION`, a bare region id.
@@ -203,7 +222,7 @@ impl Config {
 
         let provider = match env("PROVIDER").as_deref() {
             None | Some("aliyun") => Provider::Aliyun,
-            Some("aws") => return Err(config("PROVIDER", "aws is not supported yet; use aliyun")),
+            Some("aws") => Provider::Aws,
             Some(other) => {
                 return Err(config(
                     "PROVIDER",
@@ -211,43 +230,66 @@ impl Config {
                 ));
             }
         };
+        let bucket = env("BUCKET").ok_or_else(|| config("BUCKET", "is required"))?;
+        check_bucket(provider, &bucket)?;
+        let bucket_region = env("BUCKET_REGION").ok_or_else(|| {
+            config(
+                "BUCKET_REGION",
+                "is required, e.g. cn-hangzhou or us-east-1",
+            )
+        })?;
+        check_region("BUCKET_REGION", &bucket_region)?;
 
-        let access_key_id = env("ALIBABA_CLOUD_ACCESS_KEY_ID")
-            .or(seed.access_key_id.filter(|v| !v.is_empty()))
-            .ok_or_else(|| {
-                config(
-                    "ALIBABA_CLOUD_ACCESS_KEY_ID",
-                    "is required (or AccessKeyID in CONFIG_FILE)",
+        let (credential, role_arn, sts_region, default_sts) = match provider {
+            Provider::Aliyun => {
+                let access_key_id = env("ALIBABA_CLOUD_ACCESS_KEY_ID")
+                    .or(seed.access_key_id.filter(|v| !v.is_empty()))
+                    .ok_or_else(|| {
+                        config(
+                            "ALIBABA_CLOUD_ACCESS_KEY_ID",
+                            "is required (or AccessKeyID in CONFIG_FILE)",
+                        )
+                    })?;
+                let access_key_secret = env("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+                    .or(seed.access_key_secret.filter(|v| !v.is_empty()))
+                    .ok_or_else(|| {
+                        config(
+                            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                            "is required (or AccessKeySecret in CONFIG_FILE)",
+                        )
+                    })?;
+                let credential = Credential::new(
+                    access_key_id,
+                    access_key_secret,
+                    env("ALIBABA_CLOUD_SECURITY_TOKEN"),
+                );
+                let role_arn = env("ROLE_ARN").or(seed.role_arn.filter(|v| !v.is_empty()));
+                (
+                    credential,
+                    role_arn,
+                    bucket_region.clone(),
+                    sts::DEFAULT_ENDPOINT.to_owned(),
                 )
-            })?;
-        let access_key_secret = env("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
-            .or(seed.access_key_secret.filter(|v| !v.is_empty()))
-            .ok_or_else(|| {
-                config(
-                    "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-                    "is required (or AccessKeySecret in CONFIG_FILE)",
-                )
-            })?;
-        let credential = Credential::new(
-            access_key_id,
-            access_key_secret,
-            env("ALIBABA_CLOUD_SECURITY_TOKEN"),
-        );
-
-        let role_arn = env("ROLE_ARN").or(seed.role_arn.filter(|v| !v.is_empty()));
+            }
+            Provider::Aws => {
+                let access_key_id = env("AWS_ACCESS_KEY_ID")
+                    .ok_or_else(|| config("AWS_ACCESS_KEY_ID", "is required"))?;
+                let secret = env("AWS_SECRET_ACCESS_KEY")
+                    .ok_or_else(|| config("AWS_SECRET_ACCESS_KEY", "is required"))?;
+                let credential = Credential::new(access_key_id, secret, env("AWS_SESSION_TOKEN"));
+                let region = env("AWS_REGION").unwrap_or_else(|| bucket_region.clone());
+                check_region("AWS_REGION", &region)?;
+                let default_sts = format!("https://sts.{region}.amazonaws.com");
+                (credential, env("ROLE_ARN"), region, default_sts)
+            }
+        };
         if let Some(arn) = &role_arn {
-            check_role_arn(arn)?;
+            check_role_arn(provider, arn)?;
         }
 
-        let sts_endpoint = env("STS_ENDPOINT").unwrap_or_else(|| sts::DEFAULT_ENDPOINT.to_owned());
+        let sts_endpoint = env("STS_ENDPOINT").unwrap_or(default_sts);
         check_url("STS_ENDPOINT", &sts_endpoint)?;
         let sts_endpoint = sts_endpoint.trim_end_matches('/').to_owned();
-
-        let bucket = env("BUCKET").ok_or_else(|| config("BUCKET", "is required"))?;
-        check_bucket(&bucket)?;
-        let bucket_region = env("BUCKET_REGION")
-            .ok_or_else(|| config("BUCKET_REGION", "is required, e.g. cn-hangzhou"))?;
-        check_region(&bucket_region)?;
 
         let token_duration_seconds = match env("TOKEN_DURATION_SECONDS") {
             Some(v) => parse_duration_seconds("TOKEN_DURATION_SECONDS", &v)?,
@@ -267,7 +309,7 @@ impl Config {
         ) {
             (Some(path), _) => load_policy("POLICY_FILE", Path::new(&path), &path)?,
             (None, Some(path)) => load_policy("PolicyFile", &seed_dir.join(&path), &path)?,
-            (None, None) => PolicyTemplate::bundled(policy::DEFAULT_TEMPLATE)
+            (None, None) => PolicyTemplate::bundled(policy::default_template(provider))
                 .ok_or_else(|| config("POLICY_FILE", "the bundled default template is missing"))?,
         };
 
@@ -319,21 +361,26 @@ impl Config {
                 ));
             }
         };
+        let (rules, public_host) = match provider {
+            Provider::Aliyun => (endpoint::OSS, format!("oss-{bucket_region}.aliyuncs.com")),
+            Provider::Aws => (endpoint::S3, format!("s3.{bucket_region}.amazonaws.com")),
+        };
         let bucket_endpoint = match env("BUCKET_ENDPOINT") {
-            None if path_style => Endpoint::parse(
-                &format!("https://oss-{bucket_region}.aliyuncs.com"),
-                &bucket,
-                true,
-            )
-            .map_err(|reason| config("PATH_STYLE", reason))?,
-            None => Endpoint::public(&bucket_region),
-            Some(url) => Endpoint::parse(&url, &bucket, path_style)
+            None if path_style => Endpoint::new("https", &public_host, Addressing::PathStyle),
+            None => Endpoint::new("https", &public_host, Addressing::VirtualHosted),
+            Some(url) => Endpoint::parse(&url, &bucket, path_style, rules)
                 .map_err(|reason| config("BUCKET_ENDPOINT", reason))?,
         };
-        let signature_version = match env("SIGNATURE_VERSION").as_deref() {
-            None | Some("v4") => SignatureVersion::V4,
-            Some("v1") => SignatureVersion::V1,
-            Some(other) => {
+        let signature_version = match (env("SIGNATURE_VERSION").as_deref(), provider) {
+            (None | Some("v4"), _) => SignatureVersion::V4,
+            (Some("v1"), Provider::Aliyun) => SignatureVersion::V1,
+            (Some("v1"), Provider::Aws) => {
+                return Err(config(
+                    "SIGNATURE_VERSION",
+                    "v1 is an OSS signature; S3 URLs are always SigV4",
+                ));
+            }
+            (Some(other), _) => {
                 return Err(config(
                     "SIGNATURE_VERSION",
                     format!("{other:?} is not v4 or v1"),
@@ -379,6 +426,7 @@ impl Config {
             credential,
             role_arn,
             sts_endpoint,
+            sts_region,
             bucket,
             bucket_region,
             token_duration_seconds,
@@ -606,20 +654,31 @@ fn parse_duration_seconds(variable: &'static str, value: &str) -> Result<u32, Er
     }
 }
 
-fn check_role_arn(arn: &str) -> Result<(), Error> {
-    let shape_ok = arn
-        .strip_prefix("acs:ram::")
-        .and_then(|rest| rest.split_once(":role/"))
-        .is_some_and(|(account, role)| {
+fn check_role_arn(provider: Provider, arn: &str) -> Result<(), Error> {
+    let (prefix, shape) = match provider {
+        Provider::Aliyun => ("acs:ram::", "acs:ram::<account id>:role/<role name>"),
+        Provider::Aws => ("arn:aws", "arn:aws:iam::<account id>:role/<role name>"),
+    };
+    let shape_ok = arn.strip_prefix(prefix).is_some_and(|rest| {
+        let rest = match provider {
+            // arn:aws:iam::, arn:aws-cn:iam::, arn:aws-us-gov:iam::
+            Provider::Aws => rest.split_once(":iam::").map_or("", |(partition, rest)| {
+                if partition.is_empty() || partition.starts_with('-') {
+                    rest
+                } else {
+                    ""
+                }
+            }),
+            Provider::Aliyun => rest,
+        };
+        rest.split_once(":role/").is_some_and(|(account, role)| {
             !account.is_empty() && account.bytes().all(|b| b.is_ascii_digit()) && !role.is_empty()
-        });
+        })
+    });
     if shape_ok {
         Ok(())
     } else {
-        Err(config(
-            "ROLE_ARN",
-            format!("{arn:?} is not acs:ram::<account id>:role/<role name>"),
-        ))
+        Err(config("ROLE_ARN", format!("{arn:?} is not {shape}")))
     }
 }
 
@@ -643,14 +702,16 @@ fn check_url(variable: &'static str, url: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// OSS bucket names: 3 to 63 lower-case letters, digits and `-`, not starting or ending with `-`.
-fn check_bucket(bucket: &str) -> Result<(), Error> {
+/// Bucket names: 3 to 63 lower-case letters, digits and `-` (and `.` for S3), starting and
+/// ending with a letter or digit.
+fn check_bucket(provider: Provider, bucket: &str) -> Result<(), Error> {
+    let dots = provider == Provider::Aws;
     let ok = (3..=63).contains(&bucket.len())
-        && bucket
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !bucket.starts_with('-')
-        && !bucket.ends_with('-');
+        && bucket.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || (dots && b == b'.')
+        })
+        && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
     if ok {
         Ok(())
     } else {
@@ -661,10 +722,10 @@ fn check_bucket(bucket: &str) -> Result<(), Error> {
     }
 }
 
-fn check_region(region: &str) -> Result<(), Error> {
+fn check_region(variable: &'static str, region: &str) -> Result<(), Error> {
     if let Some(bare) = region.strip_prefix("oss-") {
         return Err(config(
-            "BUCKET_REGION",
+            variable,
             format!("{region:?} is an endpoint label; give the bare region id, e.g. {bare:?}"),
         ));
     }
@@ -676,8 +737,8 @@ fn check_region(region: &str) -> Result<(), Error> {
         Ok(())
     } else {
         Err(config(
-            "BUCKET_REGION",
-            format!("{region:?} is not a region id such as cn-hangzhou"),
+            variable,
+            format!("{region:?} is not a region id such as cn-hangzhou or us-east-1"),
         ))
     }
 }
@@ -746,7 +807,10 @@ mod tests {
         assert_eq!(c.sts_timeout, Duration::from_millis(3000));
         assert_eq!(c.listen, "127.0.0.1:9000".parse().expect("addr"));
         assert_eq!(c.credential.security_token, None);
-        assert_eq!(c.bucket_endpoint, Endpoint::public("cn-hangzhou"));
+        assert_eq!(
+            c.bucket_endpoint,
+            crate::aliyun::oss::public_endpoint("cn-hangzhou")
+        );
         assert_eq!(c.signature_version, SignatureVersion::V4);
         assert_eq!(c.presign_max_expires_seconds, 3600);
         assert!(c.presign_methods.allows("GET") && c.presign_methods.allows("HEAD"));

@@ -25,6 +25,7 @@
 
 use serde_json::Value;
 
+use crate::config::Provider;
 use crate::error::Error;
 use crate::identity::Caller;
 use crate::prefix::{caller_value, is_claim_name};
@@ -43,10 +44,24 @@ pub const BUNDLED: &[(&str, &str)] = &[
         "bucket_read_policy.json",
         include_str!("../policies/bucket_read_policy.json"),
     ),
+    (
+        "aws/bucket_write_policy.json",
+        include_str!("../policies/aws/bucket_write_policy.json"),
+    ),
+    (
+        "aws/bucket_read_policy.json",
+        include_str!("../policies/aws/bucket_read_policy.json"),
+    ),
 ];
 
-/// The name of the template used when `POLICY_FILE` is unset.
-pub const DEFAULT_TEMPLATE: &str = "bucket_write_policy.json";
+/// The name of the bundled template used when `POLICY_FILE` is unset: the write policy of
+/// the provider.
+pub fn default_template(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Aliyun => "bucket_write_policy.json",
+        Provider::Aws => "aws/bucket_write_policy.json",
+    }
+}
 
 /// The values placeholders are replaced with, for one caller.
 #[derive(Debug, Clone, Copy)]
@@ -93,17 +108,17 @@ impl PolicyTemplate {
     }
 
     /// A template that allows `actions` on the caller's prefix of the bucket
-    /// (`acs:oss:*:*:$BUCKET_NAME/$OBJECT_PREFIX*`).
-    pub fn allowing(name: &str, actions: &[&str]) -> Self {
+    /// (`acs:oss:*:*:$BUCKET_NAME/$OBJECT_PREFIX*`, `arn:aws:s3:::$BUCKET_NAME/$OBJECT_PREFIX*`).
+    pub fn allowing(name: &str, provider: Provider, actions: &[&str]) -> Self {
+        let (version, resource) = match provider {
+            Provider::Aliyun => ("1", "acs:oss:*:*:$BUCKET_NAME/$OBJECT_PREFIX*"),
+            Provider::Aws => ("2012-10-17", "arn:aws:s3:::$BUCKET_NAME/$OBJECT_PREFIX*"),
+        };
         Self {
             name: name.to_owned(),
             document: serde_json::json!({
-                "Version": "1",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Action": actions,
-                    "Resource": ["acs:oss:*:*:$BUCKET_NAME/$OBJECT_PREFIX*"],
-                }],
+                "Version": version,
+                "Statement": [{ "Effect": "Allow", "Action": actions, "Resource": [resource] }],
             }),
         }
     }
@@ -288,9 +303,14 @@ mod tests {
             let template = PolicyTemplate::bundled(name).expect("bundled");
             let actions = template.actions();
             assert!(!actions.is_empty(), "{name}");
+            let service = if name.starts_with("aws/") {
+                "s3:"
+            } else {
+                "oss:"
+            };
             for action in actions {
                 assert!(
-                    action.starts_with("oss:") && !action.contains('*'),
+                    action.starts_with(service) && !action.contains('*'),
                     "{name}: {action}"
                 );
             }

@@ -9,15 +9,20 @@ use std::time::{Duration, SystemTime};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::aliyun::sts::{self, AssumeRoleParams};
-use crate::config::Config;
+use crate::aws::sts as aws_sts;
+use crate::config::{Config, Provider};
 use crate::credential::Credential;
 use crate::encode::hex_lower;
 use crate::error::Error;
+use crate::signing_key::SigningKeyCache;
 use crate::transport::HttpSender;
 
-/// Calls STS `AssumeRole` with the function's own credentials.
+/// Calls STS `AssumeRole` with the function's own credentials, on the configured provider.
 pub struct StsClient {
+    provider: Provider,
     endpoint: String,
+    region: String,
+    keys: SigningKeyCache,
     credential: Credential,
     timeout: Duration,
     sender: Arc<dyn HttpSender>,
@@ -38,7 +43,10 @@ impl StsClient {
     /// A client for `config`'s STS endpoint, credentials and deadline.
     pub fn new(config: &Config, sender: Arc<dyn HttpSender>) -> Self {
         Self {
+            provider: config.provider,
             endpoint: config.sts_endpoint.clone(),
+            region: config.sts_region.clone(),
+            keys: SigningKeyCache::default(),
             credential: config.credential.clone(),
             timeout: config.sts_timeout,
             sender,
@@ -52,20 +60,35 @@ impl StsClient {
         params: &AssumeRoleParams<'_>,
         now: SystemTime,
     ) -> Result<Credential, Error> {
-        let mut nonce = [0u8; 16];
-        self.random
-            .fill(&mut nonce)
-            .map_err(|_| Error::StsUnreachable("no randomness for SignatureNonce".into()))?;
-        let request = sts::assume_role_request(
-            &self.endpoint,
-            &self.credential,
-            params,
-            now,
-            &hex_lower(&nonce),
-        );
+        let request = match self.provider {
+            Provider::Aliyun => {
+                let mut nonce = [0u8; 16];
+                self.random.fill(&mut nonce).map_err(|_| {
+                    Error::StsUnreachable("no randomness for SignatureNonce".into())
+                })?;
+                sts::assume_role_request(
+                    &self.endpoint,
+                    &self.credential,
+                    params,
+                    now,
+                    &hex_lower(&nonce),
+                )
+            }
+            Provider::Aws => aws_sts::assume_role_request(
+                &self.endpoint,
+                &self.region,
+                &self.credential,
+                params,
+                now,
+                &self.keys,
+            ),
+        };
         let reply = tokio::time::timeout(self.timeout, self.sender.send(request))
             .await
             .map_err(|_| Error::StsTimeout(self.timeout))??;
-        sts::parse_assume_role_response(reply.status, &reply.body)
+        match self.provider {
+            Provider::Aliyun => sts::parse_assume_role_response(reply.status, &reply.body),
+            Provider::Aws => aws_sts::parse_assume_role_response(reply.status, &reply.body),
+        }
     }
 }

@@ -165,7 +165,7 @@ fn oss_v1_vectors_match_stage_by_stage() {
                 headers: &headers,
             };
             let url = oss::presign_v1(
-                &oss::Endpoint::public("cn-hangzhou"),
+                &oss::public_endpoint("cn-hangzhou"),
                 &credential,
                 &request,
                 expires,
@@ -270,7 +270,7 @@ fn oss_v4_vectors_match_stage_by_stage() {
                 headers: &pairs(&case.headers),
             };
             let url = oss::presign_v4(
-                &oss::Endpoint::public(&case.region),
+                &oss::public_endpoint(&case.region),
                 &credential,
                 &case.region,
                 &request,

@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 
 use crate::credential::Credential;
 use crate::encode::{RFC3986_PATH, RFC3986_UNRESERVED, hex_lower, percent_encode};
+pub use crate::endpoint::{Addressing, Endpoint};
+pub use crate::object::{KeyCondition, ObjectRequest, PostForm, PostParams};
 pub use crate::signing_key::SigningKeyCache;
 use crate::time::{format_compact, format_date, format_iso8601_millis, unix_seconds};
 
@@ -105,121 +107,13 @@ pub const V1_SUBRESOURCES: &[&str] = &[
     "x-oss-traffic-limit",
 ];
 
-/// How URLs name the bucket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Addressing {
-    /// `https://<bucket>.oss-<region>.aliyuncs.com/<key>`.
-    VirtualHosted,
-    /// `<endpoint>/<bucket>/<key>`: IP and `localhost` endpoints, or `PATH_STYLE=true`.
-    PathStyle,
-    /// `<endpoint>/<key>`: a custom domain (CNAME) bound to the bucket.
-    Custom,
-}
-
-/// Where the bucket's objects are reached.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    scheme: String,
-    host: String,
-    addressing: Addressing,
-}
-
-impl Endpoint {
-    /// The public endpoint of `region`, virtual-hosted.
-    pub fn public(region: &str) -> Self {
-        Self {
-            scheme: "https".to_owned(),
-            host: format!("oss-{region}.aliyuncs.com"),
-            addressing: Addressing::VirtualHosted,
-        }
-    }
-
-    /// A configured endpoint (`BUCKET_ENDPOINT`): `scheme://host[:port]`.
-    ///
-    /// An OSS endpoint (`*.aliyuncs.com`) is virtual-hosted; an IP address or `localhost` is
-    /// path-style, as is anything when `path_style`; any other host is a custom domain bound to
-    /// `bucket`, as is an OSS host that already starts with `<bucket>.`.
-    pub fn parse(url: &str, bucket: &str, path_style: bool) -> Result<Self, String> {
-        let (scheme, rest) = url
-            .split_once("://")
-            .filter(|(s, _)| *s == "https" || *s == "http")
-            .ok_or_else(|| format!("{url:?} must start with https:// or http://"))?;
-        let host = rest.trim_end_matches('/');
-        if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
-            return Err(format!(
-                "{url:?} must be a scheme and a host[:port], with no path"
-            ));
-        }
-        let name = host_name(host);
-        let addressing =
-            if path_style || name == "localhost" || name.parse::<std::net::IpAddr>().is_ok() {
-                Addressing::PathStyle
-            } else if name.ends_with(".aliyuncs.com") && !name.starts_with(&format!("{bucket}.")) {
-                Addressing::VirtualHosted
-            } else {
-                Addressing::Custom
-            };
-        Ok(Self {
-            scheme: scheme.to_owned(),
-            host: host.to_owned(),
-            addressing,
-        })
-    }
-
-    /// How this endpoint names the bucket.
-    pub fn addressing(&self) -> Addressing {
-        self.addressing
-    }
-
-    /// The URL of `key` in `bucket`, the key percent-encoded (RFC 3986, `/` kept).
-    pub fn object_url(&self, bucket: &str, key: &str) -> String {
-        let path = percent_encode(key, RFC3986_PATH);
-        let (scheme, host) = (&self.scheme, &self.host);
-        match self.addressing {
-            Addressing::VirtualHosted => format!("{scheme}://{bucket}.{host}/{path}"),
-            Addressing::PathStyle => format!("{scheme}://{host}/{bucket}/{path}"),
-            Addressing::Custom => format!("{scheme}://{host}/{path}"),
-        }
-    }
-}
-
-/// The host without its port (IPv6 literals keep their brackets stripped).
-fn host_name(host: &str) -> &str {
-    if let Some(v6) = host.strip_prefix('[') {
-        return v6.split(']').next().unwrap_or(v6);
-    }
-    host.rsplit_once(':').map_or(host, |(name, port)| {
-        if port.bytes().all(|b| b.is_ascii_digit()) {
-            name
-        } else {
-            host
-        }
-    })
-}
-
-/// One object request to presign, as the client will send it.
-#[derive(Debug, Clone, Copy)]
-pub struct ObjectRequest<'a> {
-    /// The HTTP method the client will use.
-    pub method: &'a str,
-    /// The bucket.
-    pub bucket: &'a str,
-    /// The object key, raw (not percent-encoded).
-    pub key: &'a str,
-    /// Query parameters the client sends, raw; an empty value is a bare name (`uploads`).
-    pub query: &'a [(&'a str, &'a str)],
-    /// Headers the client sends that the signature covers: `Content-Type`, `Content-MD5`
-    /// and `x-oss-*`.
-    pub headers: &'a [(&'a str, &'a str)],
-}
-
-impl ObjectRequest<'_> {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map_or("", |(_, v)| v)
-    }
+/// The public endpoint of `region`, virtual-hosted: `https://<bucket>.oss-<region>.aliyuncs.com`.
+pub fn public_endpoint(region: &str) -> Endpoint {
+    Endpoint::new(
+        "https",
+        &format!("oss-{region}.aliyuncs.com"),
+        Addressing::VirtualHosted,
+    )
 }
 
 /// `key=value&…` for a URL: names and values RFC 3986-encoded, in the order given.
@@ -538,46 +432,6 @@ pub fn presign_v4(
 // PostObject
 // ---------------------------------------------------------------------------------------
 
-/// Which keys a form upload may write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyCondition<'a> {
-    /// Exactly this key.
-    Exact(&'a str),
-    /// Any key under this prefix; the form's `key` is the prefix followed by `${filename}`,
-    /// which OSS replaces with the uploaded file's name.
-    StartsWith(&'a str),
-}
-
-/// What a form upload policy allows.
-#[derive(Debug, Clone, Copy)]
-pub struct PostParams<'a> {
-    /// The bucket.
-    pub bucket: &'a str,
-    /// The bucket's region (V4 scope).
-    pub region: &'a str,
-    /// The key condition.
-    pub key: KeyCondition<'a>,
-    /// The largest file accepted, in bytes (`content-length-range` 0 to this).
-    pub max_bytes: u64,
-    /// The exact `Content-Type` the form must send, when restricted.
-    pub content_type: Option<&'a str>,
-    /// `success_action_status`: `200`, `201` or `204`.
-    pub success_action_status: &'a str,
-    /// When the policy stops working.
-    pub expiration: SystemTime,
-    /// The signing instant (V4 `x-oss-date`).
-    pub now: SystemTime,
-}
-
-/// A signed form upload: the fields to send (the file field goes last), and the policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PostForm {
-    /// Form fields in the order to send them.
-    pub fields: Vec<(String, String)>,
-    /// The policy document as signed (before base64), for inspection and tests.
-    pub policy: String,
-}
-
 /// The V1 form signature: base64 of HMAC-SHA1 over the base64 policy as sent.
 pub fn post_signature_v1(access_key_secret: &str, policy_base64: &str) -> String {
     signature_v1(access_key_secret, policy_base64)
@@ -699,78 +553,6 @@ pub fn post_policy_v1(credential: &Credential, params: &PostParams<'_>) -> PostF
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn endpoints_choose_their_addressing() {
-        let cases = [
-            (
-                "https://oss-cn-hangzhou.aliyuncs.com",
-                false,
-                Addressing::VirtualHosted,
-                "https://b1.oss-cn-hangzhou.aliyuncs.com/a%20b/c",
-            ),
-            (
-                "https://oss-cn-hangzhou-internal.aliyuncs.com/",
-                false,
-                Addressing::VirtualHosted,
-                "https://b1.oss-cn-hangzhou-internal.aliyuncs.com/a%20b/c",
-            ),
-            (
-                "https://b1.oss-cn-hangzhou.aliyuncs.com",
-                false,
-                Addressing::Custom,
-                "https://b1.oss-cn-hangzhou.aliyuncs.com/a%20b/c",
-            ),
-            (
-                "https://cdn.example.com",
-                false,
-                Addressing::Custom,
-                "https://cdn.example.com/a%20b/c",
-            ),
-            (
-                "http://127.0.0.1:9000",
-                false,
-                Addressing::PathStyle,
-                "http://127.0.0.1:9000/b1/a%20b/c",
-            ),
-            (
-                "http://localhost:9000",
-                false,
-                Addressing::PathStyle,
-                "http://localhost:9000/b1/a%20b/c",
-            ),
-            (
-                "http://[::1]:9000",
-                false,
-                Addressing::PathStyle,
-                "http://[::1]:9000/b1/a%20b/c",
-            ),
-            (
-                "https://store.example.com",
-                true,
-                Addressing::PathStyle,
-                "https://store.example.com/b1/a%20b/c",
-            ),
-        ];
-        for (url, path_style, addressing, object) in cases {
-            let endpoint = Endpoint::parse(url, "b1", path_style).expect(url);
-            assert_eq!(endpoint.addressing(), addressing, "{url}");
-            assert_eq!(endpoint.object_url("b1", "a b/c"), object, "{url}");
-        }
-        assert_eq!(
-            Endpoint::public("cn-beijing").object_url("b1", "k+1"),
-            "https://b1.oss-cn-beijing.aliyuncs.com/k%2B1"
-        );
-        for bad in [
-            "oss-cn-hangzhou.aliyuncs.com",
-            "ftp://x",
-            "https://",
-            "https://a.com/path",
-            "https://u@a.com",
-        ] {
-            assert!(Endpoint::parse(bad, "b1", false).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn v1_resource_signs_sub_resources_only_raw_and_sorted() {

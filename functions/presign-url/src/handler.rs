@@ -69,7 +69,8 @@ impl AppState {
             Some(role_arn) => {
                 let policy = PolicyTemplate::allowing(
                     "presign-url session policy",
-                    &config.presign_methods.oss_actions(),
+                    config.provider,
+                    &config.presign_methods.actions(config.provider),
                 );
                 config.check_policy_fits(&policy)?;
                 Signer::Role(Box::new(RoleSigner {

@@ -1,0 +1,1 @@
+//! S3 presigned URLs and POST policies (next).

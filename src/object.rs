@@ -1,0 +1,70 @@
+//! The shapes a presigner signs, the same for every provider: one object request, and a
+//! browser form upload.
+
+use std::time::SystemTime;
+
+/// One object request to presign, as the client will send it.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectRequest<'a> {
+    /// The HTTP method the client will use.
+    pub method: &'a str,
+    /// The bucket.
+    pub bucket: &'a str,
+    /// The object key, raw (not percent-encoded).
+    pub key: &'a str,
+    /// Query parameters the client sends, raw; an empty value is a bare name (`uploads`).
+    pub query: &'a [(&'a str, &'a str)],
+    /// Headers the client sends that the signature covers: `Content-Type`, `Content-MD5`
+    /// and `x-oss-*`.
+    pub headers: &'a [(&'a str, &'a str)],
+}
+
+impl ObjectRequest<'_> {
+    /// The value of header `name` (case-insensitive), or `""`.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map_or("", |(_, v)| v)
+    }
+}
+
+/// Which keys a form upload may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyCondition<'a> {
+    /// Exactly this key.
+    Exact(&'a str),
+    /// Any key under this prefix; the form's `key` is the prefix followed by `${filename}`,
+    /// which OSS replaces with the uploaded file's name.
+    StartsWith(&'a str),
+}
+
+/// What a form upload policy allows.
+#[derive(Debug, Clone, Copy)]
+pub struct PostParams<'a> {
+    /// The bucket.
+    pub bucket: &'a str,
+    /// The bucket's region (signature scope).
+    pub region: &'a str,
+    /// The key condition.
+    pub key: KeyCondition<'a>,
+    /// The largest file accepted, in bytes (`content-length-range` 0 to this).
+    pub max_bytes: u64,
+    /// The exact `Content-Type` the form must send, when restricted.
+    pub content_type: Option<&'a str>,
+    /// `success_action_status`: `200`, `201` or `204`.
+    pub success_action_status: &'a str,
+    /// When the policy stops working.
+    pub expiration: SystemTime,
+    /// The signing instant (V4 `x-oss-date`).
+    pub now: SystemTime,
+}
+
+/// A signed form upload: the fields to send (the file field goes last), and the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostForm {
+    /// Form fields in the order to send them.
+    pub fields: Vec<(String, String)>,
+    /// The policy document as signed (before base64), for inspection and tests.
+    pub policy: String,
+}
