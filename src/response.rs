@@ -183,7 +183,9 @@ pub fn sts_status(code: &str, sts_http_status: u16) -> StatusCode {
     match family {
         "Throttling" => StatusCode::TOO_MANY_REQUESTS,
         "ServiceUnavailable" => StatusCode::SERVICE_UNAVAILABLE,
-        "InternalError" | "UnknownError" => StatusCode::BAD_GATEWAY,
+        "InternalError" | "UnknownError" | "InternalFailure" | "IDPCommunicationError" => {
+            StatusCode::BAD_GATEWAY
+        }
         // Our credentials, role, policy or request are wrong: the deployment must change.
         "NoPermission"
         | "EntityNotExist"
@@ -196,7 +198,18 @@ pub fn sts_status(code: &str, sts_http_status: u16) -> StatusCode {
         | "InvalidTimeStamp"
         | "MissingParameter"
         | "Forbidden"
-        | "InvalidAction" => StatusCode::INTERNAL_SERVER_ERROR,
+        | "InvalidAction"
+        // AWS's names for the same kind of fault.
+        | "AccessDenied"
+        | "ExpiredToken"
+        | "InvalidClientTokenId"
+        | "RegionDisabledException"
+        | "PackedPolicyTooLarge"
+        | "MalformedPolicyDocument"
+        | "ValidationError"
+        | "InvalidParameterValue"
+        | "IncompleteSignature"
+        | "MissingAuthenticationToken" => StatusCode::INTERNAL_SERVER_ERROR,
         _ if sts_http_status >= 500 => StatusCode::BAD_GATEWAY,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -7,7 +7,7 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use stsvend::aliyun::sts::AssumeRoleParams;
-use stsvend::config::Config;
+use stsvend::config::{Config, Provider};
 use stsvend::credential::Credential;
 use stsvend::error::Error;
 use stsvend::identity::{Authenticator, role_session_name};
@@ -45,7 +45,8 @@ impl AppState {
     }
 }
 
-/// The success answer, in the shape the OSS mobile SDKs and ali-oss read.
+/// The success answer, in the shape the OSS mobile SDKs and ali-oss read; with AWS also the
+/// AWS names, so that SDKs' custom credential providers and `credential_process` read it as is.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct TokenAnswer<'a> {
@@ -54,6 +55,12 @@ struct TokenAnswer<'a> {
     access_key_secret: &'a str,
     security_token: &'a str,
     expiration: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret_access_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_token: Option<&'a str>,
 }
 
 /// Answers one request. Never fails: every refusal is an answer in the documented shape.
@@ -84,22 +91,27 @@ async fn issue(state: &AppState, request: &Request) -> Result<(Response<Body>, S
         duration_seconds: config.token_duration_seconds,
     };
     let credential = state.sts.assume_role(&params, now).await?;
-    Ok((answer(&credential), session))
+    Ok((answer(&credential, config.provider), session))
 }
 
-fn answer(credential: &Credential) -> Response<Body> {
+fn answer(credential: &Credential, provider: Provider) -> Response<Body> {
+    let token = credential.security_token.as_deref().unwrap_or_default();
+    let aws = provider == Provider::Aws;
     response::json(
         StatusCode::OK,
         &TokenAnswer {
             status_code: 200,
             access_key_id: &credential.access_key_id,
             access_key_secret: &credential.access_key_secret,
-            security_token: credential.security_token.as_deref().unwrap_or_default(),
-            // parse_assume_role_response guarantees an expiration; this is STS's own string.
+            security_token: token,
+            // parse_assume_role_response guarantees an expiration; this is STS's own instant.
             expiration: credential
                 .expiration
                 .map(format_iso8601)
                 .unwrap_or_default(),
+            version: aws.then_some(1),
+            secret_access_key: aws.then_some(credential.secret_access_key()),
+            session_token: aws.then_some(token),
         },
     )
 }

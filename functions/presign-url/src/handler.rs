@@ -10,8 +10,9 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use stsvend::aliyun::oss::{self, KeyCondition, ObjectRequest, PostParams, SigningKeyCache};
 use stsvend::aliyun::sts::AssumeRoleParams;
+use stsvend::aws::s3;
 use stsvend::cache::{CacheKey, CredentialCache};
-use stsvend::config::{Config, SignatureVersion};
+use stsvend::config::{Config, Provider, SignatureVersion};
 use stsvend::credential::Credential;
 use stsvend::error::Error;
 use stsvend::identity::{Authenticator, Caller, role_session_name};
@@ -215,6 +216,7 @@ async fn presign(
         ));
     }
     check_content_type(&ask, &config.allowed_content_types)?;
+    check_provider_fields(&ask, config.provider)?;
 
     let credential = state.credential(&caller, &prefix, now).await?;
     let (expires_in, capped_by) =
@@ -236,9 +238,14 @@ async fn presign(
                 expiration: now + Duration::from_secs(expires_in),
                 now,
             };
-            let form = match config.signature_version {
-                SignatureVersion::V4 => oss::post_policy_v4(&credential, &params, &state.keys),
-                SignatureVersion::V1 => oss::post_policy_v1(&credential, &params),
+            let form = match (config.provider, config.signature_version) {
+                (Provider::Aws, _) => s3::post_policy(&credential, &params, &state.keys),
+                (Provider::Aliyun, SignatureVersion::V4) => {
+                    oss::post_policy_v4(&credential, &params, &state.keys)
+                }
+                (Provider::Aliyun, SignatureVersion::V1) => {
+                    oss::post_policy_v1(&credential, &params)
+                }
             };
             response::json(
                 StatusCode::OK,
@@ -261,6 +268,9 @@ async fn presign(
             if let Some(md5) = &ask.content_md5 {
                 headers.push(("Content-MD5".to_owned(), md5.clone()));
             }
+            if let Some(length) = ask.content_length {
+                headers.push(("Content-Length".to_owned(), length.to_string()));
+            }
             let mut query = operation.query();
             query.extend(ask.overrides.iter().cloned());
             let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -275,8 +285,8 @@ async fn presign(
                 query: &query,
                 headers: &header_refs,
             };
-            let url = match config.signature_version {
-                SignatureVersion::V4 => oss::presign_v4(
+            let url = match (config.provider, config.signature_version) {
+                (Provider::Aws, _) => s3::presign(
                     &config.bucket_endpoint,
                     &credential,
                     &config.bucket_region,
@@ -285,7 +295,16 @@ async fn presign(
                     Duration::from_secs(expires_in),
                     &state.keys,
                 ),
-                SignatureVersion::V1 => oss::presign_v1(
+                (Provider::Aliyun, SignatureVersion::V4) => oss::presign_v4(
+                    &config.bucket_endpoint,
+                    &credential,
+                    &config.bucket_region,
+                    &object,
+                    now,
+                    Duration::from_secs(expires_in),
+                    &state.keys,
+                ),
+                (Provider::Aliyun, SignatureVersion::V1) => oss::presign_v1(
                     &config.bucket_endpoint,
                     &credential,
                     &object,
@@ -331,6 +350,26 @@ fn checked_key(ask: &Ask, prefix: &str) -> Result<String, ApiError> {
         ));
     }
     Ok(key)
+}
+
+/// Fields one provider has and the other lacks: OSS image processing (`process`), and a signed
+/// `Content-Length`, which S3 checks and OSS's default signed headers do not cover.
+fn check_provider_fields(ask: &Ask, provider: Provider) -> Result<(), ApiError> {
+    let process = ask
+        .overrides
+        .iter()
+        .any(|(name, _)| *name == "x-oss-process");
+    match provider {
+        Provider::Aws if process => Err(ApiError::bad_request(
+            "FieldNotApplicable",
+            "process is OSS image processing; S3 has no such parameter",
+        )),
+        Provider::Aliyun if ask.content_length.is_some() => Err(ApiError::bad_request(
+            "FieldNotApplicable",
+            "contentLength is signed for S3 only; OSS checks the length of the upload itself",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `ALLOWED_CONTENT_TYPES` (when set) for the requests that set an object's type: the type

@@ -25,6 +25,8 @@ pub(crate) struct Ask {
     pub(crate) expires: Option<u64>,
     pub(crate) content_type: Option<String>,
     pub(crate) content_md5: Option<String>,
+    /// An exact `Content-Length` to sign (S3).
+    pub(crate) content_length: Option<u64>,
     /// GET response overrides and image processing, as OSS query parameters.
     pub(crate) overrides: Vec<(&'static str, String)>,
 }
@@ -165,6 +167,7 @@ struct Raw {
     expires: Option<u64>,
     content_type: Option<String>,
     content_md5: Option<String>,
+    content_length: Option<u64>,
     response_content_type: Option<String>,
     response_content_disposition: Option<String>,
     process: Option<String>,
@@ -186,6 +189,10 @@ fn parse_fields(fields: Map<String, Value>, source: Source) -> Result<Ask, ApiEr
             "expires" => raw.expires = Some(whole_number(&name, value, source, "InvalidExpires")?),
             "contentType" => raw.content_type = Some(header_value(&name, value)?),
             "contentMd5" => raw.content_md5 = Some(header_value(&name, value)?),
+            "contentLength" => {
+                raw.content_length =
+                    Some(whole_number(&name, value, source, "InvalidContentLength")?)
+            }
             "responseContentType" => raw.response_content_type = Some(header_value(&name, value)?),
             "responseContentDisposition" => {
                 raw.response_content_disposition = Some(header_value(&name, value)?)
@@ -201,8 +208,8 @@ fn parse_fields(fields: Map<String, Value>, source: Source) -> Result<Ask, ApiEr
                 return Err(ApiError::bad_request(
                     "UnknownField",
                     format!(
-                        "{name:?} is not a field presign-url knows (key, method, expires, contentType, contentMd5, \
-                         responseContentType, responseContentDisposition, process, uploadId, partNumber, multipart, startsWith)"
+                        "{name:?} is not a field presign-url knows (key, method, expires, contentType, contentMd5, contentLength, \
+                         contentLength, responseContentType, responseContentDisposition, process, uploadId, partNumber, multipart, startsWith)"
                     ),
                 ));
             }
@@ -251,6 +258,10 @@ fn resolve(raw: Raw) -> Result<Ask, ApiError> {
             ));
         }
     }
+    if raw.content_length.is_some() && !matches!(operation, Operation::Put | Operation::Part { .. })
+    {
+        return Err(not_for("contentLength"));
+    }
     let mut overrides = Vec::new();
     for (field, parameter, value) in [
         (
@@ -278,6 +289,7 @@ fn resolve(raw: Raw) -> Result<Ask, ApiError> {
         expires: raw.expires,
         content_type: raw.content_type,
         content_md5: raw.content_md5,
+        content_length: raw.content_length,
         overrides,
     })
 }
@@ -479,6 +491,7 @@ mod tests {
             expires: Some(60),
             content_type: Some("image/png".to_owned()),
             content_md5: None,
+            content_length: None,
             overrides: Vec::new(),
         };
         assert_eq!(from_body.expect("body"), expected);
