@@ -7,6 +7,8 @@
 //! alibabacloud-oss-v2, clocks pinned to each URL's signing time) regenerate and compare every
 //! signature. Here, the test checks what the SDKs cannot: status, shape, caching.
 
+#[path = "../../../tests/support/keys.rs"]
+mod keys;
 #[path = "../../issue-token/tests/support/mod.rs"]
 mod support;
 
@@ -16,63 +18,6 @@ use support::{
 };
 
 const PREFIX: &str = "uploads/anonymous/";
-
-/// Keys a user may type, each under the caller's prefix (ALGORITHMS.md §5 lists where SDKs
-/// have been seen to differ; all of these must verify with both).
-fn awkward_keys() -> Vec<String> {
-    let mut keys: Vec<String> = [
-        "a.txt",
-        "a b.txt",
-        "a+b.txt",
-        "plus+plus+",
-        "100%.txt",
-        "percent%25",
-        "a%20b.txt",
-        "%2F.txt",
-        "中文.txt",
-        "arabic/مرحبا",
-        "korean/안녕하세요.doc",
-        "😀.png",
-        "emoji/👍🏽/x",
-        "~*!'().txt",
-        "star*",
-        "paren(1).jpg",
-        "excl!.jpg",
-        "'quote'.txt",
-        "\"double\".txt",
-        "a//b.txt",
-        "dir/",
-        "nested/very/deep/path/file.tar.gz",
-        "a?b.txt",
-        "a&b=c.txt",
-        "hash#tag",
-        "=.txt",
-        ";,:@$.txt",
-        "semi;colon",
-        "comma,file",
-        "at@sign",
-        "dollar$",
-        "[]{}.txt",
-        "^|`.txt",
-        "<>.txt",
-        "back\\slash.txt",
-        "caf\u{e9}-nfc.txt",
-        "cafe\u{301}-nfd.txt",
-        "..a.txt",
-        "a..b",
-        "dots.../x",
-        "-_.~",
-        "UPPER/Case.TXT",
-        "trailing space .txt",
-        " leading-space.txt",
-        "tab\u{2003}em-space",
-    ]
-    .iter()
-    .map(|k| format!("{PREFIX}{k}"))
-    .collect();
-    keys.push(format!("{PREFIX}{}", "k".repeat(1023 - PREFIX.len())));
-    keys
-}
 
 /// One request to presign-url and whether oss-v2 is expected to agree (ALGORITHMS.md §5.2:
 /// its V1 signer does not sign `x-oss-process`).
@@ -212,7 +157,7 @@ fn corpus_run(run: &Run) -> Vec<Value> {
     };
     let function = Function::start(env!("CARGO_BIN_EXE_presign-url"), &envs);
 
-    let mut asks: Vec<(Value, &str, bool)> = awkward_keys()
+    let mut asks: Vec<(Value, &str, bool)> = keys::awkward_keys(PREFIX)
         .into_iter()
         .map(|k| (json!({ "key": k }), "url", true))
         .collect();

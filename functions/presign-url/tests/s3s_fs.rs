@@ -1,0 +1,405 @@
+//! `PROVIDER=aws`: presign-url's URLs and forms used for real against s3s-fs, an S3 server
+//! that verifies SigV4 presigned URLs and POST policies itself, on 127.0.0.1. Bytes go up and
+//! come back; a tampered, expired, wrong-type or oversized upload is refused by the server.
+//!
+//! Every answer is also written to `$CARGO_TARGET_TMPDIR/s3-presigned.jsonl`, which
+//! `scripts/oracles/verify_s3_presigned.py` checks against botocore's own presigner.
+
+#[path = "../../../tests/support/keys.rs"]
+mod keys;
+#[path = "../../issue-token/tests/support/mod.rs"]
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{Function, free_port, http, wait_for_port};
+
+const ACCESS_KEY: &str = "AKIAS3SLOCALTEST";
+const SECRET_KEY: &str = "s3s-local-secret-key";
+const BUCKET: &str = "examplebucket";
+const PREFIX: &str = "uploads/anonymous/";
+const MAX_BYTES: u64 = 64 * 1024;
+
+struct Store {
+    child: Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl Store {
+    fn start(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("stsvend-s3s-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join(BUCKET)).expect("bucket dir");
+        let port = free_port();
+        let binary = std::env::var("STSVEND_S3S_FS").unwrap_or_else(|_| "s3s-fs".to_owned());
+        let child = Command::new(&binary)
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--access-key",
+                ACCESS_KEY,
+                "--secret-key",
+                SECRET_KEY,
+            ])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "start {binary} (cargo install s3s-fs --version 0.14.1 --features binary): {e}"
+                )
+            });
+        wait_for_port(port);
+        Self { child, port, dir }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn presigner(store: &Store, token: Option<&str>) -> Function {
+    let mut envs = vec![
+        ("PROVIDER", "aws".to_owned()),
+        ("AUTH_MODE", "none".to_owned()),
+        ("RUST_LOG", "info".to_owned()),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY.to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.to_owned()),
+        ("BUCKET", BUCKET.to_owned()),
+        ("BUCKET_REGION", "us-east-1".to_owned()),
+        (
+            "BUCKET_ENDPOINT",
+            format!("http://127.0.0.1:{}", store.port),
+        ),
+        ("PRESIGN_METHODS", "GET,HEAD,PUT,POST,DELETE".to_owned()),
+        ("UPLOAD_MAX_BYTES", MAX_BYTES.to_string()),
+    ];
+    if let Some(token) = token {
+        envs.push(("AWS_SESSION_TOKEN", token.to_owned()));
+    }
+    Function::start(env!("CARGO_BIN_EXE_presign-url"), &envs)
+}
+
+fn sign(function: &Function, ask: &Value) -> Value {
+    let (status, _, body) = function.request("POST", "/", &ask.to_string());
+    assert_eq!(status, 200, "{ask}: {body}");
+    serde_json::from_str(&body).expect("JSON answer")
+}
+
+fn headers_of(answer: &Value) -> Vec<(String, String)> {
+    answer["Headers"].as_object().map_or_else(Vec::new, |h| {
+        h.iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+            .collect()
+    })
+}
+
+fn send(answer: &Value, body: &[u8]) -> (u16, Vec<u8>) {
+    let headers = headers_of(answer);
+    let refs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, _, bytes) = http(
+        answer["Method"].as_str().expect("Method"),
+        answer["URL"].as_str().expect("URL"),
+        &refs,
+        body,
+    );
+    (status, bytes)
+}
+
+/// A multipart/form-data body: the fields in order, then the file.
+fn form_body(fields: &serde_json::Map<String, Value>, file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "stsvend-form-boundary-7d3e";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{}\r\n",
+                value.as_str().unwrap_or_default()
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"upload.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn record(records: &mut Vec<Value>, case: &str, key: &str, token: Option<&str>, answer: &Value) {
+    let kind = if answer.get("Fields").is_some() {
+        "post"
+    } else {
+        "url"
+    };
+    records.push(json!({
+        "case": case, "kind": kind, "access_key_id": ACCESS_KEY, "secret_access_key": SECRET_KEY,
+        "session_token": token, "region": "us-east-1", "bucket": BUCKET, "key": key, "answer": answer,
+    }));
+}
+
+fn get_bytes(function: &Function, key: &str) -> (u16, Vec<u8>) {
+    send(&sign(function, &json!({ "key": key })), b"")
+}
+
+#[test]
+#[ignore = "needs s3s-fs 0.14.1 from crates.io: scripts/test runs it"]
+fn presigned_urls_and_forms_move_real_bytes_through_a_verifying_store() {
+    let store = Store::start("bytes");
+    let mut records = Vec::new();
+    for token in [
+        None,
+        Some("IQoJb3JpZ2luX2VjEBgaCXVzLWVhc3QtMSJHMEUCIQD+token/with=chars"),
+    ] {
+        let function = presigner(&store, token);
+        let run = if token.is_some() {
+            "with a session token"
+        } else {
+            "long-lived key"
+        };
+
+        // A presigned PUT with a signed Content-Type, then GET and HEAD.
+        let key = format!("{PREFIX}photo 1+2 ünï.png");
+        let put = sign(
+            &function,
+            &json!({"key": key, "method": "PUT", "contentType": "image/png", "contentMd5": "JtIBlz5Xb2Fsn6A8zWc9Qg=="}),
+        );
+        record(&mut records, &format!("{run}: PUT"), &key, token, &put);
+        let bytes = b"\x89PNG real bytes of a picture";
+        // Content-MD5 is signed: the store checks it against the bytes.
+        assert_eq!(
+            send(&put, b"not the bytes the MD5 names").0,
+            400,
+            "Content-MD5 mismatch is refused"
+        );
+        let put = sign(
+            &function,
+            &json!({"key": key, "method": "PUT", "contentType": "image/png"}),
+        );
+        assert_eq!(send(&put, bytes).0, 200);
+        assert_eq!(get_bytes(&function, &key), (200, bytes.to_vec()));
+        let head = sign(&function, &json!({"key": key, "method": "HEAD"}));
+        assert_eq!(send(&head, b"").0, 200);
+
+        // The server refuses what the signature does not cover.
+        let mut other_type = put.clone();
+        other_type["Headers"]["Content-Type"] = json!("text/html");
+        assert_eq!(
+            send(&other_type, b"<script>").0,
+            403,
+            "a different Content-Type"
+        );
+        let mut tampered = put.clone();
+        let url = tampered["URL"].as_str().expect("URL").to_owned();
+        let last = url.chars().last().expect("non-empty");
+        tampered["URL"] = json!(format!(
+            "{}{}",
+            &url[..url.len() - 1],
+            if last == '0' { '1' } else { '0' }
+        ));
+        assert_eq!(send(&tampered, bytes).0, 403, "a tampered signature");
+        let mut elsewhere = put.clone();
+        elsewhere["URL"] = json!(url.replace("photo%201%2B2", "photo%201%2B3"));
+        assert_eq!(
+            send(&elsewhere, bytes).0,
+            403,
+            "the signature on another key"
+        );
+        let expired = sign(
+            &function,
+            &json!({"key": format!("{PREFIX}late.txt"), "method": "PUT", "expires": 1}),
+        );
+        thread::sleep(Duration::from_millis(2100));
+        assert_eq!(send(&expired, b"too late").0, 403, "an expired URL");
+
+        // A form upload; too large is refused by the store's policy check.
+        let form = sign(
+            &function,
+            &json!({"key": format!("{PREFIX}form upload.txt"), "method": "POST", "contentType": "text/plain"}),
+        );
+        record(
+            &mut records,
+            &format!("{run}: POST form"),
+            &format!("{PREFIX}form upload.txt"),
+            token,
+            &form,
+        );
+        let fields = form["Fields"].as_object().expect("Fields");
+        let (content_type, body) = form_body(fields, b"uploaded by a browser form");
+        let (status, _, answer) = http(
+            "POST",
+            form["URL"].as_str().expect("URL"),
+            &[("Content-Type", &content_type)],
+            &body,
+        );
+        assert!(
+            (200..300).contains(&status),
+            "{status}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        assert_eq!(
+            get_bytes(&function, &format!("{PREFIX}form upload.txt")),
+            (200, b"uploaded by a browser form".to_vec())
+        );
+        let (content_type, body) = form_body(
+            fields,
+            &vec![b'x'; usize::try_from(MAX_BYTES).expect("size") + 1],
+        );
+        let (status, _, answer) = http(
+            "POST",
+            form["URL"].as_str().expect("URL"),
+            &[("Content-Type", &content_type)],
+            &body,
+        );
+        assert_eq!(
+            status,
+            400,
+            "over content-length-range: {}",
+            String::from_utf8_lossy(&answer)
+        );
+
+        // A multipart upload, every step presigned.
+        let key = format!("{PREFIX}big file.bin");
+        let initiate = sign(&function, &json!({"key": key, "multipart": "initiate"}));
+        record(
+            &mut records,
+            &format!("{run}: multipart initiate"),
+            &key,
+            token,
+            &initiate,
+        );
+        let (status, xml) = send(&initiate, b"");
+        assert_eq!(status, 200);
+        let xml = String::from_utf8_lossy(&xml).into_owned();
+        let upload_id = xml
+            .split("<UploadId>")
+            .nth(1)
+            .and_then(|s| s.split("</UploadId>").next())
+            .expect("UploadId")
+            .to_owned();
+        let parts: [Vec<u8>; 2] = [
+            vec![b'a'; 5 * 1024 * 1024],
+            b"the last, short part".to_vec(),
+        ];
+        let mut completion = String::from("<CompleteMultipartUpload>");
+        for (i, part) in parts.iter().enumerate() {
+            let number = i + 1;
+            let url = sign(
+                &function,
+                &json!({"key": key, "method": "PUT", "uploadId": upload_id, "partNumber": number}),
+            );
+            record(
+                &mut records,
+                &format!("{run}: part {number}"),
+                &key,
+                token,
+                &url,
+            );
+            let headers: Vec<(&str, &str)> = Vec::new();
+            let (status, answer_headers, _) =
+                http("PUT", url["URL"].as_str().expect("URL"), &headers, part);
+            assert_eq!(status, 200);
+            let etag = answer_headers.get("etag").expect("ETag");
+            completion.push_str(&format!(
+                "<Part><PartNumber>{number}</PartNumber><ETag>{etag}</ETag></Part>"
+            ));
+        }
+        completion.push_str("</CompleteMultipartUpload>");
+        let list = sign(
+            &function,
+            &json!({"key": key, "multipart": "list", "uploadId": upload_id}),
+        );
+        let (status, listing) = send(&list, b"");
+        assert_eq!(status, 200);
+        assert!(String::from_utf8_lossy(&listing).contains("<PartNumber>2</PartNumber>"));
+        let complete = sign(
+            &function,
+            &json!({"key": key, "multipart": "complete", "uploadId": upload_id}),
+        );
+        record(
+            &mut records,
+            &format!("{run}: multipart complete"),
+            &key,
+            token,
+            &complete,
+        );
+        assert_eq!(send(&complete, completion.as_bytes()).0, 200);
+        assert_eq!(get_bytes(&function, &key), (200, parts.concat()));
+
+        // DELETE, then the object is gone.
+        let delete = sign(&function, &json!({"key": key, "method": "DELETE"}));
+        assert_eq!(send(&delete, b"").0, 204);
+        assert_eq!(get_bytes(&function, &key).0, 404);
+
+        // Awkward keys: up, and back, byte for byte.
+        for (i, suffix) in [
+            "a b.txt",
+            "a+b.txt",
+            "100%.txt",
+            "%2F.txt",
+            "中文.txt",
+            "😀.png",
+            "~*!'().txt",
+            "\"q\".txt",
+            "=&;,:@$.txt",
+            "[]{}^|`.txt",
+            "dir/sub/deep.txt",
+            "caf\u{e9}.txt",
+            "cafe\u{301}.txt",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let key = format!("{PREFIX}awkward/{suffix}");
+            let put = sign(&function, &json!({"key": key, "method": "PUT"}));
+            let content = format!("object {i}: {suffix}");
+            assert_eq!(send(&put, content.as_bytes()).0, 200, "{key}");
+            let get = sign(
+                &function,
+                &json!({"key": key, "responseContentDisposition": format!("attachment; filename=\"{i}.txt\"")}),
+            );
+            record(
+                &mut records,
+                &format!("{run}: PUT {key:?}"),
+                &key,
+                token,
+                &put,
+            );
+            record(
+                &mut records,
+                &format!("{run}: GET {key:?}"),
+                &key,
+                token,
+                &get,
+            );
+            assert_eq!(send(&get, b""), (200, content.into_bytes()), "{key}");
+        }
+        // Every awkward key, signed for botocore to check (not all of them can be files).
+        for key in keys::awkward_keys(PREFIX) {
+            for ask in [
+                json!({ "key": key }),
+                json!({ "key": key, "method": "PUT", "contentType": "text/plain" }),
+            ] {
+                let answer = sign(&function, &ask);
+                record(&mut records, &format!("{run}: {ask}"), &key, token, &answer);
+            }
+        }
+        function.stop();
+    }
+    let path = format!("{}/s3-presigned.jsonl", env!("CARGO_TARGET_TMPDIR"));
+    let lines: Vec<String> = records.iter().map(Value::to_string).collect();
+    std::fs::write(&path, lines.join("\n") + "\n").expect("write corpus");
+}
