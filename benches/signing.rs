@@ -86,6 +86,27 @@ fn signing(c: &mut Criterion) {
     c.bench_function("oss post v4: form policy", |b| {
         b.iter(|| oss::post_policy_v4(&temporary, black_box(&post), &keys))
     });
+    let s3 = stsvend::endpoint::Endpoint::new(
+        "https",
+        "s3.us-east-1.amazonaws.com",
+        stsvend::endpoint::Addressing::VirtualHosted,
+    );
+    c.bench_function("sigv4: S3 presigned PUT", |b| {
+        b.iter(|| {
+            stsvend::aws::s3::presign(
+                &s3,
+                &temporary,
+                "us-east-1",
+                black_box(&request),
+                now,
+                Duration::from_secs(900),
+                &keys,
+            )
+        });
+    });
+    c.bench_function("sigv4: S3 POST policy", |b| {
+        b.iter(|| stsvend::aws::s3::post_policy(&temporary, black_box(&post), &keys))
+    });
     c.bench_function("oss post v1: form policy", |b| {
         b.iter(|| oss::post_policy_v1(&temporary, black_box(&post)))
     });

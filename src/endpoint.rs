@@ -101,7 +101,12 @@ impl Endpoint {
     /// The URL of `key` in `bucket`, the key percent-encoded (RFC 3986, `/` kept).
     pub fn object_url(&self, bucket: &str, key: &str) -> String {
         let path = percent_encode(&self.object_path(bucket, key), RFC3986_PATH);
-        format!("{}://{}{path}", self.scheme, self.host_for(bucket))
+        format!("{}{path}", self.origin_for(bucket))
+    }
+
+    /// `scheme://host[:port]` of requests for `bucket`.
+    pub fn origin_for(&self, bucket: &str) -> String {
+        format!("{}://{}", self.scheme, self.host_for(bucket))
     }
 
     /// The `Host` a request for `bucket` carries.

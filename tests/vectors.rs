@@ -416,17 +416,19 @@ fn the_s3_documentation_example_presigns_to_its_published_url() {
         headers: &[],
     };
     let now = UNIX_EPOCH + Duration::from_secs(1_369_353_600); // 20130524T000000Z
-    let query = sigv4::presign_query(
+    let url = sigv4::presign_url(
         &credential,
         &request,
+        "https://examplebucket.s3.amazonaws.com",
         "us-east-1",
         "s3",
         now,
         Duration::from_secs(86_400),
         &stsvend::signing_key::SigningKeyCache::default(),
     );
+    // The full URL as the AWS documentation prints it.
     assert_eq!(
-        query,
-        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
+        url,
+        "https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
     );
 }

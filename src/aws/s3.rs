@@ -42,10 +42,9 @@ pub fn presign(
         query: request.query,
         headers: request.headers,
     };
-    let query = sigv4::presign_query(credential, &signed, region, SERVICE, now, expires_in, keys);
-    format!(
-        "{}?{query}",
-        endpoint.object_url(request.bucket, request.key)
+    let origin = endpoint.origin_for(request.bucket);
+    sigv4::presign_url(
+        credential, &signed, &origin, region, SERVICE, now, expires_in, keys,
     )
 }
 

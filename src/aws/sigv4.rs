@@ -173,12 +173,17 @@ pub struct Request<'a> {
     pub headers: &'a [(&'a str, &'a str)],
 }
 
-/// Signs `request` in its query string (a presigned URL) at `now`, valid for `expires_in`
-/// (at most 7 days), and returns the query string to send: the request's own parameters and
-/// the `X-Amz-*` ones, the session token signed as `X-Amz-Security-Token`.
-pub fn presign_query(
+/// A presigned URL for `request`: `origin` (`scheme://host[:port]`), the canonical URI, and
+/// the canonical query string (the request's own parameters and the `X-Amz-*` ones, the
+/// session token signed as `X-Amz-Security-Token`) followed by `X-Amz-Signature`. Signed at
+/// `now`, valid for `expires_in` (at most 7 days).
+///
+/// The canonical forms are what is sent, so each value is encoded once.
+#[allow(clippy::too_many_arguments)]
+pub fn presign_url(
     credential: &Credential,
     request: &Request<'_>,
+    origin: &str,
     region: &str,
     service: &str,
     now: SystemTime,
@@ -203,10 +208,12 @@ pub fn presign_query(
     if let Some(token) = &credential.security_token {
         query.push(("X-Amz-Security-Token", token));
     }
+    let uri = canonical_uri(request.path);
+    let canonical_query = canonical_query_string(&query);
     let canonical_request = canonical_request(
         request.method,
-        &canonical_uri(request.path),
-        &canonical_query_string(&query),
+        &uri,
+        &canonical_query,
         &canonical,
         &signed,
         UNSIGNED_PAYLOAD,
@@ -222,18 +229,7 @@ pub fn presign_query(
         &key,
         &string_to_sign(&date_time, &scope, &canonical_request),
     );
-    query.push(("X-Amz-Signature", &signature));
-    query
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{}={}",
-                percent_encode(k, RFC3986_UNRESERVED),
-                percent_encode(v, RFC3986_UNRESERVED)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+    format!("{origin}{uri}?{canonical_query}&X-Amz-Signature={signature}")
 }
 
 /// Signs `request` with `body` in its headers at `now`, and returns the headers to add:
