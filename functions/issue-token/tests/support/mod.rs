@@ -285,10 +285,16 @@ pub struct Function {
 impl Function {
     /// Starts `binary` in HTTP mode on a free port with only `PATH`, `PORT=0` and `envs` set.
     pub fn start(binary: &str, envs: &[(&str, String)]) -> Self {
+        let mut all = vec![("PORT", "0".to_owned())];
+        all.extend_from_slice(envs);
+        Self::start_with_only(binary, &all)
+    }
+
+    /// Starts `binary` with only `PATH` and `envs` set; it must log where it listens.
+    pub fn start_with_only(binary: &str, envs: &[(&str, String)]) -> Self {
         let mut child = Command::new(binary)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("PORT", "0")
             .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

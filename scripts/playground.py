@@ -1,0 +1,162 @@
+"""The local playground: the whole direct-upload flow on this machine, no cloud account.
+
+Starts moto (as the STS, signature checking on), s3s-fs (an S3 server that checks every
+presigned URL and form policy), issue-token and presign-url in HTTP mode with PROVIDER=aws, and a
+small server on one origin that serves the upload page (examples/playground/) and passes
+/token, /presign and the bucket's paths to the others, so the browser needs no CORS. Prints where
+to look; Ctrl-C (or SIGTERM) stops everything.
+
+presign-url signs with the store's own key (s3s-fs accepts a single key pair); issue-token
+assumes a role on moto.
+
+usage: .venv/bin/python scripts/playground.py [--port 8080] [--data DIR]
+"""
+
+import argparse
+import http.client
+import http.server
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BUCKET = "playground"
+STORE_KEY = ("AKIAPLAYGROUNDLOCAL", "playground-local-secret")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(port: int, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def route(path: str, ports: dict):
+    """The port a request path goes to, and the path to send there."""
+    if path == "/token" or path.startswith("/token?"):
+        return ports["issue-token"], path
+    if path == "/presign" or path.startswith("/presign?"):
+        return ports["presign-url"], path
+    if path.startswith(f"/{BUCKET}/") or path.startswith(f"/{BUCKET}?"):
+        return ports["store"], path
+    return None, path
+
+
+def make_handler(ports: dict):
+    page = (ROOT / "examples" / "playground" / "index.html").read_bytes()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def forward(self):
+            port, path = route(self.path, ports)
+            if port is None:
+                if self.command == "GET" and self.path in ("/", "/index.html"):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
+                    self.send_header("Content-Length", str(len(page)))
+                    self.end_headers()
+                    self.wfile.write(page)
+                else:
+                    self.send_error(404)
+                return
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+            upstream = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            # The Host stays the page's origin: presigned URLs are signed for it.
+            upstream.putrequest(self.command, path, skip_host=True, skip_accept_encoding=True)
+            for name, value in self.headers.items():
+                if name.lower() not in ("connection", "content-length", "transfer-encoding"):
+                    upstream.putheader(name, value)
+            upstream.putheader("Content-Length", str(len(body)))
+            upstream.endheaders(body)
+            answer = upstream.getresponse()
+            data = answer.read()
+            self.send_response(answer.status, answer.reason)
+            for name, value in answer.getheaders():
+                if name.lower() not in ("connection", "content-length", "transfer-encoding"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
+
+    return Handler
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--data", default=str(ROOT / "target" / "playground"))
+    args = parser.parse_args()
+    data = pathlib.Path(args.data)
+    (data / BUCKET).mkdir(parents=True, exist_ok=True)
+    origin = f"http://127.0.0.1:{args.port}"
+    children = []
+
+    def stop(*_):
+        for child in reversed(children):
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        print("playground stopped", flush=True)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    moto = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "oracles" / "moto_sts.py")],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    children.append(moto)
+    sts = json.loads(moto.stdout.readline())
+
+    ports = {"store": free_port(), "issue-token": free_port(), "presign-url": free_port()}
+    children.append(subprocess.Popen(
+        [os.environ.get("STSVEND_S3S_FS", "s3s-fs"), "--host", "127.0.0.1", "--port", str(ports["store"]),
+         "--access-key", STORE_KEY[0], "--secret-key", STORE_KEY[1], str(data)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    common = {"PATH": os.environ.get("PATH", ""), "PROVIDER": "aws", "AUTH_MODE": "none", "BIND": "127.0.0.1",
+              "BUCKET": BUCKET, "BUCKET_REGION": "us-east-1", "AWS_REGION": "us-east-1", "RUST_LOG": "warn"}
+    binaries = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug"
+    children.append(subprocess.Popen([str(binaries / "issue-token")], env={
+        **common, "PORT": str(ports["issue-token"]), "STS_ENDPOINT": sts["endpoint"], "ROLE_ARN": sts["role_arn"],
+        "AWS_ACCESS_KEY_ID": sts["access_key_id"], "AWS_SECRET_ACCESS_KEY": sts["secret_access_key"]}))
+    children.append(subprocess.Popen([str(binaries / "presign-url")], env={
+        **common, "PORT": str(ports["presign-url"]), "BUCKET_ENDPOINT": origin,
+        "PRESIGN_METHODS": "GET,HEAD,PUT,POST,DELETE",
+        "AWS_ACCESS_KEY_ID": STORE_KEY[0], "AWS_SECRET_ACCESS_KEY": STORE_KEY[1]}))
+    for port in ports.values():
+        wait_for(port)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(ports))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(f"stsvend playground: open {origin}/", flush=True)
+    print(f"  uploads land in {data / BUCKET} (s3s-fs); Ctrl-C stops everything", flush=True)
+    signal.pause()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
