@@ -2,7 +2,7 @@
 
 Starts moto (as the STS, signature checking on), s3s-fs (an S3 server that checks every
 presigned URL and form policy), issue-token and presign-url in HTTP mode with PROVIDER=aws, and a
-small server on one origin that serves the upload page (examples/playground/) and passes
+small server on one origin that serves the upload page (examples/web/presign.html) and passes
 /token, /presign and the bucket's paths to the others, so the browser needs no CORS. Prints where
 to look; Ctrl-C (or SIGTERM) stops everything.
 
@@ -58,7 +58,8 @@ def route(path: str, ports: dict):
 
 
 def make_handler(ports: dict):
-    page = (ROOT / "examples" / "playground" / "index.html").read_bytes()
+    page = (ROOT / "examples" / "web" / "presign.html").read_bytes()
+    config = b"window.STSVEND = {};\n"
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -69,12 +70,14 @@ def make_handler(ports: dict):
         def forward(self):
             port, path = route(self.path, ports)
             if port is None:
-                if self.command == "GET" and self.path in ("/", "/index.html"):
+                files = {"/": (page, "text/html"), "/presign.html": (page, "text/html"), "/config.js": (config, "text/javascript")}
+                if self.command == "GET" and self.path in files:
+                    body, kind = files[self.path]
                     self.send_response(200)
-                    self.send_header("Content-Type", "text/html; charset=utf-8")
-                    self.send_header("Content-Length", str(len(page)))
+                    self.send_header("Content-Type", f"{kind}; charset=utf-8")
+                    self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
-                    self.wfile.write(page)
+                    self.wfile.write(body)
                 else:
                     self.send_error(404)
                 return

@@ -45,6 +45,10 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../policies/bucket_read_policy.json"),
     ),
     (
+        "bucket_write_imm_policy.json",
+        include_str!("../policies/bucket_write_imm_policy.json"),
+    ),
+    (
         "aws/bucket_write_policy.json",
         include_str!("../policies/aws/bucket_write_policy.json"),
     ),
@@ -298,19 +302,48 @@ mod tests {
     }
 
     #[test]
+    fn the_imm_template_reaches_one_project_only() {
+        let template = PolicyTemplate::bundled("bucket_write_imm_policy.json").expect("bundled");
+        let vars = PolicyVars {
+            bucket: "web-direct-upload",
+            object_prefix: "uploads/alice/",
+            imm_project: Some("web-direct-project"),
+            caller: &Caller::with_sub("alice"),
+        };
+        let rendered: Value =
+            serde_json::from_str(&template.render(&vars).expect("render")).expect("JSON");
+        assert_eq!(
+            rendered["Statement"][1]["Resource"],
+            serde_json::json!(["acs:imm:*:*:project/web-direct-project"])
+        );
+        assert_eq!(
+            rendered["Statement"][1]["Action"],
+            serde_json::json!(["imm:DetectImageFaces"])
+        );
+        let without = PolicyVars {
+            imm_project: None,
+            ..vars
+        };
+        assert!(
+            template.render(&without).is_err(),
+            "IMM_PROJECT is required by this template"
+        );
+    }
+
+    #[test]
     fn bundled_templates_grant_no_wildcard_action() {
         for (name, _) in BUNDLED {
             let template = PolicyTemplate::bundled(name).expect("bundled");
             let actions = template.actions();
             assert!(!actions.is_empty(), "{name}");
-            let service = if name.starts_with("aws/") {
-                "s3:"
+            let services: &[&str] = if name.starts_with("aws/") {
+                &["s3:"]
             } else {
-                "oss:"
+                &["oss:", "imm:"]
             };
             for action in actions {
                 assert!(
-                    action.starts_with(service) && !action.contains('*'),
+                    services.iter().any(|s| action.starts_with(s)) && !action.contains('*'),
                     "{name}: {action}"
                 );
             }
