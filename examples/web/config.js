@@ -1,0 +1,1 @@
+window.STSVEND = {}; // deployment settings for the pages; see index.html and presign.html
