@@ -26,7 +26,7 @@ struct Token {
 fn android_expiration(text: &str) -> Option<i64> {
     let prefix = text.get(..19)?;
     let parsed = stsvend::time::parse_iso8601(&format!("{prefix}Z"))?;
-    Some(i64::try_from(stsvend::time::unix_seconds(parsed)).ok()?)
+    i64::try_from(stsvend::time::unix_seconds(parsed)).ok()
 }
 
 /// iOS `NSDateFormatter` with `yyyy-MM-dd'T'HH:mm:ssZ` (`en_US_POSIX`): the STS form with `Z`
