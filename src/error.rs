@@ -73,4 +73,6 @@ pub struct StsRejection {
     pub message: String,
     /// STS's `RequestId`, for support tickets.
     pub request_id: Option<String>,
+    /// STS's `Retry-After`, in seconds, passed on to the caller.
+    pub retry_after: Option<u64>,
 }

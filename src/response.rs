@@ -62,6 +62,8 @@ pub struct ApiError {
     pub message: String,
     /// For the log only: the underlying cause (never a secret; never sent to the caller).
     pub cause: Option<String>,
+    /// `Retry-After` seconds for 429 and 503 (STS's own when it sent one, else 1).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -76,6 +78,7 @@ impl ApiError {
             code: code.into(),
             message: message.into(),
             cause: None,
+            retry_after: None,
         }
     }
 
@@ -90,7 +93,10 @@ impl ApiError {
         let headers = response.headers_mut();
         match self.status {
             StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
-                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+                headers.insert(
+                    RETRY_AFTER,
+                    HeaderValue::from(self.retry_after.unwrap_or(1)),
+                );
             }
             StatusCode::METHOD_NOT_ALLOWED => {
                 headers.insert(ALLOW, HeaderValue::from_static("GET, POST"));
@@ -134,7 +140,10 @@ impl From<Error> for ApiError {
                     ),
                     _ => format!("STS failed: {} (STS RequestId {request_id})", r.message),
                 };
-                Self::new(status, r.code, message)
+                Self {
+                    retry_after: r.retry_after,
+                    ..Self::new(status, r.code, message)
+                }
             }
             Error::StsMalformed { .. } => Self::new(
                 StatusCode::BAD_GATEWAY,

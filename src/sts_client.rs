@@ -4,7 +4,7 @@
 //! module adds what needs the outside world: randomness and the sender.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use ring::rand::{SecureRandom, SystemRandom};
 
@@ -13,9 +13,15 @@ use crate::aws::sts as aws_sts;
 use crate::config::{Config, Provider};
 use crate::credential::Credential;
 use crate::encode::hex_lower;
-use crate::error::Error;
+use crate::error::{Error, StsRejection};
 use crate::signing_key::SigningKeyCache;
 use crate::transport::HttpSender;
+
+/// The most STS requests one `AssumeRole` makes.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// The ceiling of the first pause between attempts; it doubles each time.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Calls STS `AssumeRole` with the function's own credentials, on the configured provider.
 pub struct StsClient {
@@ -54,8 +60,50 @@ impl StsClient {
         }
     }
 
-    /// Assumes the role, signed at `now`; the whole exchange ends within the deadline.
+    /// Assumes the role, signed at `now`. The whole exchange, retries included, ends within
+    /// the deadline (`STS_TIMEOUT_MS`): throttling, 5xx answers and connection failures are
+    /// tried again, up to [`MAX_ATTEMPTS`] times, after a jittered, doubling pause, when the
+    /// pause still fits in the deadline.
     pub async fn assume_role(
+        &self,
+        params: &AssumeRoleParams<'_>,
+        now: SystemTime,
+    ) -> Result<Credential, Error> {
+        let deadline = Instant::now() + self.timeout;
+        let mut attempt = 1;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let result = match tokio::time::timeout(left, self.attempt(params, now)).await {
+                Ok(result) => result,
+                Err(_) => Err(Error::StsTimeout(self.timeout)),
+            };
+            match result {
+                Err(error) if attempt < MAX_ATTEMPTS && retryable(&error) => {
+                    let pause = self.backoff(attempt);
+                    if Instant::now() + pause >= deadline {
+                        return Err(error);
+                    }
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Full jitter: a random pause up to 100 ms, 200 ms, 400 ms, ... for attempt 1, 2, 3, ...
+    fn backoff(&self, attempt: u32) -> Duration {
+        let ceiling = FIRST_BACKOFF.saturating_mul(1 << attempt.saturating_sub(1).min(10));
+        let mut random = [0u8; 4];
+        let fraction = match self.random.fill(&mut random) {
+            Ok(()) => f64::from(u32::from_le_bytes(random)) / f64::from(u32::MAX),
+            Err(_) => 1.0,
+        };
+        ceiling.mul_f64(fraction)
+    }
+
+    /// One signed request and its answer; each attempt has its own nonce.
+    async fn attempt(
         &self,
         params: &AssumeRoleParams<'_>,
         now: SystemTime,
@@ -83,12 +131,33 @@ impl StsClient {
                 &self.keys,
             ),
         };
-        let reply = tokio::time::timeout(self.timeout, self.sender.send(request))
-            .await
-            .map_err(|_| Error::StsTimeout(self.timeout))??;
-        match self.provider {
+        let reply = self.sender.send(request).await?;
+        let parsed = match self.provider {
             Provider::Aliyun => sts::parse_assume_role_response(reply.status, &reply.body),
             Provider::Aws => aws_sts::parse_assume_role_response(reply.status, &reply.body),
+        };
+        parsed.map_err(|error| match error {
+            Error::StsRejected(rejection) => Error::StsRejected(StsRejection {
+                retry_after: reply.retry_after,
+                ..rejection
+            }),
+            other => other,
+        })
+    }
+}
+
+/// Whether trying again may help: throttling, STS's own 5xx, or the connection.
+fn retryable(error: &Error) -> bool {
+    match error {
+        Error::StsRejected(r) => {
+            let family = r.code.split('.').next().unwrap_or("");
+            matches!(
+                family,
+                "Throttling" | "ServiceUnavailable" | "InternalError" | "InternalFailure"
+            ) || r.status >= 500
         }
+        Error::StsMalformed { status, .. } => *status >= 500,
+        Error::StsUnreachable(_) => true,
+        _ => false,
     }
 }

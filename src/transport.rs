@@ -24,6 +24,8 @@ pub struct HttpReply {
     pub status: u16,
     /// The body, at most [`MAX_REPLY_BYTES`].
     pub body: Vec<u8>,
+    /// `Retry-After`, in seconds, when the upstream sent one.
+    pub retry_after: Option<u64>,
 }
 
 /// Sends a signed request and reads the answer.
@@ -31,6 +33,13 @@ pub trait HttpSender: Send + Sync + 'static {
     /// Sends `request`. Errors are [`Error::StsUnreachable`], [`Error::StsTimeout`] or, for
     /// an oversized body, [`Error::StsMalformed`].
     fn send(&self, request: SignedRequest) -> BoxFuture<'_, Result<HttpReply, Error>>;
+
+    /// Opens a connection to `url` ahead of the first request (a `HEAD`, answer ignored), so
+    /// that the first caller does not pay the handshakes. Does nothing by default.
+    fn warm_up<'a>(&'a self, url: &'a str) -> BoxFuture<'a, ()> {
+        let _ = url;
+        Box::pin(async {})
+    }
 }
 
 /// The production sender: reqwest with rustls, built once per cold start and reused, so
@@ -69,6 +78,11 @@ impl ReqwestSender {
         };
         let mut response = builder.body(request.body).send().await.map_err(map_err)?;
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(map_err)? {
             if body.len() + chunk.len() > MAX_REPLY_BYTES {
@@ -79,13 +93,26 @@ impl ReqwestSender {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(HttpReply { status, body })
+        Ok(HttpReply {
+            status,
+            body,
+            retry_after,
+        })
+    }
+
+    async fn warm_up_now(&self, url: &str) {
+        // Any answer will do: the point is the TCP and TLS handshakes, kept in the pool.
+        let _ = self.client.head(url).send().await;
     }
 }
 
 impl HttpSender for ReqwestSender {
     fn send(&self, request: SignedRequest) -> BoxFuture<'_, Result<HttpReply, Error>> {
         Box::pin(self.send_now(request))
+    }
+
+    fn warm_up<'a>(&'a self, url: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(self.warm_up_now(url))
     }
 }
 
@@ -104,6 +131,7 @@ impl CannedSender {
             reply: Some(HttpReply {
                 status,
                 body: body.as_bytes().to_vec(),
+                retry_after: None,
             }),
             sent: std::sync::Mutex::default(),
         })

@@ -156,6 +156,7 @@ impl HttpSender for JwksServer {
             Ok(HttpReply {
                 status: 200,
                 body: body.into_bytes(),
+                retry_after: None,
             })
         })
     }

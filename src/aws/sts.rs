@@ -122,6 +122,7 @@ pub fn parse_assume_role_response(status: u16, body: &[u8]) -> Result<Credential
                 MAX_MESSAGE_CHARS,
             ),
             request_id: element(xml, "RequestId").map(|id| clean(&id, 100)),
+            retry_after: None,
         }));
     }
     if !(200..300).contains(&status) {

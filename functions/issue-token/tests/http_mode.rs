@@ -52,6 +52,8 @@ fn issue_token_in_http_mode_against_a_stand_in_sts() {
         "Specified signature is not matched with our calculation. server string to sign is:POST&%2F&AccessKeyId%3D{FUNCTION_KEY_ID}%26SecurityToken%3D{}",
         FUNCTION_TOKEN.replace('+', "%252B")
     );
+    // Throttling, 5xx answers and broken connections are tried MAX_ATTEMPTS (3) times; the
+    // stand-in gives the same answer to each attempt.
     let cases: Vec<(Canned, u16, &str)> = vec![
         (Canned::Reply(400, r#"{"RequestId":"A1","HostId":"sts.aliyuncs.com","Code":"Throttling.User","Message":"Request was denied due to user flow control."}"#.into()), 429, "Throttling.User"),
         (Canned::Reply(403, r#"{"RequestId":"A2","HostId":"sts.aliyuncs.com","Code":"NoPermission","Message":"You are not authorized to do this action. You should be authorized by RAM."}"#.into()), 500, "NoPermission"),
@@ -63,11 +65,19 @@ fn issue_token_in_http_mode_against_a_stand_in_sts() {
         (Canned::Reply(200, "<html><body>captive portal</body></html>".into()), 502, "StsBadResponse"),
         (Canned::Reply(200, r#"{"RequestId":"A7","Credentials":{"AccessKeyId":"STS.x","#.into()), 502, "StsBadResponse"),
         (Canned::Drop, 502, "StsUnreachable"),
+        (Canned::Reply(200, "x".repeat(10 * 1024 * 1024)), 502, "StsBadResponse"),
         (Canned::Stall(Duration::from_secs(6)), 504, "StsTimeout"),
     ];
+    let mut attempts = 2;
     for (canned, status, code) in cases {
         let stall = matches!(canned, Canned::Stall(_));
-        sts.next(canned);
+        let retried = matches!(code, "Throttling.User" | "InternalError" | "StsUnreachable")
+            || (code == "StsBadResponse" && matches!(canned, Canned::Reply(500, _)));
+        let times = if retried { 3 } else { 1 };
+        attempts += times;
+        for _ in 0..times {
+            sts.next(canned.clone());
+        }
         let started = Instant::now();
         let (got, headers, body) = function.request("GET", "/token", "");
         assert_eq!(
@@ -76,7 +86,11 @@ fn issue_token_in_http_mode_against_a_stand_in_sts() {
             "{body}"
         );
         assert_eq!(json(&body)["StatusCode"], status);
-        assert_eq!(headers.contains_key("retry-after"), status == 429, "{code}");
+        assert_eq!(
+            headers.contains_key("retry-after"),
+            status == 429 || status == 503,
+            "{code}"
+        );
         if stall {
             // The deadline is honoured: the answer comes long before the stand-in would.
             assert!(
@@ -86,6 +100,32 @@ fn issue_token_in_http_mode_against_a_stand_in_sts() {
             );
         }
     }
+
+    // A throttled first attempt, then success: the caller sees only the success.
+    sts.next(Canned::Reply(
+        400,
+        r#"{"RequestId":"T1","Code":"Throttling.User","Message":"flow control"}"#.into(),
+    ));
+    sts.next(Canned::Reply(200, support::success_body("anonymous")));
+    assert_eq!(
+        function.request("GET", "/token", "").2,
+        support::expected_answer()
+    );
+    attempts += 2;
+    // STS's own Retry-After reaches the caller.
+    for _ in 0..3 {
+        sts.next(Canned::ReplyRetryAfter(
+            503,
+            r#"{"RequestId":"T2","Code":"ServiceUnavailable","Message":"busy"}"#.into(),
+            7,
+        ));
+    }
+    let (status, headers, _) = function.request("GET", "/token", "");
+    assert_eq!(
+        (status, headers.get("retry-after").map(String::as_str)),
+        (503, Some("7"))
+    );
+    attempts += 3;
 
     // Not a method issue-token serves: refused before any STS call.
     let before = sts.received_count();
@@ -109,7 +149,7 @@ fn issue_token_in_http_mode_against_a_stand_in_sts() {
             "access_key_secret": FUNCTION_SECRET,
         }));
     }
-    assert_eq!(captured.len(), 13, "every case but 405 reached STS once");
+    assert_eq!(captured.len(), attempts, "every attempt reached STS");
     let capture_path = format!("{}/sts-requests.jsonl", env!("CARGO_TARGET_TMPDIR"));
     let lines: Vec<String> = captured.iter().map(ToString::to_string).collect();
     std::fs::write(&capture_path, lines.join("\n") + "\n").expect("write captures");

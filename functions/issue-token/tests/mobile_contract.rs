@@ -152,7 +152,15 @@ fn both_mobile_sdks_accept_the_success_and_fail_cleanly_on_every_error() {
         (Canned::Drop, "StsUnreachable"),
     ];
     for (canned, code) in errors {
-        sts.next(canned);
+        // Throttling and a dropped connection are tried three times.
+        let times = if matches!(code, "Throttling.User" | "StsUnreachable") {
+            3
+        } else {
+            1
+        };
+        for _ in 0..times {
+            sts.next(canned.clone());
+        }
         let (status, _, body) = function.request("GET", "/", "");
         let answer: Value = serde_json::from_str(&body).expect("JSON error body");
         assert_eq!(answer["ErrorCode"], code);

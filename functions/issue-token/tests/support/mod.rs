@@ -65,6 +65,8 @@ pub fn expected_answer() -> String {
 #[derive(Clone)]
 pub enum Canned {
     Reply(u16, String),
+    /// A reply with a `Retry-After` header, in seconds.
+    ReplyRetryAfter(u16, String, u64),
     Stall(Duration),
     Drop,
 }
@@ -133,6 +135,12 @@ fn serve_one(
     let Some((method, path, headers, body)) = read_request(&mut stream) else {
         return;
     };
+    if method == "HEAD" {
+        // A cold-start warm-up: answer, and do not count it as an AssumeRole.
+        let _ =
+            stream.write_all(b"HTTP/1.1 400 X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        return;
+    }
     let problems = check_assume_role(expected, &method, &path, &headers, &body);
     received.lock().expect("lock").push(Received {
         method,
@@ -145,10 +153,18 @@ fn serve_one(
         .expect("lock")
         .pop_front()
         .unwrap_or(Canned::Reply(500, String::new()));
+    let canned_retry_after = match &canned {
+        Canned::ReplyRetryAfter(_, _, seconds) => Some(*seconds),
+        _ => None,
+    };
     match canned {
-        Canned::Reply(status, body) => {
+        Canned::Reply(status, body) | Canned::ReplyRetryAfter(status, body, _) => {
+            let retry_after = match canned_retry_after {
+                Some(seconds) => format!("Retry-After: {seconds}\r\n"),
+                None => String::new(),
+            };
             let head = format!(
-                "HTTP/1.1 {status} X\r\nContent-Type: application/json;charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json;charset=utf-8\r\n{retry_after}Content-Length: {}\r\nConnection: close\r\n\r\n",
                 body.len()
             );
             let _ = stream.write_all(head.as_bytes());
