@@ -64,8 +64,13 @@ where
     let started = Config::from_env().and_then(|config| {
         announce(&config);
         let (listen, cors) = (config.listen, Cors::new(&config.cors_allow_origins));
-        let sender = ReqwestSender::new(config.sts_timeout)?;
-        let state = build(config, Arc::new(SystemClock), Arc::new(sender))?;
+        let sender: Arc<dyn HttpSender> = Arc::new(ReqwestSender::new(config.sts_timeout)?);
+        if config.role_arn.is_some() {
+            // Open the STS connection now, so that the first caller does not pay the handshakes.
+            let (sender, url) = (Arc::clone(&sender), format!("{}/", config.sts_endpoint));
+            tokio::spawn(async move { sender.warm_up(&url).await });
+        }
+        let state = build(config, Arc::new(SystemClock), sender)?;
         Ok((Arc::new(state), listen, cors.map(Arc::new)))
     });
     let (state, listen, cors) = match started {

@@ -127,6 +127,13 @@ fn issue_token_in_http_mode_against_a_stand_in_sts() {
     );
     attempts += 3;
 
+    // The STS connection was opened at cold start, once.
+    assert_eq!(
+        sts.warm_ups.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one warm-up at start"
+    );
+
     // Not a method issue-token serves: refused before any STS call.
     let before = sts.received_count();
     assert_eq!(function.request("DELETE", "/token", "").0, 405);

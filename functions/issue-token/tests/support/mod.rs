@@ -81,6 +81,8 @@ pub struct Received {
 
 pub struct StandInSts {
     pub address: SocketAddr,
+    /// Cold-start connection warm-ups (`HEAD`) answered.
+    pub warm_ups: Arc<std::sync::atomic::AtomicUsize>,
     queue: Arc<Mutex<VecDeque<Canned>>>,
     received: Arc<Mutex<Vec<Received>>>,
 }
@@ -98,16 +100,22 @@ impl StandInSts {
         let address = listener.local_addr().expect("address");
         let queue = Arc::new(Mutex::new(VecDeque::new()));
         let received = Arc::new(Mutex::new(Vec::new()));
-        let (q, r) = (Arc::clone(&queue), Arc::clone(&received));
+        let warm_ups = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (q, r, w) = (
+            Arc::clone(&queue),
+            Arc::clone(&received),
+            Arc::clone(&warm_ups),
+        );
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (q, r) = (Arc::clone(&q), Arc::clone(&r));
+                let (q, r, w) = (Arc::clone(&q), Arc::clone(&r), Arc::clone(&w));
                 let expected = expected.clone();
-                thread::spawn(move || serve_one(stream, &expected, &q, &r));
+                thread::spawn(move || serve_one(stream, &expected, &q, &r, &w));
             }
         });
         Self {
             address,
+            warm_ups,
             queue,
             received,
         }
@@ -131,12 +139,14 @@ fn serve_one(
     expected: &Expected,
     queue: &Mutex<VecDeque<Canned>>,
     received: &Mutex<Vec<Received>>,
+    warm_ups: &std::sync::atomic::AtomicUsize,
 ) {
     let Some((method, path, headers, body)) = read_request(&mut stream) else {
         return;
     };
     if method == "HEAD" {
         // A cold-start warm-up: answer, and do not count it as an AssumeRole.
+        warm_ups.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let _ =
             stream.write_all(b"HTTP/1.1 400 X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         return;
