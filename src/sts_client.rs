@@ -10,10 +10,12 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::aliyun::sts::{self, AssumeRoleParams};
 use crate::aws::sts as aws_sts;
+use crate::cache::{CacheKey, CredentialCache};
 use crate::config::{Config, Provider};
 use crate::credential::Credential;
 use crate::encode::hex_lower;
 use crate::error::{Error, StsRejection};
+use crate::identity::role_session_name;
 use crate::signing_key::SigningKeyCache;
 use crate::transport::HttpSender;
 
@@ -159,5 +161,72 @@ fn retryable(error: &Error) -> bool {
         Error::StsMalformed { status, .. } => *status >= 500,
         Error::StsUnreachable(_) => true,
         _ => false,
+    }
+}
+
+/// An assumed role whose temporary credentials are cached per session policy: callers share a
+/// credential only when their rendered policies are identical, and concurrent misses for one
+/// policy make one STS call.
+pub struct CachedRole {
+    role_arn: String,
+    duration_seconds: u32,
+    sts: StsClient,
+    cache: CredentialCache,
+}
+
+impl std::fmt::Debug for CachedRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedRole")
+            .field("role_arn", &self.role_arn)
+            .field("entries", &self.cache.len())
+            .finish()
+    }
+}
+
+impl CachedRole {
+    /// How many policies' credentials are kept.
+    pub const CAPACITY: usize = 10_000;
+
+    /// The role `role_arn`, assumed for `TOKEN_DURATION_SECONDS` with `config`'s STS.
+    pub fn new(config: &Config, role_arn: &str, sender: Arc<dyn HttpSender>) -> Self {
+        Self {
+            role_arn: role_arn.to_owned(),
+            duration_seconds: config.token_duration_seconds,
+            sts: StsClient::new(config, sender),
+            cache: CredentialCache::new(Self::CAPACITY),
+        }
+    }
+
+    /// Credentials under `policy` for the caller `sub`: the cached ones while more than
+    /// `min_left` of their life remains at `now`, otherwise fresh ones from STS.
+    pub async fn credentials(
+        &self,
+        sub: &str,
+        policy: String,
+        now: SystemTime,
+        min_left: Duration,
+    ) -> Result<Credential, Error> {
+        let session = role_session_name(sub);
+        let key = CacheKey {
+            role_arn: self.role_arn.clone(),
+            policy: policy.clone(),
+            duration_seconds: self.duration_seconds,
+        };
+        let usable = |c: &Credential| c.expiration.is_some_and(|e| e > now + min_left);
+        let fetch = || async {
+            let params = AssumeRoleParams {
+                role_arn: &self.role_arn,
+                role_session_name: &session,
+                policy: Some(&policy),
+                duration_seconds: self.duration_seconds,
+            };
+            self.sts.assume_role(&params, now).await
+        };
+        self.cache.get_or_fetch(key, now, usable, fetch).await
+    }
+
+    /// `TOKEN_DURATION_SECONDS`.
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs(u64::from(self.duration_seconds))
     }
 }

@@ -1,28 +1,33 @@
 //! issue-token: temporary STS credentials scoped to the caller's prefix.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
-use stsvend::aliyun::sts::AssumeRoleParams;
 use stsvend::config::{Config, Provider};
 use stsvend::credential::Credential;
 use stsvend::error::Error;
 use stsvend::identity::{Authenticator, role_session_name};
 use stsvend::response::{self, ApiError};
-use stsvend::sts_client::StsClient;
+use stsvend::sts_client::CachedRole;
 use stsvend::time::{Clock, format_iso8601};
 use stsvend::transport::HttpSender;
 
 /// What every request needs, built once per cold start.
 pub(crate) struct AppState {
     config: Config,
-    role_arn: String,
     clock: Arc<dyn Clock>,
     auth: Authenticator,
-    sts: StsClient,
+    role: CachedRole,
+}
+
+/// The least life a cached token must have left to be handed out: the mobile SDKs refetch
+/// when 5 minutes are left and ali-oss every 5 minutes, so at least 6 minutes, and at least
+/// half the token's life (so STS is asked at most once per half lifetime per policy).
+fn min_life_left(duration: Duration) -> Duration {
+    (duration / 2).max(Duration::from_secs(6 * 60))
 }
 
 impl AppState {
@@ -32,15 +37,13 @@ impl AppState {
         clock: Arc<dyn Clock>,
         sender: Arc<dyn HttpSender>,
     ) -> Result<Self, Error> {
-        let role_arn = config.require_role_arn()?.to_owned();
-        let auth = Authenticator::new(&config.auth_mode, Arc::clone(&sender), config.sts_timeout)?;
-        let sts = StsClient::new(&config, sender);
+        let role = CachedRole::new(&config, config.require_role_arn()?, Arc::clone(&sender));
+        let auth = Authenticator::new(&config.auth_mode, sender, config.sts_timeout)?;
         Ok(Self {
             config,
-            role_arn,
             clock,
             auth,
-            sts,
+            role,
         })
     }
 }
@@ -84,13 +87,11 @@ async fn issue(state: &AppState, request: &Request) -> Result<(Response<Body>, S
     let policy = config.render_policy(&config.policy, &caller, &prefix)?;
     let session = role_session_name(&caller.sub);
 
-    let params = AssumeRoleParams {
-        role_arn: &state.role_arn,
-        role_session_name: &session,
-        policy: Some(&policy),
-        duration_seconds: config.token_duration_seconds,
-    };
-    let credential = state.sts.assume_role(&params, now).await?;
+    let min_left = min_life_left(state.role.duration());
+    let credential = state
+        .role
+        .credentials(&caller.sub, policy, now, min_left)
+        .await?;
     Ok((answer(&credential, config.provider), session))
 }
 
@@ -411,6 +412,63 @@ mod tests {
                 "{code}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn tokens_are_reused_per_policy_while_enough_life_is_left() {
+        // STS_SUCCESS expires at 09:08:10, 900 s after NOW.
+        let sender = CannedSender::answering(200, STS_SUCCESS);
+        let state = state_with(&[("AUTH_MODE", "none")], sender.clone());
+        for _ in 0..5 {
+            assert_eq!(
+                handle(Arc::clone(&state), event("apigw-v2-no-authorizer.json"))
+                    .await
+                    .status(),
+                200
+            );
+        }
+        assert_eq!(sender.sent().len(), 1, "one STS call for one policy");
+
+        // Callers with their own prefixes never share a token.
+        let sender = CannedSender::answering(200, STS_SUCCESS);
+        let state = state_with(&[], sender.clone());
+        for sub in ["alice", "bob", "alice", "carol", "bob"] {
+            let text = std::fs::read_to_string(format!(
+                "{}/../../events/apigw-v2-jwt.json",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .expect("fixture")
+            .replace(r#""sub": "user-42""#, &format!(r#""sub": "{sub}""#));
+            assert_eq!(
+                handle(
+                    Arc::clone(&state),
+                    lambda_http::request::from_str(&text).expect("event")
+                )
+                .await
+                .status(),
+                200
+            );
+        }
+        let sessions: Vec<String> = sender
+            .sent()
+            .iter()
+            .map(|r| form(r)["RoleSessionName"].clone())
+            .collect();
+        assert_eq!(sessions, ["alice", "bob", "carol"]);
+    }
+
+    #[test]
+    fn cached_tokens_keep_room_for_the_clients_refresh() {
+        assert_eq!(
+            min_life_left(Duration::from_secs(900)),
+            Duration::from_secs(450)
+        );
+        assert_eq!(
+            min_life_left(Duration::from_secs(3600)),
+            Duration::from_secs(1800)
+        );
+        // Never less than the SDKs' 5-minute window plus a minute.
+        assert!(min_life_left(Duration::from_secs(900)) >= Duration::from_secs(360));
     }
 
     #[tokio::test(start_paused = true)]

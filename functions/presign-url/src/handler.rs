@@ -9,9 +9,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use stsvend::aliyun::oss::{self, KeyCondition, ObjectRequest, PostParams, SigningKeyCache};
-use stsvend::aliyun::sts::AssumeRoleParams;
 use stsvend::aws::s3;
-use stsvend::cache::{CacheKey, CredentialCache};
 use stsvend::config::{Config, Provider, SignatureVersion};
 use stsvend::credential::Credential;
 use stsvend::error::Error;
@@ -19,14 +17,11 @@ use stsvend::identity::{Authenticator, Caller, role_session_name};
 use stsvend::policy::PolicyTemplate;
 use stsvend::prefix::check_key;
 use stsvend::response::{self, ApiError};
-use stsvend::sts_client::StsClient;
+use stsvend::sts_client::CachedRole;
 use stsvend::time::{Clock, format_iso8601};
 use stsvend::transport::HttpSender;
 
 use crate::request::{self, Ask, DEFAULT_EXPIRES_SECONDS, Operation};
-
-/// How many callers' temporary credentials are kept.
-const CACHE_CAPACITY: usize = 10_000;
 
 /// The form upload's `success_action_status`: 201 answers with the object's location.
 const SUCCESS_ACTION_STATUS: &str = "201";
@@ -51,10 +46,8 @@ enum Signer {
 
 /// Signing with temporary keys of an assumed role.
 struct RoleSigner {
-    role_arn: String,
     policy: PolicyTemplate,
-    sts: StsClient,
-    cache: CredentialCache,
+    role: CachedRole,
 }
 
 impl AppState {
@@ -75,10 +68,8 @@ impl AppState {
                 );
                 config.check_policy_fits(&policy)?;
                 Signer::Role(Box::new(RoleSigner {
-                    role_arn: role_arn.clone(),
                     policy,
-                    sts: StsClient::new(&config, Arc::clone(&sender)),
-                    cache: CredentialCache::new(CACHE_CAPACITY),
+                    role: CachedRole::new(&config, role_arn, Arc::clone(&sender)),
                 }))
             }
             None => Signer::Own,
@@ -102,32 +93,12 @@ impl AppState {
         let Signer::Role(role) = &self.signer else {
             return Ok(self.config.credential.clone());
         };
-        let RoleSigner {
-            role_arn,
-            policy,
-            sts,
-            cache,
-        } = role.as_ref();
-        let policy = self.config.render_policy(policy, caller, prefix)?;
-        let duration_seconds = self.config.token_duration_seconds;
-        let half_life = Duration::from_secs(u64::from(duration_seconds) / 2);
-        let session = role_session_name(&caller.sub);
-        let key = CacheKey {
-            role_arn: role_arn.clone(),
-            policy: policy.clone(),
-            duration_seconds,
-        };
-        let usable = |c: &Credential| c.expiration.is_some_and(|e| e > now + half_life);
-        let fetch = || async {
-            let params = AssumeRoleParams {
-                role_arn,
-                role_session_name: &session,
-                policy: Some(&policy),
-                duration_seconds,
-            };
-            sts.assume_role(&params, now).await
-        };
-        cache.get_or_fetch(key, now, usable, fetch).await
+        let policy = self.config.render_policy(&role.policy, caller, prefix)?;
+        // Reused while more than half their life is left; a URL cannot outlive them.
+        let half_life = role.role.duration() / 2;
+        role.role
+            .credentials(&caller.sub, policy, now, half_life)
+            .await
     }
 }
 
