@@ -34,6 +34,10 @@ use crate::transport::{HttpSender, ReqwestSender};
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// The most a request's head (request line and headers) may take; more is 431. Room for an
+/// 8 KiB bearer token and ordinary headers.
+pub const MAX_HEAD_BYTES: usize = 32 * 1024;
+
 /// How long a client may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -177,6 +181,7 @@ where
                 let connection = http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(HEADER_READ_TIMEOUT)
+                    .max_buf_size(MAX_HEAD_BYTES)
                     .serve_connection(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {

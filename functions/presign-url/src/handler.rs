@@ -343,10 +343,28 @@ fn check_provider_fields(ask: &Ask, provider: Provider) -> Result<(), ApiError> 
     }
 }
 
-/// `ALLOWED_CONTENT_TYPES` (when set) for the requests that set an object's type: the type
-/// must be given, and its media type must match an entry (`image/*` matches `image/png`).
+/// `ALLOWED_CONTENT_TYPES` (when set): the requests that set an object's type must give one
+/// whose media type matches an entry (`image/*` matches `image/png`), and a GET may override
+/// the type it is served with only to such a type (else an upload could be served as
+/// `text/html`).
 fn check_content_type(ask: &Ask, allowed: &[String]) -> Result<(), ApiError> {
-    if allowed.is_empty() || !ask.operation.sets_content_type() {
+    if allowed.is_empty() {
+        return Ok(());
+    }
+    let served_as = ask
+        .overrides
+        .iter()
+        .find(|(name, _)| *name == "response-content-type");
+    if let Some((_, value)) = served_as
+        && !media_type_allowed(value, allowed)
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "ContentTypeNotAllowed",
+            format!("{value:?} is not among {}", allowed.join(", ")),
+        ));
+    }
+    if !ask.operation.sets_content_type() {
         return Ok(());
     }
     let Some(content_type) = &ask.content_type else {
@@ -375,6 +393,20 @@ fn check_content_type(ask: &Ask, allowed: &[String]) -> Result<(), ApiError> {
             format!("{content_type:?} is not among {}", allowed.join(", ")),
         ))
     }
+}
+
+/// Whether the media type of `content_type` (parameters aside) matches an entry of `allowed`.
+fn media_type_allowed(content_type: &str, allowed: &[String]) -> bool {
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let kind = media.split('/').next().unwrap_or("");
+    allowed
+        .iter()
+        .any(|entry| *entry == media || entry.strip_suffix("/*") == Some(kind))
 }
 
 /// The URL's lifetime: `expires` (default 900 s), capped by `PRESIGN_MAX_EXPIRES_SECONDS`
@@ -589,6 +621,18 @@ mod tests {
                     .to_owned(),
                 403,
                 "ContentTypeNotAllowed",
+            ),
+            (
+                &[("ALLOWED_CONTENT_TYPES", "image/png")],
+                r#"{"key":"uploads/anonymous/x","responseContentType":"text/html"}"#.to_owned(),
+                403,
+                "ContentTypeNotAllowed",
+            ),
+            (
+                &[("ALLOWED_CONTENT_TYPES", "image/*")],
+                r#"{"key":"uploads/anonymous/x","method":"PUT","contentType":"image/png,text/html"}"#.to_owned(),
+                400,
+                "InvalidContentType",
             ),
             (
                 &[("ALLOWED_CONTENT_TYPES", "image/png")],

@@ -235,13 +235,23 @@ fn resolve(raw: Raw) -> Result<Ask, ApiError> {
     if raw.content_type.is_some() && !operation.sets_content_type() {
         return Err(not_for("contentType"));
     }
-    if let Some(content_type) = raw.content_type.as_ref().filter(|t| !t.contains('/')) {
+    if let Some(content_type) = raw.content_type.as_ref().filter(|t| !is_media_type(t)) {
         {
             return Err(ApiError::bad_request(
                 "InvalidContentType",
                 format!("{content_type:?} is not a media type"),
             ));
         }
+    }
+    if let Some(value) = raw
+        .response_content_type
+        .as_ref()
+        .filter(|t| !is_media_type(t))
+    {
+        return Err(ApiError::bad_request(
+            "InvalidContentType",
+            format!("{value:?} is not one media type"),
+        ));
     }
     if raw.content_md5.is_some() && !matches!(operation, Operation::Put | Operation::Part { .. }) {
         return Err(not_for("contentMd5"));
@@ -375,6 +385,31 @@ fn operation(raw: &Raw) -> Result<Operation, ApiError> {
             format!("method {other:?} is not GET, HEAD, PUT, DELETE or POST"),
         )),
     }
+}
+
+/// One media type, `type/subtype` with optional `; name=value` parameters: no list (a comma
+/// would let a second type ride past `ALLOWED_CONTENT_TYPES`; browsers obey the last one).
+pub(crate) fn is_media_type(value: &str) -> bool {
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
+    };
+    let mut parts = value.split(';');
+    let media_ok = parts
+        .next()
+        .and_then(|media| media.trim().split_once('/'))
+        .is_some_and(|(kind, sub)| token(kind) && token(sub));
+    let params_ok = parts.all(|param| {
+        param.trim().split_once('=').is_some_and(|(name, value)| {
+            let value = value.trim().trim_matches('"');
+            token(name.trim())
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-/".contains(&b))
+        })
+    });
+    media_ok && params_ok
 }
 
 fn describe(operation: &Operation) -> &'static str {
@@ -594,6 +629,22 @@ mod tests {
             ),
             (
                 r#"{"key":"k","method":"PUT","contentType":"png"}"#,
+                "InvalidContentType",
+            ),
+            (
+                r#"{"key":"k","method":"PUT","contentType":"image/png,text/html"}"#,
+                "InvalidContentType",
+            ),
+            (
+                r#"{"key":"k","method":"PUT","contentType":"image/png;a=b,text/html"}"#,
+                "InvalidContentType",
+            ),
+            (
+                r#"{"key":"k","method":"POST","contentType":"image/png;"}"#,
+                "InvalidContentType",
+            ),
+            (
+                r#"{"key":"k","responseContentType":"text/html, image/png"}"#,
                 "InvalidContentType",
             ),
             (
