@@ -94,7 +94,11 @@ impl CredentialCache {
 /// expiry. Entries in use (a fetch under way) stay.
 fn evict(slots: &mut HashMap<CacheKey, Slot>, now: SystemTime, capacity: usize) {
     let expiry = |slot: &Slot| -> Option<Option<SystemTime>> {
-        // `None`: in use. `Some(None)`: empty. `Some(Some(t))`: expires at t.
+        // `None`: in use (held by a caller, or locked). `Some(None)`: empty. `Some(Some(t))`:
+        // expires at t.
+        if Arc::strong_count(slot) > 1 {
+            return None;
+        }
         slot.try_lock()
             .ok()
             .map(|c| c.as_ref().and_then(|c| c.expiration))

@@ -509,7 +509,6 @@ fn jwt_settings(env: Lookup<'_>) -> Result<JwtSettings, Error> {
     }
     if let Some(url) = &jwks_url
         && !url.starts_with("https://")
-        && !url.starts_with("http://")
     {
         return Err(config(
             "JWT_JWKS_URL",

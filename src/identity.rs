@@ -37,8 +37,9 @@ pub enum AuthMode {
     None,
 }
 
-/// Where `AUTH_MODE=jwt` finds its keys, and what the claims must say.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where `AUTH_MODE=jwt` finds its keys, and what the claims must say. `Debug` does not show
+/// the HS256 secret.
+#[derive(Clone, PartialEq, Eq)]
 pub struct JwtSettings {
     /// `JWT_ISSUER` and `JWT_AUDIENCE`.
     pub expect: Expectations,
@@ -48,6 +49,20 @@ pub struct JwtSettings {
     pub jwks_url: Option<String>,
     /// `JWT_HS256_SECRET`.
     pub hs256_secret: Option<String>,
+}
+
+impl std::fmt::Debug for JwtSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtSettings")
+            .field("expect", &self.expect)
+            .field("jwks_file", &self.jwks_file)
+            .field("jwks_url", &self.jwks_url)
+            .field(
+                "hs256_secret",
+                &self.hs256_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 /// A caller whose identity has been established.

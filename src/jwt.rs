@@ -206,8 +206,7 @@ pub struct Expectations {
     pub audience: String,
 }
 
-/// The parts of a token, decoded but not yet verified.
-#[derive(Debug)]
+/// The parts of a token, decoded but not yet verified. `Debug` shows the header only.
 pub struct Unverified<'a> {
     /// `alg`.
     pub alg: String,
@@ -216,6 +215,15 @@ pub struct Unverified<'a> {
     signing_input: &'a str,
     signature: Vec<u8>,
     claims: serde_json::Map<String, Value>,
+}
+
+impl std::fmt::Debug for Unverified<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unverified")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Deserialize)]

@@ -61,10 +61,20 @@ pub struct PostParams<'a> {
 }
 
 /// A signed form upload: the fields to send (the file field goes last), and the policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` shows the field names only (the values hold the token and the signature).
+#[derive(Clone, PartialEq, Eq)]
 pub struct PostForm {
     /// Form fields in the order to send them.
     pub fields: Vec<(String, String)>,
     /// The policy document as signed (before base64), for inspection and tests.
     pub policy: String,
+}
+
+impl std::fmt::Debug for PostForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.fields.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("PostForm")
+            .field("fields", &names)
+            .finish_non_exhaustive()
+    }
 }

@@ -85,12 +85,17 @@ pub fn assume_role_request(
     }
 }
 
-/// The text of the first `<name>…</name>` element, entities decoded.
-fn element(xml: &str, name: &str) -> Option<String> {
+/// The raw content of the first `<name>…</name>` element.
+fn raw_element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
     let open = format!("<{name}>");
     let start = xml.find(&open)? + open.len();
     let end = start + xml[start..].find(&format!("</{name}>"))?;
-    let raw = &xml[start..end];
+    Some(&xml[start..end])
+}
+
+/// The text of the first `<name>…</name>` element, entities decoded (once: for leaves).
+fn element(xml: &str, name: &str) -> Option<String> {
+    let raw = raw_element(xml, name)?;
     Some(
         raw.replace("&lt;", "<")
             .replace("&gt;", ">")
@@ -128,9 +133,9 @@ pub fn parse_assume_role_response(status: u16, body: &[u8]) -> Result<Credential
     if !(200..300).contains(&status) {
         return Err(malformed("error status without an error code"));
     }
-    let credentials = element(xml, "Credentials").ok_or_else(|| malformed("no Credentials"))?;
+    let credentials = raw_element(xml, "Credentials").ok_or_else(|| malformed("no Credentials"))?;
     let field = |name, reason| {
-        element(&credentials, name)
+        element(credentials, name)
             .filter(|v| !v.is_empty())
             .ok_or_else(|| malformed(reason))
     };
@@ -232,5 +237,19 @@ mod tests {
             parse_assume_role_response(200, &[0xff, 0xfe]),
             Err(Error::StsMalformed { .. })
         ));
+    }
+
+    #[test]
+    fn entities_are_decoded_once() {
+        // `&amp;lt;` in a leaf is the text `&lt;`, not `<`.
+        let body = DOC_SUCCESS.replace("&amp;token", "&amp;lt;");
+        let c = parse_assume_role_response(200, body.as_bytes()).expect("success");
+        assert!(
+            c.security_token
+                .as_deref()
+                .is_some_and(|t| t.ends_with("&lt;")),
+            "{:?}",
+            c.security_token
+        );
     }
 }

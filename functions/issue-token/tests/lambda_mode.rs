@@ -51,14 +51,14 @@ fn serve_runtime(
         };
         let id = format!("req-{}", events.lock().expect("lock").len());
         let head = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: {id}\r\nLambda-Runtime-Deadline-Ms: 4102444800000\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:issue-token\r\nContent-Length: {}\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: {id}\r\nLambda-Runtime-Deadline-Ms: 4102444800000\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:issue-token\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             event.len()
         );
         let _ = stream.write_all(head.as_bytes());
         let _ = stream.write_all(event.as_bytes());
     } else {
         let _ = posted.send((path, body));
-        let _ = stream.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+        let _ = stream.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
     }
 }
 

@@ -188,6 +188,17 @@ async fn presign(
     }
     check_content_type(&ask, &config.allowed_content_types)?;
     check_provider_fields(&ask, config.provider)?;
+    if config.provider == Provider::Aliyun
+        && config.signature_version == SignatureVersion::V1
+        && key.contains('?')
+    {
+        // V1 signs the raw key followed by `?sub-resources`: `x?tagging` would sign like the
+        // tagging sub-resource of `x`.
+        return Err(ApiError::bad_request(
+            "InvalidKey",
+            "keys with '?' cannot be signed with OSS V1; use V4",
+        ));
+    }
 
     let credential = state.credential(&caller, &prefix, now).await?;
     let (expires_in, capped_by) =

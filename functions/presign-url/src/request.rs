@@ -198,7 +198,7 @@ fn parse_fields(fields: Map<String, Value>, source: Source) -> Result<Ask, ApiEr
                 raw.response_content_disposition = Some(header_value(&name, value)?)
             }
             "process" => raw.process = Some(header_value(&name, value)?),
-            "uploadId" => raw.upload_id = Some(header_value(&name, value)?),
+            "uploadId" => raw.upload_id = Some(upload_id(&name, value)?),
             "partNumber" => {
                 raw.part_number = Some(whole_number(&name, value, source, "InvalidPartNumber")?)
             }
@@ -451,6 +451,22 @@ fn header_value(name: &str, value: Value) -> Result<String, ApiError> {
         ));
     }
     Ok(s)
+}
+
+/// An upload id as OSS and S3 issue them: letters, digits and `._-`, at most 1 KiB.
+fn upload_id(name: &str, value: Value) -> Result<String, ApiError> {
+    let id = header_value(name, value)?;
+    if id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
+        Ok(id)
+    } else {
+        Err(ApiError::bad_request(
+            "InvalidField",
+            "uploadId holds only letters, digits and ._-",
+        ))
+    }
 }
 
 fn whole_number(
