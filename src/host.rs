@@ -41,6 +41,12 @@ pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 /// How long a client may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a client may take to send its request body.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most connections served at once; further clients wait to be accepted.
+pub const MAX_CONNECTIONS: usize = 4096;
+
 /// How long shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -161,8 +167,12 @@ where
 {
     info!("listening on http://{}", listener.local_addr()?);
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     tokio::pin!(shutdown);
     loop {
+        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+            break;
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let stream = match accepted {
@@ -188,6 +198,7 @@ where
                     if let Err(e) = connection.await {
                         debug!(error = %e, "connection closed with an error");
                     }
+                    drop(slot);
                 });
             }
             () = &mut shutdown => break,
@@ -212,7 +223,19 @@ where
     F: Future<Output = Response<Body>>,
 {
     let (parts, body) = request.into_parts();
-    let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+    let read = tokio::time::timeout(
+        BODY_READ_TIMEOUT,
+        Limited::new(body, MAX_BODY_BYTES).collect(),
+    )
+    .await;
+    let Ok(read) = read else {
+        return response::error(
+            StatusCode::REQUEST_TIMEOUT,
+            "RequestTimeout",
+            "the request body did not arrive within 10 s",
+        );
+    };
+    let bytes = match read {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             return response::error(
@@ -262,5 +285,80 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {},
         () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    async fn serve_echo() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve_http(
+            listener,
+            |request: Request| async move {
+                Response::new(Body::Text(format!("{} bytes", request.body().len())))
+            },
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        (address, stop)
+    }
+
+    async fn exchange(address: SocketAddr, raw: &[u8]) -> String {
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        stream.write_all(raw).await.expect("send");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_never_finishes_is_408_after_10_seconds() {
+        let (address, _stop) = serve_echo().await;
+        let started = tokio::time::Instant::now();
+        let answer = exchange(
+            address,
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nhello",
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(
+            answer.contains("\"ErrorCode\":\"RequestTimeout\""),
+            "{answer}"
+        );
+        assert_eq!(started.elapsed().as_secs(), BODY_READ_TIMEOUT.as_secs());
+    }
+
+    #[tokio::test]
+    async fn bodies_over_the_limit_are_413_and_within_it_served() {
+        let (address, _stop) = serve_echo().await;
+        let small = exchange(
+            address,
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+        )
+        .await;
+        assert!(
+            small.starts_with("HTTP/1.1 200") && small.ends_with("5 bytes"),
+            "{small}"
+        );
+        let big = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+            MAX_BODY_BYTES + 1,
+            "x".repeat(MAX_BODY_BYTES + 1)
+        );
+        let answer = exchange(address, big.as_bytes()).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 413"),
+            "{}",
+            &answer[..answer.len().min(200)]
+        );
     }
 }

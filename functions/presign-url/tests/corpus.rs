@@ -219,6 +219,9 @@ fn corpus_run(run: &Run) -> Vec<Value> {
         ),
         (413, json!("RequestTooLarge"))
     );
+    let big = "x".repeat(100 * 1024);
+    let (status, _, _) = function.request_with_headers("GET", "/", &[("X-Big", &big)], "");
+    assert_eq!(status, 431, "an oversized head");
     let (status, headers, _) = function.request("PUT", "/", "{}");
     assert_eq!(
         (status, headers.get("allow").map(String::as_str)),
