@@ -3,6 +3,8 @@
 
 use std::time::SystemTime;
 
+use serde_json::{Value, json};
+
 /// One object request to presign, as the client will send it.
 #[derive(Debug, Clone, Copy)]
 pub struct ObjectRequest<'a> {
@@ -76,5 +78,37 @@ impl std::fmt::Debug for PostForm {
         f.debug_struct("PostForm")
             .field("fields", &names)
             .finish_non_exhaustive()
+    }
+}
+
+/// The conditions every form policy carries, OSS's and S3's alike, pushed onto `conditions`,
+/// and the matching fields onto `fields`: the bucket, the key (exact, or `starts-with` with the
+/// `${filename}` field), `content-length-range` 0 to `max_bytes`, `success_action_status`, and
+/// `Content-Type` when restricted.
+pub fn form_conditions(
+    params: &PostParams<'_>,
+    conditions: &mut Vec<Value>,
+    fields: &mut Vec<(String, String)>,
+) {
+    conditions.push(json!({ "bucket": params.bucket }));
+    match params.key {
+        KeyCondition::Exact(key) => {
+            conditions.push(json!({ "key": key }));
+            fields.push(("key".to_owned(), key.to_owned()));
+        }
+        KeyCondition::StartsWith(prefix) => {
+            conditions.push(json!(["starts-with", "$key", prefix]));
+            fields.push(("key".to_owned(), format!("{prefix}${{filename}}")));
+        }
+    }
+    conditions.push(json!(["content-length-range", 0, params.max_bytes]));
+    conditions.push(json!({ "success_action_status": params.success_action_status }));
+    fields.push((
+        "success_action_status".to_owned(),
+        params.success_action_status.to_owned(),
+    ));
+    if let Some(content_type) = params.content_type {
+        conditions.push(json!({ "Content-Type": content_type }));
+        fields.push(("Content-Type".to_owned(), content_type.to_owned()));
     }
 }

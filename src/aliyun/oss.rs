@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::credential::Credential;
 use crate::encode::{RFC3986_PATH, RFC3986_UNRESERVED, hex_lower, percent_encode};
 pub use crate::endpoint::{Addressing, Endpoint};
-pub use crate::object::{KeyCondition, ObjectRequest, PostForm, PostParams};
+pub use crate::object::{KeyCondition, ObjectRequest, PostForm, PostParams, form_conditions};
 pub use crate::signing_key::SigningKeyCache;
 use crate::time::{format_compact, format_date, format_iso8601_millis, unix_seconds};
 
@@ -442,35 +442,6 @@ pub fn post_signature_v4(signing_key: &hmac::Key, policy_base64: &str) -> String
     signature_v4(signing_key, policy_base64)
 }
 
-/// The conditions every form policy carries, and the matching fields.
-fn common_conditions(
-    params: &PostParams<'_>,
-    conditions: &mut Vec<Value>,
-    fields: &mut Vec<(String, String)>,
-) {
-    conditions.push(json!({ "bucket": params.bucket }));
-    match params.key {
-        KeyCondition::Exact(key) => {
-            conditions.push(json!({ "key": key }));
-            fields.push(("key".to_owned(), key.to_owned()));
-        }
-        KeyCondition::StartsWith(prefix) => {
-            conditions.push(json!(["starts-with", "$key", prefix]));
-            fields.push(("key".to_owned(), format!("{prefix}${{filename}}")));
-        }
-    }
-    conditions.push(json!(["content-length-range", 0, params.max_bytes]));
-    conditions.push(json!({ "success_action_status": params.success_action_status }));
-    fields.push((
-        "success_action_status".to_owned(),
-        params.success_action_status.to_owned(),
-    ));
-    if let Some(content_type) = params.content_type {
-        conditions.push(json!({ "Content-Type": content_type }));
-        fields.push(("Content-Type".to_owned(), content_type.to_owned()));
-    }
-}
-
 fn policy_document(expiration: SystemTime, conditions: Vec<Value>) -> String {
     json!({ "expiration": format_iso8601_millis(expiration), "conditions": conditions }).to_string()
 }
@@ -500,7 +471,7 @@ pub fn post_policy_v4(
     if let Some(token) = &credential.security_token {
         conditions.push(json!({ "x-oss-security-token": token }));
     }
-    common_conditions(params, &mut conditions, &mut fields);
+    form_conditions(params, &mut conditions, &mut fields);
     let policy = policy_document(params.expiration, conditions);
     let policy_base64 = BASE64.encode(&policy);
     let key = keys.get(
@@ -532,7 +503,7 @@ pub fn post_policy_v4(
 pub fn post_policy_v1(credential: &Credential, params: &PostParams<'_>) -> PostForm {
     let mut conditions = Vec::new();
     let mut fields = Vec::new();
-    common_conditions(params, &mut conditions, &mut fields);
+    form_conditions(params, &mut conditions, &mut fields);
     let policy = policy_document(params.expiration, conditions);
     let policy_base64 = BASE64.encode(&policy);
     let signature = post_signature_v1(&credential.access_key_secret, &policy_base64);

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::aws::sigv4::{self, ALGORITHM};
 use crate::credential::Credential;
 use crate::endpoint::Endpoint;
-use crate::object::{KeyCondition, ObjectRequest, PostForm, PostParams};
+use crate::object::{ObjectRequest, PostForm, PostParams, form_conditions};
 use crate::signing_key::SigningKeyCache;
 use crate::time::{format_compact, format_date, format_iso8601_millis};
 
@@ -64,28 +64,9 @@ pub fn post_policy(
         credential.access_key_id,
         sigv4::scope(&date, params.region, SERVICE)
     );
-    let mut conditions: Vec<Value> = vec![json!({ "bucket": params.bucket })];
+    let mut conditions: Vec<Value> = Vec::new();
     let mut fields: Vec<(String, String)> = Vec::new();
-    match params.key {
-        KeyCondition::Exact(key) => {
-            conditions.push(json!({ "key": key }));
-            fields.push(("key".to_owned(), key.to_owned()));
-        }
-        KeyCondition::StartsWith(prefix) => {
-            conditions.push(json!(["starts-with", "$key", prefix]));
-            fields.push(("key".to_owned(), format!("{prefix}${{filename}}")));
-        }
-    }
-    conditions.push(json!(["content-length-range", 0, params.max_bytes]));
-    conditions.push(json!({ "success_action_status": params.success_action_status }));
-    fields.push((
-        "success_action_status".to_owned(),
-        params.success_action_status.to_owned(),
-    ));
-    if let Some(content_type) = params.content_type {
-        conditions.push(json!({ "Content-Type": content_type }));
-        fields.push(("Content-Type".to_owned(), content_type.to_owned()));
-    }
+    form_conditions(params, &mut conditions, &mut fields);
     conditions.push(json!({ "x-amz-algorithm": ALGORITHM }));
     conditions.push(json!({ "x-amz-credential": credential_field }));
     conditions.push(json!({ "x-amz-date": date_time }));
