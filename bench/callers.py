@@ -1,0 +1,70 @@
+"""STS calls made by issue-token for many requests from many callers.
+
+Runs the release issue-token in HTTP mode with AUTH_MODE=jwt (HS256) and the default
+per-caller prefix against bench/sts_standin.py, sends --requests requests round-robin from
+--callers distinct callers (each its own bearer token, so its own session policy), checks that
+every answer is 200, and prints how many AssumeRole calls reached STS.
+
+usage: python3 bench/callers.py [--callers 100] [--requests 10000]
+"""
+
+import argparse
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SECRET = "bench-hs256-secret-0123456789abcdef"
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def token(sub: str) -> str:
+    head = b64(json.dumps({"alg": "HS256"}).encode())
+    body = b64(json.dumps({"iss": "bench", "aud": "bench", "sub": sub, "exp": int(time.time()) + 3600}).encode())
+    mac = hmac.new(SECRET.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64(mac)}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--callers", type=int, default=100)
+    parser.add_argument("--requests", type=int, default=10_000)
+    args = parser.parse_args()
+    sts = subprocess.Popen([sys.executable, str(ROOT / "bench" / "sts_standin.py"), "9441"], stderr=subprocess.PIPE, text=True)
+    env = {"PATH": os.environ.get("PATH", ""), "PORT": "9432", "RUST_LOG": "warn", "AUTH_MODE": "jwt",
+           "JWT_HS256_SECRET": SECRET, "JWT_ISSUER": "bench", "JWT_AUDIENCE": "bench",
+           "STS_ENDPOINT": "http://127.0.0.1:9441", "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAI5tBenchKeyId",
+           "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "bench-secret", "ROLE_ARN": "acs:ram::1234567890123:role/bench",
+           "BUCKET": "examplebucket", "BUCKET_REGION": "cn-hangzhou"}
+    server = subprocess.Popen([str(ROOT / "target" / "release" / "issue-token")], env=env)
+    time.sleep(0.5)
+    tokens = [token(f"user-{i}") for i in range(args.callers)]
+    conn = http.client.HTTPConnection("127.0.0.1", 9432)
+    started = time.perf_counter()
+    for n in range(args.requests):
+        conn.request("GET", "/", headers={"Authorization": f"Bearer {tokens[n % len(tokens)]}"})
+        answer = conn.getresponse()
+        answer.read()
+        assert answer.status == 200, answer.status
+    elapsed = time.perf_counter() - started
+    server.terminate()
+    server.wait()
+    sts.terminate()
+    calls = [line for line in sts.stderr.read().splitlines() if line.startswith("calls=")]
+    print(f"{args.requests} requests from {args.callers} callers in {elapsed:.1f} s: all 200")
+    print(f"AssumeRole calls that reached STS: {calls[-1].split('=')[1] if calls else 0}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
