@@ -43,7 +43,7 @@ def main() -> int:
     sts = subprocess.Popen([sys.executable, str(ROOT / "bench" / "sts_standin.py"), "9441"], stderr=subprocess.PIPE, text=True)
     env = {"PATH": os.environ.get("PATH", ""), "PORT": "9432", "RUST_LOG": "warn", "AUTH_MODE": "jwt",
            "JWT_HS256_SECRET": SECRET, "JWT_ISSUER": "bench", "JWT_AUDIENCE": "bench",
-           "STS_ENDPOINT": "http://127.0.0.1:9441", "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAI5tBenchKeyId",
+           "STS_ENDPOINT": "http://127.0.0.1:9441", "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAI-test-bench-key",
            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "bench-secret", "ROLE_ARN": "acs:ram::1234567890123:role/bench",
            "BUCKET": "examplebucket", "BUCKET_REGION": "cn-hangzhou"}
     server = subprocess.Popen([str(ROOT / "target" / "release" / "issue-token")], env=env)

@@ -26,7 +26,7 @@ import time
 SUCCESS = json.dumps({
     "RequestId": "6894B13B-6D71-4EF5-88FA-F32781734A7F",
     "Credentials": {
-        "AccessKeyId": "STS.NUgYrLnoC37mZZCNnAbez2EGr",
+        "AccessKeyId": "STS.test-vended-key",
         "AccessKeySecret": "bench-vended-secret",
         "SecurityToken": "CAIS" + "x" * 700,
         "Expiration": "2030-01-01T00:00:00Z",
@@ -65,7 +65,7 @@ def spawn(binary, sts_port, port):
         "AUTH_MODE": "none",
         "PORT": str(port),
         "STS_ENDPOINT": f"http://127.0.0.1:{sts_port}",
-        "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAI5tBenchKeyId",
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAI-test-bench-key",
         "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "bench-secret",
         "ROLE_ARN": "acs:ram::1234567890123:role/uploader",
         "BUCKET": "examplebucket",

@@ -8,10 +8,10 @@ command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
 cargo build --release --quiet -p issue-token -p presign-url
 token="CAIS$(printf 'x%.0s' $(seq 600))"
 python3 bench/sts_standin.py 9440 2>/tmp/stsvend-sts-calls.log & sts=$!
-AUTH_MODE=none PORT=9431 STS_ENDPOINT=http://127.0.0.1:9440 ALIBABA_CLOUD_ACCESS_KEY_ID=LTAI5tBenchKeyId \
+AUTH_MODE=none PORT=9431 STS_ENDPOINT=http://127.0.0.1:9440 ALIBABA_CLOUD_ACCESS_KEY_ID=LTAI-test-bench-key \
   ALIBABA_CLOUD_ACCESS_KEY_SECRET=bench-secret ROLE_ARN=acs:ram::1234567890123:role/bench BUCKET=examplebucket \
   BUCKET_REGION=cn-hangzhou RUST_LOG=warn target/release/issue-token >/dev/null & issue=$!
-AUTH_MODE=none PORT=9430 ALIBABA_CLOUD_ACCESS_KEY_ID=LTAI5tBenchKeyId ALIBABA_CLOUD_ACCESS_KEY_SECRET=bench-secret \
+AUTH_MODE=none PORT=9430 ALIBABA_CLOUD_ACCESS_KEY_ID=LTAI-test-bench-key ALIBABA_CLOUD_ACCESS_KEY_SECRET=bench-secret \
   ALIBABA_CLOUD_SECURITY_TOKEN="$token" BUCKET=examplebucket BUCKET_REGION=cn-hangzhou RUST_LOG=warn \
   target/release/presign-url >/dev/null & presign=$!
 trap 'kill $sts $issue $presign 2>/dev/null' EXIT

@@ -6,7 +6,7 @@ usage: python3 bench/sts_standin.py [port]
 """
 import http.server, json, sys
 calls = 0
-BODY = json.dumps({"RequestId": "r", "Credentials": {"AccessKeyId": "STS.NUgYrLnoC37mZZCNnAbez2EGr", "AccessKeySecret": "s", "SecurityToken": "CAIS" + "x" * 700, "Expiration": "2030-01-01T00:00:00Z"}}).encode()
+BODY = json.dumps({"RequestId": "r", "Credentials": {"AccessKeyId": "STS.test-vended-key", "AccessKeySecret": "s", "SecurityToken": "CAIS" + "x" * 700, "Expiration": "2030-01-01T00:00:00Z"}}).encode()
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True

@@ -15,12 +15,8 @@ use stsvend::credential::Credential;
 fn signing(c: &mut Criterion) {
     let now = UNIX_EPOCH + Duration::from_secs(1_795_337_590);
     let token = format!("CAIS{}", "x".repeat(600));
-    let temporary = Credential::new(
-        "STS.NUgYrLnoC37mZZCNnAbez2EGr",
-        "vended-secret",
-        Some(token),
-    );
-    let own = Credential::new("LTAI5tFunctionKeyId", "function-secret", None);
+    let temporary = Credential::new("STS.test-vended-key", "vended-secret", Some(token));
+    let own = Credential::new("LTAI-test-function-key", "function-secret", None);
     let endpoint = oss::public_endpoint("cn-hangzhou");
     let headers = [("Content-Type", "image/jpeg")];
     let request = ObjectRequest {

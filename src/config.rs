@@ -767,7 +767,10 @@ mod tests {
 
     fn minimal() -> HashMap<&'static str, String> {
         HashMap::from([
-            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI5tTestKeyId".to_owned()),
+            (
+                "ALIBABA_CLOUD_ACCESS_KEY_ID",
+                "LTAI-test-config-key".to_owned(),
+            ),
             ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "test-secret".to_owned()),
             (
                 "ROLE_ARN",
@@ -947,7 +950,7 @@ mod tests {
         .expect("write policy");
         std::fs::write(
             dir.join("config.json"),
-            r#"{"AccessKeyID":"LTAI5tSeedKeyId","AccessKeySecret":"seed-secret","RoleArn":"acs:ram::1234567890123:role/seed","TokenExpireTime":"1800","PolicyFile":"policy/bucket_read_policy.txt"}"#,
+            r#"{"AccessKeyID":"LTAI-test-seed-key","AccessKeySecret":"seed-secret","RoleArn":"acs:ram::1234567890123:role/seed","TokenExpireTime":"1800","PolicyFile":"policy/bucket_read_policy.txt"}"#,
         )
         .expect("write config");
         let mut vars = HashMap::from([
@@ -956,7 +959,7 @@ mod tests {
             ("BUCKET_REGION", "cn-hangzhou".to_owned()),
         ]);
         let c = load(&vars).expect("valid");
-        assert_eq!(c.credential.access_key_id, "LTAI5tSeedKeyId");
+        assert_eq!(c.credential.access_key_id, "LTAI-test-seed-key");
         assert_eq!(
             c.role_arn.as_deref(),
             Some("acs:ram::1234567890123:role/seed")

@@ -254,7 +254,7 @@ async fn a_jwks_url_is_fetched_at_cold_start_and_again_for_a_new_kid_rate_limite
 #[test]
 fn jwt_mode_settings_are_validated_at_start_up() {
     let base = [
-        ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI5tTestKeyId"),
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI-test-config-key"),
         ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "s"),
         ("BUCKET", "examplebucket"),
         ("BUCKET_REGION", "cn-hangzhou"),

@@ -19,7 +19,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const python = process.env.STSVEND_PYTHON ?? join(root, ".venv", "bin", "python");
 const web = join(root, "examples", "web");
 const VENDED = {
-  AccessKeyId: "STS.NUgYrLnoC37mZZCNnAbez2EGr",
+  AccessKeyId: "STS.test-vended-key",
   AccessKeySecret: "vended-secret-for-the-browser",
   SecurityToken: "CAIS+vended/browser=token==",
 };
@@ -60,7 +60,7 @@ function startIssueToken(sts, origin) {
   const child = spawn(join(root, "target", "debug", "issue-token"), [], {
     env: {
       PATH: process.env.PATH, PORT: "0", RUST_LOG: "info", AUTH_MODE: "none",
-      STS_ENDPOINT: `http://127.0.0.1:${sts}`, ALIBABA_CLOUD_ACCESS_KEY_ID: "LTAI5tWebExampleKeyId",
+      STS_ENDPOINT: `http://127.0.0.1:${sts}`, ALIBABA_CLOUD_ACCESS_KEY_ID: "LTAI-test-web-example-key",
       ALIBABA_CLOUD_ACCESS_KEY_SECRET: "web-example-function-secret", ROLE_ARN: "acs:ram::1234567890123:role/web-upload",
       BUCKET: "web-direct-upload", BUCKET_REGION: "cn-hangzhou", POLICY_FILE: "bucket_write_imm_policy.json",
       IMM_PROJECT: "web-direct-project", CORS_ALLOW_ORIGINS: origin,

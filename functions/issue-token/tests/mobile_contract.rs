@@ -120,7 +120,7 @@ fn both_mobile_sdks_accept_the_success_and_fail_cleanly_on_every_error() {
         ));
         let (status, _, body) = function.request("GET", "/", "");
         let expected = Token {
-            access_key_id: "STS.NUgYrLnoC37mZZCNnAbez2EGr".to_owned(),
+            access_key_id: "STS.test-vended-key".to_owned(),
             access_key_secret: support::VENDED_SECRET.to_owned(),
             security_token: support::VENDED_TOKEN.to_owned(),
             expiration: 1_795_338_490, // date -u -d 2026-11-22T09:08:10Z +%s

@@ -480,7 +480,7 @@ mod tests {
         let mut vars = HashMap::from([
             (
                 "ALIBABA_CLOUD_ACCESS_KEY_ID",
-                "LTAI5tFunctionKeyId".to_owned(),
+                "LTAI-test-function-key".to_owned(),
             ),
             (
                 "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
@@ -921,7 +921,7 @@ mod tests {
                 "expiration": "2026-11-22T09:03:10.000Z",
                 "conditions": [
                     {"x-oss-signature-version": "OSS4-HMAC-SHA256"},
-                    {"x-oss-credential": "LTAI5tFunctionKeyId/20261122/cn-hangzhou/oss/aliyun_v4_request"},
+                    {"x-oss-credential": "LTAI-test-function-key/20261122/cn-hangzhou/oss/aliyun_v4_request"},
                     {"x-oss-date": "20261122T085310Z"},
                     {"x-oss-security-token": "CAIS+own/token"},
                     {"bucket": "examplebucket"},

@@ -148,7 +148,7 @@ fn corpus_run(run: &Run) -> Vec<Value> {
             support::success_body_until("anonymous", "2099-01-01T00:00:00Z"),
         ));
         (
-            "STS.NUgYrLnoC37mZZCNnAbez2EGr",
+            "STS.test-vended-key",
             support::VENDED_SECRET,
             support::VENDED_TOKEN,
         )

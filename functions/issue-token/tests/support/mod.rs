@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use stsvend::aliyun::rpc;
 
-pub const FUNCTION_KEY_ID: &str = "LTAI5tStandInKeyId";
+pub const FUNCTION_KEY_ID: &str = "LTAI-test-stand-in-key";
 pub const FUNCTION_SECRET: &str = "function-secret-4f9a2c";
 pub const FUNCTION_TOKEN: &str = "CAIS+function/chained-token==";
 pub const VENDED_SECRET: &str = "vended-secret-77e1b0";
@@ -45,7 +45,7 @@ pub fn base_env(sts: SocketAddr) -> Vec<(&'static str, String)> {
 /// A recorded AssumeRole success for `sub`.
 pub fn success_body(sub: &str) -> String {
     format!(
-        r#"{{"RequestId":"6894B13B-6D71-4EF5-88FA-F32781734A7F","AssumedRoleUser":{{"Arn":"{ROLE_ARN}/{sub}","AssumedRoleId":"344584339364951186:{sub}"}},"Credentials":{{"AccessKeyId":"STS.NUgYrLnoC37mZZCNnAbez2EGr","AccessKeySecret":"{VENDED_SECRET}","SecurityToken":"{VENDED_TOKEN}","Expiration":"2026-11-22T09:08:10Z"}}}}"#
+        r#"{{"RequestId":"6894B13B-6D71-4EF5-88FA-F32781734A7F","AssumedRoleUser":{{"Arn":"{ROLE_ARN}/{sub}","AssumedRoleId":"344584339364951186:{sub}"}},"Credentials":{{"AccessKeyId":"STS.test-vended-key","AccessKeySecret":"{VENDED_SECRET}","SecurityToken":"{VENDED_TOKEN}","Expiration":"2026-11-22T09:08:10Z"}}}}"#
     )
 }
 
@@ -57,7 +57,7 @@ pub fn success_body_until(sub: &str, expiration: &str) -> String {
 /// The answer issue-token must give for [`success_body`].
 pub fn expected_answer() -> String {
     format!(
-        r#"{{"StatusCode":200,"AccessKeyId":"STS.NUgYrLnoC37mZZCNnAbez2EGr","AccessKeySecret":"{VENDED_SECRET}","SecurityToken":"{VENDED_TOKEN}","Expiration":"2026-11-22T09:08:10Z"}}"#
+        r#"{{"StatusCode":200,"AccessKeyId":"STS.test-vended-key","AccessKeySecret":"{VENDED_SECRET}","SecurityToken":"{VENDED_TOKEN}","Expiration":"2026-11-22T09:08:10Z"}}"#
     )
 }
 
@@ -376,34 +376,15 @@ impl Function {
         headers: &[(&str, &str)],
         body: &str,
     ) -> (u16, BTreeMap<String, String>, String) {
-        let mut stream = TcpStream::connect(self.address).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        let extra: String = headers
-            .iter()
-            .map(|(name, value)| format!("{name}: {value}\r\n"))
-            .collect();
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: stsvend.test\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        stream.write_all(head.as_bytes()).expect("send");
-        stream.write_all(body.as_bytes()).expect("send");
-        let mut raw = String::new();
-        stream.read_to_string(&mut raw).expect("read answer");
-        let (head, body) = raw.split_once("\r\n\r\n").expect("head and body");
-        let mut lines = head.lines();
-        let status = lines
-            .next()
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|s| s.parse().ok())
-            .expect("status");
-        let headers = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        (status, headers, body.to_owned())
+        let mut all = vec![("Content-Type", "application/json")];
+        all.extend_from_slice(headers);
+        let url = format!("http://{}{path}", self.address);
+        let (status, headers, body) = http(method, &url, &all, body.as_bytes());
+        (
+            status,
+            headers,
+            String::from_utf8(body).expect("UTF-8 answer"),
+        )
     }
 
     /// Sends SIGTERM and waits: the process must stop cleanly.
