@@ -4,11 +4,18 @@
 //! only when their policies are identical. Concurrent misses for one key wait for a single STS
 //! call. The cache holds at most `capacity` entries; when full, it drops expired entries
 //! first, then the one closest to expiry.
+//!
+//! A failed call is held too, briefly ([`FAILURE_HOLD`], or STS's `Retry-After` up to
+//! [`MAX_FAILURE_HOLD`]): the callers that waited for it, and those that come in the meantime,
+//! get the same error at once instead of calling STS again one after another. During an STS
+//! outage or throttling, one key makes at most one `AssumeRole` (with its retries) per hold.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
 
 use crate::credential::Credential;
 use crate::error::Error;
@@ -24,7 +31,24 @@ pub struct CacheKey {
     pub duration_seconds: u32,
 }
 
-type Slot = Arc<tokio::sync::Mutex<Option<Credential>>>;
+/// How long a failed `AssumeRole` answers for its key when STS names no `Retry-After`.
+pub const FAILURE_HOLD: Duration = Duration::from_secs(1);
+
+/// The longest a failure is held, whatever `Retry-After` says: past it, one caller tries again.
+pub const MAX_FAILURE_HOLD: Duration = Duration::from_secs(5);
+
+/// What a key last got from STS.
+#[derive(Debug)]
+enum Entry {
+    Issued(Credential),
+    /// A failure, answered again until `until` (monotonic time).
+    Failed {
+        error: Error,
+        until: Instant,
+    },
+}
+
+type Slot = Arc<tokio::sync::Mutex<Option<Entry>>>;
 
 /// A bounded map from [`CacheKey`] to the last credential issued for it.
 #[derive(Debug)]
@@ -53,7 +77,8 @@ impl CredentialCache {
     }
 
     /// The cached credential for `key` when `usable` says it still is, otherwise the result of
-    /// `fetch`, which is then cached. Concurrent callers with one key make one `fetch`.
+    /// `fetch`, which is then cached. Concurrent callers with one key make one `fetch`; an STS
+    /// error from it is answered to that key's callers until its hold ends.
     pub async fn get_or_fetch<F, Fut>(
         &self,
         key: CacheKey,
@@ -66,13 +91,31 @@ impl CredentialCache {
         Fut: Future<Output = Result<Credential, Error>>,
     {
         let slot = self.slot(key, now);
-        let mut cached = slot.lock().await;
-        if let Some(credential) = cached.as_ref().filter(|c| usable(c)) {
-            return Ok(credential.clone());
+        let mut entry = slot.lock().await;
+        match entry.as_ref() {
+            Some(Entry::Issued(credential)) if usable(credential) => {
+                return Ok(credential.clone());
+            }
+            Some(Entry::Failed { error, until }) if Instant::now() < *until => {
+                if let Some(copy) = error.sts_copy() {
+                    return Err(copy);
+                }
+            }
+            _ => {}
         }
-        let credential = fetch().await?;
-        *cached = Some(credential.clone());
-        Ok(credential)
+        match fetch().await {
+            Ok(credential) => {
+                *entry = Some(Entry::Issued(credential.clone()));
+                Ok(credential)
+            }
+            Err(error) => {
+                *entry = error.sts_copy().map(|copy| Entry::Failed {
+                    until: Instant::now() + hold(&copy),
+                    error: copy,
+                });
+                Err(error)
+            }
+        }
     }
 
     fn slot(&self, key: CacheKey, now: SystemTime) -> Slot {
@@ -90,18 +133,31 @@ impl CredentialCache {
     }
 }
 
-/// Makes room for one entry: expired or empty idle entries go first, then idle ones closest to
-/// expiry. Entries in use (a fetch under way) stay.
+/// How long `error` is answered again: STS's `Retry-After` within
+/// [`FAILURE_HOLD`]..=[`MAX_FAILURE_HOLD`], else [`FAILURE_HOLD`].
+fn hold(error: &Error) -> Duration {
+    let asked = match error {
+        Error::StsRejected(rejection) => rejection.retry_after.map(Duration::from_secs),
+        _ => None,
+    };
+    asked.map_or(FAILURE_HOLD, |asked| {
+        asked.clamp(FAILURE_HOLD, MAX_FAILURE_HOLD)
+    })
+}
+
+/// Makes room for one entry: expired, failed or empty idle entries go first, then idle ones
+/// closest to expiry. Entries in use (a fetch under way) stay.
 fn evict(slots: &mut HashMap<CacheKey, Slot>, now: SystemTime, capacity: usize) {
     let expiry = |slot: &Slot| -> Option<Option<SystemTime>> {
-        // `None`: in use (held by a caller, or locked). `Some(None)`: empty. `Some(Some(t))`:
-        // expires at t.
+        // `None`: in use (held by a caller, or locked). `Some(None)`: empty or failed.
+        // `Some(Some(t))`: expires at t.
         if Arc::strong_count(slot) > 1 {
             return None;
         }
-        slot.try_lock()
-            .ok()
-            .map(|c| c.as_ref().and_then(|c| c.expiration))
+        slot.try_lock().ok().map(|entry| match entry.as_ref() {
+            Some(Entry::Issued(credential)) => credential.expiration,
+            _ => None,
+        })
     };
     slots.retain(|_, slot| {
         !matches!(expiry(slot), Some(None)) && !matches!(expiry(slot), Some(Some(t)) if t <= now)
@@ -207,7 +263,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn failures_are_not_cached_and_the_size_is_bounded() {
+    async fn other_failures_are_not_held_and_the_size_is_bounded() {
         let cache = CredentialCache::new(3);
         let now = FixedClock::at_unix(1_000_000).now();
         let failed = cache
@@ -256,5 +312,120 @@ mod tests {
             .await
             .expect("fetch");
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    fn unreachable() -> Error {
+        Error::StsUnreachable("connection reset".into())
+    }
+
+    fn throttled(retry_after: Option<u64>) -> Error {
+        Error::StsRejected(crate::error::StsRejection {
+            status: 429,
+            code: "Throttling.User".to_owned(),
+            message: "Request was denied due to user flow control.".to_owned(),
+            request_id: None,
+            retry_after,
+        })
+    }
+
+    /// Asks for `key` with a fetch that counts its calls and gives `outcome`.
+    async fn ask(
+        cache: &CredentialCache,
+        policy: &str,
+        calls: &AtomicUsize,
+        outcome: fn() -> Result<Credential, Error>,
+    ) -> Result<Credential, Error> {
+        let now = FixedClock::at_unix(1_000_000).now();
+        cache
+            .get_or_fetch(
+                key(policy),
+                now,
+                |_| true,
+                || async {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    outcome()
+                },
+            )
+            .await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_sts_failure_answers_its_waiters_until_the_hold_ends() {
+        let cache = Arc::new(CredentialCache::new(8));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (cache, calls) = (Arc::clone(&cache), Arc::clone(&calls));
+                tokio::spawn(async move { ask(&cache, "p", &calls, || Err(unreachable())).await })
+            })
+            .collect();
+        for task in tasks {
+            let outcome = task.await.expect("join");
+            assert!(
+                matches!(outcome, Err(Error::StsUnreachable(_))),
+                "{outcome:?}"
+            );
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "one call for 16 waiters");
+
+        tokio::time::advance(FAILURE_HOLD - Duration::from_millis(100)).await;
+        let held = ask(&cache, "p", &calls, || Err(unreachable())).await;
+        assert!(matches!(held, Err(Error::StsUnreachable(_))), "{held:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "still held");
+        let other = ask(&cache, "q", &calls, || {
+            Ok(credential(1, SystemTime::UNIX_EPOCH))
+        })
+        .await;
+        assert!(other.is_ok(), "another policy is not held: {other:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+        tokio::time::advance(Duration::from_millis(200)).await;
+        let fresh = ask(&cache, "p", &calls, || {
+            Ok(credential(3, SystemTime::UNIX_EPOCH))
+        })
+        .await;
+        assert_eq!(fresh.expect("tried again").access_key_id, "STS.3");
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_sets_the_hold_within_its_bounds() {
+        // (Retry-After, still held just before, tried again just after)
+        let cases = [
+            (None, 1_000),
+            (Some(3), 3_000),
+            (Some(60), 5_000),
+            (Some(0), 1_000),
+        ];
+        for (retry_after, hold_ms) in cases {
+            let cache = CredentialCache::new(8);
+            let calls = AtomicUsize::new(0);
+            let outcome: fn() -> Result<Credential, Error> = match retry_after {
+                None => || Err(throttled(None)),
+                Some(3) => || Err(throttled(Some(3))),
+                Some(60) => || Err(throttled(Some(60))),
+                Some(_) => || Err(throttled(Some(0))),
+            };
+            let first = ask(&cache, "p", &calls, outcome).await;
+            let Err(Error::StsRejected(rejection)) = first else {
+                panic!("{first:?}");
+            };
+            assert_eq!(
+                rejection.retry_after, retry_after,
+                "Retry-After is passed on"
+            );
+            tokio::time::advance(Duration::from_millis(hold_ms - 10)).await;
+            let held = ask(&cache, "p", &calls, outcome).await;
+            assert!(held.is_err());
+            assert_eq!(calls.load(Ordering::SeqCst), 1, "{retry_after:?}: held");
+            tokio::time::advance(Duration::from_millis(20)).await;
+            let _ = ask(&cache, "p", &calls, outcome).await;
+            assert_eq!(
+                calls.load(Ordering::SeqCst),
+                2,
+                "{retry_after:?}: tried again"
+            );
+        }
     }
 }

@@ -62,6 +62,24 @@ pub enum Error {
     StsUnreachable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+impl Error {
+    /// A copy of an STS error (rejected, malformed, timed out, unreachable), so that one
+    /// failed `AssumeRole` can answer the callers that waited for it; `None` for the others.
+    /// An unreachable error keeps its cause's text only.
+    pub fn sts_copy(&self) -> Option<Error> {
+        Some(match self {
+            Error::StsRejected(rejection) => Error::StsRejected(rejection.clone()),
+            Error::StsMalformed { status, reason } => Error::StsMalformed {
+                status: *status,
+                reason,
+            },
+            Error::StsTimeout(deadline) => Error::StsTimeout(*deadline),
+            Error::StsUnreachable(cause) => Error::StsUnreachable(cause.to_string().into()),
+            _ => return None,
+        })
+    }
+}
+
 /// An error answer from STS, as its body states it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StsRejection {

@@ -107,6 +107,18 @@ async fn valid_rs256_es256_and_hs256_tokens_name_their_caller() {
             .sub,
         "bob"
     );
+    // One second past it on either side is refused.
+    for (exp, nbf, code) in [
+        (NOW - 61, NOW - 10, "TokenExpired"),
+        (NOW + 600, NOW + 61, "TokenNotYetValid"),
+    ] {
+        let past = json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "bob", "exp": exp, "nbf": nbf});
+        let token = keys.rs256(&json!({"alg": "RS256", "kid": "rsa-1"}), &past);
+        let result = auth
+            .identify(&request(Some(&format!("bearer {token}"))), now())
+            .await;
+        assert_eq!(refusal_code(result), code);
+    }
 }
 
 #[tokio::test]

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use support::{
-    Canned, Expected, FUNCTION_KEY_ID, FUNCTION_SECRET, FUNCTION_TOKEN, Function, StandInSts,
-    VENDED_SECRET, VENDED_TOKEN,
+    Canned, FUNCTION_KEY_ID, FUNCTION_SECRET, FUNCTION_TOKEN, Function, StandInSts, VENDED_SECRET,
+    VENDED_TOKEN,
 };
 
 const STS_TIMEOUT_MS: u64 = 800;
@@ -24,10 +24,7 @@ fn json(body: &str) -> serde_json::Value {
 
 #[test]
 fn issue_token_in_http_mode_against_a_stand_in_sts() {
-    let sts = StandInSts::start(Expected {
-        session: "anonymous",
-        resource: "acs:oss:*:*:examplebucket/uploads/anonymous/*",
-    });
+    let sts = StandInSts::start(support::ANONYMOUS);
     let mut envs = support::base_env(sts.address);
     envs.extend([
         ("RUST_LOG", "trace".to_owned()),
@@ -99,6 +96,21 @@ fn issue_token_in_http_mode_against_a_stand_in_sts() {
                 started.elapsed()
             );
         }
+        // The failure is held for a second: asked again at once, the caller gets the same
+        // answer and STS hears nothing.
+        let before = sts.received_count();
+        let (again, _, again_body) = function.request("GET", "/token", "");
+        assert_eq!(
+            (again, json(&again_body)["ErrorCode"].as_str().unwrap_or("")),
+            (status, code),
+            "held: {again_body}"
+        );
+        assert_eq!(
+            sts.received_count(),
+            before,
+            "{code}: held, not asked again"
+        );
+        support::wait_out_failure_hold();
     }
 
     // A throttled first attempt, then success: the caller sees only the success.
@@ -191,4 +203,52 @@ fn issue_token_in_http_mode_against_a_stand_in_sts() {
             "{encoded:?} appears in the output:\n{log}"
         );
     }
+}
+
+/// During an outage a burst of callers with one policy makes one `AssumeRole`: those that
+/// waited for it get its failure, not a call of their own each, one after another.
+#[test]
+fn a_burst_during_an_sts_outage_makes_one_call() {
+    let sts = StandInSts::start(support::ANONYMOUS);
+    let mut envs = support::base_env(sts.address);
+    envs.extend([
+        ("AUTH_MODE", "none".to_owned()),
+        ("STS_TIMEOUT_MS", STS_TIMEOUT_MS.to_string()),
+    ]);
+    let function = std::sync::Arc::new(Function::start(env!("CARGO_BIN_EXE_issue-token"), &envs));
+    // The first call stalls past the deadline; any later one would find an empty queue and
+    // get the stand-in's default, an empty 500 (StsBadResponse).
+    sts.next(Canned::Stall(Duration::from_secs(6)));
+    let started = Instant::now();
+    let callers: Vec<_> = (0..20)
+        .map(|_| {
+            let function = std::sync::Arc::clone(&function);
+            std::thread::spawn(move || {
+                let (status, _, body) = function.request("GET", "/token", "");
+                (
+                    status,
+                    json(&body)["ErrorCode"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+        })
+        .collect();
+    for caller in callers {
+        assert_eq!(
+            caller.join().expect("caller"),
+            (504, "StsTimeout".to_owned())
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        sts.received_count(),
+        1,
+        "one AssumeRole for the whole burst"
+    );
+    std::sync::Arc::try_unwrap(function)
+        .unwrap_or_else(|_| panic!("callers finished"))
+        .stop();
 }

@@ -13,9 +13,7 @@ mod keys;
 mod support;
 
 use serde_json::{Value, json};
-use support::{
-    Canned, Expected, FUNCTION_KEY_ID, FUNCTION_SECRET, FUNCTION_TOKEN, Function, StandInSts,
-};
+use support::{Canned, FUNCTION_KEY_ID, FUNCTION_SECRET, FUNCTION_TOKEN, Function, StandInSts};
 
 const PREFIX: &str = "uploads/anonymous/";
 
@@ -126,10 +124,7 @@ fn presign_url_corpus_for_the_official_sdks() {
 }
 
 fn corpus_run(run: &Run) -> Vec<Value> {
-    let sts = StandInSts::start(Expected {
-        session: "anonymous",
-        resource: "acs:oss:*:*:examplebucket/uploads/anonymous/*",
-    });
+    let sts = StandInSts::start(support::ANONYMOUS);
     let mut envs = support::base_env(sts.address);
     envs.retain(|(name, _)| *name != "ROLE_ARN" || run.role);
     envs.extend([

@@ -94,6 +94,12 @@ pub struct Expected {
     pub resource: &'static str,
 }
 
+/// The caller of `AUTH_MODE=none`, under the bundled write policy.
+pub const ANONYMOUS: Expected = Expected {
+    session: "anonymous",
+    resource: "acs:oss:*:*:examplebucket/uploads/anonymous/*",
+};
+
 impl StandInSts {
     pub fn start(expected: Expected) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind stand-in");
@@ -506,4 +512,10 @@ pub fn wait_for_port(port: u16) {
         assert!(Instant::now() < deadline, "nothing listens on {port}");
         thread::sleep(Duration::from_millis(25));
     }
+}
+
+/// Waits until a failed `AssumeRole` is no longer answered again to its policy's callers
+/// ([`stsvend::cache::FAILURE_HOLD`]), so that the next request reaches STS.
+pub fn wait_out_failure_hold() {
+    thread::sleep(stsvend::cache::FAILURE_HOLD + Duration::from_millis(100));
 }
