@@ -361,4 +361,37 @@ mod tests {
             &answer[..answer.len().min(200)]
         );
     }
+
+    #[tokio::test]
+    async fn shutdown_finishes_requests_in_flight_and_takes_no_new_ones() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_http(
+            listener,
+            |_request: Request| async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                Response::new(Body::Text("finished".to_owned()))
+            },
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let in_flight = tokio::spawn(exchange(
+            address,
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        ));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stop.send(()).expect("the server is running");
+        let answer = in_flight.await.expect("join");
+        assert!(
+            answer.starts_with("HTTP/1.1 200") && answer.ends_with("finished"),
+            "{answer}"
+        );
+        server.await.expect("join").expect("a clean stop");
+        assert!(
+            tokio::net::TcpStream::connect(address).await.is_err(),
+            "no new connections after shutdown"
+        );
+    }
 }
