@@ -27,7 +27,7 @@ use crate::request::{self, Ask, DEFAULT_EXPIRES_SECONDS, Operation};
 const SUCCESS_ACTION_STATUS: &str = "201";
 
 /// What every request needs, built once per cold start.
-pub(crate) struct AppState {
+pub struct AppState {
     config: Config,
     clock: Arc<dyn Clock>,
     auth: Authenticator,
@@ -54,7 +54,7 @@ impl AppState {
     /// With `ROLE_ARN`, signs with temporary keys whose session policy allows the object
     /// actions behind `PRESIGN_METHODS` on the caller's prefix; without it, with the
     /// function's own key.
-    pub(crate) fn new(
+    pub fn new(
         config: Config,
         clock: Arc<dyn Clock>,
         sender: Arc<dyn HttpSender>,
@@ -146,7 +146,7 @@ struct FormAnswer<'a> {
 }
 
 /// Answers one request. Never fails: every refusal is an answer in the documented shape.
-pub(crate) async fn handle(state: Arc<AppState>, request: Request) -> Response<Body> {
+pub async fn handle(state: Arc<AppState>, request: Request) -> Response<Body> {
     let started = Instant::now();
     response::finish(presign(&state, &request).await, started, "presigned")
 }

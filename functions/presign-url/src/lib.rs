@@ -1,0 +1,10 @@
+//! presign-url: presigned URLs and form-upload policies for one object under the caller's
+//! prefix.
+//!
+//! The binary is wiring only (`main.rs`); this library holds the handler, so that the fuzz
+//! targets in `fuzz/` drive the same code the function runs.
+
+mod handler;
+mod request;
+
+pub use handler::{AppState, handle};

@@ -1,0 +1,336 @@
+//! The bodies of stsvend's fuzz targets: each takes arbitrary bytes, drives one parser of
+//! untrusted input, and asserts what must hold whatever the input.
+//!
+//! The binaries in `fuzz_targets/` hand them to libFuzzer (`cargo fuzz run <target>`), and
+//! `functions/presign-url/tests/fuzz_corpora.rs` replays the committed corpora through the
+//! same functions in `cargo test`, so a crash once found stays fixed.
+//!
+//! Untrusted input, target by target:
+//! - [`presign_query`], [`presign_json`]: a presign-url request, as a query string or a JSON
+//!   body, through the whole handler (parsing, key and prefix checks, signing, the answer);
+//! - [`policy_render`]: a session-policy template and the caller values placed into it;
+//! - [`sts_json`], [`sts_xml`]: an STS answer, Alibaba's JSON or AWS's XML;
+//! - [`jwt`], [`jwks`]: a bearer token, and a JWKS document.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, UNIX_EPOCH};
+
+use lambda_http::aws_lambda_events::query_map::QueryMap;
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, RequestExt};
+use percent_encoding::percent_decode_str;
+use serde_json::Value;
+use stsvend::config::Config;
+use stsvend::error::Error;
+use stsvend::identity::Caller;
+use stsvend::jwt::{self, Expectations, KeySet};
+use stsvend::policy::{PolicyTemplate, PolicyVars};
+use stsvend::time::FixedClock;
+use stsvend::transport::CannedSender;
+
+/// The prefix of the anonymous caller: every signed key must stay under it.
+const PREFIX: &str = "uploads/anonymous/";
+
+/// The function's own secret in the fuzzed configurations: it must never be answered.
+const SECRET: &str = "fuzz-secret-never-answered";
+
+/// 2026-11-22T08:53:10Z.
+const NOW: u64 = 1_795_337_590;
+
+/// presign-url configured three ways (OSS V4, OSS V1, S3), every method allowed, each with
+/// the function's own key, so that no request leaves the process.
+fn presign_states() -> &'static [Arc<presign_url::AppState>] {
+    static STATES: OnceLock<Vec<Arc<presign_url::AppState>>> = OnceLock::new();
+    STATES.get_or_init(|| {
+        let common = [
+            ("BUCKET", "examplebucket"),
+            ("BUCKET_REGION", "cn-hangzhou"),
+            ("AUTH_MODE", "none"),
+            ("PRESIGN_METHODS", "GET,HEAD,PUT,POST,DELETE"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI-test-fuzz-key"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
+            ("ALIBABA_CLOUD_SECURITY_TOKEN", "STS.test-fuzz-token"),
+        ];
+        let variants: [&[(&str, &str)]; 3] = [
+            &[],
+            &[("SIGNATURE_VERSION", "v1")],
+            &[
+                ("PROVIDER", "aws"),
+                ("BUCKET_REGION", "us-east-1"),
+                ("AWS_ACCESS_KEY_ID", "AKIDTESTFUZZKEY"),
+                ("AWS_SECRET_ACCESS_KEY", SECRET),
+            ],
+        ];
+        variants
+            .iter()
+            .map(|extra| {
+                let vars: BTreeMap<&str, &str> =
+                    common.iter().chain(extra.iter()).copied().collect();
+                let config = Config::load(&|name| vars.get(name).map(|v| (*v).to_owned()))
+                    .expect("the fuzz configuration loads");
+                let clock = Arc::new(FixedClock::at_unix(NOW));
+                Arc::new(
+                    presign_url::AppState::new(config, clock, CannedSender::stalled())
+                        .expect("the fuzz state builds"),
+                )
+            })
+            .collect()
+    })
+}
+
+/// One current-thread runtime per fuzzing thread: with the function's own key the handler
+/// never waits on I/O.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    thread_local! {
+        static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+    }
+    RUNTIME.with(|runtime| runtime.block_on(future))
+}
+
+/// A query string, as the HTTP host hands it to presign-url.
+pub fn presign_query(data: &[u8]) {
+    let Ok(query) = std::str::from_utf8(data) else {
+        return;
+    };
+    let parameters: QueryMap = query.parse().unwrap_or_default();
+    for state in presign_states() {
+        let request = Request::new(Body::Empty).with_query_string_parameters(parameters.clone());
+        check_presign_answer(state, request);
+    }
+}
+
+/// A JSON body (any bytes), as the HTTP host hands it to presign-url.
+pub fn presign_json(data: &[u8]) {
+    for state in presign_states() {
+        let body = match std::str::from_utf8(data) {
+            Ok(text) => Body::Text(text.to_owned()),
+            Err(_) => Body::Binary(data.to_vec()),
+        };
+        let mut request = Request::new(body);
+        *request.method_mut() = Method::POST;
+        check_presign_answer(state, request);
+    }
+}
+
+/// Whatever was asked: no server error, the documented JSON shape, no secret, and a 200 only
+/// for an object under the caller's prefix.
+fn check_presign_answer(state: &Arc<presign_url::AppState>, request: Request) {
+    let response = block_on(presign_url::handle(Arc::clone(state), request));
+    let status = response.status().as_u16();
+    let body = std::str::from_utf8(response.body().as_ref()).expect("the answer is UTF-8");
+    assert!(!body.contains(SECRET), "the secret was answered: {body}");
+    let answer: Value = serde_json::from_str(body).expect("the answer is JSON");
+    assert_eq!(
+        answer["StatusCode"], status,
+        "StatusCode differs from the status: {body}"
+    );
+    match status {
+        200 => {
+            let url = answer["URL"].as_str().expect("a 200 has a URL");
+            let key = match answer["Fields"].get("key") {
+                // A form upload: the key (or the folder, with startsWith) is a field.
+                Some(field) => field
+                    .as_str()
+                    .expect("the key field is a string")
+                    .to_owned(),
+                None => object_key(url),
+            };
+            assert!(
+                key.starts_with(PREFIX),
+                "a signed key outside the caller's prefix: {key:?} in {body}"
+            );
+        }
+        400..=499 => {
+            let code = answer["ErrorCode"]
+                .as_str()
+                .expect("a refusal has an ErrorCode");
+            assert!(!code.is_empty(), "an empty ErrorCode: {body}");
+            assert!(
+                answer["ErrorMessage"].is_string(),
+                "no ErrorMessage: {body}"
+            );
+        }
+        _ => panic!("status {status} for a request the function can judge alone: {body}"),
+    }
+}
+
+/// The object key a presigned URL addresses: the decoded path, less a path-style bucket.
+fn object_key(url: &str) -> String {
+    let after_scheme = url.split_once("://").expect("an absolute URL").1;
+    let (host, rest) = after_scheme.split_once('/').unwrap_or((after_scheme, ""));
+    let path = rest.split('?').next().unwrap_or_default();
+    let path = if host.starts_with("examplebucket.") {
+        path
+    } else {
+        path.strip_prefix("examplebucket/").unwrap_or(path)
+    };
+    percent_decode_str(path)
+        .decode_utf8()
+        .expect("the key decodes to UTF-8")
+        .into_owned()
+}
+
+/// A session-policy template and a caller value, split at the first NUL byte: the value is
+/// both `sub` and the claim `tenant`.
+///
+/// A rendered policy must be a JSON object, and a caller value may change it only if the
+/// value is one safe path segment: a `*`, `/` or `..` from a token must never widen a
+/// resource. Whether the value was placed is found by rendering again with a plain value.
+pub fn policy_render(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (template, value) = text.split_once('\0').unwrap_or((text, "alice"));
+    let Ok(template) = PolicyTemplate::parse("fuzzed template", template) else {
+        return;
+    };
+    let Ok(rendered) = render_for(&template, value) else {
+        return;
+    };
+    let document: Value = serde_json::from_str(&rendered).expect("a rendered policy is JSON");
+    assert!(
+        document.is_object(),
+        "a rendered policy is an object: {rendered}"
+    );
+    // One byte, so that the plain rendering is never the longer one (the size limit).
+    let Ok(plain) = render_for(&template, "p") else {
+        return;
+    };
+    if rendered != plain {
+        assert!(
+            is_safe_segment(value),
+            "an unsafe caller value reached a policy: {value:?} in {rendered}"
+        );
+    }
+}
+
+/// Renders `template` for a caller whose `sub` and claim `tenant` are both `value`.
+fn render_for(template: &PolicyTemplate, value: &str) -> Result<String, Error> {
+    let caller = Caller {
+        sub: value.to_owned(),
+        claims: BTreeMap::from([("tenant".to_owned(), value.to_owned())]),
+    };
+    template.render(&PolicyVars {
+        bucket: "examplebucket",
+        object_prefix: "uploads/x/",
+        imm_project: Some("fuzz-project"),
+        caller: &caller,
+    })
+}
+
+/// The rule DESIGN.md gives for a caller value in a prefix or policy, restated here rather
+/// than called: 1 to 128 bytes of letters, digits and `._@:+=-`, and not `.` or `..`.
+fn is_safe_segment(value: &str) -> bool {
+    (1..=128).contains(&value.len())
+        && value != "."
+        && value != ".."
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._@:+=-".contains(&b))
+}
+
+/// An HTTP status from the first two bytes, and the rest as the body.
+fn status_and_body(data: &[u8]) -> Option<(u16, &[u8])> {
+    let [high, low, body @ ..] = data else {
+        return None;
+    };
+    Some((100 + u16::from_be_bytes([*high, *low]) % 500, body))
+}
+
+/// An Alibaba STS `AssumeRole` answer (JSON) with any status.
+pub fn sts_json(data: &[u8]) {
+    if let Some((status, body)) = status_and_body(data) {
+        check_sts_outcome(
+            status,
+            stsvend::aliyun::sts::parse_assume_role_response(status, body),
+        );
+    }
+}
+
+/// An AWS STS `AssumeRole` answer (XML) with any status.
+pub fn sts_xml(data: &[u8]) {
+    if let Some((status, body)) = status_and_body(data) {
+        check_sts_outcome(
+            status,
+            stsvend::aws::sts::parse_assume_role_response(status, body),
+        );
+    }
+}
+
+/// Credentials only from a 2xx answer with every field; an error that can be logged and
+/// answered: no control characters, and bounded.
+fn check_sts_outcome(status: u16, outcome: Result<stsvend::credential::Credential, Error>) {
+    match outcome {
+        Ok(credential) => {
+            assert!(
+                (200..300).contains(&status),
+                "credentials from status {status}"
+            );
+            assert!(!credential.access_key_id.is_empty());
+            assert!(!credential.access_key_secret.is_empty());
+            assert!(
+                credential
+                    .security_token
+                    .as_deref()
+                    .is_some_and(|t| !t.is_empty())
+            );
+            assert!(credential.expiration.is_some());
+        }
+        Err(error) => {
+            let shown = error.to_string();
+            assert!(
+                !shown.chars().any(char::is_control),
+                "a control character in {shown:?}"
+            );
+            assert!(
+                shown.chars().count() <= 600,
+                "an unbounded error: {shown:?}"
+            );
+        }
+    }
+}
+
+/// The published P-256 public key of RFC 7515, Appendix A.3.
+const RFC7515_A3_JWKS: &str = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"rfc7515-a3","use":"sig","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
+
+/// A bearer token, decoded and verified against a fixed key set and HS256 secret the fuzzer
+/// cannot sign with: whatever the bytes, no panic and no acceptance.
+pub fn jwt(data: &[u8]) {
+    static KEYS: OnceLock<(KeySet, ring::hmac::Key)> = OnceLock::new();
+    let (keys, hs256) = KEYS.get_or_init(|| {
+        (
+            KeySet::parse(RFC7515_A3_JWKS.as_bytes()).expect("the RFC 7515 key parses"),
+            ring::hmac::Key::new(
+                ring::hmac::HMAC_SHA256,
+                b"fuzz-hs256-secret-of-32-bytes-or-more",
+            ),
+        )
+    });
+    let Ok(token) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(unverified) = jwt::decode(token) else {
+        return;
+    };
+    let expect = Expectations {
+        issuer: "joe".to_owned(),
+        audience: "stsvend".to_owned(),
+    };
+    let now = UNIX_EPOCH + Duration::from_secs(NOW);
+    let verified = unverified.verify(keys, Some(hs256), &expect, now);
+    assert!(
+        verified.is_err(),
+        "a token the fuzzer made was accepted: {token:?}"
+    );
+}
+
+/// A JWKS document: parsed without panic, and a parsed set is never empty.
+pub fn jwks(data: &[u8]) {
+    if let Ok(keys) = KeySet::parse(data) {
+        assert!(!keys.is_empty(), "an empty key set was accepted");
+    }
+}
