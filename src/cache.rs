@@ -3,7 +3,7 @@
 //! One entry per key (role, rendered session policy, duration), so callers share a credential
 //! only when their policies are identical. Concurrent misses for one key wait for a single STS
 //! call. The cache holds at most `capacity` entries; when full, it drops expired entries
-//! first, then the one closest to expiry.
+//! first, then the tenth of its entries closest to expiry.
 //!
 //! A failed call is held too, briefly ([`FAILURE_HOLD`], or STS's `Retry-After` up to
 //! [`MAX_FAILURE_HOLD`]): the callers that waited for it, and those that come in the meantime,
@@ -145,34 +145,61 @@ fn hold(error: &Error) -> Duration {
     })
 }
 
-/// Makes room for one entry: expired, failed or empty idle entries go first, then idle ones
-/// closest to expiry. Entries in use (a fetch under way) stay.
+/// Makes room in a full cache. Expired, failed and empty entries go first; then, down to nine
+/// tenths of the capacity, the entries closest to expiry. Dropping a tenth at once means a full
+/// cache pays for this pass (a look at every entry) once per that many new callers, not on each
+/// one. Entries in use (a fetch under way, or a caller holding the slot) stay, so the cache may
+/// go over capacity rather than wait.
 fn evict(slots: &mut HashMap<CacheKey, Slot>, now: SystemTime, capacity: usize) {
-    let expiry = |slot: &Slot| -> Option<Option<SystemTime>> {
-        // `None`: in use (held by a caller, or locked). `Some(None)`: empty or failed.
-        // `Some(Some(t))`: expires at t.
-        if Arc::strong_count(slot) > 1 {
-            return None;
-        }
-        slot.try_lock().ok().map(|entry| match entry.as_ref() {
-            Some(Entry::Issued(credential)) => credential.expiration,
+    slots.retain(|_, slot| match idle_expiry(slot) {
+        Idle::InUse => true,
+        Idle::Expires(t) => t > now,
+        Idle::Empty => false,
+    });
+    let keep = capacity - capacity.div_ceil(10);
+    let Some(excess) = slots.len().checked_sub(keep).filter(|&n| n > 0) else {
+        return;
+    };
+    let mut idle: Vec<(SystemTime, &CacheKey)> = slots
+        .iter()
+        .filter_map(|(key, slot)| match idle_expiry(slot) {
+            Idle::Expires(t) => Some((t, key)),
             _ => None,
         })
-    };
-    slots.retain(|_, slot| {
-        !matches!(expiry(slot), Some(None)) && !matches!(expiry(slot), Some(Some(t)) if t <= now)
-    });
-    while slots.len() >= capacity {
-        let soonest = slots
-            .iter()
-            .filter_map(|(key, slot)| expiry(slot).map(|t| (t, key.clone())))
-            .min_by_key(|(t, _)| *t);
-        match soonest {
-            Some((_, key)) => {
-                slots.remove(&key);
-            }
-            None => break, // everything is in use: go over capacity rather than wait
-        }
+        .collect();
+    if idle.len() > excess {
+        idle.select_nth_unstable_by_key(excess, |(t, _)| *t);
+        idle.truncate(excess);
+    }
+    let victims: Vec<CacheKey> = idle.into_iter().map(|(_, key)| key.clone()).collect();
+    for key in &victims {
+        slots.remove(key);
+    }
+}
+
+/// What eviction may do with a slot.
+enum Idle {
+    /// Held by a caller or locked: it stays.
+    InUse,
+    /// Never filled, or holding a failure.
+    Empty,
+    /// Holding a credential that expires then.
+    Expires(SystemTime),
+}
+
+fn idle_expiry(slot: &Slot) -> Idle {
+    if Arc::strong_count(slot) > 1 {
+        return Idle::InUse;
+    }
+    match slot.try_lock() {
+        Err(_) => Idle::InUse,
+        Ok(entry) => match entry.as_ref() {
+            Some(Entry::Issued(Credential {
+                expiration: Some(t),
+                ..
+            })) => Idle::Expires(*t),
+            _ => Idle::Empty,
+        },
     }
 }
 
@@ -427,5 +454,39 @@ mod tests {
                 "{retry_after:?}: tried again"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_full_cache_drops_the_tenth_closest_to_expiry() {
+        let cache = CredentialCache::new(100);
+        let now = FixedClock::at_unix(1_000_000).now();
+        let calls = AtomicUsize::new(0);
+        let fill = |i: u64| {
+            let calls = &calls;
+            async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Ok(credential(i as usize, now + Duration::from_secs(100 + i)))
+            }
+        };
+        for i in 0..=100u64 {
+            cache
+                .get_or_fetch(key(&i.to_string()), now, |_| true, || fill(i))
+                .await
+                .expect("fetch");
+        }
+        // The 101st made room by dropping the ten soonest to expire (0..=9) at once.
+        assert_eq!(cache.len(), 91);
+        for i in 10..=100u64 {
+            cache
+                .get_or_fetch(key(&i.to_string()), now, |_| true, || fill(i))
+                .await
+                .expect("cached");
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 101, "10..=100 are still held");
+        cache
+            .get_or_fetch(key("0"), now, |_| true, || fill(0))
+            .await
+            .expect("fetched again");
+        assert_eq!(calls.load(Ordering::SeqCst), 102, "0 was dropped");
     }
 }
