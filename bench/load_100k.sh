@@ -15,8 +15,11 @@
 # A third case, issue-token with AUTH_MODE=jwt (HS256), does the same with many callers: the
 # first 20,000 requests each from a new caller (about five times what the credential cache
 # holds, CachedRole::CAPACITY = 4,096, so it is full and keeps evicting), then the same callers
-# again, in turn. The stand-in STS there (bench/peers/sts_standin.mjs) counts exactly: every
-# new caller makes one AssumeRole, and no request more than one.
+# again, in turn. The stand-in STS there (bench/peers/sts_standin.mjs) counts its calls, and the
+# script checks they lie between the number of callers (each new one makes one) and the number
+# of requests (none makes more than one). Every stand-in credential expires at the same time, so
+# which entries eviction drops among those ties is arbitrary: the call count measures no
+# eviction policy.
 #
 # Prints one row per case; exits 1 if any request was not answered 2xx, any socket error
 # occurred, any count is off, or a VmHWM ratio exceeds 1.10.

@@ -145,14 +145,15 @@ fn hold(error: &Error) -> Duration {
     })
 }
 
-/// Makes room in a full cache. Expired, failed and empty entries go first; then, down to nine
-/// tenths of the capacity, the entries closest to expiry. Dropping a tenth at once means a full
+/// Makes room in a full cache. Expired and empty entries, and failures no longer held, go
+/// first; then, down to nine tenths of the capacity, the entries closest to expiry. Dropping a tenth at once means a full
 /// cache pays for this pass (a look at every entry) once per that many new callers, not on each
-/// one. Entries in use (a fetch under way, or a caller holding the slot) stay, so the cache may
-/// go over capacity rather than wait.
+/// one. Entries in use (a fetch under way, or a caller holding the slot) and failures still held
+/// stay, so the cache may go over capacity rather than wait, and an outage's burst protection
+/// holds however full the cache is.
 fn evict(slots: &mut HashMap<CacheKey, Slot>, now: SystemTime, capacity: usize) {
     slots.retain(|_, slot| match idle_expiry(slot) {
-        Idle::InUse => true,
+        Idle::Keep => true,
         Idle::Expires(t) => t > now,
         Idle::Empty => false,
     });
@@ -179,9 +180,9 @@ fn evict(slots: &mut HashMap<CacheKey, Slot>, now: SystemTime, capacity: usize) 
 
 /// What eviction may do with a slot.
 enum Idle {
-    /// Held by a caller or locked: it stays.
-    InUse,
-    /// Never filled, or holding a failure.
+    /// Held by a caller or locked, or a failure still held: it stays.
+    Keep,
+    /// Never filled, or a failure no longer held.
     Empty,
     /// Holding a credential that expires then.
     Expires(SystemTime),
@@ -189,15 +190,16 @@ enum Idle {
 
 fn idle_expiry(slot: &Slot) -> Idle {
     if Arc::strong_count(slot) > 1 {
-        return Idle::InUse;
+        return Idle::Keep;
     }
     match slot.try_lock() {
-        Err(_) => Idle::InUse,
+        Err(_) => Idle::Keep,
         Ok(entry) => match entry.as_ref() {
             Some(Entry::Issued(Credential {
                 expiration: Some(t),
                 ..
             })) => Idle::Expires(*t),
+            Some(Entry::Failed { until, .. }) if Instant::now() < *until => Idle::Keep,
             _ => Idle::Empty,
         },
     }
@@ -488,5 +490,54 @@ mod tests {
             .await
             .expect("fetched again");
         assert_eq!(calls.load(Ordering::SeqCst), 102, "0 was dropped");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn eviction_keeps_entries_in_use_and_failures_still_held() {
+        let cache = Arc::new(CredentialCache::new(2));
+        let now = FixedClock::at_unix(1_000_000).now();
+        let calls = Arc::new(AtomicUsize::new(0));
+        // "held": a failure, still held. "busy": a fetch under way, waiting for `release`.
+        let held = ask(&cache, "held", &calls, || Err(unreachable())).await;
+        assert!(held.is_err());
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let busy = {
+            let (cache, calls) = (Arc::clone(&cache), Arc::clone(&calls));
+            tokio::spawn(async move {
+                cache
+                    .get_or_fetch(
+                        key("busy"),
+                        now,
+                        |_| true,
+                        || async move {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            let _ = released.await;
+                            Ok(credential(1, now + Duration::from_secs(900)))
+                        },
+                    )
+                    .await
+            })
+        };
+        tokio::task::yield_now().await;
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        // A third key finds the cache full, and nothing it may drop: it goes over capacity.
+        let other = ask(&cache, "other", &calls, || {
+            Ok(credential(
+                2,
+                SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000),
+            ))
+        })
+        .await;
+        assert!(other.is_ok());
+        assert_eq!(cache.len(), 3, "the busy entry and the held failure stayed");
+        // The busy key's fetch is still the only one for it, and the failure is still held.
+        let again = ask(&cache, "held", &calls, || {
+            Ok(credential(9, SystemTime::UNIX_EPOCH))
+        })
+        .await;
+        assert!(matches!(again, Err(Error::StsUnreachable(_))), "{again:?}");
+        release.send(()).expect("the fetch waits");
+        busy.await.expect("join").expect("the busy fetch");
+        assert_eq!(calls.load(Ordering::SeqCst), 3, "one fetch per key");
     }
 }

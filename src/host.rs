@@ -367,11 +367,19 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        // The handler says when it has the request, and answers only when released.
+        let (started, mut has_started) = tokio::sync::mpsc::channel::<()>(1);
+        let release = Arc::new(tokio::sync::Notify::new());
+        let released = Arc::clone(&release);
         let server = tokio::spawn(serve_http(
             listener,
-            |_request: Request| async move {
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                Response::new(Body::Text("finished".to_owned()))
+            move |_request: Request| {
+                let (started, released) = (started.clone(), Arc::clone(&released));
+                async move {
+                    let _ = started.send(()).await;
+                    released.notified().await;
+                    Response::new(Body::Text("finished".to_owned()))
+                }
             },
             async move {
                 let _ = stopped.await;
@@ -381,17 +389,30 @@ mod tests {
             address,
             b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         ));
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        has_started
+            .recv()
+            .await
+            .expect("the request reached the handler");
         stop.send(()).expect("the server is running");
+        // While that request is still unanswered, the listener closes.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while tokio::net::TcpStream::connect(address).await.is_ok() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still accepting connections after shutdown began"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            !in_flight.is_finished(),
+            "the request in flight was dropped"
+        );
+        release.notify_one();
         let answer = in_flight.await.expect("join");
         assert!(
             answer.starts_with("HTTP/1.1 200") && answer.ends_with("finished"),
             "{answer}"
         );
         server.await.expect("join").expect("a clean stop");
-        assert!(
-            tokio::net::TcpStream::connect(address).await.is_err(),
-            "no new connections after shutdown"
-        );
     }
 }
