@@ -8,7 +8,7 @@ import json, pathlib, struct
 
 here = pathlib.Path(__file__).parent
 repo = here.parent
-seeds = {t: [] for t in ["presign_query", "presign_json", "policy_render", "sts_json", "sts_xml", "jwt", "jwks"]}
+seeds = {t: [] for t in ["presign_query", "presign_json", "policy_render", "sts_json", "sts_xml", "jwt", "jwt_claims", "jwks"]}
 
 asks = [
     {"key": "uploads/anonymous/photo 1.jpg", "method": "PUT", "contentType": "image/jpeg"},
@@ -67,6 +67,20 @@ seeds["jwt"] += [
     b"eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
     b"eyJhbGciOiJub25lIn0.eyJpc3MiOiJqb2UifQ.",
 ]
+# Claims around the rules of src/jwt.rs, at the fuzz clock (NOW = 1795337590).
+now = 1795337590
+for claims in [
+    {"iss": "joe", "aud": "stsvend", "sub": "alice", "exp": now + 600},
+    {"iss": "joe", "aud": ["other", "stsvend"], "sub": "bob", "exp": now - 60, "nbf": now + 60},
+    {"iss": "joe", "aud": "stsvend", "sub": "carol", "exp": now - 61},
+    {"iss": "joe", "aud": "stsvend", "sub": "dave", "exp": now + 600, "nbf": now + 61},
+    {"iss": "joe", "aud": "stsvend", "sub": "", "exp": now + 600},
+    {"iss": "joe", "aud": "stsvend", "sub": 7, "exp": "soon"},
+    {"iss": "mallory", "aud": "stsvend", "sub": "eve", "exp": now + 600, "tenant": "acme"},
+]:
+    seeds["jwt_claims"].append(json.dumps(claims).encode())
+seeds["jwt_claims"].append(b'{"iss":"joe","aud":"stsvend","sub":"a","exp":1.7953376e9,"exp":1e308}')
+
 seeds["jwks"] += [
     b'{"keys":[{"kty":"EC","crv":"P-256","kid":"a3","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}',
     # RFC 7517, Appendix A.1: the example RSA public key.

@@ -10,12 +10,16 @@
 //!   body, through the whole handler (parsing, key and prefix checks, signing, the answer);
 //! - [`policy_render`]: a session-policy template and the caller values placed into it;
 //! - [`sts_json`], [`sts_xml`]: an STS answer, Alibaba's JSON or AWS's XML;
-//! - [`jwt`], [`jwks`]: a bearer token, and a JWKS document.
+//! - [`jwt`], [`jwks`]: a bearer token, and a JWKS document;
+//! - [`jwt_claims`]: a claims set in a correctly signed token, so that the claim rules are
+//!   reached.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, UNIX_EPOCH};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, RequestExt};
@@ -38,8 +42,9 @@ const SECRET: &str = "fuzz-secret-never-answered";
 /// 2026-11-22T08:53:10Z.
 const NOW: u64 = 1_795_337_590;
 
-/// presign-url configured three ways (OSS V4, OSS V1, S3), every method allowed, each with
-/// the function's own key, so that no request leaves the process.
+/// presign-url configured four ways (OSS V4, OSS V1, S3, and OSS V4 path-style on a custom
+/// endpoint), every method allowed, each with the function's own key, so that no request
+/// leaves the process.
 fn presign_states() -> &'static [Arc<presign_url::AppState>] {
     static STATES: OnceLock<Vec<Arc<presign_url::AppState>>> = OnceLock::new();
     STATES.get_or_init(|| {
@@ -52,9 +57,13 @@ fn presign_states() -> &'static [Arc<presign_url::AppState>] {
             ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
             ("ALIBABA_CLOUD_SECURITY_TOKEN", "STS.test-fuzz-token"),
         ];
-        let variants: [&[(&str, &str)]; 3] = [
+        let variants: [&[(&str, &str)]; 4] = [
             &[],
             &[("SIGNATURE_VERSION", "v1")],
+            &[
+                ("BUCKET_ENDPOINT", "http://127.0.0.1:9000"),
+                ("PATH_STYLE", "true"),
+            ],
             &[
                 ("PROVIDER", "aws"),
                 ("BUCKET_REGION", "us-east-1"),
@@ -131,18 +140,14 @@ fn check_presign_answer(state: &Arc<presign_url::AppState>, request: Request) {
     match status {
         200 => {
             let url = answer["URL"].as_str().expect("a 200 has a URL");
-            let key = match answer["Fields"].get("key") {
-                // A form upload: the key (or the folder, with startsWith) is a field.
-                Some(field) => field
-                    .as_str()
-                    .expect("the key field is a string")
-                    .to_owned(),
-                None => object_key(url),
+            let keys = match answer.get("Fields") {
+                // A form upload: what the signed policy allows for `$key`, and the key field.
+                Some(fields) => form_keys(fields),
+                None => vec![object_key(url)],
             };
-            assert!(
-                key.starts_with(PREFIX),
-                "a signed key outside the caller's prefix: {key:?} in {body}"
-            );
+            for key in keys {
+                check_signed_key(&key, body);
+            }
         }
         400..=499 => {
             let code = answer["ErrorCode"]
@@ -158,7 +163,28 @@ fn check_presign_answer(state: &Arc<presign_url::AppState>, request: Request) {
     }
 }
 
-/// The object key a presigned URL addresses: the decoded path, less a path-style bucket.
+/// A key (or, for a form with `startsWith`, the folder) a 200 signed for: under the caller's
+/// prefix, and a key OSS and S3 store as it reads: at most 1023 bytes, no control character,
+/// no `.` or `..` segment (which HTTP clients rewrite).
+fn check_signed_key(key: &str, body: &str) {
+    assert!(
+        key.starts_with(PREFIX),
+        "a signed key outside the caller's prefix: {key:?} in {body}"
+    );
+    assert!(key.len() <= 1023, "a signed key over 1023 bytes: {body}");
+    assert!(
+        !key.chars().any(char::is_control),
+        "a control character in a signed key: {key:?}"
+    );
+    assert!(
+        !key.split('/')
+            .any(|segment| segment == "." || segment == ".."),
+        "a relative segment in a signed key: {key:?}"
+    );
+}
+
+/// The object key a presigned URL addresses: the decoded path, less the bucket when the host
+/// does not name it (path-style).
 fn object_key(url: &str) -> String {
     let after_scheme = url.split_once("://").expect("an absolute URL").1;
     let (host, rest) = after_scheme.split_once('/').unwrap_or((after_scheme, ""));
@@ -166,12 +192,51 @@ fn object_key(url: &str) -> String {
     let path = if host.starts_with("examplebucket.") {
         path
     } else {
-        path.strip_prefix("examplebucket/").unwrap_or(path)
+        path.strip_prefix("examplebucket/")
+            .unwrap_or_else(|| panic!("a path-style URL without its bucket: {url}"))
     };
     percent_decode_str(path)
         .decode_utf8()
         .expect("the key decodes to UTF-8")
         .into_owned()
+}
+
+/// What a form lets the browser write: every `$key` condition of the signed policy (exact,
+/// `eq` or `starts-with`) and the `key` field, without its `${filename}`.
+fn form_keys(fields: &Value) -> Vec<String> {
+    let policy = fields["policy"].as_str().expect("a form has a policy");
+    let policy: Value =
+        serde_json::from_slice(&BASE64.decode(policy).expect("the policy is base64"))
+            .expect("the policy is JSON");
+    let conditions = policy["conditions"].as_array().expect("policy conditions");
+    let mut keys: Vec<String> = conditions
+        .iter()
+        .filter_map(|condition| match condition {
+            Value::Object(map) => map
+                .get("key")
+                .map(|v| v.as_str().expect("a key condition").to_owned()),
+            Value::Array(items) if items.get(1).and_then(Value::as_str) == Some("$key") => {
+                Some(items[2].as_str().expect("a $key condition").to_owned())
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !keys.is_empty(),
+        "a form policy without a key condition: {policy}"
+    );
+    assert!(
+        conditions.iter().any(|c| c["bucket"] == "examplebucket"),
+        "a form policy without the bucket: {policy}"
+    );
+    let field = fields["key"].as_str().expect("a key field");
+    keys.push(
+        field
+            .strip_suffix("${filename}")
+            .unwrap_or(field)
+            .to_owned(),
+    );
+    keys
 }
 
 /// A session-policy template and a caller value, split at the first NUL byte: the value is
@@ -306,7 +371,7 @@ pub fn jwt(data: &[u8]) {
             KeySet::parse(RFC7515_A3_JWKS.as_bytes()).expect("the RFC 7515 key parses"),
             ring::hmac::Key::new(
                 ring::hmac::HMAC_SHA256,
-                b"fuzz-hs256-secret-of-32-bytes-or-more",
+                b"another-hs256-secret-not-the-fuzzers",
             ),
         )
     });
@@ -326,6 +391,67 @@ pub fn jwt(data: &[u8]) {
         verified.is_err(),
         "a token the fuzzer made was accepted: {token:?}"
     );
+}
+
+/// The HS256 secret of [`jwt_claims`]: known to the target, so every token it builds is
+/// correctly signed and only the claims decide.
+const HS256_SECRET: &[u8] = b"fuzz-hs256-secret-of-32-bytes-or-more";
+
+/// A claims set (any bytes), signed with HS256 under a key the verifier holds, so that the
+/// claim rules are reached: the token must be accepted exactly when the rules, restated here,
+/// say so (`exp` within 60 s, `nbf` if present within 60 s, `iss`, `aud` as a string or in an
+/// array, a non-empty string `sub`), and then with that `sub`.
+pub fn jwt_claims(data: &[u8]) {
+    static KEY: OnceLock<ring::hmac::Key> = OnceLock::new();
+    let key = KEY.get_or_init(|| ring::hmac::Key::new(ring::hmac::HMAC_SHA256, HS256_SECRET));
+    let url = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let input = format!("{}.{}", url(br#"{"alg":"HS256","typ":"JWT"}"#), url(data));
+    let token = format!(
+        "{input}.{}",
+        url(ring::hmac::sign(key, input.as_bytes()).as_ref())
+    );
+    let now = NOW as f64;
+    let claims = serde_json::from_slice::<Value>(data).ok();
+    let expected = claims.as_ref().and_then(Value::as_object).and_then(|c| {
+        let number = |name: &str| c.get(name).map(Value::as_f64);
+        let exp_ok = matches!(number("exp"), Some(Some(exp)) if now <= exp + 60.0);
+        let nbf_ok = match number("nbf") {
+            None => true,
+            Some(Some(nbf)) => nbf <= now + 60.0,
+            Some(None) => false,
+        };
+        let iss_ok = c.get("iss") == Some(&Value::from("joe"));
+        let aud_ok = match c.get("aud") {
+            Some(Value::String(aud)) => aud == "stsvend",
+            Some(Value::Array(auds)) => auds.contains(&Value::from("stsvend")),
+            _ => false,
+        };
+        let sub = c
+            .get("sub")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty());
+        (exp_ok && nbf_ok && iss_ok && aud_ok)
+            .then_some(sub)
+            .flatten()
+    });
+    let outcome = jwt::decode(&token).and_then(|unverified| {
+        unverified.verify(
+            &KeySet::default(),
+            Some(key),
+            &Expectations {
+                issuer: "joe".to_owned(),
+                audience: "stsvend".to_owned(),
+            },
+            UNIX_EPOCH + Duration::from_secs(NOW),
+        )
+    });
+    match (outcome, expected) {
+        (Ok(verified), Some(sub)) => assert_eq!(verified.sub, sub),
+        (Err(_), None) => {}
+        (outcome, expected) => {
+            panic!("claims {claims:?}: verified {outcome:?}, the rules say {expected:?}")
+        }
+    }
 }
 
 /// A JWKS document: parsed without panic, and a parsed set is never empty.

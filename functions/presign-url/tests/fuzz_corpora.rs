@@ -52,5 +52,6 @@ replay_tests!(
     sts_json,
     sts_xml,
     jwt,
+    jwt_claims,
     jwks
 );
