@@ -51,7 +51,7 @@ seeds["sts_json"] += [
     status(200, b'{"Credentials":{"Expiration":"2030-01-01T00:00:00.123Z"}}'),
 ]
 xml_ok = (b'<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>'
-          b"<Credentials><AccessKeyId>ASIATESTFUZZ</AccessKeyId><SecretAccessKey>s&amp;t</SecretAccessKey>"
+          b"<Credentials><AccessKeyId>ASIA-test-fuzz</AccessKeyId><SecretAccessKey>s&amp;t</SecretAccessKey>"
           b"<SessionToken>tok&#47;en</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration></Credentials>"
           b"</AssumeRoleResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></AssumeRoleResponse>")
 seeds["sts_xml"] += [

@@ -27,7 +27,7 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BUCKET = "playground"
-STORE_KEY = ("AKIAPLAYGROUNDLOCAL", "playground-local-secret")
+STORE_KEY = ("playground-test-access-key", "playground-local-secret")
 
 
 def free_port() -> int:

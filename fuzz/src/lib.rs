@@ -67,7 +67,7 @@ fn presign_states() -> &'static [Arc<presign_url::AppState>] {
             &[
                 ("PROVIDER", "aws"),
                 ("BUCKET_REGION", "us-east-1"),
-                ("AWS_ACCESS_KEY_ID", "AKIDTESTFUZZKEY"),
+                ("AWS_ACCESS_KEY_ID", "test-fuzz-aws-key"),
                 ("AWS_SECRET_ACCESS_KEY", SECRET),
             ],
         ];

@@ -62,6 +62,7 @@ import datetime
 import hashlib
 import hmac
 import json
+import pathlib
 import re
 import sys
 import urllib.parse
@@ -548,27 +549,19 @@ def verify_post_record(record: dict, answer: dict) -> List[str]:
 # ---------------------------------------------------------------------------------------------
 # AWS's published POST example: are botocore's and the stdlib signature primitives right?
 
-# docs.aws.amazon.com/AmazonS3/latest/API/sigv4-post-example.html (policy text has CRLFs).
-AWS_POST_EXAMPLE_POLICY = (
-    "eyAiZXhwaXJhdGlvbiI6ICIyMDE1LTEyLTMwVDEyOjAwOjAwLjAwMFoiLA0KICAiY29uZGl0aW9ucyI6IFsNCiAgICB7"
-    "ImJ1Y2tldCI6ICJzaWd2NGV4YW1wbGVidWNrZXQifSwNCiAgICBbInN0YXJ0cy13aXRoIiwgIiRrZXkiLCAidXNlci91"
-    "c2VyMS8iXSwNCiAgICB7ImFjbCI6ICJwdWJsaWMtcmVhZCJ9LA0KICAgIHsic3VjY2Vzc19hY3Rpb25fcmVkaXJlY3Qi"
-    "OiAiaHR0cDovL3NpZ3Y0ZXhhbXBsZWJ1Y2tldC5zMy5hbWF6b25hd3MuY29tL3N1Y2Nlc3NmdWxfdXBsb2FkLmh0bWwi"
-    "fSwNCiAgICBbInN0YXJ0cy13aXRoIiwgIiRDb250ZW50LVR5cGUiLCAiaW1hZ2UvIl0sDQogICAgeyJ4LWFtei1tZXRh"
-    "LXV1aWQiOiAiMTQzNjUxMjM2NTEyNzQifSwNCiAgICB7IngtYW16LXNlcnZlci1zaWRlLWVuY3J5cHRpb24iOiAiQUVT"
-    "MjU2In0sDQogICAgWyJzdGFydHMtd2l0aCIsICIkeC1hbXotbWV0YS10YWciLCAiIl0sDQoNCiAgICB7IngtYW16LWNy"
-    "ZWRlbnRpYWwiOiAiQUtJQUlPU0ZPRE5ON0VYQU1QTEUvMjAxNTEyMjkvdXMtZWFzdC0xL3MzL2F3czRfcmVxdWVzdCJ9"
-    "LA0KICAgIHsieC1hbXotYWxnb3JpdGhtIjogIkFXUzQtSE1BQy1TSEEyNTYifSwNCiAgICB7IngtYW16LWRhdGUiOiAi"
-    "MjAxNTEyMjlUMDAwMDAwWiIgfQ0KICBdDQp9"
-)
-AWS_POST_EXAMPLE_SIGNATURE = "8afdbf4008c03f22c2cd3cdb72e4afbb1f6a588f3255ac628749a66d7f09699e"
-AWS_EXAMPLE_KEY = ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+# AWS's published examples (sigv4-post-example.html, sigv4-query-string-auth.html) and the
+# documentation key they use live with the other vectors.
+AWS_DOC = json.loads((pathlib.Path(__file__).resolve().parents[2]
+                      / "tests/vectors/aws_s3_doc_examples.json").read_text())
+AWS_POST_EXAMPLE_POLICY = AWS_DOC["post"]["policy_base64"]  # (its policy text has CRLFs)
+AWS_POST_EXAMPLE_SIGNATURE = AWS_DOC["post"]["signature"]
+AWS_EXAMPLE_KEY = (AWS_DOC["access_key_id"], AWS_DOC["secret_access_key"])
 
 
 def published_post_vector_problems() -> List[str]:
     record = {"access_key_id": AWS_EXAMPLE_KEY[0], "secret_access_key": AWS_EXAMPLE_KEY[1],
               "session_token": None, "region": "us-east-1"}
-    signed_at = parse_amz_date("20151229T000000Z", "example x-amz-date")
+    signed_at = parse_amz_date(AWS_DOC["post"]["date"], "example x-amz-date")
     by_botocore, botocore_fields, _ = botocore_post_signature(
         record, AWS_POST_EXAMPLE_POLICY, [], "2015-12-30T12:00:00.000Z", signed_at)
     by_stdlib = hmac.new(signing_key(AWS_EXAMPLE_KEY[1], "20151229", "us-east-1"),
@@ -576,7 +569,7 @@ def published_post_vector_problems() -> List[str]:
     problems = [f"{who} gives {got}, AWS publishes {AWS_POST_EXAMPLE_SIGNATURE}"
                 for who, got in (("botocore", by_botocore), ("stdlib hmac", by_stdlib))
                 if got != AWS_POST_EXAMPLE_SIGNATURE]
-    credential = "AKIAIOSFODNN7EXAMPLE/20151229/us-east-1/s3/aws4_request"
+    credential = AWS_DOC["post"]["credential"]
     if botocore_fields.get("x-amz-credential") != credential:
         problems.append(f"botocore (clock pinned) sets x-amz-credential"
                         f" {botocore_fields.get('x-amz-credential')!r}, AWS has {credential!r}")
@@ -670,12 +663,7 @@ def main(path: str) -> int:
 # written only if botocore, through verify_record, agrees with it. The stdlib presigner must first
 # reproduce AWS's published example byte for byte.
 
-AWS_URL_EXAMPLE = (
-    "https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256"
-    "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
-    "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
-    "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
-)
+AWS_URL_EXAMPLE = AWS_DOC["presigned_url"]["url"]
 SELFTEST_NOTE = ("self-consistency only: URL signed by this script's stdlib SigV4 presigner"
                  " (--write-selftest), kept because botocore agreed")
 
@@ -693,7 +681,7 @@ class PresignSpec:
     params: List[Tuple[str, str]]
     headers: Dict[str, str]
     token: Optional[str]
-    ak: str = "AKIAS3SLOCAL"
+    ak: str = "s3s-test-selftest-key"
     sk: str = "s3s-secret-key"
     region: str = "us-east-1"
     amz_date: str = "20261124T061500Z"
@@ -741,7 +729,7 @@ def url_record(spec: PresignSpec, url: str, note: str) -> dict:
 def stdlib_post_record(case: str, key_field: str, key_condition, extra_fields: Dict[str, str],
                        extra_conditions: list, token: Optional[str]) -> dict:
     """A POST-policy form signed with stdlib hmac (policy JSON written by hand)."""
-    ak, sk, region, amz_date, expires = "AKIAS3SLOCAL", "s3s-secret-key", "us-east-1", \
+    ak, sk, region, amz_date, expires = "s3s-test-selftest-key", "s3s-secret-key", "us-east-1", \
         "20261124T061500Z", 900
     expiration = parse_amz_date(amz_date, "spec") + datetime.timedelta(seconds=expires)
     credential = f"{ak}/{amz_date[:8]}/{region}/{SERVICE}/aws4_request"

@@ -158,7 +158,7 @@ mod tests {
     use super::*;
     use crate::time::{Clock, FixedClock};
 
-    /// The success example of the AssumeRole API reference (credentials shortened).
+    /// The success example of the AssumeRole API reference, its credentials replaced by invented ones.
     const DOC_SUCCESS: &str = r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <AssumeRoleResult>
   <SourceIdentity>Alice</SourceIdentity>
@@ -167,8 +167,8 @@ mod tests {
       <AssumedRoleId>ARO123EXAMPLE123:TestAR</AssumedRoleId>
     </AssumedRoleUser>
     <Credentials>
-      <AccessKeyId>ASIAIOSFODNN7EXAMPLE</AccessKeyId>
-      <SecretAccessKey>wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY</SecretAccessKey>
+      <AccessKeyId>ASIA-test-assumed-key</AccessKeyId>
+      <SecretAccessKey>test-assumed/secret+key</SecretAccessKey>
       <SessionToken>AQoDYXdzEPT//////////wEXAMPLEtc764bNrC9SAPBSM22w&amp;token</SessionToken>
       <Expiration>2019-11-09T13:34:41Z</Expiration>
     </Credentials>
@@ -182,11 +182,8 @@ mod tests {
     #[test]
     fn parses_the_documented_success_answer() {
         let c = parse_assume_role_response(200, DOC_SUCCESS.as_bytes()).expect("success");
-        assert_eq!(c.access_key_id, "ASIAIOSFODNN7EXAMPLE");
-        assert_eq!(
-            c.access_key_secret,
-            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
-        );
+        assert_eq!(c.access_key_id, "ASIA-test-assumed-key");
+        assert_eq!(c.access_key_secret, "test-assumed/secret+key");
         assert_eq!(
             c.security_token.as_deref(),
             Some("AQoDYXdzEPT//////////wEXAMPLEtc764bNrC9SAPBSM22w&token")

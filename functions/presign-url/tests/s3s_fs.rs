@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::{Function, free_port, http, wait_for_port};
 
-const ACCESS_KEY: &str = "AKIAS3SLOCALTEST";
+const ACCESS_KEY: &str = "s3s-test-access-key";
 const SECRET_KEY: &str = "s3s-local-secret-key";
 const BUCKET: &str = "examplebucket";
 const PREFIX: &str = "uploads/anonymous/";
