@@ -34,7 +34,7 @@ case "${1:-}" in
   --no-jwt) jwt_case=0 ;;
   *) echo "usage: bench/load_100k.sh [--no-jwt]" >&2; exit 2 ;;
 esac
-die() { echo "bench/load_100k.sh: $*" >&2; exit 1; }
+source bench/lib.sh  # die, wait_ready
 trap 'exit 130' INT TERM  # (so that the EXIT trap below runs)
 tools=(wrk curl python3 cargo)
 [ "$jwt_case" = 0 ] || tools+=(node)
@@ -60,15 +60,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_ready() {  # PID PORT NAME: until the port accepts a connection (no request is sent)
-  local i
-  for i in $(seq 150); do
-    kill -0 "$1" 2>/dev/null || die "$3 exited before it listened (its log: $out/$3.log)"
-    if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then return; fi
-    sleep 0.1
-  done
-  die "$3 did not listen on 127.0.0.1:$2 within 15 s (its log: $out/$3.log)"
-}
 hwm() {  # PID: VmHWM in KiB
   awk '/^VmHWM:/ {print $2}' "/proc/$1/status"
 }
