@@ -5,7 +5,11 @@ per-caller prefix against bench/sts_standin.py, sends --requests requests round-
 --callers distinct callers (each its own bearer token, so its own session policy), checks that
 every answer is 200, and prints how many AssumeRole calls reached STS.
 
-usage: python3 bench/callers.py [--callers 100] [--requests 10000]
+With --shared-prefix every caller has the same prefix (OBJECT_PREFIX=shared/), so the same
+session policy: the calls must still be one per caller, since a credential belongs to the session
+STS issued it for (an earlier cache keyed by policy alone made 1 call for them all).
+
+usage: python3 bench/callers.py [--callers 100] [--requests 10000] [--shared-prefix]
 """
 
 import argparse
@@ -52,6 +56,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--callers", type=int, default=100)
     parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--shared-prefix", action="store_true")
     args = parser.parse_args()
     sts = subprocess.Popen([sys.executable, str(ROOT / "bench" / "sts_standin.py"), "9441"], stderr=subprocess.PIPE, text=True)
     env = {"PATH": os.environ.get("PATH", ""), "PORT": "9432", "RUST_LOG": "warn", "AUTH_MODE": "jwt",
@@ -59,6 +64,8 @@ def main() -> int:
            "STS_ENDPOINT": "http://127.0.0.1:9441", "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAI-test-bench-key",
            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "bench-secret", "ROLE_ARN": "acs:ram::1234567890123:role/bench",
            "BUCKET": "examplebucket", "BUCKET_REGION": "cn-hangzhou"}
+    if args.shared_prefix:
+        env["OBJECT_PREFIX"] = "shared/"
     server = subprocess.Popen([str(ROOT / "target" / "release" / "issue-token")], env=env)
     time.sleep(0.5)
     tokens = [token(f"user-{i}") for i in range(args.callers)]
@@ -74,7 +81,8 @@ def main() -> int:
     server.wait()
     sts.terminate()
     calls = [line for line in sts.stderr.read().splitlines() if line.startswith("calls=")]
-    print(f"{args.requests} requests from {args.callers} callers in {elapsed:.1f} s: all 200")
+    prefixes = "one shared prefix" if args.shared_prefix else "one prefix each"
+    print(f"{args.requests} requests from {args.callers} callers ({prefixes}) in {elapsed:.1f} s: all 200")
     print(f"AssumeRole calls that reached STS: {calls[-1].split('=')[1] if calls else 0}")
     return 0
 

@@ -1,6 +1,6 @@
 //! The credential cache under a full load of callers: `cargo bench --bench cache`.
 //!
-//! A cache at its capacity ([`CachedRole::CAPACITY`] entries, one per caller's policy) takes
+//! A cache at its capacity ([`CachedRole::CAPACITY`] entries, one per caller) takes
 //! a new caller (a miss that must make room), and answers a caller it holds (a hit). The
 //! fetch is ready at once, so the figures are the cache's own work.
 
@@ -15,6 +15,7 @@ use stsvend::sts_client::CachedRole;
 fn key(caller: usize) -> CacheKey {
     CacheKey {
         role_arn: "acs:ram::1234567890123:role/uploader".to_owned(),
+        role_session_name: format!("user-{caller}"),
         policy: format!(
             r#"{{"Statement":[{{"Action":["oss:PutObject","oss:AbortMultipartUpload","oss:ListParts"],"Effect":"Allow","Resource":["acs:oss:*:*:examplebucket/uploads/user-{caller}/*"]}}],"Version":"1"}}"#
         ),

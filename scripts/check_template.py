@@ -1,10 +1,11 @@
-"""Checks that template.yaml agrees with the code and with DESIGN.md.
+"""Checks that template.yaml agrees with the code and with the README.
 
 - every function crate (functions/*/Cargo.toml [[bin]]) has exactly one
   AWS::Serverless::Function whose Metadata says BuildMethod rust-cargolambda and
   BuildProperties.Binary the same name, and no function names a binary that does not exist;
 - the runtime is provided.al2023 and the handler bootstrap (cargo lambda's output);
-- every environment variable the template sets is one DESIGN.md's fixed interface names.
+- every environment variable the template sets is one the README's configuration table names
+  (the documented interface; the repository alone, nothing outside it, is read).
 
 cfn-lint does not check any of these (a misspelt Binary or BuildMethod passes it).
 usage: .venv-tools/bin/python scripts/check_template.py   (needs cfn-lint for its YAML loader)
@@ -18,7 +19,7 @@ import tomllib
 from cfnlint.decode import decode_str
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-DESIGN = ROOT.parent / "shared" / "DESIGN.md"
+README = ROOT / "README.md"
 
 
 def main() -> int:
@@ -31,7 +32,10 @@ def main() -> int:
         for cargo in ROOT.glob("functions/*/Cargo.toml")
         for b in tomllib.loads(cargo.read_text()).get("bin", [])
     }
-    design_vars = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", DESIGN.read_text().split("### Environment")[1].split("### issue-token")[0]))
+    table = README.read_text().split("\n## Configuration\n")[1].split("\n## ")[0]
+    design_vars = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)`", table, re.M)) | set(
+        re.findall(r"`([A-Z][A-Z0-9_]+)`", "\n".join(l.split("|")[1] for l in table.splitlines() if l.startswith("| `")))
+    )
     globals_fn = template.get("Globals", {}).get("Function", {})
     checks = []
 
@@ -52,7 +56,7 @@ def main() -> int:
         variables = dict(globals_fn.get("Environment", {}).get("Variables", {}))
         variables.update(props.get("Environment", {}).get("Variables", {}))
         for var in variables:
-            check(var in design_vars, f"{name}: environment variable {var} is in DESIGN.md")
+            check(var in design_vars, f"{name}: environment variable {var} is in the README's configuration table")
     check(sorted(named) == sorted(binaries), f"one function per binary: {sorted(named)} vs {sorted(binaries)}")
     failed = [what for ok, what in checks if not ok]
     for what in failed:

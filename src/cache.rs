@@ -1,7 +1,10 @@
 //! Temporary credentials, reused while they have enough life left.
 //!
-//! One entry per key (role, rendered session policy, duration), so callers share a credential
-//! only when their policies are identical. Concurrent misses for one key wait for a single STS
+//! One entry per key: every `AssumeRole` parameter (role, session name, rendered session
+//! policy, duration), so a credential is reused only for a caller who would have asked STS for
+//! exactly the same session. The session name is derived from the caller, so there is one
+//! entry per caller: STS's audit log and the policy variables STS evaluates per session
+//! (`${aws:userid}`) always see the caller who asked. Concurrent misses for one key wait for a single STS
 //! call. The cache holds at most `capacity` entries; when full, it drops expired entries
 //! first, then the tenth of its entries closest to expiry.
 //!
@@ -20,11 +23,13 @@ use tokio::time::Instant;
 use crate::credential::Credential;
 use crate::error::Error;
 
-/// What a cached credential was issued for.
+/// What a cached credential was issued for: the whole `AssumeRole` request but its signature.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CacheKey {
     /// The role assumed.
     pub role_arn: String,
+    /// `RoleSessionName`: the caller's.
+    pub role_session_name: String,
     /// The rendered session policy.
     pub policy: String,
     /// `DurationSeconds`.
@@ -216,6 +221,7 @@ mod tests {
     fn key(policy: &str) -> CacheKey {
         CacheKey {
             role_arn: "acs:ram::1:role/r".to_owned(),
+            role_session_name: "alice".to_owned(),
             policy: policy.to_owned(),
             duration_seconds: 900,
         }

@@ -188,7 +188,14 @@ pub struct Config {
     pub upload_max_bytes: u64,
     /// `ALLOWED_CONTENT_TYPES`: `type/subtype` or `type/*` entries; empty means any.
     pub allowed_content_types: Vec<String>,
+    /// `ALLOWED_PROCESS`: the `x-oss-process` operations presign-url signs, `kind/name` or
+    /// `kind/*` entries; empty means none.
+    pub allowed_process: Vec<String>,
 }
+
+/// The `x-oss-process` operations signed when `ALLOWED_PROCESS` is unset: the image operations
+/// the seeds use for thumbnails and watermarks. No IMM, video or document processing (billed).
+pub const DEFAULT_ALLOWED_PROCESS: &str = "image/resize,image/crop,image/rotate,image/format,image/quality,image/auto-orient,image/info,image/watermark";
 
 /// A seed-style `config.json` (the Alibaba Cloud sample app server's).
 #[derive(Debug, Default, Deserialize)]
@@ -214,6 +221,11 @@ impl Config {
 
     /// Reads configuration through `env`, which returns a variable's value. Tests pass a map.
     pub fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        // `OBJECT_PREFIX=` set to empty is the documented empty template (the whole bucket),
+        // not "unset": the one variable whose empty value means something.
+        let object_prefix_as_set = env("OBJECT_PREFIX");
+        // Likewise `ALLOWED_PROCESS=`: no `x-oss-process` at all.
+        let allowed_process_as_set = env("ALLOWED_PROCESS");
         let env: Lookup<'_> = &|name| env(name).filter(|v| !v.is_empty());
         let (seed, seed_dir) = match env("CONFIG_FILE") {
             Some(path) => (read_seed_config(Path::new(&path))?, parent_dir(&path)),
@@ -314,7 +326,7 @@ impl Config {
         };
 
         let object_prefix = PrefixTemplate::parse(
-            env("OBJECT_PREFIX")
+            object_prefix_as_set
                 .as_deref()
                 .unwrap_or(crate::prefix::DEFAULT_TEMPLATE),
         )?;
@@ -420,6 +432,11 @@ impl Config {
             None => Vec::new(),
             Some(list) => parse_content_types(&list)?,
         };
+        let allowed_process = parse_process_operations(
+            allowed_process_as_set
+                .as_deref()
+                .unwrap_or(DEFAULT_ALLOWED_PROCESS),
+        )?;
 
         let config = Self {
             provider,
@@ -443,6 +460,7 @@ impl Config {
             presign_methods,
             upload_max_bytes,
             allowed_content_types,
+            allowed_process,
         };
         config.check_policy_fits(&config.policy)?;
         Ok(config)
@@ -561,24 +579,47 @@ fn parse_origins(list: &str) -> Result<Vec<String>, Error> {
 /// The largest single PostObject upload OSS accepts: 5 GiB.
 const MAX_UPLOAD_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 
-/// `type/subtype` or `type/*`, lower-cased; a token of letters, digits and `!#$&^_.+-` on each side.
+/// `ALLOWED_CONTENT_TYPES`: `type/subtype` or `type/*`, each side a token of letters, digits
+/// and `!#$^_.+-` (no `&`: under OSS V1 it would join another sub-resource).
 fn parse_content_types(list: &str) -> Result<Vec<String>, Error> {
-    let token = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
-    };
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$^_.+-".contains(&b);
+    parse_slash_list(
+        list,
+        "ALLOWED_CONTENT_TYPES",
+        token,
+        "type/subtype or type/*",
+    )
+}
+
+/// `ALLOWED_PROCESS`: `kind/name` or `kind/*` (`image/resize`, `style/*`), each side letters,
+/// digits, `_` and `-`.
+fn parse_process_operations(list: &str) -> Result<Vec<String>, Error> {
+    let name = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    parse_slash_list(
+        list,
+        "ALLOWED_PROCESS",
+        name,
+        "kind/operation or kind/*, e.g. image/resize",
+    )
+}
+
+/// A comma list of `left/right` or `left/*` entries, lower-cased, each side non-empty and made
+/// of bytes `allowed` accepts.
+fn parse_slash_list(
+    list: &str,
+    variable: &'static str,
+    allowed: impl Fn(u8) -> bool,
+    shape: &str,
+) -> Result<Vec<String>, Error> {
+    let part = |s: &str| !s.is_empty() && s.bytes().all(&allowed);
     list.split(',')
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .map(|t| {
             let lower = t.to_ascii_lowercase();
             match lower.split_once('/') {
-                Some((kind, sub)) if token(kind) && (sub == "*" || token(sub)) => Ok(lower),
-                _ => Err(config(
-                    "ALLOWED_CONTENT_TYPES",
-                    format!("{t:?} is not type/subtype or type/*"),
-                )),
+                Some((left, right)) if part(left) && (right == "*" || part(right)) => Ok(lower),
+                _ => Err(config(variable, format!("{t:?} is not {shape}"))),
             }
         })
         .collect()
@@ -682,9 +723,9 @@ fn check_role_arn(provider: Provider, arn: &str) -> Result<(), Error> {
 }
 
 fn check_url(variable: &'static str, url: &str) -> Result<(), Error> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
+    let (scheme, rest) = url
+        .split_once("://")
+        .filter(|(scheme, _)| *scheme == "https" || *scheme == "http")
         .ok_or_else(|| {
             config(
                 variable,
@@ -696,6 +737,14 @@ fn check_url(variable: &'static str, url: &str) -> Result<(), Error> {
         return Err(config(
             variable,
             format!("{url:?} must be a scheme and a host[:port], with no path"),
+        ));
+    }
+    if scheme == "http" && !endpoint::plain_http_allowed(host) {
+        return Err(config(
+            variable,
+            format!(
+                "{url:?} must be https:// (http:// only for localhost or an IP address, such as a local stand-in)"
+            ),
         ));
     }
     Ok(())
@@ -793,6 +842,65 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_upstreams_are_only_local_stand_ins_or_ip_addresses() {
+        for (variable, url) in [
+            ("STS_ENDPOINT", "http://127.0.0.1:8080"),
+            ("STS_ENDPOINT", "http://localhost:8080"),
+            ("STS_ENDPOINT", "http://[::1]:8080"),
+            ("BUCKET_ENDPOINT", "http://10.0.0.5:9000"),
+            ("BUCKET_ENDPOINT", "https://minio.internal:9000"),
+        ] {
+            let mut vars = minimal();
+            vars.insert(variable, url.to_owned());
+            assert!(load(&vars).is_ok(), "{variable}={url}");
+        }
+    }
+
+    #[test]
+    fn allowed_process_defaults_to_image_operations_and_empty_means_none() {
+        let unset = load(&minimal()).expect("valid");
+        assert!(unset.allowed_process.contains(&"image/resize".to_owned()));
+        assert!(
+            unset
+                .allowed_process
+                .contains(&"image/watermark".to_owned())
+        );
+        assert!(
+            unset
+                .allowed_process
+                .iter()
+                .all(|op| op.starts_with("image/"))
+        );
+        let mut vars = minimal();
+        vars.insert("ALLOWED_PROCESS", String::new());
+        assert!(load(&vars).expect("valid").allowed_process.is_empty());
+        vars.insert("ALLOWED_PROCESS", "Image/Resize, style/*".to_owned());
+        assert_eq!(
+            load(&vars).expect("valid").allowed_process,
+            ["image/resize", "style/*"]
+        );
+        for bad in ["image", "image/resize|sys", "/resize", "image/re size"] {
+            vars.insert("ALLOWED_PROCESS", bad.to_owned());
+            assert_eq!(refused_variable(&vars), "ALLOWED_PROCESS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_empty_object_prefix_is_the_whole_bucket_and_unset_is_the_default() {
+        let alice = Caller::with_sub("alice");
+        let unset = load(&minimal()).expect("valid");
+        assert_eq!(
+            unset.object_prefix.render(&alice).expect("prefix"),
+            "uploads/alice/"
+        );
+        let mut vars = minimal();
+        vars.insert("OBJECT_PREFIX", String::new());
+        let empty = load(&vars).expect("valid");
+        assert_eq!(empty.object_prefix.render(&alice).expect("prefix"), "");
+        assert!(!empty.object_prefix.is_per_caller());
+    }
+
+    #[test]
     fn defaults_follow_the_design() {
         let c = load(&minimal()).expect("valid");
         assert_eq!(c.provider, Provider::Aliyun);
@@ -865,6 +973,15 @@ mod tests {
                 "https://sts.aliyuncs.com/path",
                 "STS_ENDPOINT",
             ),
+            // Plain HTTP only to localhost or an IP literal.
+            ("STS_ENDPOINT", "http://sts.aliyuncs.com", "STS_ENDPOINT"),
+            ("STS_ENDPOINT", "http://sts.local:8080", "STS_ENDPOINT"),
+            (
+                "BUCKET_ENDPOINT",
+                "http://minio.internal:9000",
+                "BUCKET_ENDPOINT",
+            ),
+            ("ALLOWED_PROCESS", "video", "ALLOWED_PROCESS"),
             ("BUCKET", "Example_Bucket", "BUCKET"),
             ("BUCKET_REGION", "oss-cn-hangzhou", "BUCKET_REGION"),
             ("OBJECT_PREFIX", "uploads/${sub}", "OBJECT_PREFIX"),

@@ -76,6 +76,11 @@ impl Endpoint {
             ));
         }
         let name = host_name(host);
+        if scheme == "http" && !plain_http_allowed(host) {
+            return Err(format!(
+                "{url:?} must be https:// (http:// only for localhost or an IP address, such as a local stand-in)"
+            ));
+        }
         let addressing =
             if path_style || name == "localhost" || name.parse::<std::net::IpAddr>().is_ok() {
                 Addressing::PathStyle
@@ -127,6 +132,14 @@ impl Endpoint {
 }
 
 /// The host without its port (IPv6 literals keep their brackets stripped).
+/// Whether an upstream at `host` (`name[:port]`) may be reached over plain `http://`: only
+/// `localhost` and IP literals (a local stand-in, a store on a private address). A DNS name
+/// over plain HTTP can be answered by anyone on the path, with credentials or keys to match.
+pub fn plain_http_allowed(host: &str) -> bool {
+    let name = host_name(host);
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
+}
+
 fn host_name(host: &str) -> &str {
     if let Some(v6) = host.strip_prefix('[') {
         return v6.split(']').next().unwrap_or(v6);

@@ -91,6 +91,51 @@ pub struct StsRejection {
     pub message: String,
     /// STS's `RequestId`, for support tickets.
     pub request_id: Option<String>,
-    /// STS's `Retry-After`, in seconds, passed on to the caller.
+    /// STS's `Retry-After`, in seconds (callers are told at most
+    /// [`crate::response::MAX_RETRY_AFTER_SECONDS`]).
     pub retry_after: Option<u64>,
+}
+
+/// The longest STS message kept, in characters.
+pub const MAX_STS_MESSAGE_CHARS: usize = 300;
+
+impl StsRejection {
+    /// A rejection as STS's answer states it, whichever the provider, cleaned by the one
+    /// cleaner ([`clean_upstream_message`]); `Retry-After` is the sender's to add.
+    pub fn new(status: u16, code: &str, message: &str, request_id: Option<&str>) -> Self {
+        Self {
+            status,
+            code: clean_upstream_message(code, 100),
+            message: clean_upstream_message(message, MAX_STS_MESSAGE_CHARS),
+            request_id: request_id.map(|id| clean_upstream_message(id, 100)),
+            retry_after: None,
+        }
+    }
+}
+
+/// Where an upstream message starts quoting what the server computed from our request:
+/// Alibaba's `SignatureDoesNotMatch` echoes its string to sign (`POST&%2F&AccessKeyId%3D…`),
+/// AWS query APIs echo the canonical request and string to sign, both holding the function's
+/// key id, security token and the session policy.
+const ECHO_MARKERS: [&str; 6] = [
+    "string to sign",
+    "stringtosign",
+    "string-to-sign",
+    "canonical string",
+    "canonical request",
+    "&%2f&",
+];
+
+/// Makes a message from upstream (STS) safe to log: cut where it starts echoing a string to
+/// sign or a canonical request, control characters dropped, at most `max` characters.
+pub fn clean_upstream_message(message: &str, max: usize) -> String {
+    let lower = message.to_ascii_lowercase();
+    let cut = ECHO_MARKERS.iter().filter_map(|m| lower.find(m)).min();
+    let (kept, removed) = match cut {
+        Some(at) => (&message[..at], "[echoed request removed]"),
+        None => (message, ""),
+    };
+    let mut out: String = kept.chars().filter(|c| !c.is_control()).take(max).collect();
+    out.push_str(removed);
+    out
 }

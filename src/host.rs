@@ -27,6 +27,9 @@ use crate::config::Config;
 use crate::cors::Cors;
 use crate::error::Error;
 use crate::identity::AuthMode;
+use crate::listener::{
+    AcceptBackoff, Admission, Limits, Refusals, Registry, Watched, is_connection_error,
+};
 use crate::response;
 use crate::time::{Clock, SystemClock};
 use crate::transport::{HttpSender, ReqwestSender};
@@ -34,18 +37,22 @@ use crate::transport::{HttpSender, ReqwestSender};
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// The most a request's head (request line and headers) may take; more is 431. Room for an
-/// 8 KiB bearer token and ordinary headers.
+/// The most a request's head (request line, headers and the blank line that ends them) may
+/// take, in bytes, however it arrives; more is 431. Room for an 8 KiB bearer token and
+/// ordinary headers.
 pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 
-/// How long a client may take to send its request headers.
+/// The most header lines a request may have (`Host` counts); more is 431.
+pub const MAX_HEADERS: usize = 100;
+
+/// How long a client may take to send its request headers: on a new connection, from when
+/// it is accepted (and the first byte must come within
+/// [`FIRST_BYTE_TIMEOUT`](crate::listener::FIRST_BYTE_TIMEOUT)); on a kept-alive one, from
+/// the previous answer, so that this is also how long it may stay idle.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a client may take to send its request body.
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The most connections served at once; further clients wait to be accepted.
-pub const MAX_CONNECTIONS: usize = 4096;
 
 /// How long shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -55,10 +62,67 @@ pub fn in_lambda() -> bool {
     std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
 }
 
-/// Starts logging to stdout: `RUST_LOG` (or Lambda's `AWS_LAMBDA_LOG_LEVEL`), default
-/// `info`; `AWS_LAMBDA_LOG_FORMAT=JSON` for JSON lines.
+/// Starts logging to stdout, in both hosts. Which events: `AWS_LAMBDA_LOG_LEVEL` (Lambda's
+/// advanced logging controls: `TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR`, `FATAL`) when set,
+/// for every target; otherwise the `RUST_LOG` directives; otherwise `info`. How: JSON lines
+/// when `AWS_LAMBDA_LOG_FORMAT=JSON`, else tracing's plain lines, without time (Lambda and
+/// Function Compute stamp each line) or target, as `lambda_http`'s default subscriber.
+///
+/// Whatever those variables say, events below INFO from `lambda_runtime*` and `lambda_http`
+/// targets are dropped, because they are where raw payloads go: `lambda_runtime` logs every
+/// event it receives, headers and all (`Authorization: Bearer …` included), at TRACE ("raw
+/// JSON event received from Lambda", `layers/api_response.rs`), and a streamed response's
+/// headers at TRACE (`requests.rs`). Their INFO and more severe events name errors and request
+/// ids only (a payload that fails to parse is logged as a fixed message, not its text), and
+/// the invocation span (`requestId`, X-Ray trace id) is INFO, so it stays. The other crates
+/// that log through `tracing` were checked too and need no rule: hyper is built without its
+/// (unstable) `tracing` feature, so it emits nothing; hyper-util logs pool keys (scheme and
+/// host), peer addresses and connection errors, never headers or bodies; reqwest and rustls
+/// log through the `log` crate, which nothing forwards to this subscriber (tracing-subscriber's
+/// `tracing-log` feature is off), and reqwest's wire dump (`connection_verbose`) is off.
+/// Dropping by target and level, rather than matching messages, keeps the rule true when those
+/// crates reword or add events.
 pub fn init_logging() {
-    lambda_http::tracing::init_default_subscriber();
+    use lambda_http::tracing::subscriber::filter::{LevelFilter, filter_fn};
+    use lambda_http::tracing::subscriber::layer::SubscriberExt as _;
+    use lambda_http::tracing::subscriber::util::SubscriberInitExt as _;
+    use lambda_http::tracing::subscriber::{EnvFilter, fmt, registry};
+    use tracing::{Level, Metadata};
+
+    /// Whether an event or span may carry a raw payload (see above), so is never logged.
+    fn may_carry_payload(metadata: &Metadata<'_>) -> bool {
+        let target = metadata.target();
+        (target.starts_with("lambda_runtime") || target.starts_with("lambda_http"))
+            && *metadata.level() > Level::INFO
+    }
+
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let lambda_level = var("AWS_LAMBDA_LOG_LEVEL").and_then(|level| {
+        match level.trim().to_ascii_uppercase().as_str() {
+            "FATAL" => Some(LevelFilter::ERROR),
+            other => other.parse::<LevelFilter>().ok(),
+        }
+    });
+    let wanted = match lambda_level {
+        Some(level) => EnvFilter::default().add_directive(level.into()),
+        None => EnvFilter::builder()
+            .with_default_directive(LevelFilter::INFO.into())
+            .parse_lossy(var("RUST_LOG").unwrap_or_default()),
+    };
+    let subscriber = registry()
+        .with(wanted)
+        .with(filter_fn(|metadata| !may_carry_payload(metadata)));
+    let lines = fmt::layer()
+        .with_target(false)
+        .without_time()
+        .with_writer(std::io::stdout);
+    let json = var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.trim().eq_ignore_ascii_case("json"));
+    // A second call (a test that starts a host twice) keeps the subscriber already set.
+    let _ = if json {
+        subscriber.with(lines.json()).try_init()
+    } else {
+        subscriber.with(lines).try_init()
+    };
 }
 
 /// Everything a function binary's `main` does: logging, configuration (exit status 2 when it
@@ -155,7 +219,8 @@ where
 }
 
 /// Serves `handler` over HTTP/1.1 on `listener` until `shutdown` completes, then lets
-/// requests in flight finish (up to 10 s).
+/// requests in flight finish (up to 10 s), with the connection limits for this process's
+/// open-file limit ([`Limits::from_process`]).
 pub async fn serve_http<H, F>(
     listener: TcpListener,
     handler: H,
@@ -165,44 +230,140 @@ where
     H: Fn(Request) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
+    serve_http_with(listener, Limits::from_process(), handler, shutdown).await
+}
+
+/// [`serve_http`] with the given connection limits (see [`crate::listener`]).
+pub async fn serve_http_with<H, F>(
+    listener: TcpListener,
+    limits: Limits,
+    handler: H,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()>
+where
+    H: Fn(Request) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
     info!("listening on http://{}", listener.local_addr()?);
+    info!(
+        connections = limits.connections,
+        per_address = limits.per_peer,
+        "serving at most {} connections at once, {} from one address",
+        limits.connections,
+        limits.per_peer
+    );
     let graceful = GracefulShutdown::new();
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let registry = Registry::new(limits);
+    let mut backoff = AcceptBackoff::default();
+    let mut refusals = Refusals::default();
     tokio::pin!(shutdown);
     loop {
-        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
-            break;
-        };
-        tokio::select! {
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(e) => {
-                        warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let handler = handler.clone();
-                let service = hyper::service::service_fn(move |request| {
-                    let handler = handler.clone();
-                    async move { Ok::<_, Infallible>(answer_http(handler, request).await) }
-                });
-                let connection = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_READ_TIMEOUT)
-                    .max_buf_size(MAX_HEAD_BYTES)
-                    .serve_connection(TokioIo::new(stream), service);
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        debug!(error = %e, "connection closed with an error");
-                    }
-                    drop(slot);
-                });
-            }
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => {
+                if let Some(failures) = backoff.succeeded() {
+                    info!(
+                        failures,
+                        "accepting connections again after {failures} failed accept(s)"
+                    );
+                }
+                accepted
+            }
+            Err(e) if is_connection_error(&e) => {
+                debug!(error = %e, "a connection was gone before it was accepted");
+                continue;
+            }
+            Err(e) => {
+                let (pause, starts) = backoff.failed();
+                if starts {
+                    warn!(
+                        error = %e,
+                        "accept failed; retrying after 10 ms, doubling to 1 s (one line per burst)"
+                    );
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => continue,
+                    () = &mut shutdown => break,
+                }
+            }
+        };
+        let admitted = tokio::select! {
+            admitted = registry.admit(peer.ip()) => admitted,
+            () = &mut shutdown => break,
+        };
+        let Admission {
+            tracked,
+            slot,
+            made_room,
+        } = match admitted {
+            Ok(admission) => admission,
+            Err(refusal) => {
+                debug!(%peer, ?refusal, "refused a connection: 503 TooManyConnections");
+                refusal.answer(stream);
+                if refusals.note(Some(refusal), tokio::time::Instant::now()) {
+                    log_refusals(&mut refusals, limits);
+                }
+                continue;
+            }
+        };
+        if made_room && refusals.note(None, tokio::time::Instant::now()) {
+            log_refusals(&mut refusals, limits);
         }
+        let handler = handler.clone();
+        let busy_tracked = Arc::clone(&tracked);
+        let service = hyper::service::service_fn(move |request| {
+            let handler = handler.clone();
+            // Held until hyper drops the answer's body, having sent it.
+            let busy = busy_tracked.busy();
+            async move {
+                let answer = answer_http(handler, request).await;
+                Ok::<_, Infallible>(answer.map(|body| busy.until_sent(body)))
+            }
+        });
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .max_buf_size(MAX_HEAD_BYTES)
+            .max_header_size(MAX_HEAD_BYTES)
+            .max_headers(MAX_HEADERS)
+            .serve_connection(
+                TokioIo::new(Watched::new(stream, Arc::clone(&tracked))),
+                service,
+            );
+        let connection = graceful.watch(connection);
+        let first_byte = limits.first_byte;
+        tokio::spawn(async move {
+            // Dropped last, after the socket: the slot is free only once the socket is closed.
+            let _slot = slot;
+            tokio::pin!(connection);
+            let silence = tokio::time::sleep(first_byte);
+            tokio::pin!(silence);
+            let mut silent = true;
+            loop {
+                tokio::select! {
+                    served = &mut connection => {
+                        if let Err(e) = served {
+                            debug!(error = %e, "connection closed with an error");
+                        }
+                        break;
+                    }
+                    () = tracked.closed_for_room() => {
+                        debug!("closed an idle connection to make room for a new one");
+                        break;
+                    }
+                    () = &mut silence, if silent => {
+                        if tracked.close_if_silent() {
+                            debug!("closed a connection that sent nothing within {first_byte:?}");
+                            break;
+                        }
+                        silent = false;
+                    }
+                }
+            }
+        });
     }
     drop(listener);
     info!("shutting down; finishing requests in flight");
@@ -213,6 +374,22 @@ where
         warn!("requests still in flight after {SHUTDOWN_GRACE:?}; stopping anyway");
     }
     Ok(())
+}
+
+/// Logs the refused and closed-for-room connections counted since the last such line.
+fn log_refusals(refusals: &mut Refusals, limits: Limits) {
+    warn!(
+        over_per_address_limit = refusals.peer,
+        all_slots_busy = refusals.full,
+        closed_for_room = refusals.made_room,
+        "connection limits reached ({} at once, {} from one address): refused {} over the per-address limit and {} with every slot busy (503 TooManyConnections), closed {} idle to make room; next summary in 10 s at the earliest",
+        limits.connections,
+        limits.per_peer,
+        refusals.peer,
+        refusals.full,
+        refusals.made_room
+    );
+    refusals.logged(tokio::time::Instant::now());
 }
 
 /// Turns a hyper request into the `lambda_http::Request` a Lambda event would give, and
@@ -295,11 +472,16 @@ mod tests {
     use super::*;
 
     async fn serve_echo() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+        serve_echo_with(Limits::from_process()).await
+    }
+
+    async fn serve_echo_with(limits: Limits) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(serve_http(
+        tokio::spawn(serve_http_with(
             listener,
+            limits,
             |request: Request| async move {
                 Response::new(Body::Text(format!("{} bytes", request.body().len())))
             },
@@ -414,5 +596,322 @@ mod tests {
             "{answer}"
         );
         server.await.expect("join").expect("a clean stop");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_that_sends_nothing_is_closed_after_3_seconds() {
+        let (address, _stop) = serve_echo().await;
+        let started = tokio::time::Instant::now();
+        let answer = exchange(address, b"").await;
+        assert_eq!(answer, "", "closed without an answer");
+        assert_eq!(started.elapsed(), Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_kept_alive_connection_is_closed_after_10_idle_seconds() {
+        let (address, _stop) = serve_echo().await;
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("send");
+        let mut answer = Vec::new();
+        while !answer.ends_with(b"0 bytes") {
+            let mut chunk = [0; 1024];
+            let n = stream.read(&mut chunk).await.expect("read");
+            assert_ne!(n, 0, "closed before answering");
+            answer.extend_from_slice(&chunk[..n]);
+        }
+        let idle = tokio::time::Instant::now();
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest).await;
+        assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+        assert_eq!(idle.elapsed(), Duration::from_secs(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_that_starts_its_head_in_time_has_10_seconds_to_finish_it() {
+        let (address, _stop) = serve_echo().await;
+        let started = tokio::time::Instant::now();
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        stream.write_all(b"GET / HTTP/1.1\r\n").await.expect("send");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        assert_eq!(String::from_utf8_lossy(&answer), "");
+        assert_eq!(started.elapsed(), HEADER_READ_TIMEOUT);
+    }
+
+    /// Sends `raw` in pieces of `piece` bytes, ignoring a refusal to take more (the server
+    /// may answer and close first), and reads the answer's status line.
+    async fn status_for(address: SocketAddr, raw: &[u8], piece: usize) -> String {
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        for chunk in raw.chunks(piece) {
+            if stream.write_all(chunk).await.is_err() {
+                break;
+            }
+        }
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        answer.lines().next().unwrap_or("(closed)").to_owned()
+    }
+
+    #[tokio::test]
+    async fn heads_are_served_up_to_32_kib_and_100_headers_and_431_beyond() {
+        let (address, _stop) = serve_echo().await;
+        // A head of exactly `total` bytes: request line, headers, the blank line.
+        let head_of = |total: usize| {
+            let bare = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: \r\n\r\n";
+            let pad = "a".repeat(total - bare.len());
+            let head = bare.replace("X-Pad: ", &format!("X-Pad: {pad}"));
+            assert_eq!(head.len(), total);
+            head
+        };
+        assert_eq!(MAX_HEAD_BYTES, 32_768);
+        // However the head arrives: in one piece, or in pieces as a slow network brings it.
+        for piece in [usize::MAX, 1000] {
+            for (total, status) in [
+                (MAX_HEAD_BYTES, "HTTP/1.1 200 OK"),
+                (
+                    MAX_HEAD_BYTES + 1,
+                    "HTTP/1.1 431 Request Header Fields Too Large",
+                ),
+                // What used to get through when it came in one piece.
+                (49_152, "HTTP/1.1 431 Request Header Fields Too Large"),
+            ] {
+                let got = status_for(address, head_of(total).as_bytes(), piece).await;
+                assert_eq!(got, status, "a head of {total} bytes in pieces of {piece}");
+            }
+        }
+        assert_eq!(MAX_HEADERS, 100);
+        for (count, status) in [
+            (MAX_HEADERS, "HTTP/1.1 200 OK"),
+            (
+                MAX_HEADERS + 1,
+                "HTTP/1.1 431 Request Header Fields Too Large",
+            ),
+        ] {
+            // Host and Connection count.
+            let more: String = (2..count).map(|i| format!("X-H{i}: v\r\n")).collect();
+            let head = format!("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{more}\r\n");
+            let got = status_for(address, head.as_bytes(), usize::MAX).await;
+            assert_eq!(got, status, "{count} headers");
+        }
+    }
+
+    /// Connects from `source`, one of 127.0.0.0/8 (Linux routes all of it to lo), so that
+    /// one test can be many clients.
+    async fn connect_from(source: [u8; 4], address: SocketAddr) -> tokio::net::TcpStream {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(SocketAddr::from((source, 0)))
+            .expect("bind a loopback source address");
+        socket.connect(address).await.expect("connect")
+    }
+
+    /// What the server did with a connection that sent nothing, as seen without waiting: an
+    /// answer and the close (`Some(answer)`), a close alone (`Some("")`), or nothing yet.
+    fn seen(stream: &std::net::TcpStream) -> Option<String> {
+        let mut answer = Vec::new();
+        let mut chunk = [0; 1024];
+        loop {
+            match std::io::Read::read(&mut &*stream, &mut chunk) {
+                Ok(0) => return Some(String::from_utf8_lossy(&answer).into_owned()),
+                Ok(n) => answer.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    assert!(answer.is_empty(), "an answer without a close");
+                    return None;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    fn to_std(stream: tokio::net::TcpStream) -> std::net::TcpStream {
+        stream.into_std().expect("std socket")
+    }
+
+    /// A legitimate request from 127.0.0.1, answered within 1 s or never.
+    async fn legitimate_request(address: SocketAddr) -> String {
+        tokio::time::timeout(
+            Duration::from_secs(1),
+            exchange(
+                address,
+                b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            ),
+        )
+        .await
+        .expect("the legitimate request was answered within 1 s")
+    }
+
+    fn is_too_many_connections(answer: &str) -> bool {
+        answer.starts_with("HTTP/1.1 503 ")
+            && answer.contains("retry-after: 1")
+            && answer.contains(r#"{"StatusCode":503,"ErrorCode":"TooManyConnections","#)
+    }
+
+    // The flood stays silent: the first-byte deadline is long here, so that only the
+    // connection limits decide what is closed, however slowly this test runs.
+    const FLOOD_LIMITS: Limits = Limits {
+        connections: 128,
+        per_peer: 32,
+        first_byte: Duration::from_secs(600),
+    };
+
+    #[tokio::test]
+    async fn one_address_gets_its_share_of_connections_and_others_are_still_served() {
+        let limits = Limits {
+            connections: 1024,
+            ..FLOOD_LIMITS
+        };
+        let (address, _stop) = serve_echo_with(limits).await;
+        let mut flood = Vec::new();
+        for _ in 0..300 {
+            flood.push(connect_from([127, 0, 0, 2], address).await);
+        }
+        // All 300 are open (the kernel queued those not yet accepted) while this is asked.
+        let answer = legitimate_request(address).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 200") && answer.ends_with("0 bytes"),
+            "{answer}"
+        );
+        // Accepted in order, before the legitimate one: the first 32 are held, the rest were
+        // answered 503 and closed at once.
+        let seen: Vec<Option<String>> = flood.into_iter().map(|s| seen(&to_std(s))).collect();
+        assert!(seen[..32].iter().all(Option::is_none), "{:?}", &seen[..32]);
+        for answer in &seen[32..] {
+            let answer = answer.as_deref().unwrap_or("(still open)");
+            assert!(is_too_many_connections(answer), "{answer}");
+        }
+    }
+
+    #[tokio::test]
+    async fn with_every_slot_taken_by_silent_connections_the_oldest_make_room() {
+        let (address, _stop) = serve_echo_with(FLOOD_LIMITS).await;
+        // 10 addresses, 40 connections each: 400, over the per-address limit (32) and, from
+        // the fifth address on, over all slots (128).
+        let mut flood = Vec::new();
+        for source in 2..12 {
+            for _ in 0..40 {
+                flood.push(connect_from([127, 0, 0, source], address).await);
+            }
+        }
+        let answer = legitimate_request(address).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 200") && answer.ends_with("0 bytes"),
+            "{answer}"
+        );
+        let seen: Vec<Option<String>> = flood.into_iter().map(|s| seen(&to_std(s))).collect();
+        let mut admitted = Vec::new();
+        for (source, connections) in seen.chunks(40).enumerate() {
+            // The last 8 of each address: over its limit.
+            for answer in &connections[32..] {
+                let answer = answer.as_deref().unwrap_or("(still open)");
+                assert!(
+                    is_too_many_connections(answer),
+                    "address {source}: {answer}"
+                );
+            }
+            admitted.extend(&connections[..32]);
+        }
+        // Each admission past 128 closed the oldest silent connection, without an answer:
+        // the newest 127 are held (the legitimate request took the 128th slot).
+        let (closed, held) = admitted.split_at(admitted.len() - 127);
+        assert!(
+            closed.iter().all(|c| c.as_deref() == Some("")),
+            "{closed:?}"
+        );
+        assert!(held.iter().all(|c| c.is_none()), "{held:?}");
+    }
+
+    #[tokio::test]
+    async fn kept_alive_connections_between_requests_make_room_after_silent_ones() {
+        let (address, _stop) = serve_echo_with(Limits {
+            connections: 2,
+            ..FLOOD_LIMITS
+        })
+        .await;
+        // A request answered on a connection kept alive, which then waits for the next.
+        let kept_alive = |source| async move {
+            let mut stream = connect_from(source, address).await;
+            stream
+                .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .expect("send");
+            let mut answer = Vec::new();
+            while !answer.ends_with(b"0 bytes") {
+                let mut chunk = [0; 1024];
+                let n = stream.read(&mut chunk).await.expect("read");
+                assert_ne!(n, 0, "closed before answering");
+                answer.extend_from_slice(&chunk[..n]);
+            }
+            to_std(stream)
+        };
+        let older = kept_alive([127, 0, 0, 2]).await;
+        let silent = to_std(connect_from([127, 0, 0, 3], address).await);
+        // Both slots are taken: the silent connection makes room, though it is newer.
+        let answer = legitimate_request(address).await;
+        assert!(answer.ends_with("0 bytes"), "{answer}");
+        assert_eq!(seen(&silent).as_deref(), Some(""), "the silent one closed");
+        assert_eq!(seen(&older), None, "the kept-alive one still open");
+        // With none silent, the oldest between requests makes room; never one whose
+        // request is being answered (see the next test).
+        let newer = kept_alive([127, 0, 0, 4]).await;
+        let answer = legitimate_request(address).await;
+        assert!(answer.ends_with("0 bytes"), "{answer}");
+        assert_eq!(seen(&older).as_deref(), Some(""), "the older one closed");
+        assert_eq!(seen(&newer), None, "the newer one still open");
+    }
+
+    #[tokio::test]
+    async fn with_every_slot_answering_a_request_a_new_connection_gets_503_at_once() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (started, mut has_started) = tokio::sync::mpsc::channel::<()>(2);
+        let release = Arc::new(tokio::sync::Notify::new());
+        let released = Arc::clone(&release);
+        tokio::spawn(serve_http_with(
+            listener,
+            Limits {
+                connections: 2,
+                ..FLOOD_LIMITS
+            },
+            move |_request: Request| {
+                let (started, released) = (started.clone(), Arc::clone(&released));
+                async move {
+                    let _ = started.send(()).await;
+                    released.notified().await;
+                    Response::new(Body::Text("finished".to_owned()))
+                }
+            },
+            std::future::pending(),
+        ));
+        let request = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        let in_flight: Vec<_> = (0..2)
+            .map(|_| tokio::spawn(exchange(address, request)))
+            .collect();
+        for _ in 0..2 {
+            has_started
+                .recv()
+                .await
+                .expect("a request reached the handler");
+        }
+        let refused = tokio::time::timeout(Duration::from_secs(10), exchange(address, request))
+            .await
+            .expect("answered at once");
+        assert!(is_too_many_connections(&refused), "{refused}");
+        assert!(refused.contains("busy"), "{refused}");
+        release.notify_waiters();
+        for request in in_flight {
+            let answer = request.await.expect("join");
+            assert!(answer.ends_with("finished"), "{answer}");
+        }
     }
 }

@@ -4,13 +4,14 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
+use lambda_http::aws_lambda_events::apigw::ApiGatewayRequestAuthorizerIamDescription;
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use ring::{digest, hmac};
 use serde_json::Value;
-use tracing::{info, warn};
+use tracing::{info, trace, warn};
 
 use crate::encode::hex_lower;
 use crate::error::Error;
@@ -23,6 +24,10 @@ pub const ANONYMOUS: &str = "anonymous";
 
 /// The shortest time between two fetches of `JWT_JWKS_URL` for unknown `kid`s.
 pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How soon `JWT_JWKS_URL` is fetched again after a failed fetch left no key at all (then
+/// twice as long after each further failure, up to [`JWKS_REFETCH_INTERVAL`]).
+pub const JWKS_FIRST_RETRY: Duration = Duration::from_secs(1);
 
 /// How callers are identified (`AUTH_MODE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,8 +113,33 @@ struct JwtKeys {
     timeout: Duration,
     /// Milliseconds between fetches for unknown `kid`s.
     refetch_interval_ms: AtomicU64,
-    /// When the JWKS URL was last fetched; fetches take this lock one at a time.
-    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+    /// How the last fetches of the JWKS URL went; fetches take this lock one at a time.
+    fetches: tokio::sync::Mutex<Fetches>,
+}
+
+/// When `JWT_JWKS_URL` was last fetched, and how many fetches in a row have failed.
+#[derive(Debug, Default)]
+struct Fetches {
+    /// When the last fetch ended (Tokio's clock, so tests can pause it).
+    last: Option<tokio::time::Instant>,
+    /// Failed fetches since the last success.
+    failures: u32,
+}
+
+impl Fetches {
+    /// How long after the last fetch the next may start. While no key is held every caller
+    /// is refused, so the URL is tried again soon: 1 s after a failure, then 2, 4, 8 s …,
+    /// never more than `interval`. Once keys are held, `interval` (a token naming an unknown
+    /// `kid` must not make every request a fetch).
+    fn wait(&self, keys_held: bool, interval: Duration) -> Duration {
+        if keys_held || self.failures == 0 {
+            return interval;
+        }
+        let doublings = (self.failures - 1).min(31);
+        JWKS_FIRST_RETRY
+            .saturating_mul(1 << doublings)
+            .min(interval)
+    }
 }
 
 impl Authenticator {
@@ -147,7 +177,7 @@ impl Authenticator {
                     sender,
                     timeout,
                     refetch_interval_ms: AtomicU64::new(JWKS_REFETCH_INTERVAL.as_millis() as u64),
-                    last_fetch: tokio::sync::Mutex::new(None),
+                    fetches: tokio::sync::Mutex::new(Fetches::default()),
                 });
                 if keys.url.is_some()
                     && let Ok(runtime) = tokio::runtime::Handle::try_current()
@@ -185,6 +215,7 @@ impl Authenticator {
 
     /// Establishes who sent `request`, at `now`.
     pub async fn identify(&self, request: &Request, now: SystemTime) -> Result<Caller, Error> {
+        trace!(auth_mode = self.mode_name(), "identifying the caller");
         match (&self.mode, &self.jwt) {
             (AuthMode::None, _) => Ok(Caller::with_sub(ANONYMOUS)),
             (AuthMode::Gateway, _) => gateway_caller(request).ok_or(Error::MissingIdentity),
@@ -229,22 +260,29 @@ impl JwtKeys {
     }
 
     /// Fetches the JWKS unless the keys held already serve (the `kid`, or with `None` any key),
-    /// and at most once per refetch interval after the first fetch.
+    /// and not before [`Fetches::wait`] has passed since the last fetch.
     async fn refresh(&self, kid: Option<&str>) {
         let Some(url) = &self.url else { return };
-        let mut last = self.last_fetch.lock().await;
-        let held = self.keys.read().is_ok_and(|keys| match kid {
-            Some(kid) => keys.has_kid(kid),
-            None => !keys.is_empty(),
-        });
+        let mut fetches = self.fetches.lock().await;
+        let (held, any_held) = self
+            .keys
+            .read()
+            .map(|keys| {
+                let held = match kid {
+                    Some(kid) => keys.has_kid(kid),
+                    None => !keys.is_empty(),
+                };
+                (held, !keys.is_empty())
+            })
+            .unwrap_or((false, false));
         if held {
             return; // fetched while this caller waited, or already loaded
         }
         let interval = Duration::from_millis(self.refetch_interval_ms.load(Ordering::Relaxed));
-        if last.is_some_and(|at| at.elapsed() < interval) {
+        let wait = fetches.wait(any_held, interval);
+        if fetches.last.is_some_and(|at| at.elapsed() < wait) {
             return;
         }
-        *last = Some(Instant::now());
         let request = SignedRequest {
             method: http::Method::GET,
             url: url.clone(),
@@ -252,20 +290,74 @@ impl JwtKeys {
             body: Vec::new(),
         };
         let fetched = match tokio::time::timeout(self.timeout, self.sender.send(request)).await {
-            Ok(Ok(reply)) if reply.status == 200 => KeySet::parse(&reply.body),
-            Ok(Ok(reply)) => Err(format!("HTTP {}", reply.status)),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("no answer within {:?}", self.timeout)),
+            Ok(Ok(reply)) if reply.status == 200 => KeySet::parse(&reply.body).map_err(|e| {
+                (
+                    "JwksBadResponse",
+                    format!("the JWKS URL's answer is not a usable JWKS: {e}"),
+                )
+            }),
+            Ok(Ok(reply)) => Err((
+                "JwksBadResponse",
+                format!("the JWKS URL answered HTTP {}", reply.status),
+            )),
+            Ok(Err(e)) => Err(jwks_fetch_failure(&e)),
+            Err(_) => Err((
+                "JwksTimeout",
+                format!("the JWKS URL did not answer within {:?}", self.timeout),
+            )),
         };
+        fetches.last = Some(tokio::time::Instant::now());
         match fetched {
             Ok(keys) => {
+                fetches.failures = 0;
                 info!(url = %url, keys = ?keys, "fetched JWKS");
                 if let Ok(mut current) = self.keys.write() {
                     *current = keys;
                 }
             }
-            Err(reason) => warn!(url = %url, %reason, "cannot fetch JWKS; keeping the keys held"),
+            Err((code, reason)) => {
+                fetches.failures = fetches.failures.saturating_add(1);
+                let next_fetch_in = fetches.wait(any_held, interval);
+                warn!(
+                    url = %url,
+                    error_code = code,
+                    %reason,
+                    ?next_fetch_in,
+                    "cannot fetch JWKS; keeping the keys held"
+                );
+            }
         }
+    }
+}
+
+/// The `ErrorCode` and wording of a JWKS fetch the sender could not complete. The sender is
+/// the one that calls STS, so its errors name STS; a JWKS failure must not read as one.
+fn jwks_fetch_failure(error: &Error) -> (&'static str, String) {
+    match error {
+        Error::StsTimeout(after) => (
+            "JwksTimeout",
+            format!("the JWKS URL did not answer within {after:?}"),
+        ),
+        Error::StsMalformed { status, reason } => (
+            "JwksBadResponse",
+            format!("the JWKS URL answered HTTP {status} with an unreadable body: {reason}"),
+        ),
+        Error::StsUnreachable(cause) => {
+            let mut chain = cause.to_string();
+            let mut next = cause.source();
+            while let Some(e) = next {
+                chain = format!("{chain}: {e}");
+                next = e.source();
+            }
+            (
+                "JwksUnreachable",
+                format!("the JWKS URL could not be reached: {chain}"),
+            )
+        }
+        other => (
+            "JwksUnreachable",
+            format!("the JWKS URL could not be fetched: {other}"),
+        ),
     }
 }
 
@@ -278,6 +370,43 @@ fn string_claims(map: impl IntoIterator<Item = (String, Value)>) -> BTreeMap<Str
             _ => None,
         })
         .collect()
+}
+
+/// The caller of a request signed with IAM credentials (SigV4).
+///
+/// The `userId` names an IAM user uniquely, but for an assumed role it is
+/// `<RoleId>:<RoleSessionName>`, as distinct as the callers' session names. A Cognito identity
+/// pool names every session `CognitoIdentityCredentials`, so all its users share one `userId`;
+/// its `identityId` (`us-east-1:7b6c…`, one per identity) is then the caller, and is also
+/// the `cognitoIdentityId` claim (with `cognitoIdentityPoolId`). A pool caller without an
+/// `identityId` cannot be told apart from the pool's other users, so is refused.
+fn iam_caller(iam: &ApiGatewayRequestAuthorizerIamDescription) -> Option<Caller> {
+    let present = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
+    let mut claims = BTreeMap::new();
+    for (name, value) in [
+        ("accountId", &iam.account_id),
+        ("userArn", &iam.user_arn),
+        ("callerId", &iam.caller_id),
+    ] {
+        if let Some(value) = present(value) {
+            claims.insert(name.to_owned(), value);
+        }
+    }
+    let pool = iam.cognito_identity.as_ref();
+    let identity_id = pool.and_then(|pool| present(&pool.identity_id));
+    let pool_id = pool.and_then(|pool| present(&pool.identity_pool_id));
+    if let Some(pool_id) = &pool_id {
+        claims.insert("cognitoIdentityPoolId".to_owned(), pool_id.clone());
+    }
+    let sub = match identity_id {
+        Some(identity_id) => {
+            claims.insert("cognitoIdentityId".to_owned(), identity_id.clone());
+            identity_id
+        }
+        None if pool_id.is_some() => return None,
+        None => present(&iam.user_id)?,
+    };
+    Some(Caller { sub, claims })
 }
 
 /// The caller API Gateway (or a Function URL) vouches for.
@@ -301,22 +430,8 @@ fn gateway_caller(request: &Request) -> Option<Caller> {
                     .clone();
                 Caller { sub, claims }
             } else {
-                // Function URL with AWS_IAM auth: requestContext.authorizer.iam
-                let iam = authorizer.iam.as_ref()?;
-                let mut claims = BTreeMap::new();
-                for (name, value) in [
-                    ("accountId", &iam.account_id),
-                    ("userArn", &iam.user_arn),
-                    ("callerId", &iam.caller_id),
-                ] {
-                    if let Some(value) = value {
-                        claims.insert(name.to_owned(), value.clone());
-                    }
-                }
-                Caller {
-                    sub: iam.user_id.clone()?,
-                    claims,
-                }
+                // Function URL (or HTTP API route) with AWS_IAM auth: requestContext.authorizer.iam
+                iam_caller(authorizer.iam.as_ref()?)?
             }
         }
         RequestContext::ApiGatewayV1(ctx) => {

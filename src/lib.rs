@@ -47,6 +47,7 @@ pub mod error;
 pub mod host;
 pub mod identity;
 pub mod jwt;
+pub mod listener;
 pub mod object;
 pub mod policy;
 pub mod prefix;

@@ -173,7 +173,46 @@ pub fn check_key(key: &str) -> Result<(), &'static str> {
     if key.chars().any(char::is_control) {
         return Err("it holds a control character");
     }
+    if key.chars().any(is_invisible) {
+        return Err(
+            "it holds an invisible format character (a bidi override, a zero-width character)",
+        );
+    }
     Ok(())
+}
+
+/// Whether `c` is a Unicode format character (general category Cf: bidi embeddings,
+/// overrides and isolates such as U+202E, zero-width characters, the BOM, interlinear
+/// annotation, tags) or a line or paragraph separator (U+2028, U+2029). They render as
+/// nothing or reorder what is shown, so `invoice\u{202E}gpj.exe` reads as `invoiceexe.jpg`.
+///
+/// # Reference
+/// Unicode 15.1, `DerivedGeneralCategory.txt`, the `Cf` ranges; `Zl` and `Zp`.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
 }
 
 #[cfg(test)]
@@ -324,6 +363,14 @@ mod tests {
             "a\nb",
             "a\u{7f}",
             "a\u{85}b",
+            "invoice\u{202E}gpj.exe",
+            "a\u{200B}b",
+            "a\u{200D}b",
+            "\u{FEFF}a",
+            "a\u{2028}b",
+            "a\u{2066}b\u{2069}",
+            "a\u{AD}b",
+            "tag\u{E0041}",
             too_long.as_str(),
         ] {
             assert!(check_key(bad).is_err(), "{bad:?}");

@@ -95,7 +95,11 @@ impl ApiError {
             StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
                 headers.insert(
                     RETRY_AFTER,
-                    HeaderValue::from(self.retry_after.unwrap_or(1)),
+                    HeaderValue::from(
+                        self.retry_after
+                            .unwrap_or(1)
+                            .clamp(1, MAX_RETRY_AFTER_SECONDS),
+                    ),
                 );
             }
             StatusCode::METHOD_NOT_ALLOWED => {
@@ -128,20 +132,16 @@ impl From<Error> for ApiError {
             Error::StsRejected(r) => {
                 let status = sts_status(&r.code, r.status);
                 let request_id = r.request_id.as_deref().unwrap_or("none");
-                let message = match status {
-                    StatusCode::TOO_MANY_REQUESTS => {
-                        format!(
-                            "STS is throttling credential requests; retry shortly (STS RequestId {request_id})"
-                        )
-                    }
-                    StatusCode::INTERNAL_SERVER_ERROR => format!(
-                        "the token service is misconfigured: STS refused AssumeRole: {} (STS RequestId {request_id})",
-                        r.message
-                    ),
-                    _ => format!("STS failed: {} (STS RequestId {request_id})", r.message),
-                };
+                // STS's own message names accounts, users, roles and the policy: the log
+                // keeps it, the caller gets a fixed sentence for the code.
+                let message = format!(
+                    "{} (STS {}, RequestId {request_id})",
+                    sts_sentence(&r.code, status),
+                    r.code
+                );
                 Self {
-                    retry_after: r.retry_after,
+                    retry_after: r.retry_after.map(|s| s.clamp(1, MAX_RETRY_AFTER_SECONDS)),
+                    cause: Some(format!("STS said: {}", r.message)),
                     ..Self::new(status, r.code, message)
                 }
             }
@@ -182,6 +182,41 @@ impl From<Error> for ApiError {
                 "internal error",
             ),
         }
+    }
+}
+
+/// The longest `Retry-After` a caller is told, in seconds, whatever STS said.
+pub const MAX_RETRY_AFTER_SECONDS: u64 = 60;
+
+/// What a caller is told about an STS error `Code` that answers with `status`: a fixed
+/// sentence, never STS's own message.
+fn sts_sentence(code: &str, status: StatusCode) -> &'static str {
+    let family = code.split('.').next().unwrap_or(code);
+    match (status, family) {
+        (StatusCode::TOO_MANY_REQUESTS, _) => {
+            "STS is throttling credential requests; retry shortly"
+        }
+        (StatusCode::SERVICE_UNAVAILABLE, _) => "STS is unavailable; retry shortly",
+        (StatusCode::BAD_GATEWAY, _) => "STS failed to answer AssumeRole",
+        (_, "NoPermission" | "AccessDenied" | "Forbidden") => {
+            "the token service may not assume its role: check the role's trust policy and the function's permissions"
+        }
+        (_, "EntityNotExist") => "the token service's role does not exist: check ROLE_ARN",
+        (
+            _,
+            "InvalidAccessKeyId"
+            | "SignatureDoesNotMatch"
+            | "InvalidClientTokenId"
+            | "IncompleteSignature"
+            | "MissingAuthenticationToken",
+        ) => "STS refused the token service's own credentials",
+        (_, "InvalidSecurityToken" | "MissingSecurityToken" | "ExpiredToken") => {
+            "STS refused the token service's own security token: it is missing, invalid or expired"
+        }
+        (_, "MalformedPolicyDocument" | "PackedPolicyTooLarge") => {
+            "STS refused the session policy: check POLICY_FILE"
+        }
+        _ => "the token service is misconfigured: STS refused AssumeRole; its logs say why",
     }
 }
 
@@ -247,6 +282,61 @@ pub fn finish(
                 info!(status = e.status.as_u16(), error_code = %e.code, message = %e.message, elapsed_ms, "refused");
             }
             e.into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::StsRejection;
+
+    fn rejected(code: &str, message: &str, retry_after: Option<u64>) -> ApiError {
+        let mut rejection = StsRejection::new(403, code, message, Some("4C8F-REQUEST"));
+        rejection.retry_after = retry_after;
+        ApiError::from(Error::StsRejected(rejection))
+    }
+
+    #[test]
+    fn callers_get_the_code_a_fixed_sentence_and_the_request_id_never_stss_message() {
+        let message = "User: arn:aws:iam::123456789012:user/stsvend-fn is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/uploader";
+        let e = rejected("AccessDenied", message, None);
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(e.code, "AccessDenied");
+        assert!(!e.message.contains("123456789012"), "{}", e.message);
+        assert!(!e.message.contains("arn:"), "{}", e.message);
+        assert!(
+            e.message.contains("RequestId 4C8F-REQUEST"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("trust policy"), "{}", e.message);
+        // The log keeps STS's words.
+        assert!(e.cause.as_deref().is_some_and(|c| c.contains(message)));
+        let throttled = rejected(
+            "Throttling.User",
+            "Request was denied due to user flow control.",
+            None,
+        );
+        assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(
+            !throttled.message.contains("flow control"),
+            "{}",
+            throttled.message
+        );
+    }
+
+    #[test]
+    fn retry_after_is_told_within_one_to_sixty_seconds() {
+        for (sts_said, told) in [
+            (None, "1"),
+            (Some(0), "1"),
+            (Some(7), "7"),
+            (Some(86_400), "60"),
+        ] {
+            let response = rejected("Throttling.User", "slow down", sts_said).into_response();
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(response.headers()[RETRY_AFTER], told, "{sts_said:?}");
         }
     }
 }

@@ -164,9 +164,9 @@ fn retryable(error: &Error) -> bool {
     }
 }
 
-/// An assumed role whose temporary credentials are cached per session policy: callers share a
-/// credential only when their rendered policies are identical, and concurrent misses for one
-/// policy make one STS call.
+/// An assumed role whose temporary credentials are cached per caller: a credential is reused
+/// only for the same session name and rendered policy, and concurrent misses for one caller
+/// make one STS call.
 pub struct CachedRole {
     role_arn: String,
     duration_seconds: u32,
@@ -184,7 +184,7 @@ impl std::fmt::Debug for CachedRole {
 }
 
 impl CachedRole {
-    /// How many policies' credentials are kept: a full cache of temporary credentials with
+    /// How many callers' credentials are kept: a full cache of temporary credentials with
     /// tokens of about 700 characters, with their policies, adds about 8 MiB, which keeps the
     /// process within DESIGN.md's 20 MB. Beyond it, a tenth is dropped at a time
     /// ([`CredentialCache`]).
@@ -212,6 +212,7 @@ impl CachedRole {
         let session = role_session_name(sub);
         let key = CacheKey {
             role_arn: self.role_arn.clone(),
+            role_session_name: session.clone(),
             policy: policy.clone(),
             duration_seconds: self.duration_seconds,
         };

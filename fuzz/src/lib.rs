@@ -20,9 +20,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::http::Method;
-use lambda_http::{Body, Request, RequestExt};
+use lambda_http::{Body, Request};
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 use stsvend::config::Config;
@@ -105,9 +104,13 @@ pub fn presign_query(data: &[u8]) {
     let Ok(query) = std::str::from_utf8(data) else {
         return;
     };
-    let parameters: QueryMap = query.parse().unwrap_or_default();
+    // What the HTTP host hands on: the request target's query, raw.
+    let Ok(uri) = format!("/?{query}").parse::<lambda_http::http::Uri>() else {
+        return;
+    };
     for state in presign_states() {
-        let request = Request::new(Body::Empty).with_query_string_parameters(parameters.clone());
+        let mut request = Request::new(Body::Empty);
+        *request.uri_mut() = uri.clone();
         check_presign_answer(state, request);
     }
 }

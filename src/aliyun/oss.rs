@@ -446,6 +446,27 @@ fn policy_document(expiration: SystemTime, conditions: Vec<Value>) -> String {
     json!({ "expiration": format_iso8601_millis(expiration), "conditions": conditions }).to_string()
 }
 
+/// The OSS form fields that would undo a rule, pinned by `eq` conditions (with the fields to
+/// match). OSS checks only the fields a policy names, unlike S3, which refuses any field the
+/// policy does not name; so here:
+///
+/// - `x-oss-content-type` sets the object's type past a pinned `Content-Type`: pinned to the
+///   same type, so `ALLOWED_CONTENT_TYPES` holds;
+/// - `x-oss-object-acl` could make the object public: pinned to `default` (the bucket's ACL,
+///   as when the field is absent).
+fn pin_oss_form_fields(
+    params: &PostParams<'_>,
+    conditions: &mut Vec<Value>,
+    fields: &mut Vec<(String, String)>,
+) {
+    if let Some(content_type) = params.content_type {
+        conditions.push(json!({ "x-oss-content-type": content_type }));
+        fields.push(("x-oss-content-type".to_owned(), content_type.to_owned()));
+    }
+    conditions.push(json!({ "x-oss-object-acl": "default" }));
+    fields.push(("x-oss-object-acl".to_owned(), "default".to_owned()));
+}
+
 /// A V4 form upload policy and its fields.
 ///
 /// The policy holds the V4 fields as conditions (`x-oss-signature-version`,
@@ -472,6 +493,7 @@ pub fn post_policy_v4(
         conditions.push(json!({ "x-oss-security-token": token }));
     }
     form_conditions(params, &mut conditions, &mut fields);
+    pin_oss_form_fields(params, &mut conditions, &mut fields);
     let policy = policy_document(params.expiration, conditions);
     let policy_base64 = BASE64.encode(&policy);
     let key = keys.get(
@@ -504,6 +526,7 @@ pub fn post_policy_v1(credential: &Credential, params: &PostParams<'_>) -> PostF
     let mut conditions = Vec::new();
     let mut fields = Vec::new();
     form_conditions(params, &mut conditions, &mut fields);
+    pin_oss_form_fields(params, &mut conditions, &mut fields);
     let policy = policy_document(params.expiration, conditions);
     let policy_base64 = BASE64.encode(&policy);
     let signature = post_signature_v1(&credential.access_key_secret, &policy_base64);

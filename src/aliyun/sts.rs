@@ -21,9 +21,6 @@ pub const DEFAULT_ENDPOINT: &str = "https://sts.aliyuncs.com";
 /// The STS API version `AssumeRole` belongs to.
 pub const API_VERSION: &str = "2015-04-01";
 
-/// The longest `Message` kept from an STS error answer.
-const MAX_MESSAGE_CHARS: usize = 300;
-
 /// What to ask `AssumeRole` for.
 #[derive(Debug, Clone, Copy)]
 pub struct AssumeRoleParams<'a> {
@@ -121,16 +118,12 @@ pub fn parse_assume_role_response(status: u16, body: &[u8]) -> Result<Credential
     let answer: Answer =
         serde_json::from_slice(body).map_err(|_| malformed("not an STS JSON answer"))?;
     if let Some(code) = answer.code.filter(|c| !c.is_empty()) {
-        return Err(Error::StsRejected(StsRejection {
+        return Err(Error::StsRejected(StsRejection::new(
             status,
-            code: clean(&code, 100),
-            message: clean(
-                &cut_string_to_sign(answer.message.as_deref().unwrap_or("")),
-                MAX_MESSAGE_CHARS,
-            ),
-            request_id: answer.request_id.map(|id| clean(&id, 100)),
-            retry_after: None,
-        }));
+            &code,
+            answer.message.as_deref().unwrap_or(""),
+            answer.request_id.as_deref(),
+        )));
     }
     if !(200..300).contains(&status) {
         return Err(malformed("error status without an error code"));
@@ -154,27 +147,6 @@ pub fn parse_assume_role_response(status: u16, body: &[u8]) -> Result<Credential
         security_token: Some(security_token),
         expiration: Some(expiration),
     })
-}
-
-/// Cuts a message where it starts quoting a string to sign: STS's `SignatureDoesNotMatch`
-/// message echoes the server's string to sign, which holds the caller's key id, security
-/// token and policy.
-fn cut_string_to_sign(message: &str) -> String {
-    let lower = message.to_ascii_lowercase();
-    let cut = ["string to sign", "stringtosign", "&%2f&"]
-        .iter()
-        .filter_map(|marker| lower.find(marker))
-        .min();
-    match cut {
-        Some(at) => format!("{}[string to sign removed]", &message[..at]),
-        None => message.to_owned(),
-    }
-}
-
-/// Drops control characters and shortens to `max` characters, so that a message from
-/// upstream can be logged and returned safely.
-fn clean(s: &str, max: usize) -> String {
-    s.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
 #[cfg(test)]
@@ -254,7 +226,10 @@ mod tests {
         match parse_assume_role_response(400, body.as_bytes()) {
             Err(Error::StsRejected(r)) => {
                 assert!(r.message.starts_with("line1line2x"));
-                assert_eq!(r.message.chars().count(), MAX_MESSAGE_CHARS);
+                assert_eq!(
+                    r.message.chars().count(),
+                    crate::error::MAX_STS_MESSAGE_CHARS
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -20,9 +20,6 @@ use crate::time::parse_iso8601;
 /// The STS API version `AssumeRole` belongs to.
 pub const API_VERSION: &str = "2011-06-15";
 
-/// The longest `Message` kept from an STS error answer.
-const MAX_MESSAGE_CHARS: usize = 300;
-
 /// Builds the signed `AssumeRole` request as a POST form (as the AWS SDKs send it; a signed
 /// GET is mis-verified by some STS implementations). With a temporary key (a Lambda execution
 /// role) its session token is sent, signed, as `x-amz-security-token`.
@@ -105,10 +102,6 @@ fn element(xml: &str, name: &str) -> Option<String> {
     )
 }
 
-fn clean(s: &str, max: usize) -> String {
-    s.chars().filter(|c| !c.is_control()).take(max).collect()
-}
-
 /// Reads an `AssumeRole` answer (XML) into temporary credentials. Never panics: an
 /// `ErrorResponse` is [`Error::StsRejected`] whatever the status; anything that is not an
 /// `AssumeRoleResponse` with all four credential fields is [`Error::StsMalformed`].
@@ -119,16 +112,12 @@ pub fn parse_assume_role_response(status: u16, body: &[u8]) -> Result<Credential
         return Err(malformed("empty body"));
     }
     if let Some(code) = element(xml, "Code").filter(|c| !c.is_empty()) {
-        return Err(Error::StsRejected(StsRejection {
+        return Err(Error::StsRejected(StsRejection::new(
             status,
-            code: clean(&code, 100),
-            message: clean(
-                &element(xml, "Message").unwrap_or_default(),
-                MAX_MESSAGE_CHARS,
-            ),
-            request_id: element(xml, "RequestId").map(|id| clean(&id, 100)),
-            retry_after: None,
-        }));
+            &code,
+            &element(xml, "Message").unwrap_or_default(),
+            element(xml, "RequestId").as_deref(),
+        )));
     }
     if !(200..300).contains(&status) {
         return Err(malformed("error status without an error code"));
@@ -234,6 +223,35 @@ mod tests {
             parse_assume_role_response(200, &[0xff, 0xfe]),
             Err(Error::StsMalformed { .. })
         ));
+    }
+
+    #[test]
+    fn an_echoed_canonical_request_never_survives() {
+        // The shape AWS query APIs answer a bad signature with: the canonical request and the
+        // string to sign the server computed, the function's session token among the headers.
+        let body = "<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.\n\nThe Canonical String for this request should have been\n'POST\n/\n\ncontent-type:application/x-www-form-urlencoded\nx-amz-security-token:FwoGZXIvYXdzEXAMPLE-session-token\n'\n\nThe String-to-Sign should have been\n'AWS4-HMAC-SHA256\n20261122T085310Z'</Message></Error><RequestId>r-1</RequestId></ErrorResponse>";
+        match parse_assume_role_response(403, body.as_bytes()) {
+            Err(Error::StsRejected(r)) => {
+                assert!(
+                    !r.message.contains("EXAMPLE-session-token"),
+                    "{}",
+                    r.message
+                );
+                assert!(!r.message.contains("x-amz-security-token"), "{}", r.message);
+                assert!(
+                    r.message
+                        .starts_with("The request signature we calculated does not match"),
+                    "{}",
+                    r.message
+                );
+                assert!(
+                    r.message.ends_with("[echoed request removed]"),
+                    "{}",
+                    r.message
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

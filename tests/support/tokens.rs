@@ -89,6 +89,24 @@ pub fn raw(header: &Value, claims: &Value, signature: &[u8]) -> String {
     )
 }
 
+/// The environment of a function binary in `AUTH_MODE=jwt` that accepts [`hs256`] tokens.
+pub fn hs256_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("RUST_LOG", "info".to_owned()),
+        ("AUTH_MODE", "jwt".to_owned()),
+        ("JWT_HS256_SECRET", HS256_SECRET.to_owned()),
+        ("JWT_ISSUER", ISSUER.to_owned()),
+        ("JWT_AUDIENCE", AUDIENCE.to_owned()),
+    ]
+}
+
+/// An `Authorization` value: a valid [`hs256`] token at `now` for `sub` of tenant `tenant`.
+pub fn hs256_bearer_of_tenant(sub: &str, tenant: &str, now: u64) -> String {
+    let mut claims = claims(sub, now);
+    claims["tenant"] = json!(tenant);
+    format!("Bearer {}", hs256(&json!({"alg": "HS256"}), &claims))
+}
+
 /// Claims that pass every check at `now` (unix seconds), for `sub`.
 pub fn claims(sub: &str, now: u64) -> Value {
     json!({"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "iat": now, "exp": now + 600})

@@ -207,7 +207,7 @@ mod tests {
             ("Version", "2015-04-01"),
             (
                 "Policy",
-                r#"{"Statement":[{"Action":["oss:PutObject","oss:AbortMultipartUpload","oss:ListParts"],"Effect":"Allow","Resource":["acs:oss:*:*:examplebucket/uploads/user-42/*"]}],"Version":"1"}"#,
+                r#"{"Statement":[{"Action":["oss:PutObject","oss:AbortMultipartUpload","oss:ListParts"],"Effect":"Allow","Resource":["acs:oss:*:*:examplebucket/uploads/user-42/*"]},{"Action":["oss:PutSymlink"],"Effect":"Deny","Resource":["acs:oss:*:*:examplebucket/uploads/user-42/*"]}],"Version":"1"}"#,
             ),
         ];
         for (name, value) in expect {

@@ -3,31 +3,13 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
 use serde_json::Value;
 use support::Function;
 
 #[test]
 #[ignore = "needs moto from PyPI: scripts/test runs it"]
 fn assume_role_on_moto_succeeds_and_a_wrong_secret_fails() {
-    let script = format!(
-        "{}/../../scripts/oracles/moto_sts.py",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut moto = Command::new(support::python())
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start moto (run scripts/test, which installs it)");
-    let mut line = String::new();
-    BufReader::new(moto.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("moto's first line");
-    let moto_env: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    let (mut moto, moto_env) = support::start_moto();
     let field = |name: &str| moto_env[name].as_str().expect(name).to_owned();
 
     let run = |secret: String| {

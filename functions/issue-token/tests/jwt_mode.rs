@@ -252,3 +252,51 @@ fn browsers_get_cors_answers_for_listed_origins_only() {
     function.stop();
     std::fs::remove_file(jwks).expect("cleanup");
 }
+
+/// HTTP mode at the most verbose level `RUST_LOG` can ask for: the bearer token, the HS256
+/// secret and the vended credentials appear nowhere in the output, while stsvend's own TRACE
+/// lines do. (`lambda_mode.rs` checks the same under the Lambda runtime.)
+#[test]
+fn nothing_secret_is_logged_in_http_mode_at_trace() {
+    let keys = Keys::generate();
+    let sts = StandInSts::start(Expected {
+        session: "alice",
+        resource: "acs:oss:*:*:examplebucket/uploads/alice/*",
+    });
+    let (function, jwks) = start(
+        "trace",
+        &sts,
+        &keys,
+        &[("RUST_LOG", "lambda_runtime=trace,lambda_http=trace,trace")],
+    );
+    let token = tokens::hs256(
+        &json!({"alg": "HS256"}),
+        &tokens::claims("alice", unix_seconds(SystemClock.now())),
+    );
+    sts.next(Canned::Reply(200, support::success_body("alice")));
+    let (status, answer) = get(&function, &token);
+    assert_eq!(status, 200, "{answer}");
+    let (_, output) = function.stop();
+    std::fs::remove_file(jwks).expect("cleanup");
+    let log = output.join("\n");
+    assert!(
+        output
+            .iter()
+            .any(|line| line.contains("TRACE") && line.contains("identifying the caller")),
+        "TRACE must be in effect:\n{log}"
+    );
+    for secret in [
+        token.as_str(),
+        token.rsplit('.').next().expect("signature"),
+        HS256_SECRET,
+        support::FUNCTION_SECRET,
+        support::FUNCTION_TOKEN,
+        support::VENDED_SECRET,
+        support::VENDED_TOKEN,
+    ] {
+        assert!(
+            !log.contains(secret),
+            "{secret:?} appears in the output:\n{log}"
+        );
+    }
+}

@@ -3,19 +3,29 @@
 //! A stand-in Lambda Runtime API on 127.0.0.1 hands the binary the committed API Gateway v2
 //! events (`events/`) through `GET /2018-06-01/runtime/invocation/next` and collects what it
 //! posts to `/runtime/invocation/{id}/response`; the stand-in STS of `support` checks the
-//! AssumeRole call made for the JWT authorizer's `sub`.
+//! AssumeRole call made for the JWT authorizer's `sub`, and for each identity-pool user of a
+//! Function URL with IAM auth. Under `RUST_LOG=trace`, with a bearer token in the event,
+//! nothing secret reaches the function's output.
 
 mod support;
+#[path = "../../../tests/support/tokens.rs"]
+mod tokens;
 
 use std::collections::VecDeque;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use support::{Canned, Expected, StandInSts};
+use serde_json::json;
+use stsvend::identity::role_session_name;
+use stsvend::time::{Clock, SystemClock, unix_seconds};
+use support::{
+    Canned, Expected, FUNCTION_SECRET, FUNCTION_TOKEN, StandInSts, VENDED_SECRET, VENDED_TOKEN,
+};
+use tokens::{AUDIENCE, HS256_SECRET, ISSUER};
 
 /// What the runtime stand-in received on its `/response` and `/error` routes.
 type Posted = (String, String);
@@ -129,4 +139,290 @@ fn issue_token_under_the_lambda_runtime_uses_the_gateway_sub() {
         "stand-in STS found: {:?}",
         received[0].problems
     );
+}
+
+/// The binary under the stand-in runtime at `runtime_api`, with only `PATH`, Lambda's own
+/// variables and `envs` set, its stdout and stderr collected line by line.
+struct LambdaFunction {
+    child: Child,
+    readers: Vec<thread::JoinHandle<()>>,
+    output: Arc<Mutex<Vec<String>>>,
+}
+
+impl LambdaFunction {
+    fn start(runtime_api: SocketAddr, envs: &[(&str, String)]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_issue-token"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "issue-token")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start issue-token");
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let readers = [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ]
+        .into_iter()
+        .map(|pipe| {
+            let output = Arc::clone(&output);
+            thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    output.lock().expect("lock").push(line);
+                }
+            })
+        })
+        .collect();
+        Self {
+            child,
+            readers,
+            output,
+        }
+    }
+
+    /// Waits for `count` answers posted to the stand-in runtime.
+    fn answers(&mut self, posted: &mpsc::Receiver<Posted>, count: usize) -> Vec<Posted> {
+        let mut answers = Vec::new();
+        while answers.len() < count {
+            match posted.recv_timeout(Duration::from_secs(20)) {
+                Ok(answer) => answers.push(answer),
+                Err(e) => {
+                    let _ = self.child.kill();
+                    panic!(
+                        "the function posted {} answers, then: {e}; output: {:#?}",
+                        answers.len(),
+                        self.output.lock().expect("lock")
+                    );
+                }
+            }
+        }
+        answers
+    }
+
+    /// Stops the process and returns everything it wrote, once both pipes are closed.
+    fn stop(mut self) -> Vec<String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for reader in self.readers {
+            reader.join().expect("reader");
+        }
+        self.output.lock().expect("lock").clone()
+    }
+}
+
+/// The `body` of an API Gateway response posted to the runtime, parsed.
+fn answer_body(posted: &Posted) -> serde_json::Value {
+    let response: serde_json::Value =
+        serde_json::from_str(&posted.1).expect("API Gateway response JSON");
+    assert_eq!(response["statusCode"], 200, "{response}");
+    serde_json::from_str(response["body"].as_str().expect("body")).expect("JSON body")
+}
+
+/// The form parameters of an AssumeRole request the stand-in STS received.
+fn form(body: &str) -> std::collections::BTreeMap<String, String> {
+    form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// Two users of one Cognito identity pool call a Function URL with IAM auth: their IAM
+/// `userId` is the same (`<RoleId>:CognitoIdentityCredentials`), their `identityId` is not.
+/// Each must get an `AssumeRole` of their own, for their own prefix, and their own answer.
+#[test]
+fn identity_pool_users_behind_one_role_each_get_their_own_token() {
+    let users = [
+        (
+            "function-url-iam-cognito-alice.json",
+            "us-east-1:0f8e4c2a-6d1b-4e7f-9a3c-5b2d1e0f4a61",
+            "alice",
+        ),
+        (
+            "function-url-iam-cognito-bob.json",
+            "us-east-1:c3a9b7d5-1e2f-4a6b-8c0d-9e8f7a6b5c42",
+            "bob",
+        ),
+    ];
+    let expected = |identity_id: &str| {
+        (
+            role_session_name(identity_id),
+            format!("acs:oss:*:*:examplebucket/uploads/{identity_id}/*"),
+        )
+    };
+    let sts = StandInSts::start_for(
+        users
+            .iter()
+            .map(|(_, identity_id, _)| {
+                let (session, resource) = expected(identity_id);
+                Expected {
+                    session: session.leak(),
+                    resource: resource.leak(),
+                }
+            })
+            .collect(),
+    );
+    // Each STS call answers with credentials of its own, so that an answer shows which call
+    // it came from; they last long enough to be cached, so callers who shared a policy would
+    // share one credential.
+    let expiration = stsvend::time::format_iso8601(SystemClock.now() + Duration::from_secs(900));
+    for (_, identity_id, name) in &users {
+        let body = support::success_body_until(&role_session_name(identity_id), &expiration)
+            .replace("STS.test-vended-key", &format!("STS.{name}-key"))
+            .replace(VENDED_SECRET, &format!("{name}-vended-secret"))
+            .replace(VENDED_TOKEN, &format!("{name}-security-token"));
+        sts.next(Canned::Reply(200, body));
+    }
+    let (runtime_api, posted) = start_runtime_api(users.iter().map(|u| event(u.0)).collect());
+    let mut function = LambdaFunction::start(runtime_api, &support::base_env(sts.address));
+    let answers = function.answers(&posted, 2);
+    function.stop();
+
+    // The stand-in hands out the events in order and names them req-1, then req-0.
+    for ((_, identity_id, name), (posted, id)) in
+        users.iter().zip(answers.iter().zip(["req-1", "req-0"]))
+    {
+        assert_eq!(
+            posted.0,
+            format!("/2018-06-01/runtime/invocation/{id}/response")
+        );
+        let answer = answer_body(posted);
+        assert_eq!(
+            answer["AccessKeyId"],
+            format!("STS.{name}-key"),
+            "{identity_id}: {answer}"
+        );
+        assert_eq!(answer["AccessKeySecret"], format!("{name}-vended-secret"));
+        assert_eq!(answer["SecurityToken"], format!("{name}-security-token"));
+    }
+
+    let received = sts.take_received();
+    assert_eq!(
+        received.len(),
+        2,
+        "one AssumeRole per identity-pool user, not one shared token"
+    );
+    for ((_, identity_id, _), request) in users.iter().zip(&received) {
+        let (session, resource) = expected(identity_id);
+        let params = form(&request.body);
+        assert_eq!(params["RoleSessionName"], session, "{identity_id}");
+        let policy: serde_json::Value = serde_json::from_str(&params["Policy"]).expect("policy");
+        assert_eq!(
+            policy["Statement"][0]["Resource"],
+            json!([resource]),
+            "{identity_id}"
+        );
+        assert!(
+            request.problems.is_empty(),
+            "{identity_id}: stand-in STS found {:?}",
+            request.problems
+        );
+    }
+    assert_ne!(role_session_name(users[0].1), role_session_name(users[1].1));
+}
+
+/// An API Gateway v2 event without authorizer data, carrying `Authorization: Bearer <token>`.
+fn event_with_bearer(token: &str) -> String {
+    let mut event: serde_json::Value =
+        serde_json::from_str(&event("apigw-v2-no-authorizer.json")).expect("event");
+    event["headers"]["authorization"] = json!(format!("Bearer {token}"));
+    event.to_string()
+}
+
+/// `AUTH_MODE=jwt` under the Lambda runtime, logging at every level the environment can ask
+/// for: the raw event (which holds the bearer token), the token, the function's secret and
+/// the vended credentials appear nowhere in the output, while stsvend's own TRACE lines do.
+#[test]
+fn nothing_secret_is_logged_under_the_lambda_runtime_at_trace() {
+    let sts = StandInSts::start(Expected {
+        session: "alice",
+        resource: "acs:oss:*:*:examplebucket/uploads/alice/*",
+    });
+    let levels: [&[(&str, &str)]; 3] = [
+        &[("RUST_LOG", "trace")],
+        &[("RUST_LOG", "lambda_runtime=trace,trace")],
+        &[
+            ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            (
+                "RUST_LOG",
+                "lambda_runtime=trace,lambda_runtime_api_client=trace",
+            ),
+        ],
+    ];
+    for level in levels {
+        let token = tokens::hs256(
+            &json!({"alg": "HS256", "typ": "JWT"}),
+            &tokens::claims("alice", unix_seconds(SystemClock.now())),
+        );
+        sts.next(Canned::Reply(200, support::success_body("alice")));
+        let (runtime_api, posted) = start_runtime_api(vec![event_with_bearer(&token)]);
+        let mut envs = support::base_env(sts.address);
+        envs.extend([
+            ("AUTH_MODE", "jwt".to_owned()),
+            ("JWT_HS256_SECRET", HS256_SECRET.to_owned()),
+            ("JWT_ISSUER", ISSUER.to_owned()),
+            ("JWT_AUDIENCE", AUDIENCE.to_owned()),
+        ]);
+        envs.extend(level.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let mut function = LambdaFunction::start(runtime_api, &envs);
+        let answers = function.answers(&posted, 1);
+        let output = function.stop();
+        assert_eq!(
+            answer_body(&answers[0]),
+            serde_json::from_str::<serde_json::Value>(&support::expected_answer()).expect("JSON"),
+            "{level:?}"
+        );
+
+        let log = output.join("\n");
+        // The test means something only if TRACE was really in effect, for stsvend's own
+        // events as for every other crate's.
+        assert!(
+            output
+                .iter()
+                .any(|line| line.contains("TRACE") && line.contains("identifying the caller")),
+            "{level:?}: TRACE must be in effect:\n{log}"
+        );
+        let signature = token.rsplit('.').next().expect("signature");
+        let payload = token.split('.').nth(1).expect("payload");
+        let mut secrets = vec![
+            token.clone(),
+            signature.to_owned(),
+            payload.to_owned(),
+            HS256_SECRET.to_owned(),
+            FUNCTION_SECRET.to_owned(),
+            FUNCTION_TOKEN.to_owned(),
+            VENDED_SECRET.to_owned(),
+            VENDED_TOKEN.to_owned(),
+        ];
+        let encoded: Vec<String> = secrets
+            .iter()
+            .map(|s| stsvend::encode::percent_encode(s, stsvend::encode::RFC3986_UNRESERVED))
+            .collect();
+        secrets.extend(encoded);
+        for secret in &secrets {
+            assert!(
+                !log.contains(secret.as_str()),
+                "{level:?}: {secret:?} appears in the output:\n{log}"
+            );
+        }
+        let lower = log.to_ascii_lowercase();
+        for word in [
+            "bearer ey",
+            "\"authorization\"",
+            "raw json event",
+            "\"headers\"",
+        ] {
+            assert!(
+                !lower.contains(word),
+                "{level:?}: {word:?} appears in the output:\n{log}"
+            );
+        }
+    }
+    let received = sts.take_received();
+    assert_eq!(received.len(), 3);
+    assert!(received.iter().all(|r| r.problems.is_empty()));
 }

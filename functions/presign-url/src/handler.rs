@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use stsvend::aliyun::oss::{self, KeyCondition, ObjectRequest, PostParams, SigningKeyCache};
@@ -21,6 +21,7 @@ use stsvend::sts_client::CachedRole;
 use stsvend::time::{Clock, format_iso8601};
 use stsvend::transport::HttpSender;
 
+use crate::process;
 use crate::request::{self, Ask, DEFAULT_EXPIRES_SECONDS, Operation};
 
 /// The form upload's `success_action_status`: 201 answers with the object's location.
@@ -156,12 +157,9 @@ async fn presign(
     request: &Request,
 ) -> Result<(Response<Body>, String), ApiError> {
     let ask = match *request.method() {
-        Method::GET => request::parse_query(
-            request
-                .query_string_parameters_ref()
-                .into_iter()
-                .flat_map(|q| q.iter()),
-        ),
+        // The query as sent (HTTP mode, HTTP API and Function URL events carry it raw; for
+        // REST API and ALB events lambda_http re-encodes what the gateway decoded).
+        Method::GET => request::parse_query(request.uri().query().unwrap_or_default()),
         Method::POST => request::parse_json(request.body().as_ref()),
         ref other => {
             return Err(ApiError::new(
@@ -188,16 +186,11 @@ async fn presign(
     }
     check_content_type(&ask, &config.allowed_content_types)?;
     check_provider_fields(&ask, config.provider)?;
-    if config.provider == Provider::Aliyun
-        && config.signature_version == SignatureVersion::V1
-        && key.contains('?')
-    {
-        // V1 signs the raw key followed by `?sub-resources`: `x?tagging` would sign like the
-        // tagging sub-resource of `x`.
-        return Err(ApiError::bad_request(
-            "InvalidKey",
-            "keys with '?' cannot be signed with OSS V1; use V4",
-        ));
+    if let Some((_, process)) = ask.overrides.iter().find(|(n, _)| *n == "x-oss-process") {
+        process::check(process, &config.allowed_process, &prefix)?;
+    }
+    if config.provider == Provider::Aliyun && config.signature_version == SignatureVersion::V1 {
+        check_v1_unambiguous(&ask, &key)?;
     }
 
     let credential = state.credential(&caller, &prefix, now).await?;
@@ -332,6 +325,36 @@ fn checked_key(ask: &Ask, prefix: &str) -> Result<String, ApiError> {
         ));
     }
     Ok(key)
+}
+
+/// OSS V1 signs the raw key, then `?` and the sub-resources raw, joined with `&`: a key holding
+/// `?`, or a value holding `&`, would sign the same string as a request with other
+/// sub-resources (`inline&response-content-type=text/html` signs as two overrides, and a
+/// client could split it into two). Under V1 a URL signs exactly what presign-url chose, so
+/// such requests are refused; V4 encodes every value and has no such ambiguity. A value may
+/// hold `=` (`filename="a.pdf"`): with no `&` in any value, each `&`-separated piece is one
+/// sub-resource, and its name, which never holds `=`, ends at the first `=`.
+fn check_v1_unambiguous(ask: &Ask, key: &str) -> Result<(), ApiError> {
+    if key.contains('?') {
+        return Err(ApiError::bad_request(
+            "InvalidKey",
+            "keys with '?' cannot be signed with OSS V1; use V4",
+        ));
+    }
+    let operation_values = ask.operation.query();
+    let ambiguous = operation_values
+        .iter()
+        .chain(ask.overrides.iter())
+        .find(|(_, value)| value.contains('&'));
+    if let Some((name, _)) = ambiguous {
+        return Err(ApiError::bad_request(
+            "InvalidSubResource",
+            format!(
+                "{name} cannot hold '&' under OSS V1 (it would sign another sub-resource); use V4"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Fields one provider has and the other lacks: OSS image processing (`process`), and a signed
@@ -754,6 +777,131 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_v1_url_signs_exactly_the_sub_resources_presign_url_chose() {
+        // The attack: one value that V1 signs exactly as it signs two sub-resources, so the
+        // client could split it and be served an image/* upload as text/html.
+        let stretched = "inline&response-content-type=text/html";
+        assert_eq!(
+            oss::canonicalized_resource("b", "k", &[("response-content-disposition", stretched)]),
+            oss::canonicalized_resource(
+                "b",
+                "k",
+                &[
+                    ("response-content-disposition", "inline"),
+                    ("response-content-type", "text/html"),
+                ]
+            ),
+            "V1's canonical resource is ambiguous for such values"
+        );
+        let v1 = state(&[
+            ("SIGNATURE_VERSION", "v1"),
+            ("ALLOWED_CONTENT_TYPES", "image/*"),
+        ]);
+        let key = "uploads/anonymous/a.png";
+        for body in [
+            json!({"key": key, "responseContentDisposition": stretched}),
+            json!({"key": key, "responseContentDisposition": "inline&x-oss-traffic-limit=819200"}),
+            json!({"key": key, "responseContentType": "image/png", "responseContentDisposition": "a&versionId=v1"}),
+        ] {
+            let (status, answer) = ask(&v1, post(&body.to_string())).await;
+            assert_eq!(
+                (status, answer["ErrorCode"].as_str()),
+                (400, Some("InvalidSubResource")),
+                "{body}: {answer}"
+            );
+        }
+        // `=` alone re-splits nothing: a download name and a padded watermark are signed.
+        for body in [
+            json!({"key": key, "responseContentDisposition": "attachment; filename=\"a=b.png\""}),
+            json!({"key": key, "process": "image/watermark,image_dXBsb2Fkcy9hbm9ueW1vdXMvYS5wbmc="}),
+        ] {
+            let (status, answer) = ask(&v1, post(&body.to_string())).await;
+            assert_eq!(status, 200, "{body}: {answer}");
+        }
+        // V4 encodes each value: the same request is signed, as one parameter.
+        let v4 = state(&[("ALLOWED_CONTENT_TYPES", "image/*")]);
+        let body = json!({"key": key, "responseContentDisposition": stretched});
+        let (status, answer) = ask(&v4, post(&body.to_string())).await;
+        assert_eq!(status, 200, "{answer}");
+        let url = answer["URL"].as_str().expect("URL");
+        assert!(
+            url.contains(
+                "response-content-disposition=inline%26response-content-type%3Dtext%2Fhtml"
+            ),
+            "{url}"
+        );
+    }
+
+    #[tokio::test]
+    async fn process_is_held_to_allowed_process_and_the_callers_prefix() {
+        let key = "uploads/anonymous/a.png";
+        let defaults = state(&[]);
+        for (process, status, code) in [
+            ("image/resize,w_100", 200, None),
+            ("video/snapshot,t_0", 403, Some("ProcessNotAllowed")),
+            (
+                "image/resize,w_1|sys/saveas,o_eA",
+                400,
+                Some("InvalidProcess"),
+            ),
+            // base64url("uploads/bob/secret.png")
+            (
+                "image/watermark,image_dXBsb2Fkcy9ib2Ivc2VjcmV0LnBuZw",
+                403,
+                Some("KeyOutsidePrefix"),
+            ),
+            // base64url("uploads/anonymous/logo.png")
+            (
+                "image/watermark,image_dXBsb2Fkcy9hbm9ueW1vdXMvbG9nby5wbmc",
+                200,
+                None,
+            ),
+        ] {
+            let body = json!({"key": key, "process": process});
+            let (got, answer) = ask(&defaults, post(&body.to_string())).await;
+            assert_eq!(
+                (got, answer["ErrorCode"].as_str()),
+                (status, code),
+                "{process}: {answer}"
+            );
+        }
+        let off = state(&[("ALLOWED_PROCESS", "")]);
+        let body = json!({"key": key, "process": "image/resize,w_100"});
+        let (status, answer) = ask(&off, post(&body.to_string())).await;
+        assert_eq!(
+            (status, answer["ErrorCode"].as_str()),
+            (403, Some("ProcessNotAllowed"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_get_query_is_read_as_sent_or_refused() {
+        let state = state(&[]);
+        let get = |target: &str| {
+            let mut request = Request::new(Body::Empty);
+            *request.uri_mut() = target.parse().expect("uri");
+            request
+        };
+        let (status, answer) = ask(&state, get("/?key=uploads%2Fanonymous%2F%ff.png")).await;
+        assert_eq!(
+            (status, answer["ErrorCode"].as_str()),
+            (400, Some("InvalidRequest"))
+        );
+        let (status, answer) =
+            ask(&state, get("/?key=uploads/anonymous/a&key=uploads/bob/a")).await;
+        assert_eq!(
+            (status, answer["ErrorCode"].as_str()),
+            (400, Some("DuplicateField"))
+        );
+        let (status, answer) =
+            ask(&state, get("/?key=uploads/anonymous/a+b.png&method=HEAD")).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["Method"], "HEAD");
+        let url = answer["URL"].as_str().expect("URL");
+        assert!(url.contains("/uploads/anonymous/a%20b.png?"), "{url}");
+    }
+
+    #[tokio::test]
     async fn the_answer_names_the_headers_to_send_and_the_expiry() {
         let state = state(&[]);
         let body = r#"{"key":"uploads/anonymous/a b+c.png","method":"PUT","contentType":"image/png","contentMd5":"1B2M2Y8AsgTpgAmY7PhCfg=="}"#;
@@ -897,6 +1045,8 @@ mod tests {
             "key",
             "success_action_status",
             "Content-Type",
+            "x-oss-content-type",
+            "x-oss-object-acl",
             "policy",
             "x-oss-signature-version",
             "x-oss-credential",
@@ -928,7 +1078,10 @@ mod tests {
                     ["starts-with", "$key", "uploads/anonymous/photos/"],
                     ["content-length-range", 0, 1_048_576],
                     {"success_action_status": "201"},
-                    {"Content-Type": "image/jpeg"}
+                    {"Content-Type": "image/jpeg"},
+                    // What OSS would otherwise let extra fields change.
+                    {"x-oss-content-type": "image/jpeg"},
+                    {"x-oss-object-acl": "default"}
                 ]
             })
         );

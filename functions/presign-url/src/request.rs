@@ -120,16 +120,17 @@ enum Source {
     Query,
 }
 
-/// Reads a JSON body: one object.
+/// Reads a JSON body: one object, each member once (serde_json's own map would keep the last
+/// of two `key` members, a reading another parser in front of stsvend may not share).
 pub(crate) fn parse_json(body: &[u8]) -> Result<Ask, ApiError> {
     let text = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}".as_slice()
     } else {
         body
     };
-    match serde_json::from_slice::<Value>(text) {
-        Ok(Value::Object(fields)) => parse_fields(fields, Source::Body),
-        Ok(_) => Err(ApiError::bad_request(
+    match serde_json::from_slice::<Members>(text) {
+        Ok(Members(members)) => parse_fields(unique(members)?, Source::Body),
+        Err(e) if e.classify() == serde_json::error::Category::Data => Err(ApiError::bad_request(
             "InvalidRequest",
             "the body must be a JSON object",
         )),
@@ -140,23 +141,91 @@ pub(crate) fn parse_json(body: &[u8]) -> Result<Ask, ApiError> {
     }
 }
 
-/// Reads query parameters; a parameter given twice is refused.
-pub(crate) fn parse_query<'a>(
-    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> Result<Ask, ApiError> {
+/// Reads a raw query string (`a=1&b=2`, form-URL-encoded as browsers send it: `+` is a
+/// space). A parameter given twice, a malformed percent-escape (`%ff`, `%4`) or an escape that
+/// does not decode to UTF-8 is refused: the request is never read as something the client
+/// did not send, nor with parameters silently dropped.
+pub(crate) fn parse_query(raw: &str) -> Result<Ask, ApiError> {
+    let mut members = Vec::new();
+    for pair in raw.split('&').filter(|pair| !pair.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name = query_decode(name)?;
+        let value =
+            query_decode(value).map_err(|_| malformed_query(&format!("the value of {name:?}")))?;
+        members.push((name, Value::String(value)));
+    }
+    parse_fields(unique(members)?, Source::Query)
+}
+
+/// Decodes one query component: `+` is a space, `%XY` a byte; the bytes must be UTF-8.
+fn query_decode(component: &str) -> Result<String, ApiError> {
+    let mut bytes = Vec::with_capacity(component.len());
+    let mut rest = component.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        rest = tail;
+        match byte {
+            b'+' => bytes.push(b' '),
+            b'%' => {
+                let hex = rest
+                    .get(..2)
+                    .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+                    .ok_or_else(|| malformed_query("a parameter"))?;
+                let digit = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
+                bytes.push(digit(hex[0]) << 4 | digit(hex[1]));
+                rest = &rest[2..];
+            }
+            other => bytes.push(other),
+        }
+    }
+    String::from_utf8(bytes).map_err(|_| malformed_query("a parameter"))
+}
+
+fn malformed_query(what: &str) -> ApiError {
+    ApiError::bad_request(
+        "InvalidRequest",
+        format!("{what} in the query string has a malformed percent-escape or is not UTF-8"),
+    )
+}
+
+/// Members in order, refusing a name given twice.
+fn unique(members: Vec<(String, Value)>) -> Result<Map<String, Value>, ApiError> {
     let mut fields = Map::new();
-    for (name, value) in pairs {
-        if fields
-            .insert(name.to_owned(), Value::String(value.to_owned()))
-            .is_some()
-        {
+    for (name, value) in members {
+        if fields.contains_key(&name) {
             return Err(ApiError::bad_request(
                 "DuplicateField",
                 format!("{name} is given more than once"),
             ));
         }
+        fields.insert(name, value);
     }
-    parse_fields(fields, Source::Query)
+    Ok(fields)
+}
+
+/// A JSON object's members in the order sent, a repeated name included.
+struct Members(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry::<String, Value>()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }
 
 /// The fields a request may carry, as raw values.
@@ -393,7 +462,7 @@ pub(crate) fn is_media_type(value: &str) -> bool {
     let token = |s: &str| {
         !s.is_empty()
             && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$^_.+-".contains(&b))
     };
     let mut parts = value.split(';');
     let media_ok = parts
@@ -406,7 +475,7 @@ pub(crate) fn is_media_type(value: &str) -> bool {
             token(name.trim())
                 && value
                     .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-/".contains(&b))
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$^_.+-/".contains(&b))
         })
     });
     media_ok && params_ok
@@ -530,12 +599,8 @@ mod tests {
     fn body_and_query_give_the_same_ask() {
         let from_body =
             json(r#"{"key":"u/a b+c.txt","method":"put","expires":60,"contentType":"image/png"}"#);
-        let from_query = parse_query([
-            ("key", "u/a b+c.txt"),
-            ("method", "PUT"),
-            ("expires", "60"),
-            ("contentType", "image/png"),
-        ]);
+        let from_query =
+            parse_query("key=u%2Fa+b%2Bc.txt&method=PUT&expires=60&contentType=image%2Fpng");
         let expected = Ask {
             key: Some("u/a b+c.txt".to_owned()),
             operation: Operation::Put,
@@ -675,26 +740,44 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(code(json(text)), expected, "{text}");
         }
+        assert_eq!(code(parse_query("key=a&key=b")), "DuplicateField");
+        assert_eq!(code(parse_query("key=a&expires=-1")), "InvalidExpires");
+        assert_eq!(code(parse_query("key=a&expires=ten")), "InvalidExpires");
         assert_eq!(
-            code(parse_query([("key", "a"), ("key", "b")])),
-            "DuplicateField"
-        );
-        assert_eq!(
-            code(parse_query([("key", "a"), ("expires", "-1")])),
-            "InvalidExpires"
-        );
-        assert_eq!(
-            code(parse_query([("key", "a"), ("expires", "ten")])),
-            "InvalidExpires"
-        );
-        assert_eq!(
-            code(parse_query([
-                ("key", "a"),
-                ("method", "POST"),
-                ("startsWith", "yes")
-            ])),
+            code(parse_query("key=a&method=POST&startsWith=yes")),
             "InvalidField"
         );
+    }
+
+    #[test]
+    fn a_field_given_twice_is_refused_in_a_body_as_in_a_query() {
+        for body in [
+            r#"{"key":"uploads/anonymous/a.png","key":"uploads/bob/a.png"}"#,
+            r#"{"key":"k","method":"GET","method":"PUT"}"#,
+            r#"{"key":"k","expires":60,"expires":null}"#,
+        ] {
+            assert_eq!(code(json(body)), "DuplicateField", "{body}");
+        }
+        assert_eq!(code(json("[1]")), "InvalidRequest");
+        assert_eq!(code(json(r#"{"key":"k""#)), "InvalidRequest");
+    }
+
+    #[test]
+    fn a_malformed_query_is_refused_never_guessed() {
+        for raw in [
+            "key=uploads%2Fanonymous%2F%ff.png",
+            "key=uploads/anonymous/%E2%80.png",
+            "key=uploads/anonymous/a%2",
+            "key=uploads/anonymous/a%zz",
+            "key=uploads/anonymous/a%+1",
+            "key=a&%ff=1",
+        ] {
+            assert_eq!(code(parse_query(raw)), "InvalidRequest", "{raw}");
+        }
+        let ask = parse_query("key=uploads%2Fanonymous%2F%E2%9C%93+x.png&&method=get")
+            .expect("well-formed");
+        assert_eq!(ask.key.as_deref(), Some("uploads/anonymous/\u{2713} x.png"));
+        assert_eq!(ask.operation, Operation::Get);
     }
 
     #[test]

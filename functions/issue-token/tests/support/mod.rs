@@ -69,6 +69,19 @@ pub enum Canned {
     ReplyRetryAfter(u16, String, u64),
     Stall(Duration),
     Drop,
+    /// A success issued to the session asked for, valid for an hour: its key id, secret and
+    /// token name that `RoleSessionName` ([`issued_to`]), so a test can tell whose session a
+    /// credential is.
+    IssueToSession,
+}
+
+/// The credential [`Canned::IssueToSession`] issues to `session`: key id, secret, token.
+pub fn issued_to(session: &str) -> (String, String, String) {
+    (
+        format!("STS.issued-to-{session}"),
+        format!("secret-of-{session}"),
+        format!("CAIS+token-of-{session}=="),
+    )
 }
 
 /// A request the stand-in received, and what it found wrong with it.
@@ -94,6 +107,16 @@ pub struct Expected {
     pub resource: &'static str,
 }
 
+impl Expected {
+    /// Callers named `sessions` whose policies all reach `resource` alone.
+    pub fn sharing(resource: &'static str, sessions: &[&'static str]) -> Vec<Expected> {
+        sessions
+            .iter()
+            .map(|&session| Expected { session, resource })
+            .collect()
+    }
+}
+
 /// The caller of `AUTH_MODE=none`, under the bundled write policy.
 pub const ANONYMOUS: Expected = Expected {
     session: "anonymous",
@@ -101,7 +124,15 @@ pub const ANONYMOUS: Expected = Expected {
 };
 
 impl StandInSts {
+    /// A stand-in for one expected caller.
     pub fn start(expected: Expected) -> Self {
+        Self::start_for(vec![expected])
+    }
+
+    /// A stand-in for several callers: each request must be for one of them, by
+    /// `RoleSessionName`, and carry that caller's policy resource.
+    pub fn start_for(callers: Vec<Expected>) -> Self {
+        assert!(!callers.is_empty(), "expect at least one caller");
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind stand-in");
         let address = listener.local_addr().expect("address");
         let queue = Arc::new(Mutex::new(VecDeque::new()));
@@ -115,8 +146,8 @@ impl StandInSts {
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let (q, r, w) = (Arc::clone(&q), Arc::clone(&r), Arc::clone(&w));
-                let expected = expected.clone();
-                thread::spawn(move || serve_one(stream, &expected, &q, &r, &w));
+                let callers = callers.clone();
+                thread::spawn(move || serve_one(stream, &callers, &q, &r, &w));
             }
         });
         Self {
@@ -142,7 +173,7 @@ impl StandInSts {
 
 fn serve_one(
     mut stream: TcpStream,
-    expected: &Expected,
+    callers: &[Expected],
     queue: &Mutex<VecDeque<Canned>>,
     received: &Mutex<Vec<Received>>,
     warm_ups: &std::sync::atomic::AtomicUsize,
@@ -157,7 +188,16 @@ fn serve_one(
             stream.write_all(b"HTTP/1.1 400 X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         return;
     }
-    let problems = check_assume_role(expected, &method, &path, &headers, &body);
+    let session = form_urlencoded::parse(body.as_bytes())
+        .find(|(name, _)| name == "RoleSessionName")
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default();
+    let problems = match callers.iter().find(|c| c.session == session) {
+        Some(expected) => check_assume_role(expected, &method, &path, &headers, &body),
+        None => vec![format!(
+            "RoleSessionName {session:?} is none of the callers expected"
+        )],
+    };
     received.lock().expect("lock").push(Received {
         method,
         path,
@@ -188,6 +228,21 @@ fn serve_one(
         }
         Canned::Stall(for_how_long) => thread::sleep(for_how_long),
         Canned::Drop => {}
+        Canned::IssueToSession => {
+            let (id, secret, token) = issued_to(&session);
+            let expiration = stsvend::time::format_iso8601(
+                stsvend::time::Clock::now(&stsvend::time::SystemClock) + Duration::from_secs(3600),
+            );
+            let body = format!(
+                r#"{{"RequestId":"6894B13B-6D71-4EF5-88FA-F32781734A7F","AssumedRoleUser":{{"Arn":"{ROLE_ARN}/{session}","AssumedRoleId":"344584339364951186:{session}"}},"Credentials":{{"AccessKeyId":"{id}","AccessKeySecret":"{secret}","SecurityToken":"{token}","Expiration":"{expiration}"}}}}"#
+            );
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json;charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body.as_bytes());
+        }
     }
 }
 
@@ -488,6 +543,47 @@ pub fn http(
         body = decoded;
     }
     (status, headers, body)
+}
+
+/// `binary` in `AUTH_MODE=jwt` (`jwt_env`) with `OBJECT_PREFIX=tenants/${claim.tenant}/`, and a
+/// stand-in STS that expects alice and bob, both of tenant acme, and issues each a session of
+/// their own ([`Canned::IssueToSession`]).
+pub fn start_for_one_tenant(
+    binary: &str,
+    jwt_env: Vec<(&'static str, String)>,
+) -> (StandInSts, Function) {
+    let resource = "acs:oss:*:*:examplebucket/tenants/acme/*";
+    let sts = StandInSts::start_for(Expected::sharing(resource, &["alice", "bob"]));
+    sts.next(Canned::IssueToSession);
+    sts.next(Canned::IssueToSession);
+    let mut envs = base_env(sts.address);
+    envs.extend(jwt_env);
+    envs.push(("OBJECT_PREFIX", "tenants/${claim.tenant}/".to_owned()));
+    let function = Function::start(binary, &envs);
+    (sts, function)
+}
+
+/// A real STS: moto's server on 127.0.0.1 with signature checking on
+/// (`scripts/oracles/moto_sts.py`). Returns the process (close its stdin to stop it) and what
+/// it printed: `endpoint`, `access_key_id`, `secret_access_key`, `role_arn`.
+pub fn start_moto() -> (Child, serde_json::Value) {
+    let script = format!(
+        "{}/../../scripts/oracles/moto_sts.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut moto = Command::new(python())
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start moto (run scripts/test, which installs it)");
+    let mut line = String::new();
+    BufReader::new(moto.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("moto's first line");
+    let found = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    (moto, found)
 }
 
 /// The Python with the oracle SDKs and moto: `STSVEND_PYTHON`, or the workspace's `.venv`.
