@@ -16,6 +16,7 @@ fn key(caller: usize) -> CacheKey {
     CacheKey {
         role_arn: "acs:ram::1234567890123:role/uploader".to_owned(),
         role_session_name: format!("user-{caller}"),
+        caller: format!("user-{caller}"),
         policy: format!(
             r#"{{"Statement":[{{"Action":["oss:PutObject","oss:AbortMultipartUpload","oss:ListParts"],"Effect":"Allow","Resource":["acs:oss:*:*:examplebucket/uploads/user-{caller}/*"]}}],"Version":"1"}}"#
         ),

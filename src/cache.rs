@@ -30,6 +30,9 @@ pub struct CacheKey {
     pub role_arn: String,
     /// `RoleSessionName`: the caller's.
     pub role_session_name: String,
+    /// The caller's verified `sub` itself: a long `sub` gives a session name with a 40-bit
+    /// hash, and two callers must not share a credential even if those collide.
+    pub caller: String,
     /// The rendered session policy.
     pub policy: String,
     /// `DurationSeconds`.
@@ -222,6 +225,7 @@ mod tests {
         CacheKey {
             role_arn: "acs:ram::1:role/r".to_owned(),
             role_session_name: "alice".to_owned(),
+            caller: "alice".to_owned(),
             policy: policy.to_owned(),
             duration_seconds: 900,
         }
@@ -265,6 +269,31 @@ mod tests {
             .await
             .expect("other policy");
         assert_eq!(other.access_key_id, "STS.2", "no sharing across policies");
+    }
+
+    #[tokio::test]
+    async fn callers_are_never_shared_even_when_their_session_names_collide() {
+        let cache = CredentialCache::new(8);
+        let now = FixedClock::at_unix(1_000_000).now();
+        let calls = AtomicUsize::new(0);
+        let fetch = || async {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            Ok(credential(n, now + Duration::from_secs(900)))
+        };
+        let as_caller = |caller: &str| CacheKey {
+            caller: caller.to_owned(),
+            ..key("p")
+        };
+        let first = cache
+            .get_or_fetch(as_caller("alice"), now, |_| true, fetch)
+            .await
+            .expect("fetch");
+        let other = cache
+            .get_or_fetch(as_caller("alice-lookalike"), now, |_| true, fetch)
+            .await
+            .expect("fetch");
+        assert_ne!(first.access_key_id, other.access_key_id);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

@@ -213,6 +213,7 @@ impl CachedRole {
         let key = CacheKey {
             role_arn: self.role_arn.clone(),
             role_session_name: session.clone(),
+            caller: sub.to_owned(),
             policy: policy.clone(),
             duration_seconds: self.duration_seconds,
         };

@@ -7,6 +7,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value};
+use stsvend::prefix::is_invisible;
 use stsvend::response::ApiError;
 
 /// The URL lifetime when the request names none.
@@ -507,15 +508,17 @@ fn string(name: &str, value: Value) -> Result<String, ApiError> {
 }
 
 /// A string that will travel in a header or query parameter: no control characters, no
-/// surrounding blanks (SDKs disagree on trimming them), at most 1 KiB.
+/// invisible format characters (a `Content-Disposition` filename with U+202E would display
+/// `invoice\u{202E}gpj.exe` as `invoiceexe.jpg`), no surrounding blanks (SDKs disagree on
+/// trimming them), at most 1 KiB.
 fn header_value(name: &str, value: Value) -> Result<String, ApiError> {
     let s = string(name, value)?;
-    if s.is_empty() || s.len() > MAX_VALUE_BYTES || s.chars().any(char::is_control) || s.trim() != s
-    {
+    let unsafe_char = |c: char| c.is_control() || is_invisible(c);
+    if s.is_empty() || s.len() > MAX_VALUE_BYTES || s.chars().any(unsafe_char) || s.trim() != s {
         return Err(ApiError::bad_request(
             "InvalidField",
             format!(
-                "{name} must be 1 to 1024 bytes with no control characters or surrounding blanks"
+                "{name} must be 1 to 1024 bytes with no control or invisible format characters or surrounding blanks"
             ),
         ));
     }
@@ -747,6 +750,22 @@ mod tests {
             code(parse_query("key=a&method=POST&startsWith=yes")),
             "InvalidField"
         );
+    }
+
+    #[test]
+    fn header_values_hold_no_invisible_format_characters() {
+        for body in [
+            // JSON escapes: U+202E, U+200B, U+FEFF.
+            r#"{"key":"k","responseContentDisposition":"attachment; filename=invoice\u202egpj.exe"}"#,
+            r#"{"key":"k","responseContentDisposition":"inline\u200b"}"#,
+            r#"{"key":"k","method":"PUT","contentType":"image/png\ufeff"}"#,
+        ] {
+            assert_eq!(code(json(body)), "InvalidField", "{body}");
+        }
+        let ask =
+            json(r#"{"key":"k","responseContentDisposition":"attachment; filename=\"中文.pdf\""}"#)
+                .expect("a plain unicode filename");
+        assert_eq!(ask.overrides.len(), 1);
     }
 
     #[test]
