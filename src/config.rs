@@ -848,12 +848,38 @@ mod tests {
             ("STS_ENDPOINT", "http://localhost:8080"),
             ("STS_ENDPOINT", "http://[::1]:8080"),
             ("BUCKET_ENDPOINT", "http://10.0.0.5:9000"),
+            ("BUCKET_ENDPOINT", "http://192.168.1.20:9000"),
+            ("BUCKET_ENDPOINT", "http://[fd00::5]:9000"),
+            ("BUCKET_ENDPOINT", "http://LOCALHOST:9000"),
+            ("STS_ENDPOINT", "http://100.100.100.200"),
             ("BUCKET_ENDPOINT", "https://minio.internal:9000"),
+            ("BUCKET_ENDPOINT", "https://203.0.113.9"),
         ] {
             let mut vars = minimal();
             vars.insert(variable, url.to_owned());
             assert!(load(&vars).is_ok(), "{variable}={url}");
         }
+        for (variable, url) in [
+            ("STS_ENDPOINT", "http://203.0.113.9"),
+            ("STS_ENDPOINT", "http://[2001:db8::1]:80"),
+            ("STS_ENDPOINT", "http://[::ffff:203.0.113.9]"),
+            ("BUCKET_ENDPOINT", "http://8.8.8.8:9000"),
+            ("BUCKET_ENDPOINT", "http://172.32.0.1"),
+        ] {
+            let mut vars = minimal();
+            vars.insert(variable, url.to_owned());
+            assert_eq!(refused_variable(&vars), variable, "{url}");
+        }
+        let mut vars = minimal();
+        vars.insert("BUCKET_ENDPOINT", "http://LOCALHOST:9000".to_owned());
+        assert_eq!(
+            load(&vars)
+                .expect("valid")
+                .bucket_endpoint
+                .object_url("examplebucket", "k"),
+            "http://LOCALHOST:9000/examplebucket/k",
+            "localhost is path-style whatever its case"
+        );
     }
 
     #[test]

@@ -78,19 +78,21 @@ impl Endpoint {
         let name = host_name(host);
         if scheme == "http" && !plain_http_allowed(host) {
             return Err(format!(
-                "{url:?} must be https:// (http:// only for localhost or an IP address, such as a local stand-in)"
+                "{url:?} must be https:// (http:// only for localhost, a loopback or a private address, such as a local stand-in)"
             ));
         }
-        let addressing =
-            if path_style || name == "localhost" || name.parse::<std::net::IpAddr>().is_ok() {
-                Addressing::PathStyle
-            } else if name.starts_with(&format!("{bucket}.")) {
-                Addressing::Custom
-            } else if name.ends_with(rules.own_domain) {
-                Addressing::VirtualHosted
-            } else {
-                rules.other_hosts
-            };
+        let addressing = if path_style
+            || name.eq_ignore_ascii_case("localhost")
+            || name.parse::<std::net::IpAddr>().is_ok()
+        {
+            Addressing::PathStyle
+        } else if name.starts_with(&format!("{bucket}.")) {
+            Addressing::Custom
+        } else if name.ends_with(rules.own_domain) {
+            Addressing::VirtualHosted
+        } else {
+            rules.other_hosts
+        };
         Ok(Self {
             scheme: scheme.to_owned(),
             host: host.to_owned(),
@@ -133,11 +135,34 @@ impl Endpoint {
 
 /// The host without its port (IPv6 literals keep their brackets stripped).
 /// Whether an upstream at `host` (`name[:port]`) may be reached over plain `http://`: only
-/// `localhost` and IP literals (a local stand-in, a store on a private address). A DNS name
-/// over plain HTTP can be answered by anyone on the path, with credentials or keys to match.
+/// `localhost` and addresses that do not leave the machine or the private network: loopback,
+/// private (RFC 1918, IPv6 unique local), link-local, and the shared range 100.64.0.0/10
+/// (where Alibaba Cloud's metadata service lives). A DNS name or a public address over plain
+/// HTTP can be answered by anyone on the path, with credentials or keys to match.
 pub fn plain_http_allowed(host: &str) -> bool {
     let name = host_name(host);
-    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
+    if name.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    match name.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => private_v4(ip),
+        Ok(std::net::IpAddr::V6(ip)) => match ip.to_ipv4_mapped() {
+            Some(v4) => private_v4(v4),
+            None => {
+                let first = ip.segments()[0];
+                ip.is_loopback() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+            }
+        },
+        Err(_) => false,
+    }
+}
+
+fn private_v4(ip: std::net::Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || (a == 100 && (64..128).contains(&b))
 }
 
 fn host_name(host: &str) -> &str {

@@ -599,6 +599,48 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_client_that_never_reads_its_answer_gives_up_its_slot_after_10_seconds() {
+        // One slot, and answers of 4 MiB: far more than the sockets' buffers hold.
+        let limits = Limits {
+            connections: 1,
+            per_peer: 1,
+            first_byte: Duration::from_secs(3),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve_http_with(
+            listener,
+            limits,
+            |_request: Request| async move { Response::new(Body::Binary(vec![b'x'; 4 << 20])) },
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .set_recv_buffer_size(4096)
+            .expect("a small receive buffer");
+        let mut reader_that_never_reads = socket.connect(address).await.expect("connect");
+        reader_that_never_reads
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("send");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let close = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        let head = |answer: &str| answer.lines().next().unwrap_or_default().to_owned();
+        // The one slot is the stalled answer's...
+        assert_eq!(
+            head(&exchange(address, close).await),
+            "HTTP/1.1 503 Service Unavailable"
+        );
+        // ...until its write has made no progress for 10 s.
+        tokio::time::sleep(crate::listener::WRITE_STALL_TIMEOUT).await;
+        assert_eq!(head(&exchange(address, close).await), "HTTP/1.1 200 OK");
+        drop(reader_that_never_reads);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_connection_that_sends_nothing_is_closed_after_3_seconds() {
         let (address, _stop) = serve_echo().await;
         let started = tokio::time::Instant::now();

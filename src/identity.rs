@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayRequestAuthorizerIamDescription;
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
@@ -13,11 +15,13 @@ use ring::{digest, hmac};
 use serde_json::Value;
 use tracing::{info, trace, warn};
 
-use crate::encode::hex_lower;
 use crate::error::Error;
 use crate::jwt::{self, Expectations, JwtError, KeySet};
 use crate::request::SignedRequest;
 use crate::transport::HttpSender;
+
+/// The role session name Cognito identity pools give every user's credentials.
+const COGNITO_SESSION_NAME: &str = "CognitoIdentityCredentials";
 
 /// The `sub` every caller gets in `AUTH_MODE=none`.
 pub const ANONYMOUS: &str = "anonymous";
@@ -404,6 +408,15 @@ fn iam_caller(iam: &ApiGatewayRequestAuthorizerIamDescription) -> Option<Caller>
             identity_id
         }
         None if pool_id.is_some() => return None,
+        // Every user of an identity pool signs as this one role session: without the pool's
+        // identityId there is no telling them apart.
+        None if [&iam.user_id, &iam.caller_id, &iam.user_arn]
+            .into_iter()
+            .flatten()
+            .any(|id| id.ends_with(COGNITO_SESSION_NAME)) =>
+        {
+            return None;
+        }
         None => present(&iam.user_id)?,
     };
     Some(Caller { sub, claims })
@@ -460,8 +473,10 @@ fn gateway_caller(request: &Request) -> Option<Caller> {
 /// The `RoleSessionName` for a caller, so that STS audit logs show who asked.
 ///
 /// `sub` itself when it already fits STS's rules (`[A-Za-z0-9.@_-]`, 2 to 32 characters);
-/// otherwise up to 21 of its allowed characters, `-`, and 10 hex digits of its SHA-256, which
-/// keeps distinct callers distinct and the same caller stable.
+/// otherwise up to 15 of its allowed characters, `-`, and the first 16 characters of the
+/// URL-safe base64 of its SHA-256 (96 bits, so that no two callers' names collide by chance
+/// or by a search for a collision), which keeps distinct callers distinct and the same caller
+/// stable.
 ///
 /// # Reference
 /// STS `AssumeRole`, parameter `RoleSessionName`.
@@ -470,14 +485,15 @@ pub fn role_session_name(sub: &str) -> String {
     if (2..=32).contains(&sub.len()) && sub.chars().all(allowed) {
         return sub.to_owned();
     }
-    let hash = hex_lower(digest::digest(&digest::SHA256, sub.as_bytes()).as_ref());
-    let readable: String = sub.chars().filter(|&c| allowed(c)).take(21).collect();
+    let digest = digest::digest(&digest::SHA256, sub.as_bytes());
+    let hash = URL_SAFE_NO_PAD.encode(digest.as_ref());
+    let readable: String = sub.chars().filter(|&c| allowed(c)).take(15).collect();
     let readable = if readable.is_empty() {
         "caller"
     } else {
         &readable
     };
-    format!("{readable}-{}", &hash[..10])
+    format!("{readable}-{}", &hash[..16])
 }
 
 #[cfg(test)]
@@ -519,10 +535,13 @@ mod tests {
             );
             assert_eq!(role_session_name(sub), name, "stable");
         }
-        assert!(role_session_name(long_uuid).starts_with("us-east-17b6c9f1e-000-"));
-        assert!(role_session_name("用户").starts_with("caller-"));
-        // The hash part is SHA-256("a") = ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb
-        assert_eq!(role_session_name("a"), "a-ca978112ca");
+        // The hash parts: `printf %s SUB | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | cut -c1-16`.
+        assert_eq!(
+            role_session_name(long_uuid),
+            "us-east-17b6c9f-LbSqbD4BgIrDJSPZ"
+        );
+        assert_eq!(role_session_name("用户"), "caller-DQ4ahrOqeHcJsAMp");
+        assert_eq!(role_session_name("a"), "a-ypeBEsobvcr6wjGz");
         assert_ne!(
             role_session_name(&"y".repeat(300)),
             role_session_name(&"y".repeat(301))

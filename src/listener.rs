@@ -15,6 +15,7 @@
 //!   ([`AcceptBackoff`]).
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv6Addr};
 use std::pin::Pin;
@@ -287,15 +288,50 @@ impl<B: Body + Unpin> Body for Sending<B> {
     }
 }
 
-/// A connection's socket, telling its [`Tracked`] when the first byte arrives.
+/// A connection's socket, telling its [`Tracked`] when the first byte arrives, and failing a
+/// write that has made no progress for [`WRITE_STALL_TIMEOUT`]: a client that sends requests
+/// but never reads the answers would otherwise keep its connection "answering" (never closed
+/// for room) for good, and enough of them would hold every slot.
 pub(crate) struct Watched {
     stream: TcpStream,
     tracked: Arc<Tracked>,
+    /// Armed when a write first finds the socket full; cleared by any progress.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
 }
+
+/// How long an answer's write may make no progress before the connection is closed.
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Watched {
     pub(crate) fn new(stream: TcpStream, tracked: Arc<Tracked>) -> Self {
-        Self { stream, tracked }
+        Self {
+            stream,
+            tracked,
+            stalled: None,
+        }
+    }
+
+    /// `polled`, unless it is still pending [`WRITE_STALL_TIMEOUT`] after the first pending
+    /// write: then a `TimedOut` error, which makes hyper close the connection.
+    fn deadline<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if polled.is_ready() {
+            self.stalled = None;
+            return polled;
+        }
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_STALL_TIMEOUT)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client read nothing of its answer for 10 s",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -321,7 +357,9 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.stream).poll_write(cx, buf);
+        this.deadline(cx, polled)
     }
 
     fn poll_write_vectored(
@@ -329,7 +367,9 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        this.deadline(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -337,7 +377,9 @@ impl AsyncWrite for Watched {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.stream).poll_flush(cx);
+        this.deadline(cx, polled)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

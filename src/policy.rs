@@ -118,19 +118,12 @@ impl PolicyTemplate {
             Provider::Aliyun => ("1", "acs:oss:*:*:$BUCKET_NAME/$OBJECT_PREFIX*"),
             Provider::Aws => ("2012-10-17", "arn:aws:s3:::$BUCKET_NAME/$OBJECT_PREFIX*"),
         };
-        let mut statements = vec![serde_json::json!(
-            { "Effect": "Allow", "Action": actions, "Resource": [resource] }
-        )];
-        if provider == Provider::Aliyun && actions.contains(&"oss:PutObject") {
-            // `oss:PutObject` also allows PutSymlink: a symlink under the caller's prefix
-            // could point at any object of the bucket.
-            statements.push(serde_json::json!(
-                { "Effect": "Deny", "Action": ["oss:PutSymlink"], "Resource": [resource] }
-            ));
-        }
         Self {
             name: name.to_owned(),
-            document: serde_json::json!({ "Version": version, "Statement": statements }),
+            document: serde_json::json!({
+                "Version": version,
+                "Statement": [{ "Effect": "Allow", "Action": actions, "Resource": [resource] }],
+            }),
         }
     }
 
@@ -305,47 +298,18 @@ mod tests {
             .expect("render");
         assert_eq!(
             rendered,
-            r#"{"Statement":[{"Action":["oss:PutObject","oss:AbortMultipartUpload","oss:ListParts"],"Effect":"Allow","Resource":["acs:oss:*:*:examplebucket/uploads/alice/*"]},{"Action":["oss:PutSymlink"],"Effect":"Deny","Resource":["acs:oss:*:*:examplebucket/uploads/alice/*"]}],"Version":"1"}"#
+            r#"{"Statement":[{"Action":["oss:PutObject","oss:AbortMultipartUpload","oss:ListParts"],"Effect":"Allow","Resource":["acs:oss:*:*:examplebucket/uploads/alice/*"]}],"Version":"1"}"#
         );
     }
 
     #[test]
-    fn every_write_template_denies_symlinks_and_grants_no_such_action() {
-        let vars = PolicyVars {
-            bucket: "examplebucket",
-            object_prefix: "uploads/alice/",
-            imm_project: Some("p"),
-            caller: &Caller::with_sub("alice"),
-        };
-        let generated = PolicyTemplate::allowing("presign", Provider::Aliyun, &["oss:PutObject"]);
-        let read_only = PolicyTemplate::allowing("presign", Provider::Aliyun, &["oss:GetObject"]);
-        for template in [
-            PolicyTemplate::bundled("bucket_write_policy.json").expect("bundled"),
-            PolicyTemplate::bundled("bucket_write_imm_policy.json").expect("bundled"),
-            generated,
-        ] {
-            let rendered: Value =
-                serde_json::from_str(&template.render(&vars).expect("render")).expect("JSON");
-            let deny = rendered["Statement"]
-                .as_array()
-                .expect("statements")
-                .iter()
-                .find(|s| s["Effect"] == "Deny")
-                .unwrap_or_else(|| panic!("{}: no Deny", template.name()));
-            assert_eq!(deny["Action"], serde_json::json!(["oss:PutSymlink"]));
-            assert_eq!(
-                deny["Resource"],
-                serde_json::json!(["acs:oss:*:*:examplebucket/uploads/alice/*"])
-            );
-            assert!(!template.actions().contains(&"oss:PutSymlink"), "granted");
-        }
-        assert!(
-            !read_only
-                .render(&vars)
-                .expect("render")
-                .contains("PutSymlink"),
-            "a read policy needs no Deny"
-        );
+    fn a_deny_statement_grants_nothing() {
+        let template = PolicyTemplate::parse(
+            "t",
+            r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"oss:GetObject","Resource":"acs:oss:*:*:$BUCKET_NAME/$OBJECT_PREFIX*"},{"Effect":"Deny","Action":["oss:DeleteObject"],"Resource":"acs:oss:*:*:$BUCKET_NAME/$OBJECT_PREFIX*"}]}"#,
+        )
+        .expect("parse");
+        assert_eq!(template.actions(), ["oss:GetObject"]);
     }
 
     #[test]

@@ -173,12 +173,37 @@ pub fn check_key(key: &str) -> Result<(), &'static str> {
     if key.chars().any(char::is_control) {
         return Err("it holds a control character");
     }
-    if key.chars().any(is_invisible) {
+    if hides_characters(key) {
         return Err(
             "it holds an invisible format character (a bidi override, a zero-width character)",
         );
     }
     Ok(())
+}
+
+/// Whether `text` holds an invisible format character ([`is_invisible`]) other than those that
+/// join visible characters, as writing systems and emoji need them: a zero-width joiner or
+/// non-joiner (U+200D, U+200C: Persian and Indic words, emoji sequences such as 👨‍👩‍👧)
+/// between two visible characters, and the tag characters that follow U+1F3F4 in a
+/// subdivision flag (🏴 + U+E0067 … + U+E007F).
+pub fn hides_characters(text: &str) -> bool {
+    let visible = |c: Option<char>| {
+        c.is_some_and(|c| !c.is_control() && !c.is_whitespace() && !is_invisible(c))
+    };
+    let is_tag = |c: Option<char>| c.is_some_and(|c| ('\u{E0020}'..='\u{E007E}').contains(&c));
+    let chars: Vec<char> = text.chars().collect();
+    chars.iter().enumerate().any(|(i, &c)| {
+        let (prev, next) = (
+            i.checked_sub(1).map(|j| chars[j]),
+            chars.get(i + 1).copied(),
+        );
+        match c {
+            '\u{200C}' | '\u{200D}' => !(visible(prev) && visible(next)),
+            '\u{E0020}'..='\u{E007E}' => !(prev == Some('\u{1F3F4}') || is_tag(prev)),
+            '\u{E007F}' => !is_tag(prev),
+            other => is_invisible(other),
+        }
+    })
 }
 
 /// Whether `c` is a Unicode format character (general category Cf: bidi embeddings,
@@ -343,6 +368,10 @@ mod tests {
             "a",
             "a b+c%20~*!'()",
             "中文/😀.png",
+            // Joiners between visible characters, and a subdivision flag, as people write them.
+            "\u{645}\u{6CC}\u{200C}\u{62E}\u{648}\u{627}\u{647}\u{645}.pdf",
+            "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}.jpg",
+            "\u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}.png",
             "a//b",
             "dir/",
             "..a/b..",
@@ -365,12 +394,16 @@ mod tests {
             "a\u{85}b",
             "invoice\u{202E}gpj.exe",
             "a\u{200B}b",
-            "a\u{200D}b",
+            "\u{200D}a",
+            "a\u{200C}",
+            "a \u{200D} b",
+            "a\u{200D}\u{200D}b",
             "\u{FEFF}a",
             "a\u{2028}b",
             "a\u{2066}b\u{2069}",
             "a\u{AD}b",
             "tag\u{E0041}",
+            "\u{1F3F4}\u{E007F}",
             too_long.as_str(),
         ] {
             assert!(check_key(bad).is_err(), "{bad:?}");

@@ -187,6 +187,14 @@ async fn identity_pool_callers_are_their_identity_id_not_the_shared_role_session
         );
     }
 
+    // Nor when the whole cognitoIdentity is missing: the shared session name gives it away.
+    event["requestContext"]["authorizer"]["iam"]["cognitoIdentity"] = serde_json::Value::Null;
+    let refused = caller_of(&event.to_string()).await;
+    assert!(
+        matches!(refused, Err(Error::MissingIdentity)),
+        "{refused:?}"
+    );
+
     // Without an identity pool the IAM userId stays the caller, and there is no Cognito claim.
     let plain = caller("function-url-iam.json").await.expect("caller");
     assert_eq!(plain.sub, "AROAEXAMPLEROLEID:device-7");

@@ -7,7 +7,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value};
-use stsvend::prefix::is_invisible;
+use stsvend::prefix::hides_characters;
 use stsvend::response::ApiError;
 
 /// The URL lifetime when the request names none.
@@ -265,7 +265,7 @@ fn parse_fields(fields: Map<String, Value>, source: Source) -> Result<Ask, ApiEr
             }
             "responseContentType" => raw.response_content_type = Some(header_value(&name, value)?),
             "responseContentDisposition" => {
-                raw.response_content_disposition = Some(header_value(&name, value)?)
+                raw.response_content_disposition = Some(disposition(&name, value)?)
             }
             "process" => raw.process = Some(header_value(&name, value)?),
             "uploadId" => raw.upload_id = Some(upload_id(&name, value)?),
@@ -513,12 +513,53 @@ fn string(name: &str, value: Value) -> Result<String, ApiError> {
 /// trimming them), at most 1 KiB.
 fn header_value(name: &str, value: Value) -> Result<String, ApiError> {
     let s = string(name, value)?;
-    let unsafe_char = |c: char| c.is_control() || is_invisible(c);
-    if s.is_empty() || s.len() > MAX_VALUE_BYTES || s.chars().any(unsafe_char) || s.trim() != s {
+    if s.is_empty()
+        || s.len() > MAX_VALUE_BYTES
+        || s.chars().any(char::is_control)
+        || hides_characters(&s)
+        || s.trim() != s
+    {
         return Err(ApiError::bad_request(
             "InvalidField",
             format!(
                 "{name} must be 1 to 1024 bytes with no control or invisible format characters or surrounding blanks"
+            ),
+        ));
+    }
+    Ok(s)
+}
+
+/// A `Content-Disposition` to serve with: a [`header_value`] that holds no invisible format
+/// character once its RFC 5987 `filename*` escapes are decoded either (browsers decode
+/// `filename*=UTF-8''invoice%E2%80%AEgpj.exe`), and no RFC 2047 encoded word (`=?UTF-8?Q?…?=`,
+/// which some clients decode too).
+fn disposition(name: &str, value: Value) -> Result<String, ApiError> {
+    let s = header_value(name, value)?;
+    let mut bytes = Vec::with_capacity(s.len());
+    let mut rest = s.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        let escape = (byte == b'%')
+            .then(|| tail.get(..2))
+            .flatten()
+            .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit));
+        match escape {
+            Some(hex) => {
+                let digit = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
+                bytes.push(digit(hex[0]) << 4 | digit(hex[1]));
+                rest = &tail[2..];
+            }
+            None => {
+                bytes.push(byte);
+                rest = tail;
+            }
+        }
+    }
+    let decoded = String::from_utf8_lossy(&bytes);
+    if s.contains("=?") || decoded.chars().any(char::is_control) || hides_characters(&decoded) {
+        return Err(ApiError::bad_request(
+            "InvalidField",
+            format!(
+                "{name} must name a file with no control or invisible format characters, escaped or not"
             ),
         ));
     }
@@ -762,6 +803,17 @@ mod tests {
         ] {
             assert_eq!(code(json(body)), "InvalidField", "{body}");
         }
+        for body in [
+            r#"{"key":"k","responseContentDisposition":"attachment; filename*=UTF-8''invoice%E2%80%AEgpj.exe"}"#,
+            r#"{"key":"k","responseContentDisposition":"attachment; filename*=utf-8''a%e2%80%8bb.pdf"}"#,
+            r#"{"key":"k","responseContentDisposition":"attachment; filename=\"=?UTF-8?Q?invoice=E2=80=AEgpj.exe?=\""}"#,
+            r#"{"key":"k","responseContentDisposition":"attachment; filename*=UTF-8''a%0Ab.pdf"}"#,
+        ] {
+            assert_eq!(code(json(body)), "InvalidField", "{body}");
+        }
+        let escaped = json(r#"{"key":"k","responseContentDisposition":"attachment; filename*=UTF-8''%E4%B8%AD.pdf"}"#)
+            .expect("an escaped plain unicode filename");
+        assert_eq!(escaped.overrides.len(), 1);
         let ask =
             json(r#"{"key":"k","responseContentDisposition":"attachment; filename=\"中文.pdf\""}"#)
                 .expect("a plain unicode filename");
