@@ -23,10 +23,12 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock stopped at one instant, for tests and benchmarks.
+/// A clock stopped at one instant, for tests (feature `test-util`).
+#[cfg(any(test, feature = "test-util"))]
 #[derive(Debug, Clone, Copy)]
 pub struct FixedClock(pub SystemTime);
 
+#[cfg(any(test, feature = "test-util"))]
 impl FixedClock {
     /// A clock stopped at `secs` seconds after the Unix epoch.
     pub fn at_unix(secs: u64) -> Self {
@@ -34,6 +36,7 @@ impl FixedClock {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl Clock for FixedClock {
     fn now(&self) -> SystemTime {
         self.0

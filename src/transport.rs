@@ -116,14 +116,16 @@ impl HttpSender for ReqwestSender {
     }
 }
 
-/// A sender for tests: records every request and answers each with the same canned reply,
-/// or never answers at all (a stalled upstream).
+/// A sender for tests (feature `test-util`): records every request and answers each with the
+/// same canned reply, or never answers at all (a stalled upstream).
+#[cfg(any(test, feature = "test-util"))]
 #[derive(Debug, Default)]
 pub struct CannedSender {
     reply: Option<HttpReply>,
     sent: std::sync::Mutex<Vec<SignedRequest>>,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl CannedSender {
     /// Answers every request with `status` and `body`.
     pub fn answering(status: u16, body: &str) -> std::sync::Arc<Self> {
@@ -151,6 +153,7 @@ impl CannedSender {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl HttpSender for CannedSender {
     fn send(&self, request: SignedRequest) -> BoxFuture<'_, Result<HttpReply, Error>> {
         if let Ok(mut sent) = self.sent.lock() {
