@@ -22,14 +22,7 @@ use crate::jwt::Expectations;
 use crate::policy::{self, MAX_POLICY_BYTES, PolicyTemplate, PolicyVars};
 use crate::prefix::{MAX_SEGMENT_BYTES, PrefixTemplate};
 
-/// The cloud stsvend talks to (`PROVIDER`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Provider {
-    /// Alibaba Cloud STS and OSS.
-    Aliyun,
-    /// AWS STS and S3 (or an S3-compatible store).
-    Aws,
-}
+pub use crate::provider::Provider;
 
 /// The OSS signature presign-url uses (`SIGNATURE_VERSION`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

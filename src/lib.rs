@@ -51,6 +51,7 @@ pub mod listener;
 pub mod object;
 pub mod policy;
 pub mod prefix;
+pub mod provider;
 pub mod request;
 pub mod response;
 pub mod signing_key;

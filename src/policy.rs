@@ -25,10 +25,10 @@
 
 use serde_json::Value;
 
-use crate::config::Provider;
 use crate::error::Error;
 use crate::identity::Caller;
 use crate::prefix::{caller_value, is_claim_name};
+use crate::provider::Provider;
 
 /// STS's limit on the `Policy` parameter (2048 characters; counted here in bytes, which is
 /// never fewer).
