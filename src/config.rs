@@ -293,7 +293,8 @@ impl Config {
         }
 
         let sts_endpoint = env("STS_ENDPOINT").unwrap_or(default_sts);
-        check_url("STS_ENDPOINT", &sts_endpoint)?;
+        endpoint::upstream_origin(&sts_endpoint)
+            .map_err(|reason| config("STS_ENDPOINT", reason))?;
         let sts_endpoint = sts_endpoint.trim_end_matches('/').to_owned();
 
         let token_duration_seconds = match env("TOKEN_DURATION_SECONDS") {
@@ -713,34 +714,6 @@ fn check_role_arn(provider: Provider, arn: &str) -> Result<(), Error> {
     } else {
         Err(config("ROLE_ARN", format!("{arn:?} is not {shape}")))
     }
-}
-
-fn check_url(variable: &'static str, url: &str) -> Result<(), Error> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .filter(|(scheme, _)| *scheme == "https" || *scheme == "http")
-        .ok_or_else(|| {
-            config(
-                variable,
-                format!("{url:?} must start with https:// (or http:// for a local stand-in)"),
-            )
-        })?;
-    let host = rest.trim_end_matches('/');
-    if host.is_empty() || host.contains(['/', '?', '#', ' ', '@']) {
-        return Err(config(
-            variable,
-            format!("{url:?} must be a scheme and a host[:port], with no path"),
-        ));
-    }
-    if scheme == "http" && !endpoint::plain_http_allowed(host) {
-        return Err(config(
-            variable,
-            format!(
-                "{url:?} must be https:// (http:// only for localhost or an IP address, such as a local stand-in)"
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Bucket names: 3 to 63 lower-case letters, digits and `-` (and `.` for S3), starting and

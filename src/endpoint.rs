@@ -65,22 +65,8 @@ impl Endpoint {
         path_style: bool,
         rules: HostRules,
     ) -> Result<Self, String> {
-        let (scheme, rest) = url
-            .split_once("://")
-            .filter(|(s, _)| *s == "https" || *s == "http")
-            .ok_or_else(|| format!("{url:?} must start with https:// or http://"))?;
-        let host = rest.trim_end_matches('/');
-        if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
-            return Err(format!(
-                "{url:?} must be a scheme and a host[:port], with no path"
-            ));
-        }
+        let (scheme, host) = upstream_origin(url)?;
         let name = host_name(host);
-        if scheme == "http" && !plain_http_allowed(host) {
-            return Err(format!(
-                "{url:?} must be https:// (http:// only for localhost, a loopback or a private address, such as a local stand-in)"
-            ));
-        }
         let addressing = if path_style
             || name.eq_ignore_ascii_case("localhost")
             || name.parse::<std::net::IpAddr>().is_ok()
@@ -134,6 +120,29 @@ impl Endpoint {
 }
 
 /// The host without its port (IPv6 literals keep their brackets stripped).
+/// Checks an upstream URL (`STS_ENDPOINT`, `BUCKET_ENDPOINT`): `scheme://host[:port]` with no
+/// path, `https`, or `http` only where [`plain_http_allowed`]. Returns the scheme and the host.
+pub fn upstream_origin(url: &str) -> Result<(&str, &str), String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .filter(|(s, _)| *s == "https" || *s == "http")
+        .ok_or_else(|| {
+            format!("{url:?} must start with https:// (or http:// for a local stand-in)")
+        })?;
+    let host = rest.trim_end_matches('/');
+    if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
+        return Err(format!(
+            "{url:?} must be a scheme and a host[:port], with no path"
+        ));
+    }
+    if scheme == "http" && !plain_http_allowed(host) {
+        return Err(format!(
+            "{url:?} must be https:// (http:// only for localhost, a loopback or a private address, such as a local stand-in)"
+        ));
+    }
+    Ok((scheme, host))
+}
+
 /// Whether an upstream at `host` (`name[:port]`) may be reached over plain `http://`: only
 /// `localhost` and addresses that do not leave the machine or the private network: loopback,
 /// private (RFC 1918, IPv6 unique local), link-local, and the shared range 100.64.0.0/10

@@ -492,6 +492,21 @@ mod tests {
         (address, stop)
     }
 
+    /// Sends a GET on `stream` and reads the echo server's answer, leaving the connection open.
+    async fn get_and_keep_alive(stream: &mut tokio::net::TcpStream) {
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("send");
+        let mut answer = Vec::new();
+        while !answer.ends_with(b"0 bytes") {
+            let mut chunk = [0; 1024];
+            let n = stream.read(&mut chunk).await.expect("read");
+            assert_ne!(n, 0, "closed before answering");
+            answer.extend_from_slice(&chunk[..n]);
+        }
+    }
+
     async fn exchange(address: SocketAddr, raw: &[u8]) -> String {
         let mut stream = tokio::net::TcpStream::connect(address)
             .await
@@ -655,17 +670,7 @@ mod tests {
         let mut stream = tokio::net::TcpStream::connect(address)
             .await
             .expect("connect");
-        stream
-            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .expect("send");
-        let mut answer = Vec::new();
-        while !answer.ends_with(b"0 bytes") {
-            let mut chunk = [0; 1024];
-            let n = stream.read(&mut chunk).await.expect("read");
-            assert_ne!(n, 0, "closed before answering");
-            answer.extend_from_slice(&chunk[..n]);
-        }
+        get_and_keep_alive(&mut stream).await;
         let idle = tokio::time::Instant::now();
         let mut rest = Vec::new();
         let _ = stream.read_to_end(&mut rest).await;
@@ -883,17 +888,7 @@ mod tests {
         // A request answered on a connection kept alive, which then waits for the next.
         let kept_alive = |source| async move {
             let mut stream = connect_from(source, address).await;
-            stream
-                .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                .await
-                .expect("send");
-            let mut answer = Vec::new();
-            while !answer.ends_with(b"0 bytes") {
-                let mut chunk = [0; 1024];
-                let n = stream.read(&mut chunk).await.expect("read");
-                assert_ne!(n, 0, "closed before answering");
-                answer.extend_from_slice(&chunk[..n]);
-            }
+            get_and_keep_alive(&mut stream).await;
             to_std(stream)
         };
         let older = kept_alive([127, 0, 0, 2]).await;

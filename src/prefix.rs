@@ -191,19 +191,19 @@ pub fn hides_characters(text: &str) -> bool {
         c.is_some_and(|c| !c.is_control() && !c.is_whitespace() && !is_invisible(c))
     };
     let is_tag = |c: Option<char>| c.is_some_and(|c| ('\u{E0020}'..='\u{E007E}').contains(&c));
-    let chars: Vec<char> = text.chars().collect();
-    chars.iter().enumerate().any(|(i, &c)| {
-        let (prev, next) = (
-            i.checked_sub(1).map(|j| chars[j]),
-            chars.get(i + 1).copied(),
-        );
-        match c {
+    // Each character with its neighbours, without collecting the text (keys and header
+    // values are checked on every request).
+    let prevs = std::iter::once(None).chain(text.chars().map(Some));
+    let nexts = text.chars().skip(1).map(Some).chain(std::iter::once(None));
+    text.chars()
+        .zip(prevs)
+        .zip(nexts)
+        .any(|((c, prev), next)| match c {
             '\u{200C}' | '\u{200D}' => !(visible(prev) && visible(next)),
             '\u{E0020}'..='\u{E007E}' => !(prev == Some('\u{1F3F4}') || is_tag(prev)),
             '\u{E007F}' => !is_tag(prev),
             other => is_invisible(other),
-        }
-    })
+        })
 }
 
 /// Whether `c` is a Unicode format character (general category Cf: bidi embeddings,

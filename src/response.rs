@@ -130,17 +130,13 @@ impl From<Error> for ApiError {
                 format!("the caller's {claim} cannot name a storage prefix: {reason}"),
             ),
             Error::StsRejected(r) => {
-                let status = sts_status(&r.code, r.status);
+                let (status, sentence) = sts_refusal(&r.code, r.status);
                 let request_id = r.request_id.as_deref().unwrap_or("none");
                 // STS's own message names accounts, users, roles and the policy: the log
                 // keeps it, the caller gets a fixed sentence for the code.
-                let message = format!(
-                    "{} (STS {}, RequestId {request_id})",
-                    sts_sentence(&r.code, status),
-                    r.code
-                );
+                let message = format!("{sentence} (STS {}, RequestId {request_id})", r.code);
                 Self {
-                    retry_after: r.retry_after.map(|s| s.clamp(1, MAX_RETRY_AFTER_SECONDS)),
+                    retry_after: r.retry_after,
                     cause: Some(format!("STS said: {}", r.message)),
                     ..Self::new(status, r.code, message)
                 }
@@ -188,76 +184,67 @@ impl From<Error> for ApiError {
 /// The longest `Retry-After` a caller is told, in seconds, whatever STS said.
 pub const MAX_RETRY_AFTER_SECONDS: u64 = 60;
 
-/// What a caller is told about an STS error `Code` that answers with `status`: a fixed
-/// sentence, never STS's own message.
-fn sts_sentence(code: &str, status: StatusCode) -> &'static str {
-    let family = code.split('.').next().unwrap_or(code);
-    match (status, family) {
-        (StatusCode::TOO_MANY_REQUESTS, _) => {
-            "STS is throttling credential requests; retry shortly"
-        }
-        (StatusCode::SERVICE_UNAVAILABLE, _) => "STS is unavailable; retry shortly",
-        (StatusCode::BAD_GATEWAY, _) => "STS failed to answer AssumeRole",
-        (_, "NoPermission" | "AccessDenied" | "Forbidden") => {
-            "the token service may not assume its role: check the role's trust policy and the function's permissions"
-        }
-        (_, "EntityNotExist") => "the token service's role does not exist: check ROLE_ARN",
-        (
-            _,
-            "InvalidAccessKeyId"
-            | "SignatureDoesNotMatch"
-            | "InvalidClientTokenId"
-            | "IncompleteSignature"
-            | "MissingAuthenticationToken",
-        ) => "STS refused the token service's own credentials",
-        (_, "InvalidSecurityToken" | "MissingSecurityToken" | "ExpiredToken") => {
-            "STS refused the token service's own security token: it is missing, invalid or expired"
-        }
-        (_, "MalformedPolicyDocument" | "PackedPolicyTooLarge") => {
-            "STS refused the session policy: check POLICY_FILE"
-        }
-        _ => "the token service is misconfigured: STS refused AssumeRole; its logs say why",
-    }
-}
+/// Fault in the deployment: the caller can do nothing but report it (500).
+const MISCONFIGURED: StatusCode = StatusCode::INTERNAL_SERVER_ERROR;
 
-/// The HTTP status for an STS error `Code`; the status STS used only decides for codes not
-/// known here.
-pub fn sts_status(code: &str, sts_http_status: u16) -> StatusCode {
+/// The HTTP status for an STS error `Code`, and the fixed sentence a caller is told (never
+/// STS's own message). The code's family decides; the status STS used decides only for codes
+/// not known here.
+pub fn sts_refusal(code: &str, sts_http_status: u16) -> (StatusCode, &'static str) {
     let family = code.split('.').next().unwrap_or(code);
     match family {
-        "Throttling" => StatusCode::TOO_MANY_REQUESTS,
-        "ServiceUnavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        "Throttling" => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "STS is throttling credential requests; retry shortly",
+        ),
+        "ServiceUnavailable" => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "STS is unavailable; retry shortly",
+        ),
         "InternalError" | "UnknownError" | "InternalFailure" | "IDPCommunicationError" => {
-            StatusCode::BAD_GATEWAY
+            (StatusCode::BAD_GATEWAY, "STS failed to answer AssumeRole")
         }
         // Our credentials, role, policy or request are wrong: the deployment must change.
-        "NoPermission"
-        | "EntityNotExist"
-        | "InvalidAccessKeyId"
+        "NoPermission" | "AccessDenied" | "Forbidden" => (
+            MISCONFIGURED,
+            "the token service may not assume its role: check the role's trust policy and the function's permissions",
+        ),
+        "EntityNotExist" => (
+            MISCONFIGURED,
+            "the token service's role does not exist: check ROLE_ARN",
+        ),
+        "InvalidAccessKeyId"
         | "SignatureDoesNotMatch"
-        | "InvalidParameter"
-        | "MissingSecurityToken"
-        | "InvalidSecurityToken"
+        | "InvalidClientTokenId"
+        | "IncompleteSignature"
+        | "MissingAuthenticationToken" => (
+            MISCONFIGURED,
+            "STS refused the token service's own credentials",
+        ),
+        "InvalidSecurityToken" | "MissingSecurityToken" | "ExpiredToken" => (
+            MISCONFIGURED,
+            "STS refused the token service's own security token: it is missing, invalid or expired",
+        ),
+        "MalformedPolicyDocument" | "PackedPolicyTooLarge" => (
+            MISCONFIGURED,
+            "STS refused the session policy: check POLICY_FILE",
+        ),
+        "InvalidParameter"
         | "SignatureNonceUsed"
         | "InvalidTimeStamp"
         | "MissingParameter"
-        | "Forbidden"
         | "InvalidAction"
-        // AWS's names for the same kind of fault.
-        | "AccessDenied"
-        | "ExpiredToken"
-        | "InvalidClientTokenId"
         | "RegionDisabledException"
-        | "PackedPolicyTooLarge"
-        | "MalformedPolicyDocument"
         | "ValidationError"
-        | "InvalidParameterValue"
-        | "IncompleteSignature"
-        | "MissingAuthenticationToken" => StatusCode::INTERNAL_SERVER_ERROR,
-        _ if sts_http_status >= 500 => StatusCode::BAD_GATEWAY,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
+        | "InvalidParameterValue" => (MISCONFIGURED, MISCONFIGURED_SENTENCE),
+        _ if sts_http_status >= 500 => (StatusCode::BAD_GATEWAY, "STS failed to answer AssumeRole"),
+        _ => (MISCONFIGURED, MISCONFIGURED_SENTENCE),
     }
 }
+
+/// What a caller is told about a deployment fault without a sentence of its own.
+const MISCONFIGURED_SENTENCE: &str =
+    "the token service is misconfigured: STS refused AssumeRole; its logs say why";
 
 /// Logs the outcome of one request, once, and returns the answer.
 ///

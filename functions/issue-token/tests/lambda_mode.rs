@@ -20,7 +20,6 @@ use std::thread;
 use std::time::Duration;
 
 use serde_json::json;
-use stsvend::identity::role_session_name;
 use stsvend::time::{Clock, SystemClock, unix_seconds};
 use support::{
     Canned, Expected, FUNCTION_SECRET, FUNCTION_TOKEN, StandInSts, VENDED_SECRET, VENDED_TOKEN,
@@ -89,31 +88,9 @@ fn issue_token_under_the_lambda_runtime_uses_the_gateway_sub() {
         event("apigw-v2-no-authorizer.json"),
     ]);
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_issue-token"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "issue-token")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .envs(support::base_env(sts.address))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start issue-token");
-
-    let mut answers = Vec::new();
-    for _ in 0..2 {
-        match posted.recv_timeout(Duration::from_secs(20)) {
-            Ok(answer) => answers.push(answer),
-            Err(e) => {
-                let _ = child.kill();
-                panic!("the function posted {} answers, then: {e}", answers.len());
-            }
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    let mut function = LambdaFunction::start(runtime_api, &support::base_env(sts.address));
+    let answers = function.answers(&posted, 2);
+    function.stop();
 
     let (path, body) = &answers[0];
     assert_eq!(path, "/2018-06-01/runtime/invocation/req-1/response");
@@ -235,33 +212,30 @@ fn form(body: &str) -> std::collections::BTreeMap<String, String> {
 /// Each must get an `AssumeRole` of their own, for their own prefix, and their own answer.
 #[test]
 fn identity_pool_users_behind_one_role_each_get_their_own_token() {
+    // (event, identityId, name, the RoleSessionName STS must be asked for). The session names
+    // are 15 allowed characters of the identityId, `-`, and 16 of its SHA-256 in URL-safe
+    // base64: `printf %s ID | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | cut -c1-16`.
     let users = [
         (
             "function-url-iam-cognito-alice.json",
             "us-east-1:0f8e4c2a-6d1b-4e7f-9a3c-5b2d1e0f4a61",
             "alice",
+            "us-east-10f8e4c-YpB3eggCbXUHEx9Q",
         ),
         (
             "function-url-iam-cognito-bob.json",
             "us-east-1:c3a9b7d5-1e2f-4a6b-8c0d-9e8f7a6b5c42",
             "bob",
+            "us-east-1c3a9b7-Rk2aFb2Xf56tE0_F",
         ),
     ];
-    let expected = |identity_id: &str| {
-        (
-            role_session_name(identity_id),
-            format!("acs:oss:*:*:examplebucket/uploads/{identity_id}/*"),
-        )
-    };
+    let resource = |identity_id: &str| format!("acs:oss:*:*:examplebucket/uploads/{identity_id}/*");
     let sts = StandInSts::start_for(
         users
             .iter()
-            .map(|(_, identity_id, _)| {
-                let (session, resource) = expected(identity_id);
-                Expected {
-                    session: session.leak(),
-                    resource: resource.leak(),
-                }
+            .map(|&(_, identity_id, _, session)| Expected {
+                session,
+                resource: resource(identity_id).leak(),
             })
             .collect(),
     );
@@ -269,8 +243,8 @@ fn identity_pool_users_behind_one_role_each_get_their_own_token() {
     // it came from; they last long enough to be cached, so callers who shared a policy would
     // share one credential.
     let expiration = stsvend::time::format_iso8601(SystemClock.now() + Duration::from_secs(900));
-    for (_, identity_id, name) in &users {
-        let body = support::success_body_until(&role_session_name(identity_id), &expiration)
+    for (_, _, name, session) in &users {
+        let body = support::success_body_until(session, &expiration)
             .replace("STS.test-vended-key", &format!("STS.{name}-key"))
             .replace(VENDED_SECRET, &format!("{name}-vended-secret"))
             .replace(VENDED_TOKEN, &format!("{name}-security-token"));
@@ -282,7 +256,7 @@ fn identity_pool_users_behind_one_role_each_get_their_own_token() {
     function.stop();
 
     // The stand-in hands out the events in order and names them req-1, then req-0.
-    for ((_, identity_id, name), (posted, id)) in
+    for ((_, identity_id, name, _), (posted, id)) in
         users.iter().zip(answers.iter().zip(["req-1", "req-0"]))
     {
         assert_eq!(
@@ -305,14 +279,13 @@ fn identity_pool_users_behind_one_role_each_get_their_own_token() {
         2,
         "one AssumeRole per identity-pool user, not one shared token"
     );
-    for ((_, identity_id, _), request) in users.iter().zip(&received) {
-        let (session, resource) = expected(identity_id);
+    for ((_, identity_id, _, session), request) in users.iter().zip(&received) {
         let params = form(&request.body);
-        assert_eq!(params["RoleSessionName"], session, "{identity_id}");
+        assert_eq!(params["RoleSessionName"], *session, "{identity_id}");
         let policy: serde_json::Value = serde_json::from_str(&params["Policy"]).expect("policy");
         assert_eq!(
             policy["Statement"][0]["Resource"],
-            json!([resource]),
+            json!([resource(identity_id)]),
             "{identity_id}"
         );
         assert!(
@@ -321,7 +294,6 @@ fn identity_pool_users_behind_one_role_each_get_their_own_token() {
             request.problems
         );
     }
-    assert_ne!(role_session_name(users[0].1), role_session_name(users[1].1));
 }
 
 /// An API Gateway v2 event without authorizer data, carrying `Authorization: Bearer <token>`.

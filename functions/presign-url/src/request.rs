@@ -160,25 +160,34 @@ pub(crate) fn parse_query(raw: &str) -> Result<Ask, ApiError> {
 
 /// Decodes one query component: `+` is a space, `%XY` a byte; the bytes must be UTF-8.
 fn query_decode(component: &str) -> Result<String, ApiError> {
-    let mut bytes = Vec::with_capacity(component.len());
-    let mut rest = component.as_bytes();
+    let bytes =
+        percent_decode(component.as_bytes(), true).ok_or_else(|| malformed_query("a parameter"))?;
+    String::from_utf8(bytes).map_err(|_| malformed_query("a parameter"))
+}
+
+/// The bytes of `text` with each `%XY` escape decoded. With `query`, `+` is a space and a `%`
+/// that does not start an escape is `None` (malformed); otherwise such a `%` stays as it is.
+fn percent_decode(text: &[u8], query: bool) -> Option<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text;
     while let Some((&byte, tail)) = rest.split_first() {
+        let escape = (byte == b'%')
+            .then(|| tail.get(..2))
+            .flatten()
+            .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit));
         rest = tail;
-        match byte {
-            b'+' => bytes.push(b' '),
-            b'%' => {
-                let hex = rest
-                    .get(..2)
-                    .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))
-                    .ok_or_else(|| malformed_query("a parameter"))?;
+        match (byte, escape) {
+            (b'%', Some(hex)) => {
                 let digit = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
                 bytes.push(digit(hex[0]) << 4 | digit(hex[1]));
-                rest = &rest[2..];
+                rest = &tail[2..];
             }
-            other => bytes.push(other),
+            (b'%', None) if query => return None,
+            (b'+', _) if query => bytes.push(b' '),
+            (other, _) => bytes.push(other),
         }
     }
-    String::from_utf8(bytes).map_err(|_| malformed_query("a parameter"))
+    Some(bytes)
 }
 
 fn malformed_query(what: &str) -> ApiError {
@@ -535,25 +544,7 @@ fn header_value(name: &str, value: Value) -> Result<String, ApiError> {
 /// which some clients decode too).
 fn disposition(name: &str, value: Value) -> Result<String, ApiError> {
     let s = header_value(name, value)?;
-    let mut bytes = Vec::with_capacity(s.len());
-    let mut rest = s.as_bytes();
-    while let Some((&byte, tail)) = rest.split_first() {
-        let escape = (byte == b'%')
-            .then(|| tail.get(..2))
-            .flatten()
-            .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit));
-        match escape {
-            Some(hex) => {
-                let digit = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
-                bytes.push(digit(hex[0]) << 4 | digit(hex[1]));
-                rest = &tail[2..];
-            }
-            None => {
-                bytes.push(byte);
-                rest = tail;
-            }
-        }
-    }
+    let bytes = percent_decode(s.as_bytes(), false).unwrap_or_default();
     let decoded = String::from_utf8_lossy(&bytes);
     if s.contains("=?") || decoded.chars().any(char::is_control) || hides_characters(&decoded) {
         return Err(ApiError::bad_request(
