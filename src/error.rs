@@ -29,7 +29,7 @@ pub enum Error {
 
     /// The bearer token was refused (`AUTH_MODE=jwt`).
     #[error("bearer token refused: {0}")]
-    Jwt(#[from] crate::jwt::JwtError),
+    Jwt(#[from] crate::identity::jwt::JwtError),
 
     /// The caller's identity cannot be placed in an object prefix.
     #[error("the caller's {claim} cannot be used in an object prefix: {reason}")]
@@ -92,7 +92,7 @@ pub struct StsRejection {
     /// STS's `RequestId`, for support tickets.
     pub request_id: Option<String>,
     /// STS's `Retry-After`, in seconds (callers are told at most
-    /// [`crate::response::MAX_RETRY_AFTER_SECONDS`]).
+    /// [`crate::host::response::MAX_RETRY_AFTER_SECONDS`]).
     pub retry_after: Option<u64>,
 }
 

@@ -16,7 +16,7 @@
 //! gets its published signature:
 //!
 //! ```
-//! use stsvend::aliyun::rpc;
+//! use stsvend::sign::aliyun::rpc;
 //!
 //! let params = [
 //!     ("AccessKeyId", "testid"),
@@ -35,26 +35,13 @@
 //! assert_eq!(rpc::signature("testsecret", &string_to_sign), "gNI7b0AyKZHxDgjBGPDgJ1Ce3L4=");
 //! ```
 
-pub mod aliyun;
-pub mod aws;
-pub mod cache;
-pub mod config;
-pub mod cors;
+pub mod caller;
 pub mod credential;
-pub mod encode;
-pub mod endpoint;
 pub mod error;
 pub mod host;
 pub mod identity;
-pub mod jwt;
-pub mod listener;
-pub mod object;
-pub mod policy;
-pub mod prefix;
 pub mod provider;
-pub mod request;
-pub mod response;
-pub mod signing_key;
-pub mod sts_client;
+pub mod sign;
 pub mod time;
 pub mod transport;
+pub mod vend;

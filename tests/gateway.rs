@@ -3,10 +3,12 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use stsvend::caller::Caller;
 use stsvend::error::Error;
-use stsvend::identity::{AuthMode, Authenticator, Caller, role_session_name};
-use stsvend::prefix::PrefixTemplate;
+use stsvend::identity::{AuthMode, Authenticator};
 use stsvend::transport::CannedSender;
+use stsvend::vend::prefix::PrefixTemplate;
+use stsvend::vend::session::role_session_name;
 
 fn event_text(event: &str) -> String {
     let path = format!("{}/events/{event}", env!("CARGO_MANIFEST_DIR"));

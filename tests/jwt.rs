@@ -10,9 +10,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use lambda_http::{Body, Request};
 use serde_json::json;
 use stsvend::error::Error;
+use stsvend::identity::jwt::Expectations;
 use stsvend::identity::{AuthMode, Authenticator, JwtSettings};
-use stsvend::jwt::Expectations;
-use stsvend::request::SignedRequest;
+use stsvend::transport::SignedRequest;
 use stsvend::transport::{BoxFuture, CannedSender, HttpReply, HttpSender};
 use tokens::{AUDIENCE, HS256_SECRET, ISSUER, Keys};
 
@@ -61,7 +61,7 @@ fn with_file(keys: &Keys) -> Authenticator {
     auth.expect("authenticator")
 }
 
-fn refusal_code(result: Result<stsvend::identity::Caller, Error>) -> String {
+fn refusal_code(result: Result<stsvend::caller::Caller, Error>) -> String {
     match result {
         Err(Error::Jwt(e)) => e.code().to_owned(),
         other => panic!("expected a JWT refusal, got {other:?}"),
@@ -274,7 +274,7 @@ fn jwt_mode_settings_are_validated_at_start_up() {
     ];
     let refused = |extra: &[(&str, &str)]| {
         let vars: Vec<(&str, &str)> = base.iter().chain(extra).copied().collect();
-        match stsvend::config::Config::load(&|k| {
+        match stsvend::host::config::Config::load(&|k| {
             vars.iter()
                 .rev()
                 .find(|(n, _)| *n == k)

@@ -7,8 +7,8 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Deserialize;
-use stsvend::aliyun::{oss, rpc};
 use stsvend::credential::Credential;
+use stsvend::sign::aliyun::{oss, rpc};
 
 #[derive(Deserialize)]
 struct VectorFile<C> {
@@ -352,7 +352,7 @@ struct SigV4Case {
 
 #[test]
 fn aws_sigv4_vectors_match_stage_by_stage() {
-    use stsvend::aws::sigv4;
+    use stsvend::sign::aws::sigv4;
     let cases: Vec<SigV4Case> = load("aws_sigv4.json");
     let mut mismatches = Mismatches::default();
     for case in &cases {
@@ -407,7 +407,7 @@ fn aws_sigv4_vectors_match_stage_by_stage() {
 
 #[test]
 fn the_s3_documentation_example_presigns_to_its_published_url() {
-    use stsvend::aws::sigv4;
+    use stsvend::sign::aws::sigv4;
     // The documentation's example, its key and the URL it prints live with the other vectors.
     let example: serde_json::Value = read("aws_s3_doc_examples.json");
     let case: SigV4Case = serde_json::from_value(example["presigned_url"]["case"].clone())
@@ -429,7 +429,7 @@ fn the_s3_documentation_example_presigns_to_its_published_url() {
         "s3",
         now,
         Duration::from_secs(86_400),
-        &stsvend::signing_key::SigningKeyCache::default(),
+        &stsvend::sign::signing_key::SigningKeyCache::default(),
     );
     // The full URL as the AWS documentation prints it.
     assert_eq!(Some(url.as_str()), example["presigned_url"]["url"].as_str());

@@ -8,9 +8,9 @@ use std::hint::black_box;
 use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use stsvend::cache::{CacheKey, CredentialCache};
 use stsvend::credential::Credential;
-use stsvend::sts_client::CachedRole;
+use stsvend::vend::cache::{CacheKey, CredentialCache};
+use stsvend::vend::sts_client::CachedRole;
 
 fn key(caller: usize) -> CacheKey {
     CacheKey {

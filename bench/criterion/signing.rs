@@ -8,9 +8,9 @@ use std::hint::black_box;
 use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use stsvend::aliyun::oss::{self, KeyCondition, ObjectRequest, PostParams};
-use stsvend::aliyun::sts::{self, AssumeRoleParams};
 use stsvend::credential::Credential;
+use stsvend::sign::aliyun::oss::{self, KeyCondition, ObjectRequest, PostParams};
+use stsvend::sign::aliyun::sts::{self, AssumeRoleParams};
 
 fn signing(c: &mut Criterion) {
     let now = UNIX_EPOCH + Duration::from_secs(1_795_337_590);
@@ -82,14 +82,14 @@ fn signing(c: &mut Criterion) {
     c.bench_function("oss post v4: form policy", |b| {
         b.iter(|| oss::post_policy_v4(&temporary, black_box(&post), &keys))
     });
-    let s3 = stsvend::endpoint::Endpoint::new(
+    let s3 = stsvend::sign::endpoint::Endpoint::new(
         "https",
         "s3.us-east-1.amazonaws.com",
-        stsvend::endpoint::Addressing::VirtualHosted,
+        stsvend::sign::endpoint::Addressing::VirtualHosted,
     );
     c.bench_function("sigv4: S3 presigned PUT", |b| {
         b.iter(|| {
-            stsvend::aws::s3::presign(
+            stsvend::sign::aws::s3::presign(
                 &s3,
                 &temporary,
                 "us-east-1",
@@ -101,7 +101,7 @@ fn signing(c: &mut Criterion) {
         });
     });
     c.bench_function("sigv4: S3 POST policy", |b| {
-        b.iter(|| stsvend::aws::s3::post_policy(&temporary, black_box(&post), &keys))
+        b.iter(|| stsvend::sign::aws::s3::post_policy(&temporary, black_box(&post), &keys))
     });
     c.bench_function("oss post v1: form policy", |b| {
         b.iter(|| oss::post_policy_v1(&temporary, black_box(&post)))

@@ -24,13 +24,13 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request};
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
-use stsvend::config::Config;
+use stsvend::caller::Caller;
 use stsvend::error::Error;
-use stsvend::identity::Caller;
-use stsvend::jwt::{self, Expectations, KeySet};
-use stsvend::policy::{PolicyTemplate, PolicyVars};
+use stsvend::host::config::Config;
+use stsvend::identity::jwt::{self, Expectations, KeySet};
 use stsvend::time::FixedClock;
 use stsvend::transport::CannedSender;
+use stsvend::vend::policy::{PolicyTemplate, PolicyVars};
 
 /// The prefix of the anonymous caller: every signed key must stay under it.
 const PREFIX: &str = "uploads/anonymous/";
@@ -314,7 +314,7 @@ pub fn sts_json(data: &[u8]) {
     if let Some((status, body)) = status_and_body(data) {
         check_sts_outcome(
             status,
-            stsvend::aliyun::sts::parse_assume_role_response(status, body),
+            stsvend::sign::aliyun::sts::parse_assume_role_response(status, body),
         );
     }
 }
@@ -324,7 +324,7 @@ pub fn sts_xml(data: &[u8]) {
     if let Some((status, body)) = status_and_body(data) {
         check_sts_outcome(
             status,
-            stsvend::aws::sts::parse_assume_role_response(status, body),
+            stsvend::sign::aws::sts::parse_assume_role_response(status, body),
         );
     }
 }

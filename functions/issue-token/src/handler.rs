@@ -6,14 +6,16 @@ use std::time::{Duration, Instant};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
-use stsvend::config::{Config, Provider};
 use stsvend::credential::Credential;
 use stsvend::error::Error;
-use stsvend::identity::{Authenticator, role_session_name};
-use stsvend::response::{self, ApiError};
-use stsvend::sts_client::CachedRole;
+use stsvend::host::config::Config;
+use stsvend::host::response::{self, ApiError};
+use stsvend::identity::Authenticator;
+use stsvend::provider::Provider;
 use stsvend::time::{Clock, format_iso8601};
 use stsvend::transport::HttpSender;
+use stsvend::vend::session::role_session_name;
+use stsvend::vend::sts_client::CachedRole;
 
 /// What every request needs, built once per cold start.
 pub(crate) struct AppState {
@@ -121,9 +123,9 @@ fn answer(credential: &Credential, provider: Provider) -> Response<Body> {
 mod tests {
     use std::collections::{BTreeMap, HashMap};
 
-    use stsvend::request::SignedRequest;
     use stsvend::time::FixedClock;
     use stsvend::transport::CannedSender;
+    use stsvend::transport::SignedRequest;
 
     use super::*;
 

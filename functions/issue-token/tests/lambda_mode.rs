@@ -372,7 +372,9 @@ fn nothing_secret_is_logged_under_the_lambda_runtime_at_trace() {
         ];
         let encoded: Vec<String> = secrets
             .iter()
-            .map(|s| stsvend::encode::percent_encode(s, stsvend::encode::RFC3986_UNRESERVED))
+            .map(|s| {
+                stsvend::sign::encode::percent_encode(s, stsvend::sign::encode::RFC3986_UNRESERVED)
+            })
             .collect();
         secrets.extend(encoded);
         for secret in &secrets {

@@ -7,8 +7,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value};
-use stsvend::prefix::hides_characters;
-use stsvend::response::ApiError;
+use stsvend::host::response::ApiError;
+use stsvend::vend::prefix::hides_characters;
 
 /// The URL lifetime when the request names none.
 pub(crate) const DEFAULT_EXPIRES_SECONDS: u64 = 900;

@@ -649,7 +649,7 @@ pub fn wait_for_port(port: u16) {
 }
 
 /// Waits until a failed `AssumeRole` is no longer answered again to its policy's callers
-/// ([`stsvend::cache::FAILURE_HOLD`]), so that the next request reaches STS.
+/// ([`stsvend::vend::cache::FAILURE_HOLD`]), so that the next request reaches STS.
 pub fn wait_out_failure_hold() {
-    thread::sleep(stsvend::cache::FAILURE_HOLD + Duration::from_millis(100));
+    thread::sleep(stsvend::vend::cache::FAILURE_HOLD + Duration::from_millis(100));
 }

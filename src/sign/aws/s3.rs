@@ -11,11 +11,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 
-use crate::aws::sigv4::{self, ALGORITHM};
 use crate::credential::Credential;
-use crate::endpoint::Endpoint;
-use crate::object::{ObjectRequest, PostForm, PostParams, form_conditions};
-use crate::signing_key::SigningKeyCache;
+use crate::sign::aws::sigv4::{self, ALGORITHM};
+use crate::sign::endpoint::Endpoint;
+use crate::sign::object::{ObjectRequest, PostForm, PostParams, form_conditions};
+use crate::sign::signing_key::SigningKeyCache;
 use crate::time::{format_compact, format_date, format_iso8601_millis};
 
 /// The service name in S3 signatures.

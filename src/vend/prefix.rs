@@ -12,8 +12,8 @@
 //! - a caller's value must be a safe path segment ([`check_segment`]); otherwise the request
 //!   is refused, never escaped.
 
+use crate::caller::Caller;
 use crate::error::Error;
-use crate::identity::Caller;
 
 /// The default `OBJECT_PREFIX`.
 pub const DEFAULT_TEMPLATE: &str = "uploads/${sub}/";

@@ -9,11 +9,11 @@ use http::Method;
 use http::header::CONTENT_TYPE;
 use serde::Deserialize;
 
-use crate::aliyun::rpc;
 use crate::credential::Credential;
 use crate::error::{Error, StsRejection};
-use crate::request::SignedRequest;
+use crate::sign::aliyun::rpc;
 use crate::time::{format_iso8601, parse_iso8601};
+use crate::transport::SignedRequest;
 
 /// The global STS endpoint, the default of every official SDK.
 pub const DEFAULT_ENDPOINT: &str = "https://sts.aliyuncs.com";
@@ -26,7 +26,7 @@ pub const API_VERSION: &str = "2015-04-01";
 pub struct AssumeRoleParams<'a> {
     /// `acs:ram::<account>:role/<name>`.
     pub role_arn: &'a str,
-    /// `[A-Za-z0-9.@_-]`, 2 to 32 characters; see [`crate::identity::role_session_name`].
+    /// `[A-Za-z0-9.@_-]`, 2 to 32 characters; see [`crate::vend::session::role_session_name`].
     pub role_session_name: &'a str,
     /// The minified session policy, intersected with the role's own policy.
     pub policy: Option<&'a str>,

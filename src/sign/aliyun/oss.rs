@@ -17,10 +17,10 @@ use ring::{digest, hmac};
 use serde_json::{Value, json};
 
 use crate::credential::Credential;
-use crate::encode::{RFC3986_PATH, RFC3986_UNRESERVED, hex_lower, percent_encode};
-pub use crate::endpoint::{Addressing, Endpoint};
-pub use crate::object::{KeyCondition, ObjectRequest, PostForm, PostParams, form_conditions};
-pub use crate::signing_key::SigningKeyCache;
+use crate::sign::encode::{RFC3986_PATH, RFC3986_UNRESERVED, hex_lower, percent_encode};
+pub use crate::sign::endpoint::{Addressing, Endpoint};
+pub use crate::sign::object::{KeyCondition, ObjectRequest, PostForm, PostParams, form_conditions};
+pub use crate::sign::signing_key::SigningKeyCache;
 use crate::time::{format_compact, format_date, format_iso8601_millis, unix_seconds};
 
 /// The V4 signature algorithm name.

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 use ring::{digest, hmac};
 
 use crate::credential::Credential;
-use crate::encode::{RFC3986_PATH, RFC3986_UNRESERVED, hex_lower, percent_encode};
-use crate::signing_key::SigningKeyCache;
+use crate::sign::encode::{RFC3986_PATH, RFC3986_UNRESERVED, hex_lower, percent_encode};
+use crate::sign::signing_key::SigningKeyCache;
 use crate::time::{format_compact, format_date};
 
 /// The algorithm name.

@@ -10,7 +10,7 @@
 //! | `${sub}` | the caller's verified `sub` |
 //! | `${claim.NAME}` | the caller's claim `NAME` |
 //!
-//! `${sub}` and `${claim.NAME}` must be safe path segments (see [`crate::prefix`]), as in a
+//! `${sub}` and `${claim.NAME}` must be safe path segments (see [`crate::vend::prefix`]), as in a
 //! prefix: a claim holding `*` or `/` could otherwise widen a resource. A caller whose value
 //! is not is refused.
 //!
@@ -25,10 +25,10 @@
 
 use serde_json::Value;
 
+use crate::caller::Caller;
 use crate::error::Error;
-use crate::identity::Caller;
-use crate::prefix::{caller_value, is_claim_name};
 use crate::provider::Provider;
+use crate::vend::prefix::{caller_value, is_claim_name};
 
 /// STS's limit on the `Policy` parameter (2048 characters; counted here in bytes, which is
 /// never fewer).
@@ -38,23 +38,23 @@ pub const MAX_POLICY_BYTES: usize = 2048;
 pub const BUNDLED: &[(&str, &str)] = &[
     (
         "bucket_write_policy.json",
-        include_str!("../policies/bucket_write_policy.json"),
+        include_str!("../../policies/bucket_write_policy.json"),
     ),
     (
         "bucket_read_policy.json",
-        include_str!("../policies/bucket_read_policy.json"),
+        include_str!("../../policies/bucket_read_policy.json"),
     ),
     (
         "bucket_write_imm_policy.json",
-        include_str!("../policies/bucket_write_imm_policy.json"),
+        include_str!("../../policies/bucket_write_imm_policy.json"),
     ),
     (
         "aws/bucket_write_policy.json",
-        include_str!("../policies/aws/bucket_write_policy.json"),
+        include_str!("../../policies/aws/bucket_write_policy.json"),
     ),
     (
         "aws/bucket_read_policy.json",
-        include_str!("../policies/aws/bucket_read_policy.json"),
+        include_str!("../../policies/aws/bucket_read_policy.json"),
     ),
 ];
 

@@ -1,6 +1,6 @@
 //! One `AssumeRole` exchange: a fresh nonce, the signed request, the deadline, the answer.
 //!
-//! The request is built and the answer parsed by the sans-IO [`crate::aliyun::sts`]; this
+//! The request is built and the answer parsed by the sans-IO [`crate::sign::aliyun::sts`]; this
 //! module adds what needs the outside world: randomness and the sender.
 
 use std::sync::Arc;
@@ -8,16 +8,17 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ring::rand::{SecureRandom, SystemRandom};
 
-use crate::aliyun::sts::{self, AssumeRoleParams};
-use crate::aws::sts as aws_sts;
-use crate::cache::{CacheKey, CredentialCache};
-use crate::config::{Config, Provider};
 use crate::credential::Credential;
-use crate::encode::hex_lower;
 use crate::error::{Error, StsRejection};
-use crate::identity::role_session_name;
-use crate::signing_key::SigningKeyCache;
+use crate::host::config::Config;
+use crate::provider::Provider;
+use crate::sign::aliyun::sts::{self, AssumeRoleParams};
+use crate::sign::aws::sts as aws_sts;
+use crate::sign::encode::hex_lower;
+use crate::sign::signing_key::SigningKeyCache;
 use crate::transport::HttpSender;
+use crate::vend::cache::{CacheKey, CredentialCache};
+use crate::vend::session::role_session_name;
 
 /// The most STS requests one `AssumeRole` makes.
 pub const MAX_ATTEMPTS: u32 = 3;

@@ -12,15 +12,16 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::aliyun::oss;
-use crate::aliyun::sts;
+use crate::caller::Caller;
 use crate::credential::Credential;
-use crate::endpoint::{self, Addressing, Endpoint};
 use crate::error::Error;
-use crate::identity::{AuthMode, Caller, JwtSettings};
-use crate::jwt::Expectations;
-use crate::policy::{self, MAX_POLICY_BYTES, PolicyTemplate, PolicyVars};
-use crate::prefix::{MAX_SEGMENT_BYTES, PrefixTemplate};
+use crate::identity::jwt::Expectations;
+use crate::identity::{AuthMode, JwtSettings};
+use crate::sign::aliyun::oss;
+use crate::sign::aliyun::sts;
+use crate::sign::endpoint::{self, Addressing, Endpoint};
+use crate::vend::policy::{self, MAX_POLICY_BYTES, PolicyTemplate, PolicyVars};
+use crate::vend::prefix::{MAX_SEGMENT_BYTES, PrefixTemplate};
 
 pub use crate::provider::Provider;
 
@@ -322,7 +323,7 @@ impl Config {
         let object_prefix = PrefixTemplate::parse(
             object_prefix_as_set
                 .as_deref()
-                .unwrap_or(crate::prefix::DEFAULT_TEMPLATE),
+                .unwrap_or(crate::vend::prefix::DEFAULT_TEMPLATE),
         )?;
         let imm_project = env("IMM_PROJECT");
 
@@ -911,7 +912,7 @@ mod tests {
         assert_eq!(c.credential.security_token, None);
         assert_eq!(
             c.bucket_endpoint,
-            crate::aliyun::oss::public_endpoint("cn-hangzhou")
+            crate::sign::aliyun::oss::public_endpoint("cn-hangzhou")
         );
         assert_eq!(c.signature_version, SignatureVersion::V4);
         assert_eq!(c.presign_max_expires_seconds, 3600);
@@ -1054,7 +1055,7 @@ mod tests {
         std::fs::create_dir_all(dir.join("policy")).expect("mkdir");
         std::fs::write(
             dir.join("policy/bucket_read_policy.txt"),
-            include_str!("../policies/bucket_read_policy.json"),
+            include_str!("../../policies/bucket_read_policy.json"),
         )
         .expect("write policy");
         std::fs::write(

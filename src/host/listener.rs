@@ -30,7 +30,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use crate::response::ErrorBody;
+use crate::host::response::ErrorBody;
 
 /// The most connections HTTP mode ever serves at once, however high the open-file limit.
 pub const MAX_CONNECTIONS: usize = 4096;

@@ -5,6 +5,11 @@
 //! [`Response`]. In HTTP mode each request is turned into the same `lambda_http::Request` a
 //! Lambda event would give, with the query string parsed from the URI.
 
+pub mod config;
+pub mod cors;
+pub mod listener;
+pub mod response;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -23,14 +28,13 @@ use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use tokio::net::TcpListener;
 use tracing::{debug, error, info, warn};
 
-use crate::config::Config;
-use crate::cors::Cors;
 use crate::error::Error;
-use crate::identity::AuthMode;
-use crate::listener::{
+use crate::host::config::Config;
+use crate::host::cors::Cors;
+use crate::host::listener::{
     AcceptBackoff, Admission, Limits, Refusals, Registry, Watched, is_connection_error,
 };
-use crate::response;
+use crate::identity::AuthMode;
 use crate::time::{Clock, SystemClock};
 use crate::transport::{HttpSender, ReqwestSender};
 
@@ -47,7 +51,7 @@ pub const MAX_HEADERS: usize = 100;
 
 /// How long a client may take to send its request headers: on a new connection, from when
 /// it is accepted (and the first byte must come within
-/// [`FIRST_BYTE_TIMEOUT`](crate::listener::FIRST_BYTE_TIMEOUT)); on a kept-alive one, from
+/// [`FIRST_BYTE_TIMEOUT`](crate::host::listener::FIRST_BYTE_TIMEOUT)); on a kept-alive one, from
 /// the previous answer, so that this is also how long it may stay idle.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -233,7 +237,7 @@ where
     serve_http_with(listener, Limits::from_process(), handler, shutdown).await
 }
 
-/// [`serve_http`] with the given connection limits (see [`crate::listener`]).
+/// [`serve_http`] with the given connection limits (see [`crate::host::listener`]).
 pub async fn serve_http_with<H, F>(
     listener: TcpListener,
     limits: Limits,
@@ -650,7 +654,7 @@ mod tests {
             "HTTP/1.1 503 Service Unavailable"
         );
         // ...until its write has made no progress for 10 s.
-        tokio::time::sleep(crate::listener::WRITE_STALL_TIMEOUT).await;
+        tokio::time::sleep(crate::host::listener::WRITE_STALL_TIMEOUT).await;
         assert_eq!(head(&exchange(address, close).await), "HTTP/1.1 200 OK");
         drop(reader_that_never_reads);
     }
