@@ -2,14 +2,19 @@
 //! browser apps upload straight to object storage with no app server in the data path and no
 //! long-lived key on the device.
 //!
-//! This crate is the library both function binaries share:
+//! This crate is the library the function binaries share, in layers whose dependencies point
+//! one way (a layer names only those to its left: base ← [`sign`] ← [`vend`]; base ←
+//! [`identity`]; all of them ← [`host`]):
 //!
-//! - signing, built without I/O: [`aliyun::rpc`] (RPC signature v1.0, HMAC-SHA1) and
-//!   [`aliyun::sts`] (`AssumeRole` request and answer);
-//! - who is asking ([`identity`]), where they may write ([`prefix`]) and what their token may
-//!   do ([`policy`]);
-//! - configuration read once at cold start ([`config`]), the answer shapes ([`response`]),
-//!   the sender ([`transport`]) and the two hosts, Lambda and plain HTTP ([`host`]).
+//! - base: [`error`], [`time`] (the one clock), [`credential`], [`provider`], [`caller`] and
+//!   [`transport`] (the one network seam);
+//! - [`sign`]: sans-IO signing: the V4 skeleton, OSS V1/V4 and S3 presigning, form policies,
+//!   the presign dispatch, STS requests and answers; it never names tokio, hyper, reqwest or
+//!   lambda_http (a test checks);
+//! - [`vend`]: what one caller may reach (prefix, key rules, policy templates, session names)
+//!   and getting credentials for it (STS client, cache);
+//! - [`identity`]: who is asking (gateway claims, JWT verification, JWKS fetching);
+//! - [`host`]: running a binary: the Lambda and HTTP hosts, configuration, answers, CORS.
 //!
 //! Signing code never reads the clock or a random source: the instant and the nonce are
 //! arguments. This signs the STS `AssumeRole` example from Alibaba Cloud's documentation and

@@ -9,7 +9,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use stsvend::credential::Credential;
-use stsvend::sign::aliyun::oss::{self, KeyCondition, ObjectRequest, PostParams};
+use stsvend::sign::aliyun::oss::{self, KeyCondition, ObjectRequest, PostParams, UrlParams};
 use stsvend::sign::aliyun::sts::{self, AssumeRoleParams};
 
 fn signing(c: &mut Criterion) {
@@ -45,29 +45,20 @@ fn signing(c: &mut Criterion) {
             )
         });
     });
+    let url = |endpoint, region| UrlParams {
+        endpoint,
+        region,
+        request,
+        now,
+        expires_in: Duration::from_secs(900),
+    };
+    let oss_url = url(&endpoint, "cn-hangzhou");
     c.bench_function("oss v1: presigned PUT", |b| {
-        b.iter(|| {
-            oss::presign_v1(
-                &endpoint,
-                &temporary,
-                black_box(&request),
-                now + Duration::from_secs(900),
-            )
-        });
+        b.iter(|| oss::presign_v1(&temporary, black_box(&oss_url)));
     });
     let keys = oss::SigningKeyCache::default();
     c.bench_function("oss v4: presigned PUT", |b| {
-        b.iter(|| {
-            oss::presign_v4(
-                &endpoint,
-                &temporary,
-                "cn-hangzhou",
-                black_box(&request),
-                now,
-                Duration::from_secs(900),
-                &keys,
-            )
-        });
+        b.iter(|| oss::presign_v4(&temporary, black_box(&oss_url), &keys));
     });
     let post = PostParams {
         bucket: "examplebucket",
@@ -87,18 +78,9 @@ fn signing(c: &mut Criterion) {
         "s3.us-east-1.amazonaws.com",
         stsvend::sign::endpoint::Addressing::VirtualHosted,
     );
+    let s3_url = url(&s3, "us-east-1");
     c.bench_function("sigv4: S3 presigned PUT", |b| {
-        b.iter(|| {
-            stsvend::sign::aws::s3::presign(
-                &s3,
-                &temporary,
-                "us-east-1",
-                black_box(&request),
-                now,
-                Duration::from_secs(900),
-                &keys,
-            )
-        });
+        b.iter(|| stsvend::sign::aws::s3::presign(&temporary, black_box(&s3_url), &keys));
     });
     c.bench_function("sigv4: S3 POST policy", |b| {
         b.iter(|| stsvend::sign::aws::s3::post_policy(&temporary, black_box(&post), &keys))

@@ -142,10 +142,10 @@ where
     let started = Config::from_env().and_then(|config| {
         announce(&config);
         let (listen, cors) = (config.listen, Cors::new(&config.cors_allow_origins));
-        let sender: Arc<dyn HttpSender> = Arc::new(ReqwestSender::new(config.sts_timeout)?);
-        if config.role_arn.is_some() {
+        let sender: Arc<dyn HttpSender> = Arc::new(ReqwestSender::new(config.sts.timeout)?);
+        if config.sts.role_arn.is_some() {
             // Open the STS connection now, so that the first caller does not pay the handshakes.
-            let (sender, url) = (Arc::clone(&sender), format!("{}/", config.sts_endpoint));
+            let (sender, url) = (Arc::clone(&sender), format!("{}/", config.sts.endpoint));
             tokio::spawn(async move { sender.warm_up(&url).await });
         }
         let state = build(config, Arc::new(SystemClock), sender)?;
@@ -196,7 +196,7 @@ fn announce(config: &Config) {
             "AUTH_MODE=jwt: callers must send a bearer token"
         ),
     }
-    if !config.object_prefix.is_per_caller() && config.auth_mode != AuthMode::None {
+    if !config.scope.object_prefix.is_per_caller() && config.auth_mode != AuthMode::None {
         warn!("OBJECT_PREFIX has no ${{sub}}: all callers share one prefix");
     }
 }

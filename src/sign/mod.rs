@@ -7,4 +7,6 @@ pub mod aws;
 pub mod encode;
 pub mod endpoint;
 pub mod object;
+pub mod presign;
 pub mod signing_key;
+pub mod v4;

@@ -1,7 +1,9 @@
 //! The shapes a presigner signs, the same for every provider: one object request, and a
 //! browser form upload.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+use crate::sign::endpoint::Endpoint;
 
 use serde_json::{Value, json};
 
@@ -28,6 +30,39 @@ impl ObjectRequest<'_> {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map_or("", |(_, v)| v)
+    }
+}
+
+/// One URL to presign: the request, where it goes, when it is signed and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct UrlParams<'a> {
+    /// Where the bucket is served.
+    pub endpoint: &'a Endpoint,
+    /// The bucket's region (signature scope; V1 has none).
+    pub region: &'a str,
+    /// What the client will send.
+    pub request: ObjectRequest<'a>,
+    /// The signing instant.
+    pub now: SystemTime,
+    /// How long the URL should work (V4 signatures cap it at 7 days).
+    pub expires_in: Duration,
+}
+
+/// A presigned URL and the instant it stops working. `Debug` hides the URL (it carries the
+/// signature and the security token).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PresignedUrl {
+    /// The URL to send the request to.
+    pub url: String,
+    /// When the signature stops working.
+    pub expiration: SystemTime,
+}
+
+impl std::fmt::Debug for PresignedUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PresignedUrl")
+            .field("expiration", &self.expiration)
+            .finish_non_exhaustive()
     }
 }
 

@@ -5,5 +5,6 @@
 pub mod cache;
 pub mod policy;
 pub mod prefix;
+pub mod scope;
 pub mod session;
 pub mod sts_client;

@@ -10,7 +10,6 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::credential::Credential;
 use crate::error::{Error, StsRejection};
-use crate::host::config::Config;
 use crate::provider::Provider;
 use crate::sign::aliyun::sts::{self, AssumeRoleParams};
 use crate::sign::aws::sts as aws_sts;
@@ -25,6 +24,25 @@ pub const MAX_ATTEMPTS: u32 = 3;
 
 /// The ceiling of the first pause between attempts; it doubles each time.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Where and as whom STS is called, and the role to assume.
+#[derive(Debug, Clone)]
+pub struct StsSettings {
+    /// `PROVIDER`.
+    pub provider: Provider,
+    /// `STS_ENDPOINT`, without a trailing `/`.
+    pub endpoint: String,
+    /// The region requests are signed for (AWS: `AWS_REGION`, else `BUCKET_REGION`).
+    pub region: String,
+    /// The function's own credentials (`ALIBABA_CLOUD_ACCESS_KEY_ID`, ...).
+    pub credential: Credential,
+    /// `STS_TIMEOUT_MS`: the deadline for one request's whole STS exchange.
+    pub timeout: Duration,
+    /// `ROLE_ARN`, the role to assume.
+    pub role_arn: Option<String>,
+    /// `TOKEN_DURATION_SECONDS`, the STS `DurationSeconds`.
+    pub duration_seconds: u32,
+}
 
 /// Calls STS `AssumeRole` with the function's own credentials, on the configured provider.
 pub struct StsClient {
@@ -49,15 +67,15 @@ impl std::fmt::Debug for StsClient {
 }
 
 impl StsClient {
-    /// A client for `config`'s STS endpoint, credentials and deadline.
-    pub fn new(config: &Config, sender: Arc<dyn HttpSender>) -> Self {
+    /// A client for `settings`' STS endpoint, credentials and deadline.
+    pub fn new(settings: &StsSettings, sender: Arc<dyn HttpSender>) -> Self {
         Self {
-            provider: config.provider,
-            endpoint: config.sts_endpoint.clone(),
-            region: config.sts_region.clone(),
+            provider: settings.provider,
+            endpoint: settings.endpoint.clone(),
+            region: settings.region.clone(),
             keys: SigningKeyCache::default(),
-            credential: config.credential.clone(),
-            timeout: config.sts_timeout,
+            credential: settings.credential.clone(),
+            timeout: settings.timeout,
             sender,
             random: SystemRandom::new(),
         }
@@ -191,12 +209,12 @@ impl CachedRole {
     /// ([`CredentialCache`]).
     pub const CAPACITY: usize = 4096;
 
-    /// The role `role_arn`, assumed for `TOKEN_DURATION_SECONDS` with `config`'s STS.
-    pub fn new(config: &Config, role_arn: &str, sender: Arc<dyn HttpSender>) -> Self {
+    /// The role `role_arn`, assumed for `TOKEN_DURATION_SECONDS` with `settings`' STS.
+    pub fn new(settings: &StsSettings, role_arn: &str, sender: Arc<dyn HttpSender>) -> Self {
         Self {
             role_arn: role_arn.to_owned(),
-            duration_seconds: config.token_duration_seconds,
-            sts: StsClient::new(config, sender),
+            duration_seconds: settings.duration_seconds,
+            sts: StsClient::new(settings, sender),
             cache: CredentialCache::new(Self::CAPACITY),
         }
     }

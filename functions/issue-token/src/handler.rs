@@ -39,8 +39,8 @@ impl AppState {
         clock: Arc<dyn Clock>,
         sender: Arc<dyn HttpSender>,
     ) -> Result<Self, Error> {
-        let role = CachedRole::new(&config, config.require_role_arn()?, Arc::clone(&sender));
-        let auth = Authenticator::new(&config.auth_mode, sender, config.sts_timeout)?;
+        let role = CachedRole::new(&config.sts, config.require_role_arn()?, Arc::clone(&sender));
+        let auth = Authenticator::new(&config.auth_mode, sender, config.sts.timeout)?;
         Ok(Self {
             config,
             clock,
@@ -85,8 +85,10 @@ async fn issue(state: &AppState, request: &Request) -> Result<(Response<Body>, S
     let config = &state.config;
     let now = state.clock.now();
     let caller = state.auth.identify(request, now).await?;
-    let prefix = config.object_prefix.render(&caller)?;
-    let policy = config.render_policy(&config.policy, &caller, &prefix)?;
+    let prefix = config.scope.object_prefix.render(&caller)?;
+    let policy = config
+        .scope
+        .render_policy(&config.policy, &caller, &prefix)?;
     let session = role_session_name(&caller.sub);
 
     let min_left = min_life_left(state.role.duration());

@@ -1,5 +1,9 @@
 //! presign-url: presigned URLs and form-upload policies for one object under the caller's
 //! prefix.
+//!
+//! A request goes through named steps: parse, identify, prefix, key, rules, credential,
+//! expiry, sign, answer. The request's own shape is `request.rs`, the deployment's rules are
+//! `rules.rs`, and the signing is the library's [`Presigner`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -11,21 +15,19 @@ use serde::{Serialize, Serializer};
 use stsvend::caller::Caller;
 use stsvend::credential::Credential;
 use stsvend::error::Error;
-use stsvend::host::config::{Config, SignatureVersion};
+use stsvend::host::config::{Config, PresignSettings};
 use stsvend::host::response::{self, ApiError};
 use stsvend::identity::Authenticator;
-use stsvend::provider::Provider;
-use stsvend::sign::aliyun::oss::{self, KeyCondition, ObjectRequest, PostParams, SigningKeyCache};
-use stsvend::sign::aws::s3;
+use stsvend::sign::object::{KeyCondition, ObjectRequest, PostParams};
+use stsvend::sign::presign::Presigner;
 use stsvend::time::{Clock, format_iso8601};
 use stsvend::transport::HttpSender;
 use stsvend::vend::policy::PolicyTemplate;
-use stsvend::vend::prefix::check_key;
 use stsvend::vend::session::role_session_name;
 use stsvend::vend::sts_client::CachedRole;
 
-use crate::process;
-use crate::request::{self, Ask, DEFAULT_EXPIRES_SECONDS, Operation};
+use crate::request::{self, Ask, Operation};
+use crate::rules::{self, Expiry};
 
 /// The form upload's `success_action_status`: 201 answers with the object's location.
 const SUCCESS_ACTION_STATUS: &str = "201";
@@ -33,10 +35,11 @@ const SUCCESS_ACTION_STATUS: &str = "201";
 /// What every request needs, built once per cold start.
 pub struct AppState {
     config: Config,
+    settings: PresignSettings,
     clock: Arc<dyn Clock>,
     auth: Authenticator,
     signer: Signer,
-    keys: SigningKeyCache,
+    presigner: Presigner,
 }
 
 /// Whose key signs.
@@ -55,35 +58,43 @@ struct RoleSigner {
 }
 
 impl AppState {
-    /// With `ROLE_ARN`, signs with temporary keys whose session policy allows the object
-    /// actions behind `PRESIGN_METHODS` on the caller's prefix; without it, with the
-    /// function's own key.
+    /// Reads presign-url's own settings. With `ROLE_ARN`, signs with temporary keys whose
+    /// session policy allows the object actions behind `PRESIGN_METHODS` on the caller's
+    /// prefix; without it, with the function's own key.
     pub fn new(
         config: Config,
         clock: Arc<dyn Clock>,
         sender: Arc<dyn HttpSender>,
     ) -> Result<Self, Error> {
-        let signer = match &config.role_arn {
+        let settings = PresignSettings::load(&config)?;
+        let signer = match &config.sts.role_arn {
             Some(role_arn) => {
                 let policy = PolicyTemplate::allowing(
                     "presign-url session policy",
                     config.provider,
-                    &config.presign_methods.actions(config.provider),
+                    &settings.methods.actions(config.provider),
                 );
-                config.check_policy_fits(&policy)?;
+                config.scope.check_policy_fits(&policy)?;
                 Signer::Role(Box::new(RoleSigner {
                     policy,
-                    role: CachedRole::new(&config, role_arn, Arc::clone(&sender)),
+                    role: CachedRole::new(&config.sts, role_arn, Arc::clone(&sender)),
                 }))
             }
             None => Signer::Own,
         };
+        let presigner = Presigner::new(
+            settings.scheme,
+            config.bucket_endpoint.clone(),
+            &config.scope.bucket,
+            &config.bucket_region,
+        );
         Ok(Self {
-            auth: Authenticator::new(&config.auth_mode, sender, config.sts_timeout)?,
+            auth: Authenticator::new(&config.auth_mode, sender, config.sts.timeout)?,
             config,
+            settings,
             clock,
             signer,
-            keys: SigningKeyCache::default(),
+            presigner,
         })
     }
 
@@ -95,9 +106,12 @@ impl AppState {
         now: SystemTime,
     ) -> Result<Credential, Error> {
         let Signer::Role(role) = &self.signer else {
-            return Ok(self.config.credential.clone());
+            return Ok(self.config.sts.credential.clone());
         };
-        let policy = self.config.render_policy(&role.policy, caller, prefix)?;
+        let policy = self
+            .config
+            .scope
+            .render_policy(&role.policy, caller, prefix)?;
         // Reused while more than half their life is left; a URL cannot outlive them.
         let half_life = role.role.duration() / 2;
         role.role
@@ -119,34 +133,39 @@ impl Serialize for Ordered<'_> {
     }
 }
 
-/// A presigned URL, and what the client must send with it.
+/// A presigned URL, and what the client must send with it; or a form upload, where to POST
+/// and the fields to send before the file.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct UrlAnswer<'a> {
+struct Answer<'a> {
     status_code: u16,
     method: &'a str,
     #[serde(rename = "URL")]
     url: String,
-    headers: Ordered<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    headers: Option<Ordered<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<Ordered<'a>>,
     expiration: String,
     expires_in: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_capped_by: Option<&'static str>,
 }
 
-/// A form upload: where to POST and the fields to send before the file.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct FormAnswer<'a> {
-    status_code: u16,
-    method: &'a str,
-    #[serde(rename = "URL")]
-    url: String,
-    fields: Ordered<'a>,
-    expiration: String,
-    expires_in: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expires_capped_by: Option<&'static str>,
+impl<'a> Answer<'a> {
+    /// A 200 answer for `method` at `url`, expiring as `expiry` says from `now`.
+    fn new(method: &'a str, url: String, now: SystemTime, expiry: Expiry) -> Self {
+        Self {
+            status_code: 200,
+            method,
+            url,
+            headers: None,
+            fields: None,
+            expiration: format_iso8601(now + Duration::from_secs(expiry.expires_in)),
+            expires_in: expiry.expires_in,
+            expires_capped_by: expiry.capped_by,
+        }
+    }
 }
 
 /// Answers one request. Never fails: every refusal is an answer in the documented shape.
@@ -159,323 +178,119 @@ async fn presign(
     state: &AppState,
     request: &Request,
 ) -> Result<(Response<Body>, String), ApiError> {
-    let ask = match *request.method() {
-        // The query as sent (HTTP mode, HTTP API and Function URL events carry it raw; for
-        // REST API and ALB events lambda_http re-encodes what the gateway decoded).
-        Method::GET => request::parse_query(request.uri().query().unwrap_or_default()),
-        Method::POST => request::parse_json(request.body().as_ref()),
-        ref other => {
-            return Err(ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "MethodNotAllowed",
-                format!(
-                    "{other} is not supported; send GET with query parameters or POST with a JSON body"
-                ),
-            ));
-        }
-    }?;
-    let config = &state.config;
+    let ask = parse(request)?;
     let now = state.clock.now();
     let caller = state.auth.identify(request, now).await?;
-    let prefix = config.object_prefix.render(&caller)?;
-    let key = checked_key(&ask, &prefix)?;
-    let permission = ask.operation.permission();
-    if !config.presign_methods.allows(permission) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "MethodNotPermitted",
-            format!("this deployment does not presign {permission} (PRESIGN_METHODS)"),
-        ));
-    }
-    check_content_type(&ask, &config.allowed_content_types)?;
-    check_provider_fields(&ask, config.provider)?;
-    if let Some((_, process)) = ask.overrides.iter().find(|(n, _)| *n == "x-oss-process") {
-        process::check(process, &config.allowed_process, &prefix)?;
-    }
-    if config.provider == Provider::Aliyun && config.signature_version == SignatureVersion::V1 {
-        check_v1_unambiguous(&ask, &key)?;
-    }
-
+    let prefix = state.config.scope.object_prefix.render(&caller)?;
+    let key = rules::checked_key(&ask, &prefix)?;
+    rules::check(&ask, &key, &prefix, &state.settings)?;
     let credential = state.credential(&caller, &prefix, now).await?;
-    let (expires_in, capped_by) =
-        expiry(&ask, config.presign_max_expires_seconds, &credential, now)?;
-    let expiration = format_iso8601(now + Duration::from_secs(expires_in));
+    let expiry = rules::expiry(&ask, state.settings.max_expires_seconds, &credential, now)?;
     let answer = match ask.operation {
         Operation::Form { starts_with } => {
-            let params = PostParams {
-                bucket: &config.bucket,
-                region: &config.bucket_region,
-                key: if starts_with {
-                    KeyCondition::StartsWith(&key)
-                } else {
-                    KeyCondition::Exact(&key)
-                },
-                max_bytes: config.upload_max_bytes,
-                content_type: ask.content_type.as_deref(),
-                success_action_status: SUCCESS_ACTION_STATUS,
-                expiration: now + Duration::from_secs(expires_in),
-                now,
-            };
-            let form = match (config.provider, config.signature_version) {
-                (Provider::Aws, _) => s3::post_policy(&credential, &params, &state.keys),
-                (Provider::Aliyun, SignatureVersion::V4) => {
-                    oss::post_policy_v4(&credential, &params, &state.keys)
-                }
-                (Provider::Aliyun, SignatureVersion::V1) => {
-                    oss::post_policy_v1(&credential, &params)
-                }
-            };
-            response::json(
-                StatusCode::OK,
-                &FormAnswer {
-                    status_code: 200,
-                    method: "POST",
-                    url: config.bucket_endpoint.object_url(&config.bucket, ""),
-                    fields: Ordered(&form.fields),
-                    expiration,
-                    expires_in,
-                    expires_capped_by: capped_by,
-                },
-            )
+            form(state, &ask, &key, starts_with, &credential, now, expiry)
         }
-        ref operation => {
-            let mut headers = Vec::new();
-            if let Some(content_type) = &ask.content_type {
-                headers.push(("Content-Type".to_owned(), content_type.clone()));
-            }
-            if let Some(md5) = &ask.content_md5 {
-                headers.push(("Content-MD5".to_owned(), md5.clone()));
-            }
-            if let Some(length) = ask.content_length {
-                headers.push(("Content-Length".to_owned(), length.to_string()));
-            }
-            let mut query = operation.query();
-            query.extend(ask.overrides.iter().cloned());
-            let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let header_refs: Vec<(&str, &str)> = headers
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            let object = ObjectRequest {
-                method: operation.http_method(),
-                bucket: &config.bucket,
-                key: &key,
-                query: &query,
-                headers: &header_refs,
-            };
-            let url = match (config.provider, config.signature_version) {
-                (Provider::Aws, _) => s3::presign(
-                    &config.bucket_endpoint,
-                    &credential,
-                    &config.bucket_region,
-                    &object,
-                    now,
-                    Duration::from_secs(expires_in),
-                    &state.keys,
-                ),
-                (Provider::Aliyun, SignatureVersion::V4) => oss::presign_v4(
-                    &config.bucket_endpoint,
-                    &credential,
-                    &config.bucket_region,
-                    &object,
-                    now,
-                    Duration::from_secs(expires_in),
-                    &state.keys,
-                ),
-                (Provider::Aliyun, SignatureVersion::V1) => oss::presign_v1(
-                    &config.bucket_endpoint,
-                    &credential,
-                    &object,
-                    now + Duration::from_secs(expires_in),
-                ),
-            };
-            response::json(
-                StatusCode::OK,
-                &UrlAnswer {
-                    status_code: 200,
-                    method: operation.http_method(),
-                    url,
-                    headers: Ordered(&headers),
-                    expiration,
-                    expires_in,
-                    expires_capped_by: capped_by,
-                },
-            )
-        }
+        ref operation => url(state, &ask, operation, &key, &credential, now, expiry),
     };
     Ok((answer, role_session_name(&caller.sub)))
 }
 
-/// The key to sign: present (or, for a `startsWith` form, defaulting to the caller's
-/// prefix), well-formed, and under the caller's prefix.
-fn checked_key(ask: &Ask, prefix: &str) -> Result<String, ApiError> {
-    let starts_with = matches!(ask.operation, Operation::Form { starts_with: true });
-    let key = match (&ask.key, starts_with) {
-        (Some(key), _) => key.clone(),
-        (None, true) => prefix.to_owned(),
-        (None, false) => return Err(ApiError::bad_request("MissingKey", "key is required")),
-    };
-    if !(starts_with && key.is_empty()) {
-        check_key(&key).map_err(|reason| {
-            ApiError::bad_request("InvalidKey", format!("the key cannot be used: {reason}"))
-        })?;
-    }
-    if !key.starts_with(prefix) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "KeyOutsidePrefix",
-            format!("the key must start with your prefix {prefix:?}"),
-        ));
-    }
-    Ok(key)
-}
-
-/// OSS V1 signs the raw key, then `?` and the sub-resources raw, joined with `&`: a key holding
-/// `?`, or a value holding `&`, would sign the same string as a request with other
-/// sub-resources (`inline&response-content-type=text/html` signs as two overrides, and a
-/// client could split it into two). Under V1 a URL signs exactly what presign-url chose, so
-/// such requests are refused; V4 encodes every value and has no such ambiguity. A value may
-/// hold `=` (`filename="a.pdf"`): with no `&` in any value, each `&`-separated piece is one
-/// sub-resource, and its name, which never holds `=`, ends at the first `=`.
-fn check_v1_unambiguous(ask: &Ask, key: &str) -> Result<(), ApiError> {
-    if key.contains('?') {
-        return Err(ApiError::bad_request(
-            "InvalidKey",
-            "keys with '?' cannot be signed with OSS V1; use V4",
-        ));
-    }
-    let operation_values = ask.operation.query();
-    let ambiguous = operation_values
-        .iter()
-        .chain(ask.overrides.iter())
-        .find(|(_, value)| value.contains('&'));
-    if let Some((name, _)) = ambiguous {
-        return Err(ApiError::bad_request(
-            "InvalidSubResource",
+/// The request's fields: a query on GET, a JSON body on POST.
+fn parse(request: &Request) -> Result<Ask, ApiError> {
+    match *request.method() {
+        // The query as sent (HTTP mode, HTTP API and Function URL events carry it raw; for
+        // REST API and ALB events lambda_http re-encodes what the gateway decoded).
+        Method::GET => request::parse_query(request.uri().query().unwrap_or_default()),
+        Method::POST => request::parse_json(request.body().as_ref()),
+        ref other => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
             format!(
-                "{name} cannot hold '&' under OSS V1 (it would sign another sub-resource); use V4"
+                "{other} is not supported; send GET with query parameters or POST with a JSON body"
             ),
-        ));
-    }
-    Ok(())
-}
-
-/// Fields one provider has and the other lacks: OSS image processing (`process`), and a signed
-/// `Content-Length`, which S3 checks and OSS's default signed headers do not cover.
-fn check_provider_fields(ask: &Ask, provider: Provider) -> Result<(), ApiError> {
-    let process = ask
-        .overrides
-        .iter()
-        .any(|(name, _)| *name == "x-oss-process");
-    match provider {
-        Provider::Aws if process => Err(ApiError::bad_request(
-            "FieldNotApplicable",
-            "process is OSS image processing; S3 has no such parameter",
         )),
-        Provider::Aliyun if ask.content_length.is_some() => Err(ApiError::bad_request(
-            "FieldNotApplicable",
-            "contentLength is signed for S3 only; OSS checks the length of the upload itself",
-        )),
-        _ => Ok(()),
     }
 }
 
-/// `ALLOWED_CONTENT_TYPES` (when set): the requests that set an object's type must give one
-/// whose media type matches an entry (`image/*` matches `image/png`), and a GET may override
-/// the type it is served with only to such a type (else an upload could be served as
-/// `text/html`).
-fn check_content_type(ask: &Ask, allowed: &[String]) -> Result<(), ApiError> {
-    if allowed.is_empty() {
-        return Ok(());
-    }
-    let served_as = ask
-        .overrides
-        .iter()
-        .find(|(name, _)| *name == "response-content-type");
-    if let Some((_, value)) = served_as
-        && !media_type_allowed(value, allowed)
-    {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "ContentTypeNotAllowed",
-            format!("{value:?} is not among {}", allowed.join(", ")),
-        ));
-    }
-    if !ask.operation.sets_content_type() {
-        return Ok(());
-    }
-    let Some(content_type) = &ask.content_type else {
-        return Err(ApiError::bad_request(
-            "ContentTypeRequired",
-            format!(
-                "this deployment accepts only {}; send contentType",
-                allowed.join(", ")
-            ),
-        ));
-    };
-    let media = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let kind = media.split('/').next().unwrap_or("");
-    let matches = |entry: &String| *entry == media || entry.strip_suffix("/*") == Some(kind);
-    if allowed.iter().any(matches) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "ContentTypeNotAllowed",
-            format!("{content_type:?} is not among {}", allowed.join(", ")),
-        ))
-    }
-}
-
-/// Whether the media type of `content_type` (parameters aside) matches an entry of `allowed`.
-fn media_type_allowed(content_type: &str, allowed: &[String]) -> bool {
-    let media = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let kind = media.split('/').next().unwrap_or("");
-    allowed
-        .iter()
-        .any(|entry| *entry == media || entry.strip_suffix("/*") == Some(kind))
-}
-
-/// The URL's lifetime: `expires` (default 900 s), capped by `PRESIGN_MAX_EXPIRES_SECONDS`
-/// and by what is left of the signing credential's life. A cap on an explicit `expires` is
-/// reported by name.
-fn expiry(
+/// A form upload policy for `key` (or any key under it, with `starts_with`).
+fn form(
+    state: &AppState,
     ask: &Ask,
-    max: u64,
+    key: &str,
+    starts_with: bool,
     credential: &Credential,
     now: SystemTime,
-) -> Result<(u64, Option<&'static str>), ApiError> {
-    let mut expires_in = ask.expires.unwrap_or(DEFAULT_EXPIRES_SECONDS);
-    let mut capped_by = None;
-    if expires_in > max {
-        expires_in = max;
-        capped_by = Some("PRESIGN_MAX_EXPIRES_SECONDS");
+    expiry: Expiry,
+) -> Response<Body> {
+    let params = PostParams {
+        bucket: state.presigner.bucket(),
+        region: &state.config.bucket_region,
+        key: if starts_with {
+            KeyCondition::StartsWith(key)
+        } else {
+            KeyCondition::Exact(key)
+        },
+        max_bytes: state.settings.upload_max_bytes,
+        content_type: ask.content_type.as_deref(),
+        success_action_status: SUCCESS_ACTION_STATUS,
+        expiration: now + Duration::from_secs(expiry.expires_in),
+        now,
+    };
+    let form = state.presigner.form(credential, &params);
+    let answer = Answer {
+        fields: Some(Ordered(&form.fields)),
+        ..Answer::new("POST", state.presigner.form_url(), now, expiry)
+    };
+    response::json(StatusCode::OK, &answer)
+}
+
+/// A URL for `operation` on `key`, and the headers the client must send with it.
+fn url(
+    state: &AppState,
+    ask: &Ask,
+    operation: &Operation,
+    key: &str,
+    credential: &Credential,
+    now: SystemTime,
+    expiry: Expiry,
+) -> Response<Body> {
+    let headers = signed_headers(ask);
+    let mut query = operation.query();
+    query.extend(ask.overrides.iter().cloned());
+    let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let header_refs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let request = ObjectRequest {
+        method: operation.http_method(),
+        bucket: state.presigner.bucket(),
+        key,
+        query: &query,
+        headers: &header_refs,
+    };
+    let expires_in = Duration::from_secs(expiry.expires_in);
+    let presigned = state.presigner.url(credential, request, now, expires_in);
+    let answer = Answer {
+        headers: Some(Ordered(&headers)),
+        ..Answer::new(operation.http_method(), presigned.url, now, expiry)
+    };
+    response::json(StatusCode::OK, &answer)
+}
+
+/// The headers a URL signs, which the client must send as given.
+fn signed_headers(ask: &Ask) -> Vec<(String, String)> {
+    let mut headers = Vec::new();
+    if let Some(content_type) = &ask.content_type {
+        headers.push(("Content-Type".to_owned(), content_type.clone()));
     }
-    if let Some(expiration) = credential.expiration {
-        let left = expiration.duration_since(now).map_or(0, |d| d.as_secs());
-        if expires_in > left {
-            expires_in = left;
-            capped_by = Some("CredentialExpiration");
-        }
+    if let Some(md5) = &ask.content_md5 {
+        headers.push(("Content-MD5".to_owned(), md5.clone()));
     }
-    if expires_in == 0 {
-        return Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "CredentialExpired",
-            "the signing credentials have expired",
-        ));
+    if let Some(length) = ask.content_length {
+        headers.push(("Content-Length".to_owned(), length.to_string()));
     }
-    Ok((expires_in, ask.expires.and(capped_by)))
+    headers
 }
 
 #[cfg(test)]
@@ -485,6 +300,7 @@ mod tests {
 
     use base64::Engine as _;
     use serde_json::{Value, json};
+    use stsvend::sign::aliyun::oss;
     use stsvend::time::FixedClock;
     use stsvend::transport::CannedSender;
 

@@ -7,5 +7,6 @@
 mod handler;
 mod process;
 mod request;
+mod rules;
 
 pub use handler::{AppState, handle};

@@ -13,18 +13,21 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use ring::{digest, hmac};
+use ring::hmac;
 use serde_json::{Value, json};
 
 use crate::credential::Credential;
-use crate::sign::encode::{RFC3986_PATH, RFC3986_UNRESERVED, hex_lower, percent_encode};
+use crate::sign::encode::{RFC3986_PATH, RFC3986_UNRESERVED, percent_encode};
 pub use crate::sign::endpoint::{Addressing, Endpoint};
-pub use crate::sign::object::{KeyCondition, ObjectRequest, PostForm, PostParams, form_conditions};
+pub use crate::sign::object::{
+    KeyCondition, ObjectRequest, PostForm, PostParams, PresignedUrl, UrlParams, form_conditions,
+};
 pub use crate::sign::signing_key::SigningKeyCache;
+use crate::sign::v4::{self, Stages};
 use crate::time::{format_compact, format_date, format_iso8601_millis, unix_seconds};
 
 /// The V4 signature algorithm name.
-pub const V4_ALGORITHM: &str = "OSS4-HMAC-SHA256";
+pub const V4_ALGORITHM: &str = v4::OSS4.algorithm;
 
 /// The longest a V4 presigned URL may live: 7 days.
 pub const V4_MAX_EXPIRES_SECONDS: u64 = 604_800;
@@ -205,15 +208,12 @@ pub fn signature_v1(access_key_secret: &str, string_to_sign: &str) -> String {
     BASE64.encode(hmac::sign(&key, string_to_sign.as_bytes()).as_ref())
 }
 
-/// A V1 presigned URL valid until `expires` (absolute). A security token is sent as
-/// `security-token` and signed as a sub-resource.
-pub fn presign_v1(
-    endpoint: &Endpoint,
-    credential: &Credential,
-    request: &ObjectRequest<'_>,
-    expires: SystemTime,
-) -> String {
-    let expires = unix_seconds(expires).to_string();
+/// A V1 presigned URL valid for `params.expires_in` (`Expires` is absolute). A security token
+/// is sent as `security-token` and signed as a sub-resource.
+pub fn presign_v1(credential: &Credential, params: &UrlParams<'_>) -> PresignedUrl {
+    let request = &params.request;
+    let expiration = params.now + params.expires_in;
+    let expires = unix_seconds(expiration).to_string();
     let mut query: Vec<(&str, &str)> = request.query.to_vec();
     if let Some(token) = &credential.security_token {
         query.push(("security-token", token));
@@ -232,10 +232,19 @@ pub fn presign_v1(
         ("Expires", &expires),
         ("Signature", &signature),
     ]);
+    PresignedUrl {
+        url: object_url(params, &query),
+        expiration,
+    }
+}
+
+/// `<endpoint>/<bucket>/<key>?<query>` as the endpoint addresses the bucket.
+fn object_url(params: &UrlParams<'_>, query: &[(&str, &str)]) -> String {
+    let request = &params.request;
     format!(
         "{}?{}",
-        endpoint.object_url(request.bucket, request.key),
-        url_query(&query)
+        params.endpoint.object_url(request.bucket, request.key),
+        url_query(query)
     )
 }
 
@@ -307,13 +316,8 @@ pub fn canonical_headers(headers: &[(&str, &str)], additional_headers: &[&str]) 
     signed.iter().map(|(n, v)| format!("{n}:{v}\n")).collect()
 }
 
-/// The V4 canonical request.
-///
-/// # Format
-/// ```text
-/// VERB "\n" CanonicalURI "\n" CanonicalQueryString "\n" CanonicalHeaders "\n"
-/// AdditionalHeaders "\n" HashedPayload
-/// ```
+/// The V4 canonical request ([`v4::canonical_request`], with `AdditionalHeaders` as its fifth
+/// line).
 pub fn canonical_request_v4(
     method: &str,
     canonical_uri: &str,
@@ -322,75 +326,79 @@ pub fn canonical_request_v4(
     additional_headers: &str,
     hashed_payload: &str,
 ) -> String {
-    format!(
-        "{method}\n{canonical_uri}\n{canonical_query_string}\n{canonical_headers}\n{additional_headers}\n{hashed_payload}"
+    v4::canonical_request(
+        method,
+        canonical_uri,
+        canonical_query_string,
+        canonical_headers,
+        additional_headers,
+        hashed_payload,
     )
 }
 
-/// The V4 credential scope.
-///
-/// # Format
-/// ```text
-/// yyyymmdd "/" region "/" product "/aliyun_v4_request"
-/// ```
+/// The V4 credential scope: `yyyymmdd/region/product/aliyun_v4_request`.
 pub fn scope(date: &str, region: &str, product: &str) -> String {
-    format!("{date}/{region}/{product}/aliyun_v4_request")
+    v4::OSS4.scope(date, region, product)
 }
 
-/// The V4 string to sign.
-///
-/// # Format
-/// ```text
-/// "OSS4-HMAC-SHA256\n" yyyymmddThhmmssZ "\n" Scope "\n" hex(SHA256(CanonicalRequest))
-/// ```
+/// The V4 string to sign, `OSS4-HMAC-SHA256` first.
 pub fn string_to_sign_v4(date_time: &str, scope: &str, canonical_request: &str) -> String {
-    let hash = digest::digest(&digest::SHA256, canonical_request.as_bytes());
-    format!(
-        "{V4_ALGORITHM}\n{date_time}\n{scope}\n{}",
-        hex_lower(hash.as_ref())
-    )
+    v4::OSS4.string_to_sign(date_time, scope, canonical_request)
 }
 
-/// The V4 signing key, derived from the secret for one day, region and product.
-///
-/// # Format
-/// ```text
-/// HMAC(HMAC(HMAC(HMAC("aliyun_v4" + secret, yyyymmdd), region), product), "aliyun_v4_request")
-/// ```
+/// The V4 signing key, `aliyun_v4` + secret, for one day, region and product.
 pub fn signing_key(access_key_secret: &str, date: &str, region: &str, product: &str) -> hmac::Key {
-    let mut key = hmac::Key::new(
-        hmac::HMAC_SHA256,
-        format!("aliyun_v4{access_key_secret}").as_bytes(),
-    );
-    for part in [date, region, product, "aliyun_v4_request"] {
-        key = hmac::Key::new(
-            hmac::HMAC_SHA256,
-            hmac::sign(&key, part.as_bytes()).as_ref(),
-        );
-    }
-    key
+    v4::OSS4.signing_key(access_key_secret, date, region, product)
 }
 
 /// The V4 signature: hex of HMAC-SHA256 with the signing key.
 pub fn signature_v4(signing_key: &hmac::Key, string_to_sign: &str) -> String {
-    hex_lower(hmac::sign(signing_key, string_to_sign.as_bytes()).as_ref())
+    v4::signature(signing_key, string_to_sign)
 }
 
-/// A V4 presigned URL signed at `now`, valid for `expires_in` (at most 7 days), with the
-/// signing key from `keys`.
+/// What a V4 URL may sign beyond what presign-url uses: another product (CloudBox's
+/// `oss-cloudbox`) and additional signed headers (`x-oss-additional-headers`).
+#[derive(Debug, Clone, Copy)]
+pub struct V4Options<'a> {
+    /// The product in the scope: `oss`, or `oss-cloudbox`.
+    pub product: &'a str,
+    /// Headers signed besides `x-oss-*`, `content-type` and `content-md5`: lower case, sorted.
+    pub additional_headers: &'a [&'a str],
+}
+
+impl Default for V4Options<'_> {
+    fn default() -> Self {
+        Self {
+            product: PRODUCT,
+            additional_headers: &[],
+        }
+    }
+}
+
+/// A V4 presigned URL valid for `params.expires_in` (at most 7 days), with the signing key
+/// from `keys`.
 pub fn presign_v4(
-    endpoint: &Endpoint,
     credential: &Credential,
-    region: &str,
-    request: &ObjectRequest<'_>,
-    now: SystemTime,
-    expires_in: Duration,
+    params: &UrlParams<'_>,
     keys: &SigningKeyCache,
-) -> String {
-    let (date, date_time) = (format_date(now), format_compact(now));
-    let scope = scope(&date, region, PRODUCT);
+) -> PresignedUrl {
+    presign_v4_stages(credential, params, &V4Options::default(), keys).0
+}
+
+/// [`presign_v4`] with `options`, returning the signature's stages beside the URL.
+pub fn presign_v4_stages(
+    credential: &Credential,
+    params: &UrlParams<'_>,
+    options: &V4Options<'_>,
+    keys: &SigningKeyCache,
+) -> (PresignedUrl, Stages) {
+    let request = &params.request;
+    let (date, date_time) = (format_date(params.now), format_compact(params.now));
+    let scope = scope(&date, params.region, options.product);
     let credential_param = format!("{}/{scope}", credential.access_key_id);
-    let expires = expires_in.as_secs().min(V4_MAX_EXPIRES_SECONDS).to_string();
+    let expires_in = params.expires_in.as_secs().min(V4_MAX_EXPIRES_SECONDS);
+    let expires = expires_in.to_string();
+    let additional = options.additional_headers.join(";");
     let mut query: Vec<(&str, &str)> = request.query.to_vec();
     query.extend([
         ("x-oss-signature-version", V4_ALGORITHM),
@@ -401,31 +409,31 @@ pub fn presign_v4(
     if let Some(token) = &credential.security_token {
         query.push(("x-oss-security-token", token));
     }
+    if !additional.is_empty() {
+        query.push(("x-oss-additional-headers", &additional));
+    }
     let canonical_request = canonical_request_v4(
         request.method,
         &canonical_uri(request.bucket, request.key),
         &canonical_query_string(&query),
-        &canonical_headers(request.headers, &[]),
-        "",
+        &canonical_headers(request.headers, options.additional_headers),
+        &additional,
         UNSIGNED_PAYLOAD,
     );
     let key = keys.get(
         signing_key,
         &credential.access_key_secret,
         &date,
-        region,
-        PRODUCT,
+        params.region,
+        options.product,
     );
-    let signature = signature_v4(
-        &key,
-        &string_to_sign_v4(&date_time, &scope, &canonical_request),
-    );
-    query.push(("x-oss-signature", &signature));
-    format!(
-        "{}?{}",
-        endpoint.object_url(request.bucket, request.key),
-        url_query(&query)
-    )
+    let stages = Stages::sign(&v4::OSS4, &key, &date_time, &scope, canonical_request);
+    query.push(("x-oss-signature", &stages.signature));
+    let url = PresignedUrl {
+        url: object_url(params, &query),
+        expiration: params.now + Duration::from_secs(expires_in),
+    };
+    (url, stages)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 //! - <https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html>
 //! - <https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-post-example.html>
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -13,28 +13,34 @@ use serde_json::{Value, json};
 
 use crate::credential::Credential;
 use crate::sign::aws::sigv4::{self, ALGORITHM};
-use crate::sign::endpoint::Endpoint;
-use crate::sign::object::{ObjectRequest, PostForm, PostParams, form_conditions};
+use crate::sign::object::{PostForm, PostParams, PresignedUrl, UrlParams, form_conditions};
 use crate::sign::signing_key::SigningKeyCache;
+use crate::sign::v4::Stages;
 use crate::time::{format_compact, format_date, format_iso8601_millis};
 
 /// The service name in S3 signatures.
 pub const SERVICE: &str = "s3";
 
-/// A presigned URL for `request` on `endpoint`, signed at `now` and valid for `expires_in`
-/// (at most 7 days). The headers in `request` (`Content-Type`, `Content-MD5`,
-/// `Content-Length`) are signed and must be sent as given.
+/// A presigned URL for `params.request`, valid for `params.expires_in` (at most 7 days). The
+/// headers in the request (`Content-Type`, `Content-MD5`, `Content-Length`) are signed and
+/// must be sent as given.
 pub fn presign(
-    endpoint: &Endpoint,
     credential: &Credential,
-    region: &str,
-    request: &ObjectRequest<'_>,
-    now: SystemTime,
-    expires_in: Duration,
+    params: &UrlParams<'_>,
     keys: &SigningKeyCache,
-) -> String {
-    let host = endpoint.host_for(request.bucket);
-    let path = endpoint.object_path(request.bucket, request.key);
+) -> PresignedUrl {
+    presign_stages(credential, params, keys).0
+}
+
+/// [`presign`], returning the signature's stages beside the URL.
+pub fn presign_stages(
+    credential: &Credential,
+    params: &UrlParams<'_>,
+    keys: &SigningKeyCache,
+) -> (PresignedUrl, Stages) {
+    let request = &params.request;
+    let host = params.endpoint.host_for(request.bucket);
+    let path = params.endpoint.object_path(request.bucket, request.key);
     let signed = sigv4::Request {
         method: request.method,
         host: &host,
@@ -42,10 +48,22 @@ pub fn presign(
         query: request.query,
         headers: request.headers,
     };
-    let origin = endpoint.origin_for(request.bucket);
-    sigv4::presign_url(
-        credential, &signed, &origin, region, SERVICE, now, expires_in, keys,
-    )
+    let context = sigv4::Context {
+        region: params.region,
+        service: SERVICE,
+        now: params.now,
+        keys,
+    };
+    let expires_in = params
+        .expires_in
+        .min(Duration::from_secs(sigv4::MAX_EXPIRES_SECONDS));
+    let origin = params.endpoint.origin_for(request.bucket);
+    let (url, stages) = sigv4::presign_url(credential, &signed, &origin, expires_in, &context);
+    let url = PresignedUrl {
+        url,
+        expiration: params.now + expires_in,
+    };
+    (url, stages)
 }
 
 /// A browser POST policy and its fields, SigV4 (`x-amz-algorithm`, `x-amz-credential`,

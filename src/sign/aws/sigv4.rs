@@ -11,10 +11,11 @@ use ring::{digest, hmac};
 use crate::credential::Credential;
 use crate::sign::encode::{RFC3986_PATH, RFC3986_UNRESERVED, hex_lower, percent_encode};
 use crate::sign::signing_key::SigningKeyCache;
+use crate::sign::v4::{self, Stages};
 use crate::time::{format_compact, format_date};
 
 /// The algorithm name.
-pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+pub const ALGORITHM: &str = v4::AWS4.algorithm;
 
 /// The payload hash of a presigned S3 request.
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
@@ -85,72 +86,21 @@ pub fn canonical_headers(headers: &[(&str, &str)]) -> (String, String) {
     (canonical, signed)
 }
 
-/// The canonical request.
-///
-/// # Format
-/// ```text
-/// Method "\n" CanonicalURI "\n" CanonicalQueryString "\n" CanonicalHeaders "\n" SignedHeaders "\n" HashedPayload
-/// ```
-pub fn canonical_request(
-    method: &str,
-    canonical_uri: &str,
-    canonical_query_string: &str,
-    canonical_headers: &str,
-    signed_headers: &str,
-    hashed_payload: &str,
-) -> String {
-    format!(
-        "{method}\n{canonical_uri}\n{canonical_query_string}\n{canonical_headers}\n{signed_headers}\n{hashed_payload}"
-    )
-}
+pub use crate::sign::v4::{canonical_request, signature};
 
-/// The credential scope.
-///
-/// # Format
-/// ```text
-/// yyyymmdd "/" region "/" service "/aws4_request"
-/// ```
+/// The credential scope: `yyyymmdd/region/service/aws4_request`.
 pub fn scope(date: &str, region: &str, service: &str) -> String {
-    format!("{date}/{region}/{service}/aws4_request")
+    v4::AWS4.scope(date, region, service)
 }
 
-/// The string to sign.
-///
-/// # Format
-/// ```text
-/// "AWS4-HMAC-SHA256\n" yyyymmddThhmmssZ "\n" Scope "\n" hex(SHA256(CanonicalRequest))
-/// ```
+/// The string to sign, `AWS4-HMAC-SHA256` first.
 pub fn string_to_sign(date_time: &str, scope: &str, canonical_request: &str) -> String {
-    let hash = digest::digest(&digest::SHA256, canonical_request.as_bytes());
-    format!(
-        "{ALGORITHM}\n{date_time}\n{scope}\n{}",
-        hex_lower(hash.as_ref())
-    )
+    v4::AWS4.string_to_sign(date_time, scope, canonical_request)
 }
 
-/// The signing key, derived for one day, region and service.
-///
-/// # Format
-/// ```text
-/// HMAC(HMAC(HMAC(HMAC("AWS4" + secret, yyyymmdd), region), service), "aws4_request")
-/// ```
+/// The signing key, `AWS4` + secret, for one day, region and service.
 pub fn signing_key(secret_access_key: &str, date: &str, region: &str, service: &str) -> hmac::Key {
-    let mut key = hmac::Key::new(
-        hmac::HMAC_SHA256,
-        format!("AWS4{secret_access_key}").as_bytes(),
-    );
-    for part in [date, region, service, "aws4_request"] {
-        key = hmac::Key::new(
-            hmac::HMAC_SHA256,
-            hmac::sign(&key, part.as_bytes()).as_ref(),
-        );
-    }
-    key
-}
-
-/// The signature: hex of HMAC-SHA256 with the signing key.
-pub fn signature(signing_key: &hmac::Key, string_to_sign: &str) -> String {
-    hex_lower(hmac::sign(signing_key, string_to_sign.as_bytes()).as_ref())
+    v4::AWS4.signing_key(secret_access_key, date, region, service)
 }
 
 /// Hex SHA-256 of a payload, as the canonical request and `x-amz-content-sha256` carry it.
@@ -173,25 +123,59 @@ pub struct Request<'a> {
     pub headers: &'a [(&'a str, &'a str)],
 }
 
+/// When, where and with which key cache a SigV4 signature is made.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The region in the scope.
+    pub region: &'a str,
+    /// The service in the scope (`s3`, `sts`).
+    pub service: &'a str,
+    /// The signing instant.
+    pub now: SystemTime,
+    /// Where derived signing keys are kept.
+    pub keys: &'a SigningKeyCache,
+}
+
+impl Context<'_> {
+    /// `yyyymmdd` and `yyyymmddThhmmssZ` of the signing instant.
+    fn dates(&self) -> (String, String) {
+        (format_date(self.now), format_compact(self.now))
+    }
+
+    /// Signs `canonical_request` made at `date_time` under `scope`.
+    fn sign(
+        &self,
+        credential: &Credential,
+        scope: &str,
+        date_time: &str,
+        canonical_request: String,
+    ) -> Stages {
+        let key = self.keys.get(
+            signing_key,
+            credential.secret_access_key(),
+            &date_time[..8],
+            self.region,
+            self.service,
+        );
+        Stages::sign(&v4::AWS4, &key, date_time, scope, canonical_request)
+    }
+}
+
 /// A presigned URL for `request`: `origin` (`scheme://host[:port]`), the canonical URI, and
 /// the canonical query string (the request's own parameters and the `X-Amz-*` ones, the
-/// session token signed as `X-Amz-Security-Token`) followed by `X-Amz-Signature`. Signed at
-/// `now`, valid for `expires_in` (at most 7 days).
+/// session token signed as `X-Amz-Security-Token`) followed by `X-Amz-Signature`. Valid for
+/// `expires_in` (at most 7 days) from `context.now`. The stages are returned beside the URL.
 ///
 /// The canonical forms are what is sent, so each value is encoded once.
-#[allow(clippy::too_many_arguments)]
 pub fn presign_url(
     credential: &Credential,
     request: &Request<'_>,
     origin: &str,
-    region: &str,
-    service: &str,
-    now: SystemTime,
     expires_in: Duration,
-    keys: &SigningKeyCache,
-) -> String {
-    let (date, date_time) = (format_date(now), format_compact(now));
-    let scope = scope(&date, region, service);
+    context: &Context<'_>,
+) -> (String, Stages) {
+    let (date, date_time) = context.dates();
+    let scope = scope(&date, context.region, context.service);
     let credential_param = format!("{}/{scope}", credential.access_key_id);
     let expires = expires_in.as_secs().min(MAX_EXPIRES_SECONDS).to_string();
     let mut headers: Vec<(&str, &str)> = vec![("host", request.host)];
@@ -218,33 +202,24 @@ pub fn presign_url(
         &signed,
         UNSIGNED_PAYLOAD,
     );
-    let key = keys.get(
-        signing_key,
-        credential.secret_access_key(),
-        &date,
-        region,
-        service,
+    let stages = context.sign(credential, &scope, &date_time, canonical_request);
+    let url = format!(
+        "{origin}{uri}?{canonical_query}&X-Amz-Signature={}",
+        stages.signature
     );
-    let signature = signature(
-        &key,
-        &string_to_sign(&date_time, &scope, &canonical_request),
-    );
-    format!("{origin}{uri}?{canonical_query}&X-Amz-Signature={signature}")
+    (url, stages)
 }
 
-/// Signs `request` with `body` in its headers at `now`, and returns the headers to add:
-/// `x-amz-date`, `x-amz-security-token` (signed) with a temporary key, and `authorization`.
+/// Signs `request` with `body`, and returns the headers to add: `x-amz-date`,
+/// `x-amz-security-token` (signed) with a temporary key, and `authorization`.
 pub fn sign_headers(
     credential: &Credential,
     request: &Request<'_>,
     body: &[u8],
-    region: &str,
-    service: &str,
-    now: SystemTime,
-    keys: &SigningKeyCache,
+    context: &Context<'_>,
 ) -> Vec<(&'static str, String)> {
-    let (date, date_time) = (format_date(now), format_compact(now));
-    let scope = scope(&date, region, service);
+    let (date, date_time) = context.dates();
+    let scope = scope(&date, context.region, context.service);
     let mut added: Vec<(&'static str, String)> = vec![("x-amz-date", date_time.clone())];
     if let Some(token) = &credential.security_token {
         added.push(("x-amz-security-token", token.clone()));
@@ -261,22 +236,12 @@ pub fn sign_headers(
         &signed,
         &payload_hash(body),
     );
-    let key = keys.get(
-        signing_key,
-        credential.secret_access_key(),
-        &date,
-        region,
-        service,
-    );
-    let signature = signature(
-        &key,
-        &string_to_sign(&date_time, &scope, &canonical_request),
-    );
+    let stages = context.sign(credential, &scope, &date_time, canonical_request);
     added.push((
         "authorization",
         format!(
-            "{ALGORITHM} Credential={}/{scope}, SignedHeaders={signed}, Signature={signature}",
-            credential.access_key_id
+            "{ALGORITHM} Credential={}/{scope}, SignedHeaders={signed}, Signature={}",
+            credential.access_key_id, stages.signature
         ),
     ));
     added

@@ -59,15 +59,13 @@ pub fn assume_role_request(
         query: &[],
         headers: &[("content-type", content_type)],
     };
-    let signed = sigv4::sign_headers(
-        credential,
-        &request,
-        body.as_bytes(),
+    let context = sigv4::Context {
         region,
-        "sts",
+        service: "sts",
         now,
         keys,
-    );
+    };
+    let signed = sigv4::sign_headers(credential, &request, body.as_bytes(), &context);
     let mut headers = vec![(CONTENT_TYPE, content_type.to_owned())];
     headers.extend(
         signed

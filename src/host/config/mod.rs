@@ -1,0 +1,635 @@
+//! Configuration, read and validated once at cold start.
+//!
+//! Values come from the environment (the names the README's configuration table lists), and
+//! optionally from a seed-style `config.json` named by `CONFIG_FILE`; the environment wins. An
+//! empty variable counts as unset, as SAM passes empty optional parameters. A missing or
+//! malformed value is an [`Error::Config`] that names the variable, and start-up stops.
+//!
+//! [`Config::load`] reads like a table: one line per variable, through the typed readers of
+//! `env.rs`, grouped per concern. presign-url's own variables are kept as set and read by
+//! [`PresignSettings::load`] where presign-url starts, so they cannot stop issue-token.
+
+mod checks;
+mod env;
+mod presign;
+mod seed;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+pub use self::presign::{DEFAULT_ALLOWED_PROCESS, PresignMethods, PresignSettings};
+
+use self::checks::{
+    check_bucket, check_region, check_role_arn, jwt_settings, listen_address,
+    parse_duration_seconds, parse_origins,
+};
+use self::env::{Env, config};
+use self::seed::{SeedConfig, load_policy};
+use crate::credential::Credential;
+use crate::error::Error;
+use crate::identity::AuthMode;
+use crate::provider::Provider;
+use crate::sign::aliyun::sts;
+use crate::sign::endpoint::{self, Addressing, Endpoint};
+use crate::vend::policy::{self, PolicyTemplate};
+use crate::vend::prefix::{self, PrefixTemplate};
+use crate::vend::scope::Scope;
+use crate::vend::sts_client::StsSettings;
+
+/// Everything a function needs to know, validated, grouped per concern.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `PROVIDER`.
+    pub provider: Provider,
+    /// `BUCKET_REGION`, a bare region id.
+    pub bucket_region: String,
+    /// `BUCKET_ENDPOINT` and `PATH_STYLE`: where presigned URLs point.
+    pub bucket_endpoint: Endpoint,
+    /// `STS_ENDPOINT`, the function's own credentials, `STS_TIMEOUT_MS`, `ROLE_ARN` and
+    /// `TOKEN_DURATION_SECONDS`.
+    pub sts: StsSettings,
+    /// `BUCKET`, `OBJECT_PREFIX` and `IMM_PROJECT`: what a caller may reach.
+    pub scope: Scope,
+    /// The session-policy template (`POLICY_FILE`).
+    pub policy: PolicyTemplate,
+    /// `AUTH_MODE`, with the `JWT_*` settings in `jwt` mode.
+    pub auth_mode: AuthMode,
+    /// `CORS_ALLOW_ORIGINS`: browser origins allowed (`*` for any); empty means no CORS.
+    pub cors_allow_origins: Vec<String>,
+    /// `BIND` and `PORT` (or `FC_SERVER_PORT`): where HTTP mode listens.
+    pub listen: SocketAddr,
+    /// presign-url's variables as set, read by [`PresignSettings::load`].
+    deferred: BTreeMap<&'static str, String>,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::load(&|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, which returns a variable's value. Tests pass a map.
+    pub fn load(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let env = Env::new(lookup);
+        let seed = SeedConfig::read(env.text("CONFIG_FILE").as_deref())?;
+        let provider = env.choice(
+            "PROVIDER",
+            Provider::Aliyun,
+            &[("aliyun", Provider::Aliyun), ("aws", Provider::Aws)],
+        )?;
+        let bucket = env.required("BUCKET", "is required")?;
+        check_bucket(provider, &bucket)?;
+        let bucket_region = env.required(
+            "BUCKET_REGION",
+            "is required, e.g. cn-hangzhou or us-east-1",
+        )?;
+        check_region("BUCKET_REGION", &bucket_region)?;
+        let config = Self {
+            provider,
+            bucket_endpoint: bucket_endpoint(&env, provider, &bucket, &bucket_region)?,
+            sts: sts_settings(&env, &seed, provider, &bucket_region)?,
+            policy: policy_template(&env, &seed, provider)?,
+            scope: Scope {
+                bucket,
+                // `OBJECT_PREFIX=` set to empty is the documented empty template (the whole
+                // bucket), not "unset".
+                object_prefix: PrefixTemplate::parse(
+                    env.as_set("OBJECT_PREFIX")
+                        .as_deref()
+                        .unwrap_or(prefix::DEFAULT_TEMPLATE),
+                )?,
+                imm_project: env.text("IMM_PROJECT"),
+            },
+            bucket_region,
+            auth_mode: auth_mode(&env)?,
+            cors_allow_origins: parse_origins(&env.text("CORS_ALLOW_ORIGINS").unwrap_or_default())?,
+            listen: listen_address(&env)?,
+            deferred: presign::VARIABLES
+                .iter()
+                .filter_map(|&name| env.as_set(name).map(|value| (name, value)))
+                .collect(),
+        };
+        config.scope.check_policy_fits(&config.policy)?;
+        Ok(config)
+    }
+
+    /// `ROLE_ARN`, for the functions that cannot work without it.
+    pub fn require_role_arn(&self) -> Result<&str, Error> {
+        self.sts
+            .role_arn
+            .as_deref()
+            .ok_or_else(|| config("ROLE_ARN", "is required (or RoleArn in CONFIG_FILE)"))
+    }
+
+    /// A variable read only where it is used, as it was set at cold start.
+    fn deferred(&self, name: &str) -> Option<String> {
+        self.deferred.get(name).cloned()
+    }
+}
+
+/// The function's own credentials, STS's endpoint and region, the role and its duration.
+fn sts_settings(
+    env: &Env<'_>,
+    seed: &SeedConfig,
+    provider: Provider,
+    bucket_region: &str,
+) -> Result<StsSettings, Error> {
+    let (credential, role_arn, region, default_endpoint) = match provider {
+        Provider::Aliyun => {
+            let or_seed = |value: Option<String>, key: &Option<String>| {
+                value.or_else(|| SeedConfig::text(key))
+            };
+            let id = or_seed(env.text("ALIBABA_CLOUD_ACCESS_KEY_ID"), &seed.access_key_id)
+                .ok_or_else(|| {
+                    config(
+                        "ALIBABA_CLOUD_ACCESS_KEY_ID",
+                        "is required (or AccessKeyID in CONFIG_FILE)",
+                    )
+                })?;
+            let secret = or_seed(
+                env.text("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+                &seed.access_key_secret,
+            )
+            .ok_or_else(|| {
+                config(
+                    "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                    "is required (or AccessKeySecret in CONFIG_FILE)",
+                )
+            })?;
+            let token = env.text("ALIBABA_CLOUD_SECURITY_TOKEN");
+            (
+                Credential::new(id, secret, token),
+                or_seed(env.text("ROLE_ARN"), &seed.role_arn),
+                bucket_region.to_owned(),
+                sts::DEFAULT_ENDPOINT.to_owned(),
+            )
+        }
+        Provider::Aws => {
+            let id = env.required("AWS_ACCESS_KEY_ID", "is required")?;
+            let secret = env.required("AWS_SECRET_ACCESS_KEY", "is required")?;
+            let region = env
+                .text("AWS_REGION")
+                .unwrap_or_else(|| bucket_region.to_owned());
+            check_region("AWS_REGION", &region)?;
+            let endpoint = format!("https://sts.{region}.amazonaws.com");
+            let credential = Credential::new(id, secret, env.text("AWS_SESSION_TOKEN"));
+            (credential, env.text("ROLE_ARN"), region, endpoint)
+        }
+    };
+    if let Some(arn) = &role_arn {
+        check_role_arn(provider, arn)?;
+    }
+    let endpoint = env.text("STS_ENDPOINT").unwrap_or(default_endpoint);
+    endpoint::upstream_origin(&endpoint).map_err(|reason| config("STS_ENDPOINT", reason))?;
+    let duration_seconds = match (
+        env.text("TOKEN_DURATION_SECONDS"),
+        seed.token_expire_time()?,
+    ) {
+        (Some(v), _) => parse_duration_seconds("TOKEN_DURATION_SECONDS", &v)?,
+        (None, Some(v)) => parse_duration_seconds("TokenExpireTime", &v)?,
+        (None, None) => 900,
+    };
+    let timeout_ms = env.number(
+        "STS_TIMEOUT_MS",
+        3000,
+        1..=60_000,
+        "a whole number of milliseconds from 1 to 60000",
+    )?;
+    Ok(StsSettings {
+        provider,
+        endpoint: endpoint.trim_end_matches('/').to_owned(),
+        region,
+        credential,
+        timeout: Duration::from_millis(timeout_ms),
+        role_arn,
+        duration_seconds,
+    })
+}
+
+/// `POLICY_FILE`, else the seed's `PolicyFile` (relative to its folder), else the bundled
+/// default for the provider.
+fn policy_template(
+    env: &Env<'_>,
+    seed: &SeedConfig,
+    provider: Provider,
+) -> Result<PolicyTemplate, Error> {
+    match (env.text("POLICY_FILE"), SeedConfig::text(&seed.policy_file)) {
+        (Some(path), _) => load_policy("POLICY_FILE", Path::new(&path), &path),
+        (None, Some(path)) => load_policy("PolicyFile", &seed.dir.join(&path), &path),
+        (None, None) => PolicyTemplate::bundled(policy::default_template(provider))
+            .ok_or_else(|| config("POLICY_FILE", "the bundled default template is missing")),
+    }
+}
+
+/// `AUTH_MODE`, with the `JWT_*` settings in `jwt` mode.
+fn auth_mode(env: &Env<'_>) -> Result<AuthMode, Error> {
+    let jwt = env.choice(
+        "AUTH_MODE",
+        false,
+        &[("gateway", false), ("jwt", true), ("none", false)],
+    )?;
+    Ok(match env.text("AUTH_MODE").as_deref() {
+        _ if jwt => AuthMode::Jwt(jwt_settings(env)?),
+        Some("none") => AuthMode::None,
+        _ => AuthMode::Gateway,
+    })
+}
+
+/// `BUCKET_ENDPOINT` and `PATH_STYLE`: the provider's public endpoint unless overridden.
+fn bucket_endpoint(
+    env: &Env<'_>,
+    provider: Provider,
+    bucket: &str,
+    region: &str,
+) -> Result<Endpoint, Error> {
+    let path_style = env.flag("PATH_STYLE", false)?;
+    let (rules, public_host) = match provider {
+        Provider::Aliyun => (endpoint::OSS, format!("oss-{region}.aliyuncs.com")),
+        Provider::Aws => (endpoint::S3, format!("s3.{region}.amazonaws.com")),
+    };
+    let addressing = if path_style {
+        Addressing::PathStyle
+    } else {
+        Addressing::VirtualHosted
+    };
+    match env.text("BUCKET_ENDPOINT") {
+        None => Ok(Endpoint::new("https", &public_host, addressing)),
+        Some(url) => Endpoint::parse(&url, bucket, path_style, rules)
+            .map_err(|reason| config("BUCKET_ENDPOINT", reason)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::caller::Caller;
+    use crate::sign::presign::Scheme;
+    use std::collections::HashMap;
+
+    fn minimal() -> HashMap<&'static str, String> {
+        HashMap::from([
+            (
+                "ALIBABA_CLOUD_ACCESS_KEY_ID",
+                "LTAI-test-config-key".to_owned(),
+            ),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "test-secret".to_owned()),
+            (
+                "ROLE_ARN",
+                "acs:ram::1234567890123:role/uploader".to_owned(),
+            ),
+            ("BUCKET", "examplebucket".to_owned()),
+            ("BUCKET_REGION", "cn-hangzhou".to_owned()),
+        ])
+    }
+
+    fn load(vars: &HashMap<&'static str, String>) -> Result<Config, Error> {
+        Config::load(&|k| vars.get(k).cloned())
+    }
+
+    /// presign-url's settings, read as presign-url reads them at cold start.
+    fn presign(vars: &HashMap<&'static str, String>) -> Result<PresignSettings, Error> {
+        load(vars).and_then(|config| PresignSettings::load(&config))
+    }
+
+    fn refused_variable(vars: &HashMap<&'static str, String>) -> &'static str {
+        match presign(vars) {
+            Err(Error::Config { variable, .. }) => variable,
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn plain_http_upstreams_are_only_local_stand_ins_or_ip_addresses() {
+        for (variable, url) in [
+            ("STS_ENDPOINT", "http://127.0.0.1:8080"),
+            ("STS_ENDPOINT", "http://localhost:8080"),
+            ("STS_ENDPOINT", "http://[::1]:8080"),
+            ("BUCKET_ENDPOINT", "http://10.0.0.5:9000"),
+            ("BUCKET_ENDPOINT", "http://192.168.1.20:9000"),
+            ("BUCKET_ENDPOINT", "http://[fd00::5]:9000"),
+            ("BUCKET_ENDPOINT", "http://LOCALHOST:9000"),
+            ("STS_ENDPOINT", "http://100.100.100.200"),
+            ("BUCKET_ENDPOINT", "https://minio.internal:9000"),
+            ("BUCKET_ENDPOINT", "https://203.0.113.9"),
+        ] {
+            let mut vars = minimal();
+            vars.insert(variable, url.to_owned());
+            assert!(load(&vars).is_ok(), "{variable}={url}");
+        }
+        for (variable, url) in [
+            ("STS_ENDPOINT", "http://203.0.113.9"),
+            ("STS_ENDPOINT", "http://[2001:db8::1]:80"),
+            ("STS_ENDPOINT", "http://[::ffff:203.0.113.9]"),
+            ("BUCKET_ENDPOINT", "http://8.8.8.8:9000"),
+            ("BUCKET_ENDPOINT", "http://172.32.0.1"),
+        ] {
+            let mut vars = minimal();
+            vars.insert(variable, url.to_owned());
+            assert_eq!(refused_variable(&vars), variable, "{url}");
+        }
+        let mut vars = minimal();
+        vars.insert("BUCKET_ENDPOINT", "http://LOCALHOST:9000".to_owned());
+        assert_eq!(
+            load(&vars)
+                .expect("valid")
+                .bucket_endpoint
+                .object_url("examplebucket", "k"),
+            "http://LOCALHOST:9000/examplebucket/k",
+            "localhost is path-style whatever its case"
+        );
+    }
+
+    #[test]
+    fn allowed_process_defaults_to_image_operations_and_empty_means_none() {
+        let unset = presign(&minimal()).expect("valid");
+        assert!(unset.allowed_process.contains(&"image/resize".to_owned()));
+        assert!(
+            unset
+                .allowed_process
+                .contains(&"image/watermark".to_owned())
+        );
+        assert!(
+            unset
+                .allowed_process
+                .iter()
+                .all(|op| op.starts_with("image/"))
+        );
+        let mut vars = minimal();
+        vars.insert("ALLOWED_PROCESS", String::new());
+        assert!(presign(&vars).expect("valid").allowed_process.is_empty());
+        vars.insert("ALLOWED_PROCESS", "Image/Resize, style/*".to_owned());
+        assert_eq!(
+            presign(&vars).expect("valid").allowed_process,
+            ["image/resize", "style/*"]
+        );
+        for bad in ["image", "image/resize|sys", "/resize", "image/re size"] {
+            vars.insert("ALLOWED_PROCESS", bad.to_owned());
+            assert_eq!(refused_variable(&vars), "ALLOWED_PROCESS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_empty_object_prefix_is_the_whole_bucket_and_unset_is_the_default() {
+        let alice = Caller::with_sub("alice");
+        let unset = load(&minimal()).expect("valid");
+        assert_eq!(
+            unset.scope.object_prefix.render(&alice).expect("prefix"),
+            "uploads/alice/"
+        );
+        let mut vars = minimal();
+        vars.insert("OBJECT_PREFIX", String::new());
+        let empty = load(&vars).expect("valid");
+        assert_eq!(
+            empty.scope.object_prefix.render(&alice).expect("prefix"),
+            ""
+        );
+        assert!(!empty.scope.object_prefix.is_per_caller());
+    }
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let c = load(&minimal()).expect("valid");
+        assert_eq!(c.provider, Provider::Aliyun);
+        assert_eq!(c.sts.endpoint, "https://sts.aliyuncs.com");
+        assert_eq!(c.sts.duration_seconds, 900);
+        assert_eq!(c.policy.name(), "bucket_write_policy.json");
+        assert_eq!(
+            c.scope
+                .object_prefix
+                .render(&Caller::with_sub("bob"))
+                .expect("render"),
+            "uploads/bob/"
+        );
+        assert_eq!(c.auth_mode, AuthMode::Gateway);
+        assert_eq!(c.sts.timeout, Duration::from_millis(3000));
+        assert_eq!(c.listen, "127.0.0.1:9000".parse().expect("addr"));
+        assert_eq!(c.sts.credential.security_token, None);
+        assert_eq!(
+            c.bucket_endpoint,
+            crate::sign::aliyun::oss::public_endpoint("cn-hangzhou")
+        );
+        let p = presign(&minimal()).expect("valid");
+        assert_eq!(p.scheme, Scheme::OssV4);
+        assert_eq!(p.max_expires_seconds, 3600);
+        assert!(p.methods.allows("GET") && p.methods.allows("HEAD"));
+        assert!(p.methods.allows("PUT") && p.methods.allows("POST"));
+        assert!(!p.methods.allows("DELETE"));
+        assert_eq!(p.upload_max_bytes, 104_857_600);
+        assert!(p.allowed_content_types.is_empty());
+    }
+
+    #[test]
+    fn presign_settings_are_read() {
+        let mut vars = minimal();
+        vars.insert("BUCKET_ENDPOINT", "http://127.0.0.1:9000".to_owned());
+        vars.insert("SIGNATURE_VERSION", "v1".to_owned());
+        vars.insert("PRESIGN_METHODS", "get, delete".to_owned());
+        vars.insert(
+            "ALLOWED_CONTENT_TYPES",
+            "image/*, Application/PDF".to_owned(),
+        );
+        let c = load(&vars).expect("valid");
+        assert_eq!(
+            c.bucket_endpoint.object_url("examplebucket", "k"),
+            "http://127.0.0.1:9000/examplebucket/k"
+        );
+        let p = PresignSettings::load(&c).expect("valid");
+        assert_eq!(p.scheme, Scheme::OssV1);
+        assert!(p.methods.allows("GET") && p.methods.allows("DELETE"));
+        assert!(!p.methods.allows("PUT"));
+        assert_eq!(p.allowed_content_types, ["image/*", "application/pdf"]);
+        vars.remove("BUCKET_ENDPOINT");
+        vars.insert("PATH_STYLE", "true".to_owned());
+        let c = load(&vars).expect("valid");
+        assert_eq!(
+            c.bucket_endpoint.object_url("examplebucket", "k"),
+            "https://oss-cn-hangzhou.aliyuncs.com/examplebucket/k"
+        );
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("TOKEN_DURATION_SECONDS", "899", "TOKEN_DURATION_SECONDS"),
+            ("TOKEN_DURATION_SECONDS", "43201", "TOKEN_DURATION_SECONDS"),
+            ("TOKEN_DURATION_SECONDS", "15m", "TOKEN_DURATION_SECONDS"),
+            ("PROVIDER", "gcp", "PROVIDER"),
+            ("AUTH_MODE", "open", "AUTH_MODE"),
+            ("ROLE_ARN", "arn:aws:iam::1:role/x", "ROLE_ARN"),
+            ("STS_ENDPOINT", "sts.aliyuncs.com", "STS_ENDPOINT"),
+            (
+                "STS_ENDPOINT",
+                "https://sts.aliyuncs.com/path",
+                "STS_ENDPOINT",
+            ),
+            // Plain HTTP only to localhost or an IP literal.
+            ("STS_ENDPOINT", "http://sts.aliyuncs.com", "STS_ENDPOINT"),
+            ("STS_ENDPOINT", "http://sts.local:8080", "STS_ENDPOINT"),
+            (
+                "BUCKET_ENDPOINT",
+                "http://minio.internal:9000",
+                "BUCKET_ENDPOINT",
+            ),
+            ("ALLOWED_PROCESS", "video", "ALLOWED_PROCESS"),
+            ("BUCKET", "Example_Bucket", "BUCKET"),
+            ("BUCKET_REGION", "oss-cn-hangzhou", "BUCKET_REGION"),
+            ("OBJECT_PREFIX", "uploads/${sub}", "OBJECT_PREFIX"),
+            ("POLICY_FILE", "/nonexistent/policy.json", "POLICY_FILE"),
+            ("STS_TIMEOUT_MS", "0", "STS_TIMEOUT_MS"),
+            ("PORT", "70000", "PORT"),
+            ("BIND", "localhost", "BIND"),
+            (
+                "BUCKET_ENDPOINT",
+                "oss-cn-hangzhou.aliyuncs.com",
+                "BUCKET_ENDPOINT",
+            ),
+            ("PATH_STYLE", "yes", "PATH_STYLE"),
+            ("SIGNATURE_VERSION", "v2", "SIGNATURE_VERSION"),
+            (
+                "PRESIGN_MAX_EXPIRES_SECONDS",
+                "604801",
+                "PRESIGN_MAX_EXPIRES_SECONDS",
+            ),
+            (
+                "PRESIGN_MAX_EXPIRES_SECONDS",
+                "-1",
+                "PRESIGN_MAX_EXPIRES_SECONDS",
+            ),
+            ("PRESIGN_METHODS", "GET,PATCH", "PRESIGN_METHODS"),
+            ("PRESIGN_METHODS", ",", "PRESIGN_METHODS"),
+            ("UPLOAD_MAX_BYTES", "0", "UPLOAD_MAX_BYTES"),
+            ("ALLOWED_CONTENT_TYPES", "image", "ALLOWED_CONTENT_TYPES"),
+            (
+                "ALLOWED_CONTENT_TYPES",
+                "image/png;q=1",
+                "ALLOWED_CONTENT_TYPES",
+            ),
+        ];
+        for &(name, value, expected) in cases {
+            let mut vars = minimal();
+            vars.insert(name, value.to_owned());
+            assert_eq!(refused_variable(&vars), expected, "{name}={value}");
+        }
+        for required in [
+            "ALIBABA_CLOUD_ACCESS_KEY_ID",
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+            "BUCKET",
+            "BUCKET_REGION",
+        ] {
+            let mut vars = minimal();
+            vars.remove(required);
+            assert_eq!(refused_variable(&vars), required);
+        }
+    }
+
+    #[test]
+    fn presign_only_settings_are_checked_only_by_presign_url() {
+        for (name, value) in [
+            ("PRESIGN_METHODS", "GET,PATCH"),
+            ("SIGNATURE_VERSION", "v2"),
+            ("UPLOAD_MAX_BYTES", "0"),
+            ("ALLOWED_PROCESS", "video"),
+        ] {
+            let mut vars = minimal();
+            vars.insert(name, value.to_owned());
+            let config = load(&vars).expect("issue-token starts");
+            assert!(
+                matches!(PresignSettings::load(&config), Err(Error::Config { variable, .. }) if variable == name),
+                "{name}={value}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let mut vars = minimal();
+        vars.insert("TOKEN_DURATION_SECONDS", String::new());
+        vars.insert("ALIBABA_CLOUD_SECURITY_TOKEN", String::new());
+        let c = load(&vars).expect("valid");
+        assert_eq!(c.sts.duration_seconds, 900);
+        assert_eq!(c.sts.credential.security_token, None);
+    }
+
+    #[test]
+    fn fc_server_port_is_used_when_port_is_unset() {
+        let mut vars = minimal();
+        vars.insert("FC_SERVER_PORT", "9100".to_owned());
+        vars.insert("BIND", "0.0.0.0".to_owned());
+        assert_eq!(
+            load(&vars).expect("valid").listen,
+            "0.0.0.0:9100".parse().expect("addr")
+        );
+        vars.insert("PORT", "9200".to_owned());
+        assert_eq!(load(&vars).expect("valid").listen.port(), 9200);
+    }
+
+    #[test]
+    fn a_seed_config_json_is_accepted_and_the_environment_wins() {
+        let dir = std::env::temp_dir().join(format!("stsvend-config-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("policy")).expect("mkdir");
+        std::fs::write(
+            dir.join("policy/bucket_read_policy.txt"),
+            include_str!("../../../policies/bucket_read_policy.json"),
+        )
+        .expect("write policy");
+        std::fs::write(
+            dir.join("config.json"),
+            r#"{"AccessKeyID":"LTAI-test-seed-key","AccessKeySecret":"seed-secret","RoleArn":"acs:ram::1234567890123:role/seed","TokenExpireTime":"1800","PolicyFile":"policy/bucket_read_policy.txt"}"#,
+        )
+        .expect("write config");
+        let mut vars = HashMap::from([
+            ("CONFIG_FILE", dir.join("config.json").display().to_string()),
+            ("BUCKET", "examplebucket".to_owned()),
+            ("BUCKET_REGION", "cn-hangzhou".to_owned()),
+        ]);
+        let c = load(&vars).expect("valid");
+        assert_eq!(c.sts.credential.access_key_id, "LTAI-test-seed-key");
+        assert_eq!(
+            c.sts.role_arn.as_deref(),
+            Some("acs:ram::1234567890123:role/seed")
+        );
+        assert_eq!(c.sts.duration_seconds, 1800);
+        assert_eq!(c.policy.actions(), ["oss:GetObject"]);
+
+        vars.insert("TOKEN_DURATION_SECONDS", "3600".to_owned());
+        vars.insert("ROLE_ARN", "acs:ram::1234567890123:role/env".to_owned());
+        let c = load(&vars).expect("valid");
+        assert_eq!(c.sts.duration_seconds, 3600);
+        assert_eq!(
+            c.sts.role_arn.as_deref(),
+            Some("acs:ram::1234567890123:role/env")
+        );
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn bundled_template_names_work_without_the_file() {
+        let mut vars = minimal();
+        vars.insert("POLICY_FILE", "policies/bucket_read_policy.json".to_owned());
+        assert_eq!(
+            load(&vars).expect("valid").policy.actions(),
+            ["oss:GetObject"]
+        );
+    }
+
+    #[test]
+    fn a_template_too_large_for_a_long_caller_id_stops_start_up() {
+        let dir = std::env::temp_dir().join(format!("stsvend-policy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let resources: Vec<String> = (0..12)
+            .map(|i| format!("\"acs:oss:*:*:$BUCKET_NAME/$OBJECT_PREFIX{i}/*\""))
+            .collect();
+        let text = format!(
+            r#"{{"Version":"1","Statement":[{{"Effect":"Allow","Action":["oss:GetObject"],"Resource":[{}]}}]}}"#,
+            resources.join(",")
+        );
+        let path = dir.join("big.json");
+        std::fs::write(&path, text).expect("write");
+        let mut vars = minimal();
+        vars.insert("POLICY_FILE", path.display().to_string());
+        assert_eq!(refused_variable(&vars), "POLICY_FILE");
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+}
