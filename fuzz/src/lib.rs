@@ -2,7 +2,7 @@
 //! untrusted input, and asserts what must hold whatever the input.
 //!
 //! The binaries in `fuzz_targets/` hand them to libFuzzer (`cargo fuzz run <target>`), and
-//! `functions/presign-url/tests/fuzz_corpora.rs` replays the committed corpora through the
+//! `functions/presign-url/tests/it/fuzz_corpora.rs` replays the committed corpora through the
 //! same functions in `cargo test`, so a crash once found stays fixed.
 //!
 //! Untrusted input, target by target:

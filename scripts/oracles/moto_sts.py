@@ -5,7 +5,7 @@ user may assume, switches authentication on (from then on every request must be 
 a known key), prints one JSON line {"endpoint", "access_key_id", "secret_access_key",
 "role_arn"}, and serves until its standard input closes.
 
-usage: moto_sts.py   (run by functions/issue-token/tests/aws_sts.rs)
+usage: moto_sts.py   (run by functions/issue-token/tests/it/aws_sts.rs)
 """
 
 import json

@@ -1,6 +1,6 @@
 """Verifies the AssumeRole requests issue-token actually sent, with Alibaba's official SDK.
 
-Reads the JSON lines written by functions/issue-token/tests/http_mode.rs (each: method, path,
+Reads the JSON lines written by functions/issue-token/tests/it/http_mode.rs (each: method, path,
 form body, and the test's AccessKeySecret) and checks every Signature with
 alibabacloud-openapi-util's get_rpcsignature, the function the official SDKs sign RPC calls
 with. Fails when the file is missing or empty, so it cannot pass without checking anything.

@@ -1,9 +1,6 @@
 //! `AUTH_MODE=jwt` end to end through the `Authenticator` both functions use: tokens signed
 //! in the test by independent implementations, with keys generated in the test.
 
-#[path = "support/tokens.rs"]
-mod tokens;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,7 +11,7 @@ use stsvend::identity::jwt::Expectations;
 use stsvend::identity::{AuthMode, Authenticator, JwtSettings};
 use stsvend::transport::SignedRequest;
 use stsvend::transport::{BoxFuture, CannedSender, HttpReply, HttpSender};
-use tokens::{AUDIENCE, HS256_SECRET, ISSUER, Keys};
+use stsvend_test_support::tokens::{self, AUDIENCE, HS256_SECRET, ISSUER, Keys};
 
 /// 2026-11-22T08:53:10Z.
 const NOW: u64 = 1_795_337_590;

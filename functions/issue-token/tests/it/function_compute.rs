@@ -3,13 +3,11 @@
 //! `ALIBABA_CLOUD_*`, and callers verified here (`AUTH_MODE=jwt`). The test binds 127.0.0.1;
 //! `s.yaml` sets `BIND=0.0.0.0`.
 
-mod support;
-#[path = "../../../tests/support/tokens.rs"]
-mod tokens;
-
 use serde_json::json;
 use stsvend::time::{Clock, SystemClock, unix_seconds};
-use support::{Canned, Expected, Function, StandInSts};
+use stsvend_test_support::function::Function;
+use stsvend_test_support::sts::{self, Canned, Expected, StandInSts};
+use stsvend_test_support::{http, tokens};
 
 #[test]
 fn serves_on_fc_server_port_with_the_injected_role_credentials() {
@@ -17,8 +15,8 @@ fn serves_on_fc_server_port_with_the_injected_role_credentials() {
         session: "alice",
         resource: "acs:oss:*:*:examplebucket/uploads/alice/*",
     });
-    let port = support::free_port();
-    let mut envs = support::base_env(sts.address);
+    let port = http::free_port();
+    let mut envs = sts::base_env(sts.address);
     envs.extend([
         ("FC_SERVER_PORT", port.to_string()),
         ("FC_FUNCTION_NAME", "stsvend-issue-token".to_owned()),
@@ -37,7 +35,7 @@ fn serves_on_fc_server_port_with_the_injected_role_credentials() {
     let function = Function::start_with_only(env!("CARGO_BIN_EXE_issue-token"), &envs);
     assert_eq!(function.address.port(), port, "listens on FC_SERVER_PORT");
 
-    sts.next(Canned::Reply(200, support::success_body("alice")));
+    sts.next(Canned::Reply(200, sts::success_body("alice")));
     let token = tokens::hs256(
         &json!({"alg": "HS256"}),
         &tokens::claims("alice", unix_seconds(SystemClock.now())),
@@ -49,7 +47,7 @@ fn serves_on_fc_server_port_with_the_injected_role_credentials() {
         "",
     );
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body, support::expected_answer());
+    assert_eq!(body, sts::expected_answer());
     let received = sts.take_received();
     // The stand-in checked that the injected security token was sent as SecurityToken.
     assert!(

@@ -1,79 +1,30 @@
 //! The `issue-token` binary under the Lambda runtime, in `AUTH_MODE=gateway`.
 //!
-//! A stand-in Lambda Runtime API on 127.0.0.1 hands the binary the committed API Gateway v2
-//! events (`events/`) through `GET /2018-06-01/runtime/invocation/next` and collects what it
-//! posts to `/runtime/invocation/{id}/response`; the stand-in STS of `support` checks the
-//! AssumeRole call made for the JWT authorizer's `sub`, and for each identity-pool user of a
-//! Function URL with IAM auth. Under `RUST_LOG=trace`, with a bearer token in the event,
+//! A stand-in Lambda Runtime API on 127.0.0.1 (`stsvend_test_support::lambda`) hands the
+//! binary the committed API Gateway v2 events (`events/`) through
+//! `GET /2018-06-01/runtime/invocation/next` and collects what it posts to
+//! `/runtime/invocation/{id}/response`; the stand-in STS checks the AssumeRole call made for
+//! the JWT authorizer's `sub`, and for each identity-pool user of a Function URL with IAM
+//! auth. Under `RUST_LOG=trace`, with a bearer token in the event,
 //! nothing secret reaches the function's output.
 
-mod support;
-#[path = "../../../tests/support/tokens.rs"]
-mod tokens;
-
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::thread;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::json;
 use stsvend::time::{Clock, SystemClock, unix_seconds};
-use support::{
-    Canned, Expected, FUNCTION_SECRET, FUNCTION_TOKEN, StandInSts, VENDED_SECRET, VENDED_TOKEN,
+use stsvend_test_support::lambda::{self, LambdaFunction, Posted};
+use stsvend_test_support::sts::{
+    self, Canned, Expected, FUNCTION_SECRET, FUNCTION_TOKEN, StandInSts, VENDED_SECRET,
+    VENDED_TOKEN,
 };
+use stsvend_test_support::{event, tokens};
 use tokens::{AUDIENCE, HS256_SECRET, ISSUER};
 
-/// What the runtime stand-in received on its `/response` and `/error` routes.
-type Posted = (String, String);
+const BINARY: &str = env!("CARGO_BIN_EXE_issue-token");
 
-fn start_runtime_api(events: Vec<String>) -> (SocketAddr, mpsc::Receiver<Posted>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind runtime api");
-    let address = listener.local_addr().expect("address");
-    let events = Arc::new(Mutex::new(VecDeque::from(events)));
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let (events, tx) = (Arc::clone(&events), tx.clone());
-            thread::spawn(move || serve_runtime(stream, &events, &tx));
-        }
-    });
-    (address, rx)
-}
-
-fn serve_runtime(
-    mut stream: TcpStream,
-    events: &Mutex<VecDeque<String>>,
-    posted: &mpsc::Sender<Posted>,
-) {
-    let Some((method, path, _, body)) = support::read_request(&mut stream) else {
-        return;
-    };
-    if method == "GET" && path == "/2018-06-01/runtime/invocation/next" {
-        let next = events.lock().expect("lock").pop_front();
-        let Some(event) = next else {
-            // No more work: hold the long poll, as Lambda does between invocations.
-            thread::sleep(Duration::from_secs(60));
-            return;
-        };
-        let id = format!("req-{}", events.lock().expect("lock").len());
-        let head = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: {id}\r\nLambda-Runtime-Deadline-Ms: 4102444800000\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:issue-token\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            event.len()
-        );
-        let _ = stream.write_all(head.as_bytes());
-        let _ = stream.write_all(event.as_bytes());
-    } else {
-        let _ = posted.send((path, body));
-        let _ = stream.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
-    }
-}
-
-fn event(name: &str) -> String {
-    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+fn start_runtime_api(events: Vec<String>) -> (SocketAddr, std::sync::mpsc::Receiver<Posted>) {
+    lambda::start_runtime_api("issue-token", events)
 }
 
 #[test]
@@ -82,13 +33,13 @@ fn issue_token_under_the_lambda_runtime_uses_the_gateway_sub() {
         session: "user-42",
         resource: "acs:oss:*:*:examplebucket/uploads/user-42/*",
     });
-    sts.next(Canned::Reply(200, support::success_body("user-42")));
+    sts.next(Canned::Reply(200, sts::success_body("user-42")));
     let (runtime_api, posted) = start_runtime_api(vec![
         event("apigw-v2-jwt.json"),
         event("apigw-v2-no-authorizer.json"),
     ]);
 
-    let mut function = LambdaFunction::start(runtime_api, &support::base_env(sts.address));
+    let mut function = LambdaFunction::start(BINARY, runtime_api, &sts::base_env(sts.address));
     let answers = function.answers(&posted, 2);
     function.stop();
 
@@ -97,7 +48,7 @@ fn issue_token_under_the_lambda_runtime_uses_the_gateway_sub() {
     let response: serde_json::Value =
         serde_json::from_str(body).expect("API Gateway response JSON");
     assert_eq!(response["statusCode"], 200, "{response}");
-    assert_eq!(response["body"], support::expected_answer());
+    assert_eq!(response["body"], sts::expected_answer());
     assert_eq!(response["headers"]["content-type"], "application/json");
 
     let (path, body) = &answers[1];
@@ -116,80 +67,6 @@ fn issue_token_under_the_lambda_runtime_uses_the_gateway_sub() {
         "stand-in STS found: {:?}",
         received[0].problems
     );
-}
-
-/// The binary under the stand-in runtime at `runtime_api`, with only `PATH`, Lambda's own
-/// variables and `envs` set, its stdout and stderr collected line by line.
-struct LambdaFunction {
-    child: Child,
-    readers: Vec<thread::JoinHandle<()>>,
-    output: Arc<Mutex<Vec<String>>>,
-}
-
-impl LambdaFunction {
-    fn start(runtime_api: SocketAddr, envs: &[(&str, String)]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_issue-token"))
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
-            .env("AWS_LAMBDA_FUNCTION_NAME", "issue-token")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start issue-token");
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let readers = [
-            Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().expect("stderr")),
-        ]
-        .into_iter()
-        .map(|pipe| {
-            let output = Arc::clone(&output);
-            thread::spawn(move || {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    output.lock().expect("lock").push(line);
-                }
-            })
-        })
-        .collect();
-        Self {
-            child,
-            readers,
-            output,
-        }
-    }
-
-    /// Waits for `count` answers posted to the stand-in runtime.
-    fn answers(&mut self, posted: &mpsc::Receiver<Posted>, count: usize) -> Vec<Posted> {
-        let mut answers = Vec::new();
-        while answers.len() < count {
-            match posted.recv_timeout(Duration::from_secs(20)) {
-                Ok(answer) => answers.push(answer),
-                Err(e) => {
-                    let _ = self.child.kill();
-                    panic!(
-                        "the function posted {} answers, then: {e}; output: {:#?}",
-                        answers.len(),
-                        self.output.lock().expect("lock")
-                    );
-                }
-            }
-        }
-        answers
-    }
-
-    /// Stops the process and returns everything it wrote, once both pipes are closed.
-    fn stop(mut self) -> Vec<String> {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        for reader in self.readers {
-            reader.join().expect("reader");
-        }
-        self.output.lock().expect("lock").clone()
-    }
 }
 
 /// The `body` of an API Gateway response posted to the runtime, parsed.
@@ -244,14 +121,14 @@ fn identity_pool_users_behind_one_role_each_get_their_own_token() {
     // share one credential.
     let expiration = stsvend::time::format_iso8601(SystemClock.now() + Duration::from_secs(900));
     for (_, _, name, session) in &users {
-        let body = support::success_body_until(session, &expiration)
+        let body = sts::success_body_until(session, &expiration)
             .replace("STS.test-vended-key", &format!("STS.{name}-key"))
             .replace(VENDED_SECRET, &format!("{name}-vended-secret"))
             .replace(VENDED_TOKEN, &format!("{name}-security-token"));
         sts.next(Canned::Reply(200, body));
     }
     let (runtime_api, posted) = start_runtime_api(users.iter().map(|u| event(u.0)).collect());
-    let mut function = LambdaFunction::start(runtime_api, &support::base_env(sts.address));
+    let mut function = LambdaFunction::start(BINARY, runtime_api, &sts::base_env(sts.address));
     let answers = function.answers(&posted, 2);
     function.stop();
 
@@ -330,9 +207,9 @@ fn nothing_secret_is_logged_under_the_lambda_runtime_at_trace() {
             &json!({"alg": "HS256", "typ": "JWT"}),
             &tokens::claims("alice", unix_seconds(SystemClock.now())),
         );
-        sts.next(Canned::Reply(200, support::success_body("alice")));
+        sts.next(Canned::Reply(200, sts::success_body("alice")));
         let (runtime_api, posted) = start_runtime_api(vec![event_with_bearer(&token)]);
-        let mut envs = support::base_env(sts.address);
+        let mut envs = sts::base_env(sts.address);
         envs.extend([
             ("AUTH_MODE", "jwt".to_owned()),
             ("JWT_HS256_SECRET", HS256_SECRET.to_owned()),
@@ -340,12 +217,12 @@ fn nothing_secret_is_logged_under_the_lambda_runtime_at_trace() {
             ("JWT_AUDIENCE", AUDIENCE.to_owned()),
         ]);
         envs.extend(level.iter().map(|(k, v)| (*k, (*v).to_owned())));
-        let mut function = LambdaFunction::start(runtime_api, &envs);
+        let mut function = LambdaFunction::start(BINARY, runtime_api, &envs);
         let answers = function.answers(&posted, 1);
         let output = function.stop();
         assert_eq!(
             answer_body(&answers[0]),
-            serde_json::from_str::<serde_json::Value>(&support::expected_answer()).expect("JSON"),
+            serde_json::from_str::<serde_json::Value>(&sts::expected_answer()).expect("JSON"),
             "{level:?}"
         );
 

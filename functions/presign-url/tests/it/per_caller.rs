@@ -2,14 +2,11 @@
 //! policies are identical) sign with two STS sessions, each named after its own caller; a URL
 //! never carries another caller's session key.
 
-#[path = "../../issue-token/tests/support/mod.rs"]
-mod support;
-#[path = "../../../tests/support/tokens.rs"]
-mod tokens;
-
 use serde_json::{Value, json};
 use stsvend::time::{Clock, SystemClock, unix_seconds};
-use support::{Function, issued_to};
+use stsvend_test_support::function::{self, Function};
+use stsvend_test_support::sts::issued_to;
+use stsvend_test_support::tokens;
 
 fn url_for(function: &Function, sub: &str) -> String {
     let auth = tokens::hs256_bearer_of_tenant(sub, "acme", unix_seconds(SystemClock.now()));
@@ -24,7 +21,7 @@ fn url_for(function: &Function, sub: &str) -> String {
 #[test]
 fn callers_sharing_a_tenant_prefix_sign_with_sessions_of_their_own() {
     let (sts, function) =
-        support::start_for_one_tenant(env!("CARGO_BIN_EXE_presign-url"), tokens::hs256_env());
+        function::start_for_one_tenant(env!("CARGO_BIN_EXE_presign-url"), tokens::hs256_env());
     let urls: Vec<(String, &str)> = ["alice", "bob", "alice"]
         .into_iter()
         .map(|sub| (url_for(&function, sub), sub))

@@ -3,19 +3,22 @@
 //! (`fuzz/src/lib.rs`), so that every one of them, and every crash once found and fixed, is
 //! rerun by `cargo test` with no libFuzzer and no nightly toolchain.
 //!
-//! The bodies are compiled here from the fuzz crate's source file: presign-url's tests can
-//! reach everything they use, and the fuzz crate stays outside the workspace, as cargo fuzz
-//! wants.
+//! The bodies are compiled here from the fuzz crate's source file, the one `#[path]` include
+//! of the tests: presign-url's tests can reach everything they use, and the fuzz crate stays
+//! outside the workspace, as cargo fuzz wants (as a dependency it would bring libFuzzer in,
+//! and its own workspace and lock file would have to join this one).
 
 #[allow(unreachable_pub, dead_code)]
-#[path = "../../../fuzz/src/lib.rs"]
+#[path = "../../../../fuzz/src/lib.rs"]
 mod targets;
 
 use std::path::PathBuf;
 
+use stsvend_test_support::workspace_path;
+
 /// Runs every seed and corpus file of `target` through `body`, naming the file that fails.
 fn replay(target: &str, body: fn(&[u8])) {
-    let fuzz = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let fuzz = workspace_path("fuzz");
     for kind in ["seeds", "corpus"] {
         let folder = fuzz.join(kind).join(target);
         let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)

@@ -6,10 +6,9 @@
 //! stand-in STS) are fed through them: each SDK must accept the success with the right
 //! expiry, and fail cleanly on every error.
 
-mod support;
-
 use serde_json::Value;
-use support::{Canned, Function, StandInSts};
+use stsvend_test_support::function::Function;
+use stsvend_test_support::sts::{self, Canned, StandInSts};
 
 #[derive(Debug, PartialEq)]
 struct Token {
@@ -99,8 +98,8 @@ fn ios(body: &str) -> Option<Token> {
 
 #[test]
 fn both_mobile_sdks_accept_the_success_and_fail_cleanly_on_every_error() {
-    let sts = StandInSts::start(support::ANONYMOUS);
-    let mut envs = support::base_env(sts.address);
+    let sts = StandInSts::start(sts::ANONYMOUS);
+    let mut envs = sts::base_env(sts.address);
     envs.extend([
         ("AUTH_MODE", "none".to_owned()),
         ("RUST_LOG", "info".to_owned()),
@@ -113,13 +112,13 @@ fn both_mobile_sdks_accept_the_success_and_fail_cleanly_on_every_error() {
     for expiration in ["2026-11-22T09:08:10Z", "2026-11-22T09:08:10.123Z"] {
         sts.next(Canned::Reply(
             200,
-            support::success_body_until("anonymous", expiration),
+            sts::success_body_until("anonymous", expiration),
         ));
         let (status, _, body) = function.request("GET", "/", "");
         let expected = Token {
             access_key_id: "STS.test-vended-key".to_owned(),
-            access_key_secret: support::VENDED_SECRET.to_owned(),
-            security_token: support::VENDED_TOKEN.to_owned(),
+            access_key_secret: sts::VENDED_SECRET.to_owned(),
+            security_token: sts::VENDED_TOKEN.to_owned(),
             expiration: 1_795_338_490, // date -u -d 2026-11-22T09:08:10Z +%s
         };
         assert_eq!(android(status, &body), Ok(expected), "{body}");
@@ -174,7 +173,7 @@ fn both_mobile_sdks_accept_the_success_and_fail_cleanly_on_every_error() {
         );
         // Were the status below 400, Android would read these two strings.
         assert!(answer["ErrorCode"].is_string() && answer["ErrorMessage"].is_string());
-        support::wait_out_failure_hold();
+        sts::wait_out_failure_hold();
     }
     function.stop();
 }

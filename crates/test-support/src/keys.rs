@@ -1,7 +1,5 @@
 //! Object keys a user may type, for the presigning corpora of both providers.
 
-#![allow(dead_code, unreachable_pub)]
-
 /// Keys a user may type, each under the caller's prefix (ALGORITHMS.md §5 lists where SDKs
 /// have been seen to differ; all of these must verify with both).
 pub fn awkward_keys(prefix: &str) -> Vec<String> {

@@ -7,16 +7,14 @@
 //! bob's uploads, and with a `${aws:userid}` template, which STS evaluates per session, bob
 //! reached alice's folder.
 
-mod support;
-#[path = "../../../tests/support/tokens.rs"]
-mod tokens;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
 use stsvend::time::{Clock, SystemClock, unix_seconds};
-use support::{Function, issued_to};
+use stsvend_test_support::function::{self, Function};
+use stsvend_test_support::sts::issued_to;
+use stsvend_test_support::{oracles, tokens};
 
 fn token_for(function: &Function, sub: &str, tenant: &str) -> Value {
     let (status, _, body) = function.request_with_headers(
@@ -35,7 +33,7 @@ fn token_for(function: &Function, sub: &str, tenant: &str) -> Value {
 #[test]
 fn callers_sharing_a_tenant_prefix_get_sessions_of_their_own() {
     let (sts, function) =
-        support::start_for_one_tenant(env!("CARGO_BIN_EXE_issue-token"), tokens::hs256_env());
+        function::start_for_one_tenant(env!("CARGO_BIN_EXE_issue-token"), tokens::hs256_env());
 
     let alice = token_for(&function, "alice", "acme");
     let bob = token_for(&function, "bob", "acme");
@@ -65,7 +63,7 @@ fn callers_sharing_a_tenant_prefix_get_sessions_of_their_own() {
 #[test]
 #[ignore = "needs moto from PyPI: scripts/test runs it"]
 fn an_aws_userid_template_gives_each_caller_a_session_of_their_own() {
-    let (mut moto, moto_env) = support::start_moto();
+    let (mut moto, moto_env) = oracles::start_moto();
     let field = |name: &str| moto_env[name].as_str().expect(name).to_owned();
 
     let policy = std::env::temp_dir().join(format!("userid-policy-{}.json", std::process::id()));
@@ -107,7 +105,7 @@ fn an_aws_userid_template_gives_each_caller_a_session_of_their_own() {
 
 /// The ARN STS names for the holder of `answer`'s credentials (botocore, `GetCallerIdentity`).
 fn caller_arn(endpoint: &str, answer: &Value) -> String {
-    let mut python = Command::new(support::python())
+    let mut python = Command::new(oracles::python())
         .args([
             "-c",
             "import json, sys, botocore.session\n\

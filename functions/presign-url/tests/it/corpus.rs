@@ -7,13 +7,12 @@
 //! alibabacloud-oss-v2, clocks pinned to each URL's signing time) regenerate and compare every
 //! signature. Here, the test checks what the SDKs cannot: status, shape, caching.
 
-#[path = "../../../tests/support/keys.rs"]
-mod keys;
-#[path = "../../issue-token/tests/support/mod.rs"]
-mod support;
-
 use serde_json::{Value, json};
-use support::{Canned, FUNCTION_KEY_ID, FUNCTION_SECRET, FUNCTION_TOKEN, Function, StandInSts};
+use stsvend_test_support::function::Function;
+use stsvend_test_support::keys;
+use stsvend_test_support::sts::{
+    self, Canned, FUNCTION_KEY_ID, FUNCTION_SECRET, FUNCTION_TOKEN, StandInSts,
+};
 
 const PREFIX: &str = "uploads/anonymous/";
 
@@ -124,8 +123,8 @@ fn presign_url_corpus_for_the_official_sdks() {
 }
 
 fn corpus_run(run: &Run) -> Vec<Value> {
-    let sts = StandInSts::start(support::ANONYMOUS);
-    let mut envs = support::base_env(sts.address);
+    let sts = StandInSts::start(sts::ANONYMOUS);
+    let mut envs = sts::base_env(sts.address);
     envs.retain(|(name, _)| *name != "ROLE_ARN" || run.role);
     envs.extend([
         ("AUTH_MODE", "none".to_owned()),
@@ -140,13 +139,9 @@ fn corpus_run(run: &Run) -> Vec<Value> {
         // One STS call for the whole run: the credential is cached for the caller.
         sts.next(Canned::Reply(
             200,
-            support::success_body_until("anonymous", "2099-01-01T00:00:00Z"),
+            sts::success_body_until("anonymous", "2099-01-01T00:00:00Z"),
         ));
-        (
-            "STS.test-vended-key",
-            support::VENDED_SECRET,
-            support::VENDED_TOKEN,
-        )
+        ("STS.test-vended-key", sts::VENDED_SECRET, sts::VENDED_TOKEN)
     } else {
         (FUNCTION_KEY_ID, FUNCTION_SECRET, FUNCTION_TOKEN)
     };

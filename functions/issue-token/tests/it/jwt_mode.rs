@@ -3,14 +3,11 @@
 //! hostile claims never widen a policy; nothing in a request moves a caller's policy off
 //! their own prefix; CORS on the wire.
 
-mod support;
-#[path = "../../../tests/support/tokens.rs"]
-mod tokens;
-
 use serde_json::{Value, json};
 use stsvend::time::{Clock, SystemClock, unix_seconds};
-use support::{Canned, Expected, Function, StandInSts};
-use tokens::{AUDIENCE, HS256_SECRET, ISSUER, Keys};
+use stsvend_test_support::function::Function;
+use stsvend_test_support::sts::{self, Canned, Expected, StandInSts};
+use stsvend_test_support::tokens::{self, AUDIENCE, HS256_SECRET, ISSUER, Keys};
 
 fn start(
     test: &str,
@@ -23,7 +20,7 @@ fn start(
         std::process::id()
     ));
     std::fs::write(&jwks, keys.jwks()).expect("write JWKS");
-    let mut envs = support::base_env(sts.address);
+    let mut envs = sts::base_env(sts.address);
     envs.extend([
         ("RUST_LOG", "info".to_owned()),
         ("AUTH_MODE", "jwt".to_owned()),
@@ -85,7 +82,7 @@ fn refused_tokens_are_401_with_their_code_and_never_reach_sts() {
         keys.es256(&json!({"alg": "ES256", "kid": "ec-1"}), &claims),
         tokens::hs256(&json!({"alg": "HS256"}), &claims),
     ] {
-        sts.next(Canned::Reply(200, support::success_body("alice")));
+        sts.next(Canned::Reply(200, sts::success_body("alice")));
         assert_eq!(get(&function, &token).0, 200);
     }
     let received = sts.take_received();
@@ -165,8 +162,8 @@ fn hostile_claims_are_refused_and_safe_ones_give_exactly_the_callers_prefix() {
     );
 
     // Nothing the request carries changes whose prefix the token is for.
-    sts.next(Canned::Reply(200, support::success_body("alice")));
-    sts.next(Canned::Reply(200, support::success_body("alice")));
+    sts.next(Canned::Reply(200, sts::success_body("alice")));
+    sts.next(Canned::Reply(200, sts::success_body("alice")));
     let auth = format!("Bearer {}", token("alice", "acme"));
     let (status, _, body) = function.request_with_headers(
         "GET",
@@ -228,7 +225,7 @@ fn browsers_get_cors_answers_for_listed_origins_only() {
     );
     assert!(!headers.contains_key("access-control-allow-origin"));
 
-    sts.next(Canned::Reply(200, support::success_body("alice")));
+    sts.next(Canned::Reply(200, sts::success_body("alice")));
     let token = tokens::hs256(
         &json!({"alg": "HS256"}),
         &tokens::claims("alice", unix_seconds(SystemClock.now())),
@@ -273,7 +270,7 @@ fn nothing_secret_is_logged_in_http_mode_at_trace() {
         &json!({"alg": "HS256"}),
         &tokens::claims("alice", unix_seconds(SystemClock.now())),
     );
-    sts.next(Canned::Reply(200, support::success_body("alice")));
+    sts.next(Canned::Reply(200, sts::success_body("alice")));
     let (status, answer) = get(&function, &token);
     assert_eq!(status, 200, "{answer}");
     let (_, output) = function.stop();
@@ -289,10 +286,10 @@ fn nothing_secret_is_logged_in_http_mode_at_trace() {
         token.as_str(),
         token.rsplit('.').next().expect("signature"),
         HS256_SECRET,
-        support::FUNCTION_SECRET,
-        support::FUNCTION_TOKEN,
-        support::VENDED_SECRET,
-        support::VENDED_TOKEN,
+        sts::FUNCTION_SECRET,
+        sts::FUNCTION_TOKEN,
+        sts::VENDED_SECRET,
+        sts::VENDED_TOKEN,
     ] {
         assert!(
             !log.contains(secret),

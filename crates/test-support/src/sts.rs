@@ -1,26 +1,31 @@
-//! Shared by the binary tests of both functions: a stand-in STS, a runner for a function
-//! binary in HTTP mode, and a minimal HTTP/1.1 reader.
+//! A stand-in for Alibaba Cloud's STS on 127.0.0.1.
 //!
 //! Alibaba's STS cannot run here, so a stand-in takes its place. It checks what it receives
 //! (method, parameters, the rendered policy, and the signature, recomputed here from the RPC
 //! algorithm's definition, independently of stsvend's signer) and answers with recorded STS bodies,
 //! or stalls, or drops the connection.
 
-#![allow(dead_code, unreachable_pub)] // each test binary uses a different part
-
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::http::read_request;
+
+/// The function's own access key id, as the function role's temporary key.
 pub const FUNCTION_KEY_ID: &str = "LTAI-test-stand-in-key";
+/// The function's own access key secret.
 pub const FUNCTION_SECRET: &str = "function-secret-4f9a2c";
+/// The function's own security token (its key is itself temporary).
 pub const FUNCTION_TOKEN: &str = "CAIS+function/chained-token==";
+/// The secret of the credential the stand-in vends in [`success_body`].
 pub const VENDED_SECRET: &str = "vended-secret-77e1b0";
+/// The security token of the credential the stand-in vends in [`success_body`].
 pub const VENDED_TOKEN: &str = "CAIS+vended/security-token-5d2e==";
+/// The role every test deployment assumes.
 pub const ROLE_ARN: &str = "acs:ram::1234567890123:role/uploader";
 
 /// The environment every test run of the binary shares: the function's own key (itself
@@ -62,10 +67,13 @@ pub fn expected_answer() -> String {
 /// What the stand-in does with the next request.
 #[derive(Clone)]
 pub enum Canned {
+    /// A reply with this status and body.
     Reply(u16, String),
     /// A reply with a `Retry-After` header, in seconds.
     ReplyRetryAfter(u16, String, u64),
+    /// No reply for this long.
     Stall(Duration),
+    /// The connection closed without a reply.
     Drop,
     /// A success issued to the session asked for, valid for an hour: its key id, secret and
     /// token name that `RoleSessionName` ([`issued_to`]), so a test can tell whose session a
@@ -84,16 +92,24 @@ pub fn issued_to(session: &str) -> (String, String, String) {
 
 /// A request the stand-in received, and what it found wrong with it.
 pub struct Received {
+    /// The request method.
     pub method: String,
+    /// The request target.
     pub path: String,
+    /// The form body.
     pub body: String,
+    /// Everything the stand-in found wrong with the request; empty if nothing.
     pub problems: Vec<String>,
 }
 
+/// The stand-in STS, serving on a free port of 127.0.0.1 until the test ends; it answers
+/// the requests in the order [`StandInSts::next`] queued answers for them, and a 500 when
+/// none is queued.
 pub struct StandInSts {
+    /// Where it listens.
     pub address: SocketAddr,
     /// Cold-start connection warm-ups (`HEAD`) answered.
-    pub warm_ups: Arc<std::sync::atomic::AtomicUsize>,
+    pub warm_ups: Arc<AtomicUsize>,
     queue: Arc<Mutex<VecDeque<Canned>>>,
     received: Arc<Mutex<Vec<Received>>>,
 }
@@ -101,7 +117,9 @@ pub struct StandInSts {
 /// Who the stand-in expects to be asked for: the session name and the one policy resource.
 #[derive(Clone)]
 pub struct Expected {
+    /// The expected `RoleSessionName`.
     pub session: &'static str,
+    /// The one resource of the expected session policy.
     pub resource: &'static str,
 }
 
@@ -135,7 +153,7 @@ impl StandInSts {
         let address = listener.local_addr().expect("address");
         let queue = Arc::new(Mutex::new(VecDeque::new()));
         let received = Arc::new(Mutex::new(Vec::new()));
-        let warm_ups = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let warm_ups = Arc::new(AtomicUsize::new(0));
         let (q, r, w) = (
             Arc::clone(&queue),
             Arc::clone(&received),
@@ -156,14 +174,17 @@ impl StandInSts {
         }
     }
 
+    /// Queues what to do with the next AssumeRole request.
     pub fn next(&self, canned: Canned) {
         self.queue.lock().expect("lock").push_back(canned);
     }
 
+    /// How many AssumeRole requests arrived so far.
     pub fn received_count(&self) -> usize {
         self.received.lock().expect("lock").len()
     }
 
+    /// The AssumeRole requests that arrived since the last call, oldest first.
     pub fn take_received(&self) -> Vec<Received> {
         std::mem::take(&mut *self.received.lock().expect("lock"))
     }
@@ -174,14 +195,14 @@ fn serve_one(
     callers: &[Expected],
     queue: &Mutex<VecDeque<Canned>>,
     received: &Mutex<Vec<Received>>,
-    warm_ups: &std::sync::atomic::AtomicUsize,
+    warm_ups: &AtomicUsize,
 ) {
     let Some((method, path, headers, body)) = read_request(&mut stream) else {
         return;
     };
     if method == "HEAD" {
         // A cold-start warm-up: answer, and do not count it as an AssumeRole.
-        warm_ups.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        warm_ups.fetch_add(1, Ordering::SeqCst);
         let _ =
             stream.write_all(b"HTTP/1.1 400 X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         return;
@@ -242,36 +263,6 @@ fn serve_one(
             let _ = stream.write_all(body.as_bytes());
         }
     }
-}
-
-pub type Head = (String, String, BTreeMap<String, String>, String);
-
-/// Reads one HTTP/1.1 request: request line, headers, and a body by `Content-Length` or
-/// chunked transfer encoding.
-pub fn read_request(stream: &mut TcpStream) -> Option<Head> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let (method, path) = (parts.next()?.to_owned(), parts.next()?.to_owned());
-    let mut headers = BTreeMap::new();
-    loop {
-        line.clear();
-        reader.read_line(&mut line).ok()?;
-        let trimmed = line.trim_end();
-        if trimmed.is_empty() {
-            break;
-        }
-        let (name, value) = trimmed.split_once(':')?;
-        headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
-    }
-    let length: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some((method, path, headers, String::from_utf8(body).ok()?))
 }
 
 /// Everything the stand-in expects of an AssumeRole request from this deployment.
@@ -361,7 +352,7 @@ fn check_assume_role(
 /// definition, not with stsvend's signer: the parameters RFC 3986-encoded (unreserved
 /// `A-Za-z0-9-_.~` kept, every other byte `%XX` in upper case), sorted, joined with `=` and
 /// `&`; the string to sign `METHOD&%2F&` + that encoded again; HMAC-SHA1 (ring) keyed with
-/// `secret&`, in base64. `http_mode.rs` checks it against Alibaba's published example.
+/// `secret&`, in base64. issue-token's `http_mode` tests check it against Alibaba's published example.
 pub fn rpc_signature(secret: &str, method: &str, params: &[(String, String)]) -> String {
     use base64::Engine as _;
     let encode = |s: &str| -> String {
@@ -385,267 +376,6 @@ pub fn rpc_signature(secret: &str, method: &str, params: &[(String, String)]) ->
     );
     base64::engine::general_purpose::STANDARD
         .encode(ring::hmac::sign(&key, string_to_sign.as_bytes()).as_ref())
-}
-
-/// A function binary running in HTTP mode, its output collected.
-pub struct Function {
-    pub address: SocketAddr,
-    child: Child,
-    output: Arc<Mutex<Vec<String>>>,
-}
-
-impl Function {
-    /// Starts `binary` in HTTP mode on a free port with only `PATH`, `PORT=0` and `envs` set.
-    pub fn start(binary: &str, envs: &[(&str, String)]) -> Self {
-        let mut all = vec![("PORT", "0".to_owned())];
-        all.extend_from_slice(envs);
-        Self::start_with_only(binary, &all)
-    }
-
-    /// Starts `binary` with only `PATH` and `envs` set; it must log where it listens.
-    pub fn start_with_only(binary: &str, envs: &[(&str, String)]) -> Self {
-        let spawn = || {
-            Command::new(binary)
-                .env_clear()
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-        };
-        // A script a test has just written cannot be executed while another test thread's
-        // fork, not yet exec'd, still holds it open (ETXTBSY): that passes, so try again.
-        let mut tries = 0;
-        let mut child = loop {
-            match spawn() {
-                Err(e) if e.raw_os_error() == Some(26) && tries < 100 => {
-                    tries += 1;
-                    thread::sleep(Duration::from_millis(20));
-                }
-                other => break other.unwrap_or_else(|e| panic!("start {binary}: {e}")),
-            }
-        };
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        for pipe in [
-            Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().expect("stderr")),
-        ] {
-            let (output, tx) = (Arc::clone(&output), tx.clone());
-            thread::spawn(move || {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    if let Some(at) = line.find("listening on http://") {
-                        let address = line[at + 20..].trim().to_owned();
-                        let _ = tx.send(address);
-                    }
-                    output.lock().expect("lock").push(line);
-                }
-            });
-        }
-        let address = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "no 'listening on' line; output: {:?}",
-                    output.lock().expect("lock")
-                )
-            });
-        Self {
-            child,
-            address: address.parse().expect("address"),
-            output,
-        }
-    }
-
-    /// Sends one request on a new connection and reads the whole answer.
-    pub fn request(
-        &self,
-        method: &str,
-        path: &str,
-        body: &str,
-    ) -> (u16, BTreeMap<String, String>, String) {
-        self.request_with_headers(method, path, &[], body)
-    }
-
-    /// Sends one request with extra headers on a new connection and reads the whole answer.
-    pub fn request_with_headers(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &str,
-    ) -> (u16, BTreeMap<String, String>, String) {
-        let mut all = vec![("Content-Type", "application/json")];
-        all.extend_from_slice(headers);
-        let url = format!("http://{}{path}", self.address);
-        let (status, headers, body) = http(method, &url, &all, body.as_bytes());
-        (
-            status,
-            headers,
-            String::from_utf8(body).expect("UTF-8 answer"),
-        )
-    }
-
-    /// Sends SIGTERM and waits: the process must stop cleanly.
-    pub fn stop(mut self) -> (bool, Vec<String>) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                break Some(status);
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                break None;
-            }
-            thread::sleep(Duration::from_millis(20));
-        };
-        thread::sleep(Duration::from_millis(100));
-        let output = self.output.lock().expect("lock").clone();
-        (status.is_some_and(|s| s.success()), output)
-    }
-}
-
-/// One HTTP/1.1 request to an `http://host:port/path?query` URL, the whole answer read:
-/// status, headers (names lower-cased) and body (chunked answers decoded).
-pub fn http(
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, BTreeMap<String, String>, Vec<u8>) {
-    let rest = url
-        .strip_prefix("http://")
-        .unwrap_or_else(|| panic!("not an http:// URL: {url}"));
-    let (authority, target) = rest
-        .find('/')
-        .map_or((rest, "/"), |at| (&rest[..at], &rest[at..]));
-    let mut stream =
-        TcpStream::connect(authority).unwrap_or_else(|e| panic!("connect {authority}: {e}"));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    let extra: String = headers
-        .iter()
-        .map(|(name, value)| format!("{name}: {value}\r\n"))
-        .collect();
-    let head = format!(
-        "{method} {target} HTTP/1.1\r\nHost: {authority}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).expect("send head");
-    stream.write_all(body).expect("send body");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read answer");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("head and body");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut body = raw[split + 4..].to_vec();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    let headers: BTreeMap<String, String> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    if headers
-        .get("transfer-encoding")
-        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
-    {
-        let mut decoded = Vec::new();
-        let mut rest = body.as_slice();
-        while let Some(end) = rest.windows(2).position(|w| w == b"\r\n") {
-            let size = usize::from_str_radix(
-                String::from_utf8_lossy(&rest[..end])
-                    .split(';')
-                    .next()
-                    .unwrap_or("0")
-                    .trim(),
-                16,
-            )
-            .unwrap_or(0);
-            if size == 0 {
-                break;
-            }
-            decoded.extend_from_slice(&rest[end + 2..end + 2 + size]);
-            rest = &rest[end + 2 + size + 2..];
-        }
-        body = decoded;
-    }
-    (status, headers, body)
-}
-
-/// `binary` in `AUTH_MODE=jwt` (`jwt_env`) with `OBJECT_PREFIX=tenants/${claim.tenant}/`, and a
-/// stand-in STS that expects alice and bob, both of tenant acme, and issues each a session of
-/// their own ([`Canned::IssueToSession`]).
-pub fn start_for_one_tenant(
-    binary: &str,
-    jwt_env: Vec<(&'static str, String)>,
-) -> (StandInSts, Function) {
-    let resource = "acs:oss:*:*:examplebucket/tenants/acme/*";
-    let sts = StandInSts::start_for(Expected::sharing(resource, &["alice", "bob"]));
-    sts.next(Canned::IssueToSession);
-    sts.next(Canned::IssueToSession);
-    let mut envs = base_env(sts.address);
-    envs.extend(jwt_env);
-    envs.push(("OBJECT_PREFIX", "tenants/${claim.tenant}/".to_owned()));
-    let function = Function::start(binary, &envs);
-    (sts, function)
-}
-
-/// A real STS: moto's server on 127.0.0.1 with signature checking on
-/// (`scripts/oracles/moto_sts.py`). Returns the process (close its stdin to stop it) and what
-/// it printed: `endpoint`, `access_key_id`, `secret_access_key`, `role_arn`.
-pub fn start_moto() -> (Child, serde_json::Value) {
-    let script = format!(
-        "{}/../../scripts/oracles/moto_sts.py",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut moto = Command::new(python())
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start moto (run scripts/test, which installs it)");
-    let mut line = String::new();
-    BufReader::new(moto.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("moto's first line");
-    let found = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
-    (moto, found)
-}
-
-/// The Python with the oracle SDKs and moto: `STSVEND_PYTHON`, or the workspace's `.venv`.
-pub fn python() -> String {
-    std::env::var("STSVEND_PYTHON")
-        .unwrap_or_else(|_| format!("{}/../../.venv/bin/python", env!("CARGO_MANIFEST_DIR")))
-}
-
-/// A free port on 127.0.0.1 (bound and released; a server started right after takes it).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("address")
-        .port()
-}
-
-/// Waits until something listens on `port`.
-pub fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        thread::sleep(Duration::from_millis(25));
-    }
 }
 
 /// Waits until a failed `AssumeRole` is no longer answered again to its policy's callers

@@ -2,20 +2,16 @@
 //! assumed role: no request, by any field, body or query, gets a URL or a form outside the
 //! caller's prefix, and hostile claims are refused rather than escaped.
 
-#[path = "../../issue-token/tests/support/mod.rs"]
-mod support;
-#[path = "../../../tests/support/tokens.rs"]
-mod tokens;
-
 use serde_json::{Value, json};
 use stsvend::time::{Clock, SystemClock, unix_seconds};
-use support::{Canned, Expected, Function, StandInSts};
-use tokens::{AUDIENCE, HS256_SECRET, ISSUER};
+use stsvend_test_support::function::Function;
+use stsvend_test_support::sts::{self, Canned, Expected, StandInSts};
+use stsvend_test_support::tokens::{self, AUDIENCE, HS256_SECRET, ISSUER};
 
 const PREFIX: &str = "tenants/acme/users/alice/";
 
 fn start(sts: &StandInSts) -> Function {
-    let mut envs = support::base_env(sts.address);
+    let mut envs = sts::base_env(sts.address);
     envs.extend([
         ("RUST_LOG", "info".to_owned()),
         ("AUTH_MODE", "jwt".to_owned()),
@@ -94,7 +90,7 @@ fn no_field_of_any_request_reaches_another_callers_prefix() {
     });
     sts.next(Canned::Reply(
         200,
-        support::success_body_until("alice", "2099-01-01T00:00:00Z"),
+        sts::success_body_until("alice", "2099-01-01T00:00:00Z"),
     ));
     let function = start(&sts);
     let alice = token("alice", "acme");

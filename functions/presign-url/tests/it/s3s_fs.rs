@@ -5,17 +5,14 @@
 //! Every answer is also written to `$CARGO_TARGET_TMPDIR/s3-presigned.jsonl`, which
 //! `scripts/oracles/verify_s3_presigned.py` checks against botocore's own presigner.
 
-#[path = "../../../tests/support/keys.rs"]
-mod keys;
-#[path = "../../issue-token/tests/support/mod.rs"]
-mod support;
-
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Function, free_port, http, wait_for_port};
+use stsvend_test_support::function::Function;
+use stsvend_test_support::http::{free_port, http, wait_for_port};
+use stsvend_test_support::keys;
 
 const ACCESS_KEY: &str = "s3s-test-access-key";
 const SECRET_KEY: &str = "s3s-local-secret-key";

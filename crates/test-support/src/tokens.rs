@@ -2,8 +2,6 @@
 //! implementations (the `rsa`, `p256` and `hmac` crates), so that stsvend's `ring`-based
 //! verification is checked against outside signers.
 
-#![allow(dead_code, unreachable_pub)] // each test binary uses a different part
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use hmac::Mac as _;
@@ -13,11 +11,14 @@ use rsa::signature::SignatureEncoding as _;
 use rsa::traits::PublicKeyParts as _;
 use serde_json::{Value, json};
 
+/// The issuer every test token names and every test deployment expects.
 pub const ISSUER: &str = "https://issuer.example.com/";
+/// The audience every test token names and every test deployment expects.
 pub const AUDIENCE: &str = "stsvend-test";
 /// A 32-byte HS256 secret.
 pub const HS256_SECRET: &str = "hs256-test-secret-0123456789abcdef";
 
+/// An RSA and an EC signing key, generated per test run.
 pub struct Keys {
     rsa: rsa::RsaPrivateKey,
     ec: p256::ecdsa::SigningKey,
@@ -55,12 +56,14 @@ impl Keys {
         self.rsa.to_public_key().n().to_bytes_be()
     }
 
+    /// A token signed RS256 with the RSA key.
     pub fn rs256(&self, header: &Value, claims: &Value) -> String {
         let input = format!("{}.{}", part(header), part(claims));
         let signature = RsaSigningKey::<sha2::Sha256>::new(self.rsa.clone()).sign(input.as_bytes());
         format!("{input}.{}", B64.encode(signature.to_bytes()))
     }
 
+    /// A token signed ES256 with the P-256 key.
     pub fn es256(&self, header: &Value, claims: &Value) -> String {
         let input = format!("{}.{}", part(header), part(claims));
         let signature: p256::ecdsa::Signature = self.ec.sign(input.as_bytes());
@@ -68,6 +71,7 @@ impl Keys {
     }
 }
 
+/// A token signed HS256 with `secret`.
 pub fn hs256_with(secret: &[u8], header: &Value, claims: &Value) -> String {
     let input = format!("{}.{}", part(header), part(claims));
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("hmac key");
@@ -75,6 +79,7 @@ pub fn hs256_with(secret: &[u8], header: &Value, claims: &Value) -> String {
     format!("{input}.{}", B64.encode(mac.finalize().into_bytes()))
 }
 
+/// A token signed HS256 with [`HS256_SECRET`].
 pub fn hs256(header: &Value, claims: &Value) -> String {
     hs256_with(HS256_SECRET.as_bytes(), header, claims)
 }

@@ -1,15 +1,14 @@
 //! `PROVIDER=aws`: the `issue-token` binary against a real STS, moto's server with signature
 //! checking switched on (`scripts/oracles/moto_sts.py` starts and stops it on 127.0.0.1).
 
-mod support;
-
 use serde_json::Value;
-use support::Function;
+use stsvend_test_support::function::Function;
+use stsvend_test_support::oracles;
 
 #[test]
 #[ignore = "needs moto from PyPI: scripts/test runs it"]
 fn assume_role_on_moto_succeeds_and_a_wrong_secret_fails() {
-    let (mut moto, moto_env) = support::start_moto();
+    let (mut moto, moto_env) = oracles::start_moto();
     let field = |name: &str| moto_env[name].as_str().expect(name).to_owned();
 
     let run = |secret: String| {

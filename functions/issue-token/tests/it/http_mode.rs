@@ -1,18 +1,17 @@
 //! The `issue-token` binary in HTTP mode against a stand-in STS on 127.0.0.1 (see
-//! `support`). Every request the stand-in receives is also written to
+//! `stsvend_test_support::sts`). Every request the stand-in receives is also written to
 //! `$CARGO_TARGET_TMPDIR/sts-requests.jsonl`, which `scripts/oracles/verify_sts_requests.py`
 //! verifies with Alibaba's own `alibabacloud-openapi-util`.
 //!
 //! The binary runs at `RUST_LOG=trace`; at the end its whole output is searched for every
 //! secret, token and signature that went through it.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use support::{
-    Canned, FUNCTION_KEY_ID, FUNCTION_SECRET, FUNCTION_TOKEN, Function, StandInSts, VENDED_SECRET,
+use stsvend_test_support::function::Function;
+use stsvend_test_support::sts::{
+    self, Canned, FUNCTION_KEY_ID, FUNCTION_SECRET, FUNCTION_TOKEN, StandInSts, VENDED_SECRET,
     VENDED_TOKEN,
 };
 
@@ -28,8 +27,8 @@ fn json(body: &str) -> serde_json::Value {
 
 #[test]
 fn issue_token_in_http_mode_against_a_stand_in_sts() {
-    let sts = StandInSts::start(support::ANONYMOUS);
-    let mut envs = support::base_env(sts.address);
+    let sts = StandInSts::start(sts::ANONYMOUS);
+    let mut envs = sts::base_env(sts.address);
     envs.extend([
         ("RUST_LOG", "trace".to_owned()),
         ("AUTH_MODE", "none".to_owned()),
@@ -41,11 +40,11 @@ fn issue_token_in_http_mode_against_a_stand_in_sts() {
 
     // Success, for a bare GET (the mobile SDKs) and a POST.
     for method in ["GET", "POST"] {
-        sts.next(Canned::Reply(200, support::success_body("anonymous")));
+        sts.next(Canned::Reply(200, sts::success_body("anonymous")));
         let (status, headers, body) = function.request(method, "/token", "");
         assert_eq!(status, 200, "{method}: {body}");
         assert_eq!(headers["content-type"], "application/json");
-        assert_eq!(body, support::expected_answer());
+        assert_eq!(body, sts::expected_answer());
     }
 
     // Each recorded STS answer maps to its documented status and ErrorCode.
@@ -114,7 +113,7 @@ fn issue_token_in_http_mode_against_a_stand_in_sts() {
             before,
             "{code}: held, not asked again"
         );
-        support::wait_out_failure_hold();
+        sts::wait_out_failure_hold();
     }
 
     // A throttled first attempt, then success: the caller sees only the success.
@@ -122,10 +121,10 @@ fn issue_token_in_http_mode_against_a_stand_in_sts() {
         400,
         r#"{"RequestId":"T1","Code":"Throttling.User","Message":"flow control"}"#.into(),
     ));
-    sts.next(Canned::Reply(200, support::success_body("anonymous")));
+    sts.next(Canned::Reply(200, sts::success_body("anonymous")));
     assert_eq!(
         function.request("GET", "/token", "").2,
-        support::expected_answer()
+        sts::expected_answer()
     );
     attempts += 2;
     // STS's own Retry-After reaches the caller.
@@ -216,8 +215,8 @@ fn issue_token_in_http_mode_against_a_stand_in_sts() {
 /// waited for it get its failure, not a call of their own each, one after another.
 #[test]
 fn a_burst_during_an_sts_outage_makes_one_call() {
-    let sts = StandInSts::start(support::ANONYMOUS);
-    let mut envs = support::base_env(sts.address);
+    let sts = StandInSts::start(sts::ANONYMOUS);
+    let mut envs = sts::base_env(sts.address);
     envs.extend([
         ("AUTH_MODE", "none".to_owned()),
         ("STS_TIMEOUT_MS", STS_TIMEOUT_MS.to_string()),
@@ -281,7 +280,7 @@ fn the_stand_ins_signature_check_gives_the_documented_signature() {
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     assert_eq!(
-        support::rpc_signature("testsecret", "GET", &params),
+        sts::rpc_signature("testsecret", "GET", &params),
         "gNI7b0AyKZHxDgjBGPDgJ1Ce3L4="
     );
 }

@@ -8,13 +8,12 @@
 
 #![cfg(target_os = "linux")]
 
-mod support;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use support::{Canned, Function, StandInSts};
+use stsvend_test_support::function::Function;
+use stsvend_test_support::sts::{self, Canned, StandInSts};
 
 /// The soft and hard `RLIMIT_NOFILE` the binary runs with: 192 connections (256 less 64 of
 /// headroom), 64 from one address.
@@ -117,8 +116,8 @@ fn request_within(address: SocketAddr, budget: Duration) -> Option<String> {
 
 #[test]
 fn a_flood_of_silent_connections_does_not_starve_a_legitimate_request() {
-    let sts = StandInSts::start(support::ANONYMOUS);
-    let mut envs = support::base_env(sts.address);
+    let sts = StandInSts::start(sts::ANONYMOUS);
+    let mut envs = sts::base_env(sts.address);
     envs.push(("AUTH_MODE", "none".to_owned()));
     let binary = with_open_files(env!("CARGO_BIN_EXE_issue-token"), OPEN_FILES);
     let function = Function::start(&binary, &envs);
@@ -138,11 +137,11 @@ fn a_flood_of_silent_connections_does_not_starve_a_legitimate_request() {
     }
     // The whole flood is open (what the server has not accepted yet waits in the kernel's
     // queue, ahead of this request) while the legitimate request is made.
-    sts.next(Canned::Reply(200, support::success_body("anonymous")));
+    sts.next(Canned::Reply(200, sts::success_body("anonymous")));
     let answer = request_within(function.address, Duration::from_secs(1))
         .expect("the legitimate request was answered within 1 s");
     assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
-    assert!(answer.ends_with(&support::expected_answer()), "{answer}");
+    assert!(answer.ends_with(&sts::expected_answer()), "{answer}");
 
     // Each flood connection was left open, closed to make room, or refused: past the 64th
     // from its address, at once, with a 503 in the shape of every error.
@@ -184,8 +183,8 @@ fn a_flood_of_silent_connections_does_not_starve_a_legitimate_request() {
 
 #[test]
 fn running_out_of_descriptors_is_logged_once_a_burst() {
-    let sts = StandInSts::start(support::ANONYMOUS);
-    let mut envs = support::base_env(sts.address);
+    let sts = StandInSts::start(sts::ANONYMOUS);
+    let mut envs = sts::base_env(sts.address);
     envs.push(("AUTH_MODE", "none".to_owned()));
     // The binary itself holds about 13 descriptors; 16 connections are allowed, so the eighth
     // or so makes `accept` fail with EMFILE until silent connections are closed (3 s).

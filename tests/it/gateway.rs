@@ -9,11 +9,7 @@ use stsvend::identity::{AuthMode, Authenticator};
 use stsvend::transport::CannedSender;
 use stsvend::vend::prefix::PrefixTemplate;
 use stsvend::vend::session::role_session_name;
-
-fn event_text(event: &str) -> String {
-    let path = format!("{}/events/{event}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+use stsvend_test_support::event as event_text;
 
 async fn caller(event: &str) -> Result<Caller, Error> {
     caller_of(&event_text(event)).await

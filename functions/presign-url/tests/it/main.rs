@@ -1,0 +1,9 @@
+//! presign-url's integration tests, one module per concern, in one test binary; what they
+//! share (the stand-in STS, the binary runner, tokens, awkward keys) is
+//! `stsvend_test_support`.
+
+mod corpus;
+mod fuzz_corpora;
+mod identity;
+mod per_caller;
+mod s3s_fs;

@@ -1,0 +1,8 @@
+//! The library's integration tests, one module per concern, in one test binary; what they
+//! share with the functions' tests (token makers, the committed events) is
+//! `stsvend_test_support`.
+
+mod gateway;
+mod jwt;
+mod properties;
+mod vectors;
