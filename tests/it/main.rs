@@ -4,5 +4,6 @@
 
 mod gateway;
 mod jwt;
+mod layering;
 mod properties;
 mod vectors;

@@ -299,28 +299,46 @@ fn parse_fields(fields: Map<String, Value>, source: Source) -> Result<Ask, ApiEr
 
 fn resolve(raw: Raw) -> Result<Ask, ApiError> {
     let operation = operation(&raw)?;
-    let not_for = |field: &str| {
-        ApiError::bad_request(
-            "FieldNotApplicable",
-            format!("{field} does not apply to {}", describe(&operation)),
-        )
-    };
     if raw.expires == Some(0) {
         return Err(ApiError::bad_request(
             "InvalidExpires",
             "expires must be at least 1 second",
         ));
     }
+    check_upload_headers(&raw, &operation)?;
+    let overrides = overrides(&raw, &operation)?;
+    Ok(Ask {
+        key: raw.key,
+        operation,
+        expires: raw.expires,
+        content_type: raw.content_type,
+        content_md5: raw.content_md5,
+        content_length: raw.content_length,
+        overrides,
+    })
+}
+
+/// `FieldNotApplicable` for `field` on `operation`.
+fn not_for(field: &str, operation: &Operation) -> ApiError {
+    ApiError::bad_request(
+        "FieldNotApplicable",
+        format!("{field} does not apply to {}", describe(operation)),
+    )
+}
+
+/// The headers an upload signs: `contentType` where the request sets the object's type,
+/// `contentMd5` and `contentLength` on PUT and parts, each well-formed; and a
+/// `responseContentType` that is one media type.
+fn check_upload_headers(raw: &Raw, operation: &Operation) -> Result<(), ApiError> {
+    let is_put = matches!(operation, Operation::Put | Operation::Part { .. });
     if raw.content_type.is_some() && !operation.sets_content_type() {
-        return Err(not_for("contentType"));
+        return Err(not_for("contentType", operation));
     }
     if let Some(content_type) = raw.content_type.as_ref().filter(|t| !is_media_type(t)) {
-        {
-            return Err(ApiError::bad_request(
-                "InvalidContentType",
-                format!("{content_type:?} is not a media type"),
-            ));
-        }
+        return Err(ApiError::bad_request(
+            "InvalidContentType",
+            format!("{content_type:?} is not a media type"),
+        ));
     }
     if let Some(value) = raw
         .response_content_type
@@ -332,25 +350,27 @@ fn resolve(raw: Raw) -> Result<Ask, ApiError> {
             format!("{value:?} is not one media type"),
         ));
     }
-    if raw.content_md5.is_some() && !matches!(operation, Operation::Put | Operation::Part { .. }) {
-        return Err(not_for("contentMd5"));
+    if raw.content_md5.is_some() && !is_put {
+        return Err(not_for("contentMd5", operation));
     }
     if raw
         .content_md5
         .as_ref()
         .is_some_and(|md5| BASE64.decode(md5).map_or(true, |bytes| bytes.len() != 16))
     {
-        {
-            return Err(ApiError::bad_request(
-                "InvalidContentMd5",
-                "contentMd5 must be the base64 of a 16-byte MD5 digest",
-            ));
-        }
+        return Err(ApiError::bad_request(
+            "InvalidContentMd5",
+            "contentMd5 must be the base64 of a 16-byte MD5 digest",
+        ));
     }
-    if raw.content_length.is_some() && !matches!(operation, Operation::Put | Operation::Part { .. })
-    {
-        return Err(not_for("contentLength"));
+    if raw.content_length.is_some() && !is_put {
+        return Err(not_for("contentLength", operation));
     }
+    Ok(())
+}
+
+/// The GET-only fields, as the OSS query parameters they become.
+fn overrides(raw: &Raw, operation: &Operation) -> Result<Vec<(&'static str, String)>, ApiError> {
     let mut overrides = Vec::new();
     for (field, parameter, value) in [
         (
@@ -366,74 +386,32 @@ fn resolve(raw: Raw) -> Result<Ask, ApiError> {
         ("process", "x-oss-process", &raw.process),
     ] {
         if let Some(value) = value {
-            if operation != Operation::Get {
-                return Err(not_for(field));
+            if *operation != Operation::Get {
+                return Err(not_for(field, operation));
             }
             overrides.push((parameter, value.clone()));
         }
     }
-    Ok(Ask {
-        key: raw.key,
-        operation,
-        expires: raw.expires,
-        content_type: raw.content_type,
-        content_md5: raw.content_md5,
-        content_length: raw.content_length,
-        overrides,
-    })
+    Ok(overrides)
+}
+
+/// `InvalidMultipart` with `message`.
+fn invalid_multipart(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("InvalidMultipart", message)
 }
 
 fn operation(raw: &Raw) -> Result<Operation, ApiError> {
-    let invalid = |message: String| ApiError::bad_request("InvalidMultipart", message);
-    let upload_id = || {
-        raw.upload_id
-            .clone()
-            .ok_or_else(|| invalid("this multipart step needs uploadId".to_owned()))
-    };
-    if raw.starts_with.is_some()
-        && raw
-            .method
-            .as_deref()
-            .map(str::to_ascii_uppercase)
-            .as_deref()
-            != Some("POST")
-    {
+    let method = raw.method.as_deref().map(str::to_ascii_uppercase);
+    if raw.starts_with.is_some() && method.as_deref() != Some("POST") {
         return Err(ApiError::bad_request(
             "FieldNotApplicable",
             "startsWith applies to method POST (form uploads) only",
         ));
     }
     if let Some(step) = &raw.multipart {
-        if raw.method.is_some() {
-            return Err(invalid(
-                "send multipart without method; the answer's Method says what to send".to_owned(),
-            ));
-        }
-        if raw.part_number.is_some() {
-            return Err(invalid(
-                "partNumber goes with method PUT and uploadId, not with multipart".to_owned(),
-            ));
-        }
-        return match step.as_str() {
-            "initiate" if raw.upload_id.is_some() => {
-                Err(invalid("initiate takes no uploadId".to_owned()))
-            }
-            "initiate" => Ok(Operation::Initiate),
-            "complete" => Ok(Operation::Complete {
-                upload_id: upload_id()?,
-            }),
-            "abort" => Ok(Operation::Abort {
-                upload_id: upload_id()?,
-            }),
-            "list" => Ok(Operation::ListParts {
-                upload_id: upload_id()?,
-            }),
-            other => Err(invalid(format!(
-                "multipart {other:?} is not initiate, complete, abort or list"
-            ))),
-        };
+        return multipart_step(raw, step);
     }
-    let method = raw.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
+    let method = method.unwrap_or_else(|| "GET".to_owned());
     match (method.as_str(), &raw.upload_id, raw.part_number) {
         ("PUT", Some(upload_id), Some(part_number)) => match u32::try_from(part_number) {
             Ok(n @ 1..=10_000) => Ok(Operation::Part {
@@ -445,8 +423,8 @@ fn operation(raw: &Raw) -> Result<Operation, ApiError> {
                 "partNumber must be from 1 to 10000",
             )),
         },
-        ("PUT", Some(_), None) | ("PUT", None, Some(_)) => Err(invalid(
-            "a part upload needs both uploadId and partNumber".to_owned(),
+        ("PUT", Some(_), None) | ("PUT", None, Some(_)) => Err(invalid_multipart(
+            "a part upload needs both uploadId and partNumber",
         )),
         (_, Some(_), _) | (_, _, Some(_)) => Err(ApiError::bad_request(
             "FieldNotApplicable",
@@ -463,6 +441,43 @@ fn operation(raw: &Raw) -> Result<Operation, ApiError> {
             "InvalidMethod",
             format!("method {other:?} is not GET, HEAD, PUT, DELETE or POST"),
         )),
+    }
+}
+
+/// A multipart step (`multipart`), sent without `method` or `partNumber`.
+fn multipart_step(raw: &Raw, step: &str) -> Result<Operation, ApiError> {
+    let upload_id = || {
+        raw.upload_id
+            .clone()
+            .ok_or_else(|| invalid_multipart("this multipart step needs uploadId"))
+    };
+    if raw.method.is_some() {
+        return Err(invalid_multipart(
+            "send multipart without method; the answer's Method says what to send",
+        ));
+    }
+    if raw.part_number.is_some() {
+        return Err(invalid_multipart(
+            "partNumber goes with method PUT and uploadId, not with multipart",
+        ));
+    }
+    match step {
+        "initiate" if raw.upload_id.is_some() => {
+            Err(invalid_multipart("initiate takes no uploadId"))
+        }
+        "initiate" => Ok(Operation::Initiate),
+        "complete" => Ok(Operation::Complete {
+            upload_id: upload_id()?,
+        }),
+        "abort" => Ok(Operation::Abort {
+            upload_id: upload_id()?,
+        }),
+        "list" => Ok(Operation::ListParts {
+            upload_id: upload_id()?,
+        }),
+        other => Err(invalid_multipart(format!(
+            "multipart {other:?} is not initiate, complete, abort or list"
+        ))),
     }
 }
 

@@ -26,7 +26,7 @@ pub const API_VERSION: &str = "2015-04-01";
 pub struct AssumeRoleParams<'a> {
     /// `acs:ram::<account>:role/<name>`.
     pub role_arn: &'a str,
-    /// `[A-Za-z0-9.@_-]`, 2 to 32 characters; see [`crate::vend::session::role_session_name`].
+    /// `[A-Za-z0-9.@_-]`, 2 to 32 characters; the vending layer derives it from the caller.
     pub role_session_name: &'a str,
     /// The minified session policy, intersected with the role's own policy.
     pub policy: Option<&'a str>,
