@@ -67,7 +67,7 @@ seeds["jwt"] += [
     b"eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
     b"eyJhbGciOiJub25lIn0.eyJpc3MiOiJqb2UifQ.",
 ]
-# Claims around the rules of src/jwt.rs, at the fuzz clock (NOW = 1795337590).
+# Claims around the rules of src/identity/jwt.rs, at the fuzz clock (NOW = 1795337590).
 now = 1795337590
 for claims in [
     {"iss": "joe", "aud": "stsvend", "sub": "alice", "exp": now + 600},
