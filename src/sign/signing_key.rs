@@ -8,10 +8,9 @@ use std::sync::Mutex;
 
 use ring::hmac;
 
-/// A key derivation: `(secret, yyyymmdd, region, service) -> signing key`.
-pub type Derive = fn(&str, &str, &str, &str) -> hmac::Key;
+use crate::sign::v4::Flavor;
 
-type Id = (usize, String, String, String, String);
+type Id = (&'static str, String, String, String, String);
 
 /// Signing keys derived once and then reused.
 #[derive(Default)]
@@ -33,18 +32,18 @@ impl SigningKeyCache {
     /// Keys kept before the cache starts over (a day's keys for many temporary credentials).
     const CAPACITY: usize = 4096;
 
-    /// The key `derive` gives for these inputs, derived on first use.
+    /// The key `flavor` derives for these inputs, derived on first use.
     pub fn get(
         &self,
-        derive: Derive,
+        flavor: &Flavor,
         secret: &str,
         date: &str,
         region: &str,
         service: &str,
     ) -> hmac::Key {
-        // The derivation is part of the identity, so OSS and AWS keys never mix.
+        // The flavor is part of the identity, so OSS and AWS keys never mix.
         let id = (
-            derive as usize,
+            flavor.key_prefix,
             secret.to_owned(),
             date.to_owned(),
             region.to_owned(),
@@ -60,7 +59,7 @@ impl SigningKeyCache {
         if keys.len() >= Self::CAPACITY {
             keys.clear();
         }
-        let key = derive(secret, date, region, service);
+        let key = flavor.signing_key(secret, date, region, service);
         keys.insert(id, key.clone());
         key
     }

@@ -46,6 +46,23 @@ impl Flavor {
         format!("{date}/{region}/{service}/{}", self.terminator)
     }
 
+    /// The credential: the access key id and the scope, as `x-oss-credential` and
+    /// `X-Amz-Credential` carry it.
+    ///
+    /// # Format
+    /// ```text
+    /// AccessKeyId "/" Scope
+    /// ```
+    pub fn credential(
+        &self,
+        access_key_id: &str,
+        date: &str,
+        region: &str,
+        service: &str,
+    ) -> String {
+        format!("{access_key_id}/{}", self.scope(date, region, service))
+    }
+
     /// The string to sign.
     ///
     /// # Format

@@ -96,7 +96,7 @@ fn code_only(source: &str) -> String {
 /// Whether `r` at `i` starts a raw string (`r"…"`, `r#"…"#`) rather than ending a name.
 fn raw_string_at(chars: &[char], i: usize) -> bool {
     let before_is_name = i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '_');
-    let after = chars[i + 1..].iter().skip_while(|&&h| h == '#').next();
+    let after = chars[i + 1..].iter().find(|&&h| h != '#');
     !before_is_name && after == Some(&'"')
 }
 

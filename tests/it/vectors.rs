@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 use stsvend::credential::Credential;
 use stsvend::sign::aliyun::{oss, rpc};
+use stsvend::sign::v4;
 
 #[derive(Deserialize)]
 struct VectorFile<C> {
@@ -313,7 +314,7 @@ fn oss_post_policy_vectors_match_stage_by_stage() {
                     case.date.as_deref().expect("date"),
                     case.region.as_deref().expect("region"),
                 );
-                let key = oss::signing_key(&case.access_key_secret, date, region, oss::PRODUCT);
+                let key = v4::OSS4.signing_key(&case.access_key_secret, date, region, oss::PRODUCT);
                 oss::post_signature_v4(&key, &case.policy_base64)
             }
             other => panic!("{}: unknown version {other}", case.name),
@@ -353,7 +354,7 @@ fn aws_sigv4_vectors_match_stage_by_stage() {
     for case in &cases {
         assert!(!case.source.is_empty(), "{} has no source", case.name);
         let date = &case.date_time[..8];
-        let scope = sigv4::scope(date, &case.region, &case.service);
+        let scope = v4::AWS4.scope(date, &case.region, &case.service);
         let credential_param = format!("{}/{scope}", case.access_key_id);
         let expires = case.expires.unwrap_or_default().to_string();
         let mut query = pairs(&case.query);
@@ -385,11 +386,11 @@ fn aws_sigv4_vectors_match_stage_by_stage() {
             &canonical_request,
         );
         let string_to_sign =
-            sigv4::string_to_sign(&case.date_time, &scope, &case.canonical_request);
+            v4::AWS4.string_to_sign(&case.date_time, &scope, &case.canonical_request);
         if let Some(expected) = &case.string_to_sign {
             mismatches.check(&case.name, "string to sign", expected, &string_to_sign);
         }
-        let key = sigv4::signing_key(&case.secret_access_key, date, &case.region, &case.service);
+        let key = v4::AWS4.signing_key(&case.secret_access_key, date, &case.region, &case.service);
         mismatches.check(
             &case.name,
             "signature",

@@ -336,26 +336,6 @@ pub fn canonical_request_v4(
     )
 }
 
-/// The V4 credential scope: `yyyymmdd/region/product/aliyun_v4_request`.
-pub fn scope(date: &str, region: &str, product: &str) -> String {
-    v4::OSS4.scope(date, region, product)
-}
-
-/// The V4 string to sign, `OSS4-HMAC-SHA256` first.
-pub fn string_to_sign_v4(date_time: &str, scope: &str, canonical_request: &str) -> String {
-    v4::OSS4.string_to_sign(date_time, scope, canonical_request)
-}
-
-/// The V4 signing key, `aliyun_v4` + secret, for one day, region and product.
-pub fn signing_key(access_key_secret: &str, date: &str, region: &str, product: &str) -> hmac::Key {
-    v4::OSS4.signing_key(access_key_secret, date, region, product)
-}
-
-/// The V4 signature: hex of HMAC-SHA256 with the signing key.
-pub fn signature_v4(signing_key: &hmac::Key, string_to_sign: &str) -> String {
-    v4::signature(signing_key, string_to_sign)
-}
-
 /// What a V4 URL may sign beyond what presign-url uses: another product (CloudBox's
 /// `oss-cloudbox`) and additional signed headers (`x-oss-additional-headers`).
 #[derive(Debug, Clone, Copy)]
@@ -394,7 +374,7 @@ pub fn presign_v4_stages(
 ) -> (PresignedUrl, Stages) {
     let request = &params.request;
     let (date, date_time) = (format_date(params.now), format_compact(params.now));
-    let scope = scope(&date, params.region, options.product);
+    let scope = v4::OSS4.scope(&date, params.region, options.product);
     let credential_param = format!("{}/{scope}", credential.access_key_id);
     let expires_in = params.expires_in.as_secs().min(V4_MAX_EXPIRES_SECONDS);
     let expires = expires_in.to_string();
@@ -421,7 +401,7 @@ pub fn presign_v4_stages(
         UNSIGNED_PAYLOAD,
     );
     let key = keys.get(
-        signing_key,
+        &v4::OSS4,
         &credential.access_key_secret,
         &date,
         params.region,
@@ -447,7 +427,7 @@ pub fn post_signature_v1(access_key_secret: &str, policy_base64: &str) -> String
 
 /// The V4 form signature: hex of HMAC-SHA256 with the signing key over the base64 policy.
 pub fn post_signature_v4(signing_key: &hmac::Key, policy_base64: &str) -> String {
-    signature_v4(signing_key, policy_base64)
+    v4::signature(signing_key, policy_base64)
 }
 
 fn policy_document(expiration: SystemTime, conditions: Vec<Value>) -> String {
@@ -486,11 +466,8 @@ pub fn post_policy_v4(
     keys: &SigningKeyCache,
 ) -> PostForm {
     let (date, date_time) = (format_date(params.now), format_compact(params.now));
-    let credential_field = format!(
-        "{}/{}",
-        credential.access_key_id,
-        scope(&date, params.region, PRODUCT)
-    );
+    let credential_field =
+        v4::OSS4.credential(&credential.access_key_id, &date, params.region, PRODUCT);
     let mut conditions = vec![
         json!({ "x-oss-signature-version": V4_ALGORITHM }),
         json!({ "x-oss-credential": credential_field }),
@@ -505,7 +482,7 @@ pub fn post_policy_v4(
     let policy = policy_document(params.expiration, conditions);
     let policy_base64 = BASE64.encode(&policy);
     let key = keys.get(
-        signing_key,
+        &v4::OSS4,
         &credential.access_key_secret,
         &date,
         params.region,
@@ -581,8 +558,8 @@ mod tests {
             ("sk2", "20231217", "cn-beijing"),
         ] {
             for _ in 0..2 {
-                let cached = cache.get(signing_key, secret, date, region, PRODUCT);
-                let derived = signing_key(secret, date, region, PRODUCT);
+                let cached = cache.get(&v4::OSS4, secret, date, region, PRODUCT);
+                let derived = v4::OSS4.signing_key(secret, date, region, PRODUCT);
                 assert_eq!(
                     hmac::sign(&cached, message).as_ref(),
                     hmac::sign(&derived, message).as_ref()

@@ -15,7 +15,7 @@ use crate::credential::Credential;
 use crate::sign::aws::sigv4::{self, ALGORITHM};
 use crate::sign::object::{PostForm, PostParams, PresignedUrl, UrlParams, form_conditions};
 use crate::sign::signing_key::SigningKeyCache;
-use crate::sign::v4::Stages;
+use crate::sign::v4::{self, Stages};
 use crate::time::{format_compact, format_date, format_iso8601_millis};
 
 /// The service name in S3 signatures.
@@ -77,11 +77,8 @@ pub fn post_policy(
     keys: &SigningKeyCache,
 ) -> PostForm {
     let (date, date_time) = (format_date(params.now), format_compact(params.now));
-    let credential_field = format!(
-        "{}/{}",
-        credential.access_key_id,
-        sigv4::scope(&date, params.region, SERVICE)
-    );
+    let credential_field =
+        v4::AWS4.credential(&credential.access_key_id, &date, params.region, SERVICE);
     let mut conditions: Vec<Value> = Vec::new();
     let mut fields: Vec<(String, String)> = Vec::new();
     form_conditions(params, &mut conditions, &mut fields);
@@ -96,13 +93,13 @@ pub fn post_policy(
             .to_string();
     let policy_base64 = BASE64.encode(&policy);
     let key = keys.get(
-        sigv4::signing_key,
+        &v4::AWS4,
         credential.secret_access_key(),
         &date,
         params.region,
         SERVICE,
     );
-    let signature = sigv4::signature(&key, &policy_base64);
+    let signature = v4::signature(&key, &policy_base64);
     fields.extend([
         ("policy".to_owned(), policy_base64),
         ("x-amz-algorithm".to_owned(), ALGORITHM.to_owned()),

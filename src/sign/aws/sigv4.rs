@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use ring::{digest, hmac};
+use ring::digest;
 
 use crate::credential::Credential;
 use crate::sign::encode::{RFC3986_PATH, RFC3986_UNRESERVED, hex_lower, percent_encode};
@@ -88,21 +88,6 @@ pub fn canonical_headers(headers: &[(&str, &str)]) -> (String, String) {
 
 pub use crate::sign::v4::{canonical_request, signature};
 
-/// The credential scope: `yyyymmdd/region/service/aws4_request`.
-pub fn scope(date: &str, region: &str, service: &str) -> String {
-    v4::AWS4.scope(date, region, service)
-}
-
-/// The string to sign, `AWS4-HMAC-SHA256` first.
-pub fn string_to_sign(date_time: &str, scope: &str, canonical_request: &str) -> String {
-    v4::AWS4.string_to_sign(date_time, scope, canonical_request)
-}
-
-/// The signing key, `AWS4` + secret, for one day, region and service.
-pub fn signing_key(secret_access_key: &str, date: &str, region: &str, service: &str) -> hmac::Key {
-    v4::AWS4.signing_key(secret_access_key, date, region, service)
-}
-
 /// Hex SHA-256 of a payload, as the canonical request and `x-amz-content-sha256` carry it.
 pub fn payload_hash(body: &[u8]) -> String {
     hex_lower(digest::digest(&digest::SHA256, body).as_ref())
@@ -151,7 +136,7 @@ impl Context<'_> {
         canonical_request: String,
     ) -> Stages {
         let key = self.keys.get(
-            signing_key,
+            &v4::AWS4,
             credential.secret_access_key(),
             &date_time[..8],
             self.region,
@@ -175,7 +160,7 @@ pub fn presign_url(
     context: &Context<'_>,
 ) -> (String, Stages) {
     let (date, date_time) = context.dates();
-    let scope = scope(&date, context.region, context.service);
+    let scope = v4::AWS4.scope(&date, context.region, context.service);
     let credential_param = format!("{}/{scope}", credential.access_key_id);
     let expires = expires_in.as_secs().min(MAX_EXPIRES_SECONDS).to_string();
     let mut headers: Vec<(&str, &str)> = vec![("host", request.host)];
@@ -219,7 +204,7 @@ pub fn sign_headers(
     context: &Context<'_>,
 ) -> Vec<(&'static str, String)> {
     let (date, date_time) = context.dates();
-    let scope = scope(&date, context.region, context.service);
+    let scope = v4::AWS4.scope(&date, context.region, context.service);
     let mut added: Vec<(&'static str, String)> = vec![("x-amz-date", date_time.clone())];
     if let Some(token) = &credential.security_token {
         added.push(("x-amz-security-token", token.clone()));
