@@ -28,8 +28,13 @@ pub enum Error {
     MissingIdentity,
 
     /// The bearer token was refused (`AUTH_MODE=jwt`).
-    #[error("bearer token refused: {0}")]
-    Jwt(#[from] crate::identity::jwt::JwtError),
+    #[error("bearer token refused: {reason}")]
+    TokenRefused {
+        /// The `ErrorCode` of the refusal (`TokenExpired`, `InvalidSignature`, ...).
+        code: &'static str,
+        /// Why, in a sentence for the caller (never the token).
+        reason: String,
+    },
 
     /// The caller's identity cannot be placed in an object prefix.
     #[error("the caller's {claim} cannot be used in an object prefix: {reason}")]
@@ -91,8 +96,8 @@ pub struct StsRejection {
     pub message: String,
     /// STS's `RequestId`, for support tickets.
     pub request_id: Option<String>,
-    /// STS's `Retry-After`, in seconds (callers are told at most
-    /// [`crate::host::response::MAX_RETRY_AFTER_SECONDS`]).
+    /// STS's `Retry-After`, in seconds, as STS said it (what callers are told is capped
+    /// where the answer is written).
     pub retry_after: Option<u64>,
 }
 
@@ -138,4 +143,16 @@ pub fn clean_upstream_message(message: &str, max: usize) -> String {
     let mut out: String = kept.chars().filter(|c| !c.is_control()).take(max).collect();
     out.push_str(removed);
     out
+}
+
+/// `error` and each of its sources, joined by `": "`, for a log line: the outermost error
+/// alone often says no more than "error sending request".
+pub fn source_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = error.to_string();
+    let mut next = error.source();
+    while let Some(e) = next {
+        chain = format!("{chain}: {e}");
+        next = e.source();
+    }
+    chain
 }
