@@ -106,7 +106,8 @@ pub const MAX_STS_MESSAGE_CHARS: usize = 300;
 
 impl StsRejection {
     /// A rejection as STS's answer states it, whichever the provider, cleaned by the one
-    /// cleaner ([`clean_upstream_message`]); `Retry-After` is the sender's to add.
+    /// cleaner ([`clean_upstream_message`]); `Retry-After` is added by whoever reads the
+    /// answer's headers.
     pub fn new(status: u16, code: &str, message: &str, request_id: Option<&str>) -> Self {
         Self {
             status,

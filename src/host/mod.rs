@@ -205,29 +205,33 @@ fn announce(config: &Config) {
 /// What both hosts serve: an async function from a [`Request`] to its [`Response`], cloned
 /// into every connection. Any `Fn(Request) -> impl Future<Output = Response<Body>>` that is
 /// `Clone + Send + Sync + 'static` (with a `Send + 'static` future) is one.
-pub trait Handler<F>: Fn(Request) -> F + Clone + Send + Sync + 'static
-where
-    F: Future<Output = Response<Body>> + Send + 'static,
-{
+pub trait Handler: Clone + Send + Sync + 'static {
+    /// The answer to come.
+    type Answer: Future<Output = Response<Body>> + Send + 'static;
+
+    /// Answers `request`.
+    fn answer(&self, request: Request) -> Self::Answer;
 }
 
-impl<H, F> Handler<F> for H
+impl<H, F> Handler for H
 where
     H: Fn(Request) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
+    type Answer = F;
+
+    fn answer(&self, request: Request) -> F {
+        self(request)
+    }
 }
 
 /// Serves `handler` under the Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set, and
 /// otherwise over HTTP on `listen` until SIGTERM or Ctrl-C.
-pub async fn run<F>(listen: SocketAddr, handler: impl Handler<F>) -> Result<(), lambda_http::Error>
-where
-    F: Future<Output = Response<Body>> + Send + 'static,
-{
+pub async fn run(listen: SocketAddr, handler: impl Handler) -> Result<(), lambda_http::Error> {
     if in_lambda() {
         info!("serving under the Lambda runtime");
         lambda_http::run(service_fn(move |request| {
-            let answer = handler(request);
+            let answer = handler.answer(request);
             async move { Ok::<_, Infallible>(answer.await) }
         }))
         .await
@@ -241,27 +245,21 @@ where
 /// Serves `handler` over HTTP/1.1 on `listener` until `shutdown` completes, then lets
 /// requests in flight finish (up to 10 s), with the connection limits for this process's
 /// open-file limit ([`Limits::from_process`]).
-pub async fn serve_http<F>(
+pub async fn serve_http(
     listener: TcpListener,
-    handler: impl Handler<F>,
+    handler: impl Handler,
     shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()>
-where
-    F: Future<Output = Response<Body>> + Send + 'static,
-{
+) -> std::io::Result<()> {
     serve_http_with(listener, Limits::from_process(), handler, shutdown).await
 }
 
 /// [`serve_http`] with the given connection limits (see [`crate::host::listener`]).
-pub async fn serve_http_with<F>(
+pub async fn serve_http_with(
     listener: TcpListener,
     limits: Limits,
-    handler: impl Handler<F>,
+    handler: impl Handler,
     shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()>
-where
-    F: Future<Output = Response<Body>> + Send + 'static,
-{
+) -> std::io::Result<()> {
     info!("listening on http://{}", listener.local_addr()?);
     info!(
         connections = limits.connections,
@@ -393,15 +391,13 @@ impl Acceptor {
 
 /// Serves one admitted connection in its own task, under `graceful`'s watch, with the header
 /// and size limits of HTTP mode.
-fn spawn_connection<F>(
+fn spawn_connection(
     stream: TcpStream,
     admission: Admission,
-    handler: impl Handler<F>,
+    handler: impl Handler,
     graceful: &GracefulShutdown,
     first_byte: Duration,
-) where
-    F: Future<Output = Response<Body>> + Send + 'static,
-{
+) {
     let Admission { tracked, slot, .. } = admission;
     let busy_tracked = Arc::clone(&tracked);
     let service = hyper::service::service_fn(move |request| {
@@ -482,13 +478,7 @@ fn log_refusals(refusals: &mut Refusals, limits: Limits) {
 
 /// Turns a hyper request into the `lambda_http::Request` a Lambda event would give, and
 /// answers it.
-async fn answer_http<F>(
-    handler: impl Handler<F>,
-    request: hyper::Request<Incoming>,
-) -> Response<Body>
-where
-    F: Future<Output = Response<Body>> + Send + 'static,
-{
+async fn answer_http(handler: impl Handler, request: hyper::Request<Incoming>) -> Response<Body> {
     let (parts, body) = request.into_parts();
     let read = tokio::time::timeout(
         BODY_READ_TIMEOUT,
@@ -532,7 +522,9 @@ where
             Err(e) => Body::Binary(e.into_bytes()),
         }
     };
-    handler(Request::from_parts(parts, body).with_query_string_parameters(query)).await
+    handler
+        .answer(Request::from_parts(parts, body).with_query_string_parameters(query))
+        .await
 }
 
 /// Completes on SIGTERM (how Lambda, Function Compute and containers stop a process) or

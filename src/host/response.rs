@@ -311,6 +311,30 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_token_is_401_with_its_own_code_and_sentence() {
+        use crate::identity::jwt::JwtError;
+        for (refusal, code, message) in [
+            (JwtError::Expired, "TokenExpired", "the token has expired"),
+            (
+                JwtError::MissingClaim("sub"),
+                "MissingClaim",
+                "the token has no valid sub claim",
+            ),
+        ] {
+            let error = Error::from(refusal);
+            assert_eq!(
+                error.to_string(),
+                format!("bearer token refused: {message}")
+            );
+            let e = ApiError::from(error);
+            assert_eq!(
+                (e.status, e.code.as_ref(), e.message.as_str()),
+                (StatusCode::UNAUTHORIZED, code, message)
+            );
+        }
+    }
+
+    #[test]
     fn retry_after_is_told_within_one_to_sixty_seconds() {
         for (sts_said, told) in [
             (None, "1"),
