@@ -1,7 +1,8 @@
 //! Who is asking, once established: the caller's subject and the claims templates may use.
 //!
-//! The identity layer ([`crate::identity`]) produces a [`Caller`]; the vending layer
-//! ([`crate::vend`]) renders prefixes, policies and session names from it.
+//! The layer that establishes identity produces a [`Caller`]; the layer that vends
+//! credentials renders prefixes, policies and session names from it. This module names
+//! neither.
 
 use std::collections::BTreeMap;
 

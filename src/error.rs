@@ -28,8 +28,13 @@ pub enum Error {
     MissingIdentity,
 
     /// The bearer token was refused (`AUTH_MODE=jwt`).
-    #[error("bearer token refused: {0}")]
-    Jwt(#[from] crate::identity::jwt::JwtError),
+    #[error("bearer token refused: {reason}")]
+    TokenRefused {
+        /// The `ErrorCode` of the refusal (`TokenExpired`, `InvalidSignature`, ...).
+        code: &'static str,
+        /// Why, in a sentence for the caller (never the token).
+        reason: String,
+    },
 
     /// The caller's identity cannot be placed in an object prefix.
     #[error("the caller's {claim} cannot be used in an object prefix: {reason}")]
@@ -91,8 +96,8 @@ pub struct StsRejection {
     pub message: String,
     /// STS's `RequestId`, for support tickets.
     pub request_id: Option<String>,
-    /// STS's `Retry-After`, in seconds (callers are told at most
-    /// [`crate::host::response::MAX_RETRY_AFTER_SECONDS`]).
+    /// STS's `Retry-After`, in seconds, as STS said it (what callers are told is capped
+    /// where the answer is written).
     pub retry_after: Option<u64>,
 }
 
@@ -101,7 +106,8 @@ pub const MAX_STS_MESSAGE_CHARS: usize = 300;
 
 impl StsRejection {
     /// A rejection as STS's answer states it, whichever the provider, cleaned by the one
-    /// cleaner ([`clean_upstream_message`]); `Retry-After` is the sender's to add.
+    /// cleaner ([`clean_upstream_message`]); `Retry-After` is added by whoever reads the
+    /// answer's headers.
     pub fn new(status: u16, code: &str, message: &str, request_id: Option<&str>) -> Self {
         Self {
             status,
@@ -138,4 +144,16 @@ pub fn clean_upstream_message(message: &str, max: usize) -> String {
     let mut out: String = kept.chars().filter(|c| !c.is_control()).take(max).collect();
     out.push_str(removed);
     out
+}
+
+/// `error` and each of its sources, joined by `": "`, for a log line: the outermost error
+/// alone often says no more than "error sending request".
+pub fn source_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = error.to_string();
+    let mut next = error.source();
+    while let Some(e) = next {
+        chain = format!("{chain}: {e}");
+        next = e.source();
+    }
+    chain
 }

@@ -6,7 +6,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::error::Error;
 
@@ -51,8 +51,41 @@ pub struct HttpReply {
     pub status: u16,
     /// The body, at most [`MAX_REPLY_BYTES`].
     pub body: Vec<u8>,
-    /// `Retry-After`, in seconds, when the upstream sent one.
-    pub retry_after: Option<u64>,
+    /// `Retry-After` as the upstream sent it (delta-seconds or an HTTP-date); read it with
+    /// [`HttpReply::retry_after_seconds`].
+    pub retry_after: Option<String>,
+}
+
+impl HttpReply {
+    /// The upstream's `Retry-After` in seconds from `now` (the instant the request was
+    /// made), when it sent one that [`retry_after_seconds`] understands.
+    pub fn retry_after_seconds(&self, now: SystemTime) -> Option<u64> {
+        self.retry_after
+            .as_deref()
+            .and_then(|value| retry_after_seconds(value, now))
+    }
+}
+
+/// The longest `Retry-After` value kept from an upstream answer, in bytes: an HTTP-date is 29.
+const MAX_RETRY_AFTER_BYTES: usize = 64;
+
+/// How many seconds from `now` a `Retry-After` value asks to wait: either form RFC 9110
+/// allows, delta-seconds (`120`) or an HTTP-date (`Fri, 31 Dec 1999 23:59:59 GMT`, and the
+/// obsolete forms), a date rounded up to the next whole second and a past date being 0.
+/// `None` for anything else.
+///
+/// # Reference
+/// RFC 9110 §10.2.3 (`Retry-After`), §5.6.7 (HTTP-date).
+pub fn retry_after_seconds(value: &str, now: SystemTime) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(seconds);
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(match at.duration_since(now) {
+        Ok(wait) => wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        Err(_) => 0,
+    })
 }
 
 /// Sends a signed request and reads the answer.
@@ -109,7 +142,8 @@ impl ReqwestSender {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse().ok());
+            .filter(|v| v.len() <= MAX_RETRY_AFTER_BYTES)
+            .map(str::to_owned);
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(map_err)? {
             if body.len() + chunk.len() > MAX_REPLY_BYTES {
@@ -193,5 +227,72 @@ impl HttpSender for CannedSender {
                 None => std::future::pending().await,
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+
+    /// 1999-12-31T23:59:59Z.
+    const LAST_SECOND_OF_1999: u64 = 946_684_799;
+
+    fn at(unix: u64, millis: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(unix) + Duration::from_millis(millis)
+    }
+
+    #[test]
+    fn retry_after_in_seconds_is_read_as_is() {
+        let now = at(LAST_SECOND_OF_1999, 0);
+        for (value, seconds) in [("0", Some(0)), ("7", Some(7)), (" 120 ", Some(120))] {
+            assert_eq!(retry_after_seconds(value, now), seconds, "{value:?}");
+        }
+        for value in ["", "-1", "1.5", "soon", "7 seconds"] {
+            assert_eq!(retry_after_seconds(value, now), None, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_as_a_date_counts_from_now() {
+        let now = at(LAST_SECOND_OF_1999 - 30, 0);
+        for date in [
+            "Fri, 31 Dec 1999 23:59:59 GMT",
+            "Friday, 31-Dec-99 23:59:59 GMT",
+            "Fri Dec 31 23:59:59 1999",
+        ] {
+            assert_eq!(retry_after_seconds(date, now), Some(30), "{date:?}");
+        }
+        // Part of a second left counts as a whole one; a date already past means now.
+        let date = "Fri, 31 Dec 1999 23:59:59 GMT";
+        assert_eq!(
+            retry_after_seconds(date, at(LAST_SECOND_OF_1999 - 1, 250)),
+            Some(1)
+        );
+        assert_eq!(
+            retry_after_seconds(date, at(LAST_SECOND_OF_1999, 0)),
+            Some(0)
+        );
+        assert_eq!(
+            retry_after_seconds(date, at(LAST_SECOND_OF_1999 + 60, 0)),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn a_reply_reads_its_retry_after_at_the_instant_given() {
+        let reply = |retry_after: Option<&str>| HttpReply {
+            status: 429,
+            body: Vec::new(),
+            retry_after: retry_after.map(str::to_owned),
+        };
+        let now = at(LAST_SECOND_OF_1999 - 5, 0);
+        assert_eq!(reply(None).retry_after_seconds(now), None);
+        assert_eq!(reply(Some("3")).retry_after_seconds(now), Some(3));
+        assert_eq!(
+            reply(Some("Fri, 31 Dec 1999 23:59:59 GMT")).retry_after_seconds(now),
+            Some(5)
+        );
     }
 }

@@ -25,14 +25,15 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, error, info, warn};
 
 use crate::error::Error;
 use crate::host::config::Config;
 use crate::host::cors::Cors;
 use crate::host::listener::{
-    AcceptBackoff, Admission, Limits, Refusals, Registry, Watched, is_connection_error,
+    AcceptBackoff, Admission, Limits, Refusal, Refusals, Registry, Slot, Tracked, Watched,
+    is_connection_error,
 };
 use crate::identity::AuthMode;
 use crate::time::{Clock, SystemClock};
@@ -201,17 +202,36 @@ fn announce(config: &Config) {
     }
 }
 
-/// Serves `handler` under the Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set, and
-/// otherwise over HTTP on `listen` until SIGTERM or Ctrl-C.
-pub async fn run<H, F>(listen: SocketAddr, handler: H) -> Result<(), lambda_http::Error>
+/// What both hosts serve: an async function from a [`Request`] to its [`Response`], cloned
+/// into every connection. Any `Fn(Request) -> impl Future<Output = Response<Body>>` that is
+/// `Clone + Send + Sync + 'static` (with a `Send + 'static` future) is one.
+pub trait Handler: Clone + Send + Sync + 'static {
+    /// The answer to come.
+    type Answer: Future<Output = Response<Body>> + Send + 'static;
+
+    /// Answers `request`.
+    fn answer(&self, request: Request) -> Self::Answer;
+}
+
+impl<H, F> Handler for H
 where
     H: Fn(Request) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
+    type Answer = F;
+
+    fn answer(&self, request: Request) -> F {
+        self(request)
+    }
+}
+
+/// Serves `handler` under the Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set, and
+/// otherwise over HTTP on `listen` until SIGTERM or Ctrl-C.
+pub async fn run(listen: SocketAddr, handler: impl Handler) -> Result<(), lambda_http::Error> {
     if in_lambda() {
         info!("serving under the Lambda runtime");
         lambda_http::run(service_fn(move |request| {
-            let answer = handler(request);
+            let answer = handler.answer(request);
             async move { Ok::<_, Infallible>(answer.await) }
         }))
         .await
@@ -225,29 +245,21 @@ where
 /// Serves `handler` over HTTP/1.1 on `listener` until `shutdown` completes, then lets
 /// requests in flight finish (up to 10 s), with the connection limits for this process's
 /// open-file limit ([`Limits::from_process`]).
-pub async fn serve_http<H, F>(
+pub async fn serve_http(
     listener: TcpListener,
-    handler: H,
+    handler: impl Handler,
     shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()>
-where
-    H: Fn(Request) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Response<Body>> + Send + 'static,
-{
+) -> std::io::Result<()> {
     serve_http_with(listener, Limits::from_process(), handler, shutdown).await
 }
 
 /// [`serve_http`] with the given connection limits (see [`crate::host::listener`]).
-pub async fn serve_http_with<H, F>(
+pub async fn serve_http_with(
     listener: TcpListener,
     limits: Limits,
-    handler: H,
+    handler: impl Handler,
     shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()>
-where
-    H: Fn(Request) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Response<Body>> + Send + 'static,
-{
+) -> std::io::Result<()> {
     info!("listening on http://{}", listener.local_addr()?);
     info!(
         connections = limits.connections,
@@ -257,119 +269,24 @@ where
         limits.per_peer
     );
     let graceful = GracefulShutdown::new();
-    let registry = Registry::new(limits);
-    let mut backoff = AcceptBackoff::default();
-    let mut refusals = Refusals::default();
+    let mut acceptor = Acceptor::new(listener, limits);
     tokio::pin!(shutdown);
     loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = &mut shutdown => break,
-        };
-        let (stream, peer) = match accepted {
-            Ok(accepted) => {
-                if let Some(failures) = backoff.succeeded() {
-                    info!(
-                        failures,
-                        "accepting connections again after {failures} failed accept(s)"
-                    );
-                }
-                accepted
-            }
-            Err(e) if is_connection_error(&e) => {
-                debug!(error = %e, "a connection was gone before it was accepted");
-                continue;
-            }
-            Err(e) => {
-                let (pause, starts) = backoff.failed();
-                if starts {
-                    warn!(
-                        error = %e,
-                        "accept failed; retrying after 10 ms, doubling to 1 s (one line per burst)"
-                    );
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(pause) => continue,
-                    () = &mut shutdown => break,
-                }
-            }
-        };
         let admitted = tokio::select! {
-            admitted = registry.admit(peer.ip()) => admitted,
+            admitted = acceptor.next() => admitted,
             () = &mut shutdown => break,
         };
-        let Admission {
-            tracked,
-            slot,
-            made_room,
-        } = match admitted {
-            Ok(admission) => admission,
-            Err(refusal) => {
-                debug!(%peer, ?refusal, "refused a connection: 503 TooManyConnections");
-                refusal.answer(stream);
-                if refusals.note(Some(refusal), tokio::time::Instant::now()) {
-                    log_refusals(&mut refusals, limits);
-                }
-                continue;
-            }
-        };
-        if made_room && refusals.note(None, tokio::time::Instant::now()) {
-            log_refusals(&mut refusals, limits);
-        }
-        let handler = handler.clone();
-        let busy_tracked = Arc::clone(&tracked);
-        let service = hyper::service::service_fn(move |request| {
-            let handler = handler.clone();
-            // Held until hyper drops the answer's body, having sent it.
-            let busy = busy_tracked.busy();
-            async move {
-                let answer = answer_http(handler, request).await;
-                Ok::<_, Infallible>(answer.map(|body| busy.until_sent(body)))
-            }
-        });
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
-            .max_buf_size(MAX_HEAD_BYTES)
-            .max_header_size(MAX_HEAD_BYTES)
-            .max_headers(MAX_HEADERS)
-            .serve_connection(
-                TokioIo::new(Watched::new(stream, Arc::clone(&tracked))),
-                service,
+        if let Some((stream, admission)) = admitted {
+            spawn_connection(
+                stream,
+                admission,
+                handler.clone(),
+                &graceful,
+                limits.first_byte,
             );
-        let connection = graceful.watch(connection);
-        let first_byte = limits.first_byte;
-        tokio::spawn(async move {
-            // Dropped last, after the socket: the slot is free only once the socket is closed.
-            let _slot = slot;
-            tokio::pin!(connection);
-            let silence = tokio::time::sleep(first_byte);
-            tokio::pin!(silence);
-            let mut silent = true;
-            loop {
-                tokio::select! {
-                    served = &mut connection => {
-                        if let Err(e) = served {
-                            debug!(error = %e, "connection closed with an error");
-                        }
-                        break;
-                    }
-                    () = tracked.closed_for_room() => {
-                        debug!("closed an idle connection to make room for a new one");
-                        break;
-                    }
-                    () = &mut silence, if silent => {
-                        if tracked.close_if_silent() {
-                            debug!("closed a connection that sent nothing within {first_byte:?}");
-                            break;
-                        }
-                        silent = false;
-                    }
-                }
-            }
-        });
+        }
     }
-    drop(listener);
+    drop(acceptor);
     info!("shutting down; finishing requests in flight");
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
@@ -378,6 +295,169 @@ where
         warn!("requests still in flight after {SHUTDOWN_GRACE:?}; stopping anyway");
     }
     Ok(())
+}
+
+/// The accept loop's side of HTTP mode: the listener, the connections' slots, the pause after
+/// failed accepts and the count of refusals between two log lines.
+struct Acceptor {
+    listener: TcpListener,
+    limits: Limits,
+    registry: Arc<Registry>,
+    backoff: AcceptBackoff,
+    refusals: Refusals,
+}
+
+impl Acceptor {
+    fn new(listener: TcpListener, limits: Limits) -> Self {
+        Self {
+            listener,
+            limits,
+            registry: Registry::new(limits),
+            backoff: AcceptBackoff::default(),
+            refusals: Refusals::default(),
+        }
+    }
+
+    /// The next connection let in, or `None` when this turn gave none to serve (a connection
+    /// gone before it was accepted, a failed accept and its pause, a connection refused with
+    /// 503). Dropping the future midway loses nothing but the connection being admitted.
+    async fn next(&mut self) -> Option<(TcpStream, Admission)> {
+        let (stream, peer) = self.accept().await?;
+        self.admit(stream, peer).await
+    }
+
+    /// Accepts one connection; after a failure other than the client's own, waits for the
+    /// [`AcceptBackoff`] pause (file descriptors may be exhausted for a while).
+    async fn accept(&mut self) -> Option<(TcpStream, SocketAddr)> {
+        match self.listener.accept().await {
+            Ok(accepted) => {
+                if let Some(failures) = self.backoff.succeeded() {
+                    info!(
+                        failures,
+                        "accepting connections again after {failures} failed accept(s)"
+                    );
+                }
+                Some(accepted)
+            }
+            Err(e) if is_connection_error(&e) => {
+                debug!(error = %e, "a connection was gone before it was accepted");
+                None
+            }
+            Err(e) => {
+                let (pause, starts) = self.backoff.failed();
+                if starts {
+                    warn!(
+                        error = %e,
+                        "accept failed; retrying after 10 ms, doubling to 1 s (one line per burst)"
+                    );
+                }
+                tokio::time::sleep(pause).await;
+                None
+            }
+        }
+    }
+
+    /// Gives `stream` a slot (closing an idle connection for room if it must), or answers it
+    /// 503 and closes it; either way, counts what the limits did for the log.
+    async fn admit(
+        &mut self,
+        stream: TcpStream,
+        peer: SocketAddr,
+    ) -> Option<(TcpStream, Admission)> {
+        match self.registry.admit(peer.ip()).await {
+            Ok(admission) => {
+                if admission.made_room {
+                    self.note(None);
+                }
+                Some((stream, admission))
+            }
+            Err(refusal) => {
+                debug!(%peer, ?refusal, "refused a connection: 503 TooManyConnections");
+                refusal.answer(stream);
+                self.note(Some(refusal));
+                None
+            }
+        }
+    }
+
+    /// Counts a refusal (or, with `None`, a connection closed to make room) and logs the
+    /// counts when a summary is due.
+    fn note(&mut self, refusal: Option<Refusal>) {
+        if self.refusals.note(refusal, tokio::time::Instant::now()) {
+            log_refusals(&mut self.refusals, self.limits);
+        }
+    }
+}
+
+/// Serves one admitted connection in its own task, under `graceful`'s watch, with the header
+/// and size limits of HTTP mode.
+fn spawn_connection(
+    stream: TcpStream,
+    admission: Admission,
+    handler: impl Handler,
+    graceful: &GracefulShutdown,
+    first_byte: Duration,
+) {
+    let Admission { tracked, slot, .. } = admission;
+    let busy_tracked = Arc::clone(&tracked);
+    let service = hyper::service::service_fn(move |request| {
+        let handler = handler.clone();
+        // Held until hyper drops the answer's body, having sent it.
+        let busy = busy_tracked.busy();
+        async move {
+            let answer = answer_http(handler, request).await;
+            Ok::<_, Infallible>(answer.map(|body| busy.until_sent(body)))
+        }
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .max_header_size(MAX_HEAD_BYTES)
+        .max_headers(MAX_HEADERS)
+        .serve_connection(
+            TokioIo::new(Watched::new(stream, Arc::clone(&tracked))),
+            service,
+        );
+    let connection = graceful.watch(connection);
+    tokio::spawn(watch_connection(connection, tracked, slot, first_byte));
+}
+
+/// Runs `connection` until it ends, until the registry closes it to make room for another, or
+/// until it has sent nothing within `first_byte`; then frees its slot.
+async fn watch_connection(
+    connection: impl Future<Output = Result<(), hyper::Error>>,
+    tracked: Arc<Tracked>,
+    slot: Slot,
+    first_byte: Duration,
+) {
+    // Dropped last, after the socket: the slot is free only once the socket is closed.
+    let _slot = slot;
+    tokio::pin!(connection);
+    let silence = tokio::time::sleep(first_byte);
+    tokio::pin!(silence);
+    let mut silent = true;
+    loop {
+        tokio::select! {
+            served = &mut connection => {
+                if let Err(e) = served {
+                    debug!(error = %e, "connection closed with an error");
+                }
+                break;
+            }
+            () = tracked.closed_for_room() => {
+                debug!("closed an idle connection to make room for a new one");
+                break;
+            }
+            () = &mut silence, if silent => {
+                if tracked.close_if_silent() {
+                    debug!("closed a connection that sent nothing within {first_byte:?}");
+                    break;
+                }
+                silent = false;
+            }
+        }
+    }
 }
 
 /// Logs the refused and closed-for-room connections counted since the last such line.
@@ -398,11 +478,7 @@ fn log_refusals(refusals: &mut Refusals, limits: Limits) {
 
 /// Turns a hyper request into the `lambda_http::Request` a Lambda event would give, and
 /// answers it.
-async fn answer_http<H, F>(handler: H, request: hyper::Request<Incoming>) -> Response<Body>
-where
-    H: Fn(Request) -> F,
-    F: Future<Output = Response<Body>>,
-{
+async fn answer_http(handler: impl Handler, request: hyper::Request<Incoming>) -> Response<Body> {
     let (parts, body) = request.into_parts();
     let read = tokio::time::timeout(
         BODY_READ_TIMEOUT,
@@ -446,7 +522,9 @@ where
             Err(e) => Body::Binary(e.into_bytes()),
         }
     };
-    handler(Request::from_parts(parts, body).with_query_string_parameters(query)).await
+    handler
+        .answer(Request::from_parts(parts, body).with_query_string_parameters(query))
+        .await
 }
 
 /// Completes on SIGTERM (how Lambda, Function Compute and containers stop a process) or

@@ -9,7 +9,7 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 use tracing::{info, warn};
 
-use crate::error::Error;
+use crate::error::{Error, StsRejection, source_chain};
 
 /// The error answer of every function:
 /// `{"StatusCode":429,"ErrorCode":"Throttling.User","ErrorMessage":"…"}`, where
@@ -119,28 +119,15 @@ impl From<Error> for ApiError {
                 "MissingIdentity",
                 "the request carries no caller identity; sign in first",
             ),
-            Error::Jwt(refusal) => Self::new(
-                StatusCode::UNAUTHORIZED,
-                refusal.code(),
-                refusal.to_string(),
-            ),
+            Error::TokenRefused { code, reason } => {
+                Self::new(StatusCode::UNAUTHORIZED, code, reason)
+            }
             Error::UnsafeIdentity { claim, reason } => Self::new(
                 StatusCode::FORBIDDEN,
                 "InvalidIdentity",
                 format!("the caller's {claim} cannot name a storage prefix: {reason}"),
             ),
-            Error::StsRejected(r) => {
-                let (status, sentence) = sts_refusal(&r.code, r.status);
-                let request_id = r.request_id.as_deref().unwrap_or("none");
-                // STS's own message names accounts, users, roles and the policy: the log
-                // keeps it, the caller gets a fixed sentence for the code.
-                let message = format!("{sentence} (STS {}, RequestId {request_id})", r.code);
-                Self {
-                    retry_after: r.retry_after,
-                    cause: Some(format!("STS said: {}", r.message)),
-                    ..Self::new(status, r.code, message)
-                }
-            }
+            Error::StsRejected(rejection) => Self::sts_rejected(rejection),
             Error::StsMalformed { .. } => Self::new(
                 StatusCode::BAD_GATEWAY,
                 "StsBadResponse",
@@ -151,22 +138,14 @@ impl From<Error> for ApiError {
                 "StsTimeout",
                 format!("STS did not answer within {} ms", after.as_millis()),
             ),
-            Error::StsUnreachable(source) => {
-                let mut cause = source.to_string();
-                let mut next = source.source();
-                while let Some(e) = next {
-                    cause = format!("{cause}: {e}");
-                    next = e.source();
-                }
-                Self {
-                    cause: Some(cause),
-                    ..Self::new(
-                        StatusCode::BAD_GATEWAY,
-                        "StsUnreachable",
-                        "STS could not be reached",
-                    )
-                }
-            }
+            Error::StsUnreachable(source) => Self {
+                cause: Some(source_chain(&*source)),
+                ..Self::new(
+                    StatusCode::BAD_GATEWAY,
+                    "StsUnreachable",
+                    "STS could not be reached",
+                )
+            },
             Error::Policy(_) => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "PolicyTooLarge",
@@ -177,6 +156,25 @@ impl From<Error> for ApiError {
                 "InternalError",
                 "internal error",
             ),
+        }
+    }
+}
+
+impl ApiError {
+    /// STS's refusal, as the caller sees it: the status and fixed sentence of its code
+    /// ([`sts_refusal`]), STS's `RequestId`, and STS's `Retry-After`. STS's own message names
+    /// accounts, users, roles and the policy: the log keeps it, the caller never sees it.
+    fn sts_rejected(rejection: StsRejection) -> Self {
+        let (status, sentence) = sts_refusal(&rejection.code, rejection.status);
+        let request_id = rejection.request_id.as_deref().unwrap_or("none");
+        let message = format!(
+            "{sentence} (STS {}, RequestId {request_id})",
+            rejection.code
+        );
+        Self {
+            retry_after: rejection.retry_after,
+            cause: Some(format!("STS said: {}", rejection.message)),
+            ..Self::new(status, rejection.code, message)
         }
     }
 }
@@ -276,7 +274,6 @@ pub fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::StsRejection;
 
     fn rejected(code: &str, message: &str, retry_after: Option<u64>) -> ApiError {
         let mut rejection = StsRejection::new(403, code, message, Some("4C8F-REQUEST"));
@@ -311,6 +308,30 @@ mod tests {
             "{}",
             throttled.message
         );
+    }
+
+    #[test]
+    fn a_refused_token_is_401_with_its_own_code_and_sentence() {
+        use crate::identity::jwt::JwtError;
+        for (refusal, code, message) in [
+            (JwtError::Expired, "TokenExpired", "the token has expired"),
+            (
+                JwtError::MissingClaim("sub"),
+                "MissingClaim",
+                "the token has no valid sub claim",
+            ),
+        ] {
+            let error = Error::from(refusal);
+            assert_eq!(
+                error.to_string(),
+                format!("bearer token refused: {message}")
+            );
+            let e = ApiError::from(error);
+            assert_eq!(
+                (e.status, e.code.as_ref(), e.message.as_str()),
+                (StatusCode::UNAUTHORIZED, code, message)
+            );
+        }
     }
 
     #[test]

@@ -18,6 +18,9 @@ use ring::{hmac, signature};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::{Booleans, claims_as_text};
+use crate::error::Error;
+
 /// The largest token accepted, in bytes: real identity tokens are 1 to 2 KiB.
 pub const MAX_TOKEN_BYTES: usize = 8191;
 
@@ -77,6 +80,16 @@ impl JwtError {
             Self::WrongIssuer => "InvalidIssuer",
             Self::WrongAudience => "InvalidAudience",
             Self::MissingClaim(_) => "MissingClaim",
+        }
+    }
+}
+
+/// A refused token, as the library's error: 401 with this refusal's `ErrorCode` and sentence.
+impl From<JwtError> for Error {
+    fn from(refusal: JwtError) -> Self {
+        Error::TokenRefused {
+            code: refusal.code(),
+            reason: refusal.to_string(),
         }
     }
 }
@@ -379,14 +392,7 @@ fn check_claims(
         .filter(|s| !s.is_empty())
         .ok_or(JwtError::MissingClaim("sub"))?
         .to_owned();
-    let claims = claims
-        .into_iter()
-        .filter_map(|(name, value)| match value {
-            Value::String(s) => Some((name, s)),
-            Value::Number(n) => Some((name, n.to_string())),
-            _ => None,
-        })
-        .collect();
+    let claims = claims_as_text(claims, Booleans::Dropped);
     Ok(VerifiedClaims { sub, claims })
 }
 

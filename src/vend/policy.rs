@@ -233,48 +233,51 @@ fn substitute(s: &str, vars: &PolicyVars<'_>) -> Result<String, Refusal> {
     while let Some(at) = rest.find('$') {
         out.push_str(&rest[..at]);
         let after = &rest[at + 1..];
-        if let Some(braced) = after.strip_prefix('{') {
+        rest = if let Some(braced) = after.strip_prefix('{') {
             let end = braced
                 .find('}')
                 .ok_or_else(|| format!("unclosed \"${{\" in {s:?}"))?;
-            let name = &braced[..end];
-            let claim = name.strip_prefix("claim.").filter(|n| is_claim_name(n));
-            match name {
-                "sub" => out.push_str(caller_value(vars.caller, "sub").map_err(Refusal::Caller)?),
-                _ if claim.is_some() => {
-                    out.push_str(
-                        caller_value(vars.caller, claim.unwrap_or_default())
-                            .map_err(Refusal::Caller)?,
-                    );
-                }
-                _ if name.contains(':') => {
-                    // A policy variable of the cloud's own (`${aws:username}`): keep it.
-                    out.push_str(&rest[at..at + 3 + end]);
-                }
-                _ => return Err(format!("unknown placeholder ${{{name}}}").into()),
-            }
-            rest = &braced[end + 1..];
+            let kept_as_written = &rest[at..at + 3 + end];
+            out.push_str(braced_value(&braced[..end], vars)?.unwrap_or(kept_as_written));
+            &braced[end + 1..]
         } else if after.starts_with(|c: char| c.is_ascii_uppercase() || c == '_') {
             let len = after
                 .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
                 .unwrap_or(after.len());
-            match &after[..len] {
-                "BUCKET_NAME" => out.push_str(vars.bucket),
-                "OBJECT_PREFIX" => out.push_str(vars.object_prefix),
-                "IMM_PROJECT" => out.push_str(
-                    vars.imm_project
-                        .ok_or("the template uses $IMM_PROJECT but IMM_PROJECT is unset")?,
-                ),
-                other => return Err(format!("unknown placeholder ${other}").into()),
-            }
-            rest = &after[len..];
+            out.push_str(bare_value(&after[..len], vars)?);
+            &after[len..]
         } else {
             out.push('$');
-            rest = after;
-        }
+            after
+        };
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// The value of `${name}`: the caller's `sub` or claim, or `None` for a policy variable of
+/// the cloud's own (`${aws:username}`), which stays as written.
+fn braced_value<'a>(name: &str, vars: &PolicyVars<'a>) -> Result<Option<&'a str>, Refusal> {
+    let claim = name.strip_prefix("claim.").filter(|n| is_claim_name(n));
+    match (name, claim) {
+        ("sub", _) => caller_value(vars.caller, "sub").map(Some),
+        (_, Some(claim)) => caller_value(vars.caller, claim).map(Some),
+        _ if name.contains(':') => Ok(None),
+        _ => return Err(format!("unknown placeholder ${{{name}}}").into()),
+    }
+    .map_err(Refusal::Caller)
+}
+
+/// The value of `$NAME`: the bucket, the caller's prefix or the IMM project.
+fn bare_value<'a>(name: &str, vars: &PolicyVars<'a>) -> Result<&'a str, Refusal> {
+    match name {
+        "BUCKET_NAME" => Ok(vars.bucket),
+        "OBJECT_PREFIX" => Ok(vars.object_prefix),
+        "IMM_PROJECT" => Ok(vars
+            .imm_project
+            .ok_or("the template uses $IMM_PROJECT but IMM_PROJECT is unset")?),
+        other => Err(format!("unknown placeholder ${other}").into()),
+    }
 }
 
 #[cfg(test)]

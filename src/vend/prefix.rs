@@ -28,6 +28,40 @@ enum Segment {
     Claim(String),
 }
 
+impl Segment {
+    /// One `/`-separated segment of `template`: a whole placeholder or a literal that can
+    /// stand in a policy resource; otherwise why not.
+    fn parse(segment: &str, template: &str) -> Result<Self, String> {
+        let claim = segment
+            .strip_prefix("${claim.")
+            .and_then(|rest| rest.strip_suffix('}'))
+            .filter(|name| is_claim_name(name));
+        if let Some(name) = claim {
+            return Ok(Segment::Claim(name.to_owned()));
+        }
+        Ok(match segment {
+            "${sub}" => Segment::Sub,
+            "" => {
+                return Err(format!(
+                    "{template:?} has an empty segment (a leading or doubled '/')"
+                ));
+            }
+            "." | ".." => return Err(format!("{template:?} has a {segment:?} segment")),
+            _ if segment.contains("${") => {
+                return Err(format!(
+                    "{segment:?}: a placeholder must be a whole segment: ${{sub}} or ${{claim.NAME}}"
+                ));
+            }
+            _ if segment.contains(['*', '?', '$']) || segment.contains(char::is_control) => {
+                return Err(format!(
+                    "{segment:?} holds '*', '?', '$' or a control character"
+                ));
+            }
+            literal => Segment::Literal(literal.to_owned()),
+        })
+    }
+}
+
 /// A parsed `OBJECT_PREFIX`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrefixTemplate {
@@ -49,27 +83,11 @@ impl PrefixTemplate {
         let Some(body) = template.strip_suffix('/') else {
             return Err(bad(format!("{template:?} must end with '/'")));
         };
-        let mut segments = Vec::new();
-        for segment in body.split('/') {
-            let claim = segment
-                .strip_prefix("${claim.")
-                .and_then(|rest| rest.strip_suffix('}'));
-            segments.push(match segment {
-                "${sub}" => Segment::Sub,
-                _ if claim.is_some_and(is_claim_name) => Segment::Claim(claim.unwrap_or_default().to_owned()),
-                "" => return Err(bad(format!("{template:?} has an empty segment (a leading or doubled '/')"))),
-                "." | ".." => return Err(bad(format!("{template:?} has a {segment:?} segment"))),
-                _ if segment.contains("${") => {
-                    return Err(bad(format!(
-                        "{segment:?}: a placeholder must be a whole segment: ${{sub}} or ${{claim.NAME}}"
-                    )));
-                }
-                _ if segment.contains(['*', '?', '$']) || segment.contains(char::is_control) => {
-                    return Err(bad(format!("{segment:?} holds '*', '?', '$' or a control character")));
-                }
-                literal => Segment::Literal(literal.to_owned()),
-            });
-        }
+        let segments = body
+            .split('/')
+            .map(|segment| Segment::parse(segment, template))
+            .collect::<Result<_, _>>()
+            .map_err(bad)?;
         Ok(Self { segments })
     }
 

@@ -159,7 +159,7 @@ impl StsClient {
         };
         parsed.map_err(|error| match error {
             Error::StsRejected(rejection) => Error::StsRejected(StsRejection {
-                retry_after: reply.retry_after,
+                retry_after: reply.retry_after_seconds(now),
                 ..rejection
             }),
             other => other,

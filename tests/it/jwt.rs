@@ -60,7 +60,7 @@ fn with_file(keys: &Keys) -> Authenticator {
 
 fn refusal_code(result: Result<stsvend::caller::Caller, Error>) -> String {
     match result {
-        Err(Error::Jwt(e)) => e.code().to_owned(),
+        Err(Error::TokenRefused { code, .. }) => code.to_owned(),
         other => panic!("expected a JWT refusal, got {other:?}"),
     }
 }
