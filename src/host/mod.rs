@@ -24,7 +24,10 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use lambda_http::aws_lambda_events::query_map::QueryMap;
-use lambda_http::{Body, Request, RequestExt, Response, service_fn};
+use lambda_http::request::LambdaRequest;
+use lambda_http::{
+    Adapter, Body, BoxFuture, LambdaEvent, Request, RequestExt, Response, Service, service_fn,
+};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, error, info, warn};
 
@@ -130,9 +133,70 @@ pub fn init_logging() {
     };
 }
 
-/// Everything a function binary's `main` does: logging, configuration (exit status 2 when it
-/// is wrong), the function's state from `build`, the start-up announcements, and [`run`].
+/// Runs a function: reads the configuration, builds its state with `build` (the
+/// configuration, the system clock and the one HTTP client), and serves `handle` under the
+/// Lambda runtime or over HTTP. A configuration error stops start-up with exit code 2.
 pub async fn serve_function<S, B, H, F>(build: B, handle: H) -> ExitCode
+where
+    S: Send + Sync + 'static,
+    B: FnOnce(Config, Arc<dyn Clock>, Arc<dyn HttpSender>) -> Result<S, Error>,
+    H: Fn(Arc<S>, Request) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    let Some((_, listen, handler)) = start(build, handle) else {
+        return ExitCode::from(2);
+    };
+    finish(run(listen, handler).await)
+}
+
+/// What a function answers to a Lambda event that is not an HTTP request (an S3 event
+/// notification): `Ok` with the invocation's answer, or `Err` with why the invocation failed,
+/// so that the platform delivers the event again.
+pub type EventAnswer = BoxFuture<'static, Result<serde_json::Value, String>>;
+
+/// [`serve_function`] for a function that also takes platform events under the Lambda
+/// runtime: an event that is not an API Gateway, Function URL or ALB request goes to
+/// `on_event`. Only the platform writes the top-level event (a client's request arrives
+/// inside one as its `body`), so no client can make its request an event. Over HTTP, every
+/// request goes to `handle`.
+pub async fn serve_function_with_events<S, B, H, F, E>(build: B, handle: H, on_event: E) -> ExitCode
+where
+    S: Send + Sync + 'static,
+    B: FnOnce(Config, Arc<dyn Clock>, Arc<dyn HttpSender>) -> Result<S, Error>,
+    H: Fn(Arc<S>, Request) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+    E: Fn(Arc<S>, serde_json::Value) -> EventAnswer + Clone + Send + Sync + 'static,
+{
+    let Some((state, listen, handler)) = start(build, handle) else {
+        return ExitCode::from(2);
+    };
+    if !in_lambda() {
+        return finish(run(listen, handler).await);
+    }
+    info!("serving under the Lambda runtime (HTTP requests and events)");
+    let dispatch = move |event: LambdaEvent<serde_json::Value>| {
+        let (handler, state, on_event) = (handler.clone(), Arc::clone(&state), on_event.clone());
+        async move {
+            let (payload, context) = event.into_parts();
+            match serde_json::from_value::<LambdaRequest>(payload.clone()) {
+                Ok(request) => {
+                    let mut adapter = Adapter::from(service_fn(move |request| {
+                        let answer = handler.answer(request);
+                        async move { Ok::<_, Infallible>(answer.await) }
+                    }));
+                    let response = adapter.call(LambdaEvent::new(request, context)).await?;
+                    Ok::<_, lambda_http::Error>(serde_json::to_value(response)?)
+                }
+                Err(_) => Ok(on_event(state, payload).await?),
+            }
+        }
+    };
+    finish(lambda_http::lambda_runtime::run(service_fn(dispatch)).await)
+}
+
+/// Reads the configuration and builds the state, with CORS around `handle`; `None` (logged)
+/// on a configuration error.
+fn start<S, B, H, F>(build: B, handle: H) -> Option<(Arc<S>, SocketAddr, impl Handler)>
 where
     S: Send + Sync + 'static,
     B: FnOnce(Config, Arc<dyn Clock>, Arc<dyn HttpSender>) -> Result<S, Error>,
@@ -156,19 +220,25 @@ where
         Ok(started) => started,
         Err(e) => {
             error!("configuration error, not starting: {e}");
-            return ExitCode::from(2);
+            return None;
         }
     };
-    let served = run(listen, move |request| {
-        let (state, cors, handle) = (Arc::clone(&state), cors.clone(), handle.clone());
+    let served = Arc::clone(&state);
+    let handler = move |request| {
+        let (state, cors, handle) = (Arc::clone(&served), cors.clone(), handle.clone());
         async move {
             match cors {
                 Some(cors) => cors.serve(request, |request| handle(state, request)).await,
                 None => handle(state, request).await,
             }
         }
-    });
-    match served.await {
+    };
+    Some((state, listen, handler))
+}
+
+/// The exit code for how serving ended.
+fn finish<E: std::fmt::Display>(served: Result<(), E>) -> ExitCode {
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("stopped: {e}");

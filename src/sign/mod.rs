@@ -10,3 +10,4 @@ pub mod object;
 pub mod presign;
 pub mod signing_key;
 pub mod v4;
+pub mod webhook;

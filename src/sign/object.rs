@@ -95,6 +95,8 @@ pub struct PostParams<'a> {
     pub expiration: SystemTime,
     /// The signing instant (V4 `x-oss-date`).
     pub now: SystemTime,
+    /// An OSS upload callback (`callback` field, base64 JSON) the form must carry as given.
+    pub callback: Option<&'a str>,
 }
 
 /// A signed form upload: the fields to send (the file field goes last), and the policy.
@@ -145,5 +147,9 @@ pub fn form_conditions(
     if let Some(content_type) = params.content_type {
         conditions.push(json!({ "Content-Type": content_type }));
         fields.push(("Content-Type".to_owned(), content_type.to_owned()));
+    }
+    if let Some(callback) = params.callback {
+        conditions.push(json!({ "callback": callback }));
+        fields.push(("callback".to_owned(), callback.to_owned()));
     }
 }

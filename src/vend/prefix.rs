@@ -12,6 +12,8 @@
 //! - a caller's value must be a safe path segment ([`check_segment`]); otherwise the request
 //!   is refused, never escaped.
 
+use std::collections::BTreeMap;
+
 use crate::caller::Caller;
 use crate::error::Error;
 
@@ -118,6 +120,35 @@ impl PrefixTemplate {
             out.push('/');
         }
         Ok(out)
+    }
+
+    /// Who may have written `key`: the values of the template's placeholders (`sub`, and each
+    /// claim by its name) when `key` lies under the prefix they render, and `None` when it lies
+    /// under no caller's prefix. The prefix's segments are whole placeholders, so one key has
+    /// one reading; the same placeholder twice must have one value.
+    pub fn attribute(&self, key: &str) -> Option<BTreeMap<String, String>> {
+        let mut parts = key.split('/');
+        let mut values = BTreeMap::new();
+        let mut prefix_len = 0;
+        for segment in &self.segments {
+            let part = parts.next()?;
+            prefix_len += part.len() + 1;
+            let name = match segment {
+                Segment::Literal(literal) if literal == part => continue,
+                Segment::Literal(_) => return None,
+                Segment::Sub => "sub",
+                Segment::Claim(name) => name.as_str(),
+            };
+            check_segment(part).ok()?;
+            if values
+                .insert(name.to_owned(), part.to_owned())
+                .is_some_and(|v| v != part)
+            {
+                return None;
+            }
+        }
+        // Something must follow the prefix: the prefix itself is no object of the caller's.
+        (key.len() > prefix_len).then_some(values)
     }
 }
 
@@ -261,6 +292,38 @@ pub fn is_invisible(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_attributed_to_the_caller_whose_prefix_holds_them() {
+        let template = PrefixTemplate::parse("tenants/${claim.tenant}/users/${sub}/").expect("t");
+        let values = template
+            .attribute("tenants/acme/users/alice/photos/a b.jpg")
+            .expect("attributed");
+        assert_eq!(values.get("sub").map(String::as_str), Some("alice"));
+        assert_eq!(values.get("tenant").map(String::as_str), Some("acme"));
+        let mut caller = Caller::with_sub("alice");
+        caller.claims.insert("tenant".into(), "acme".into());
+        assert!(
+            "tenants/acme/users/alice/photos/a b.jpg"
+                .starts_with(&template.render(&caller).expect("render"))
+        );
+        for outside in [
+            "tenants/acme/users/alice/",
+            "tenants/acme/users/alice",
+            "tenants/acme/people/alice/a.jpg",
+            "tenants/acme/users/../a.jpg",
+            "tenants/ac me/users/alice/a.jpg",
+            "other/acme/users/alice/a.jpg",
+            "",
+        ] {
+            assert_eq!(template.attribute(outside), None, "{outside:?}");
+        }
+        let twice = PrefixTemplate::parse("${sub}/x/${sub}/").expect("t");
+        assert!(twice.attribute("a/x/a/k").is_some());
+        assert_eq!(twice.attribute("a/x/b/k"), None);
+        let whole = PrefixTemplate::parse("").expect("t");
+        assert_eq!(whole.attribute("k").map(|v| v.len()), Some(0));
+    }
 
     #[test]
     fn default_template_gives_each_caller_a_folder() {

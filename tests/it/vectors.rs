@@ -441,3 +441,50 @@ fn the_s3_documentation_example_presigns_to_its_published_url() {
     mismatches.check(&case.name, "presigned URL", expected_url, &url.url);
     mismatches.assert_none("aws_s3_doc_examples.json");
 }
+
+#[derive(Deserialize)]
+struct CallbackCase {
+    name: String,
+    source: String,
+    key_url: String,
+    path: String,
+    query: Option<String>,
+    body: String,
+    authorization: String,
+    valid: bool,
+}
+
+/// OSS's own callbacks verify, and each tampered copy fails, at the stage that should refuse
+/// it: the key URL before anything else, then the signature.
+#[test]
+fn oss_callback_vectors_verify_and_tampered_ones_fail() {
+    use base64::Engine as _;
+    use stsvend::sign::aliyun::callback::{self, CallbackError, PublicKey};
+    let file: serde_json::Value = read("oss_callback.json");
+    let pem = file["public_key_pem"].as_str().expect("public_key_pem");
+    assert_eq!(
+        pem,
+        callback::PUBLISHED_KEY_PEM,
+        "the bundled key is the published one"
+    );
+    let key = PublicKey::from_pem(pem).expect("the published key");
+    let cases: Vec<CallbackCase> = load("oss_callback.json");
+    let mut mismatches = Mismatches::default();
+    for case in &cases {
+        assert!(!case.source.is_empty(), "{} has no source", case.name);
+        let header = base64::engine::general_purpose::STANDARD.encode(&case.key_url);
+        let outcome = callback::public_key_url(&header).and_then(|_| {
+            let string_to_sign =
+                callback::string_to_sign(&case.path, case.query.as_deref(), case.body.as_bytes())?;
+            key.verify(&case.authorization, &string_to_sign)
+        });
+        let expected = if case.valid { "valid" } else { "refused" };
+        let actual = match outcome {
+            Ok(()) => "valid",
+            Err(CallbackError::KeyUrlNotAllowed | CallbackError::BadSignature) => "refused",
+            Err(other) => panic!("{}: {other}", case.name),
+        };
+        mismatches.check(&case.name, "verification", expected, actual);
+    }
+    mismatches.assert_none("oss_callback.json");
+}

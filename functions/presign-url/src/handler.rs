@@ -15,12 +15,13 @@ use serde::{Serialize, Serializer};
 use stsvend::caller::Caller;
 use stsvend::credential::Credential;
 use stsvend::error::Error;
-use stsvend::host::config::{Config, PresignSettings};
+use stsvend::host::config::{CallbackSettings, Config, PresignSettings};
 use stsvend::host::response::{self, ApiError};
 use stsvend::identity::Authenticator;
+use stsvend::sign::aliyun::callback::{self, TagScope};
 use stsvend::sign::object::{KeyCondition, ObjectRequest, PostParams};
 use stsvend::sign::presign::Presigner;
-use stsvend::time::{Clock, format_iso8601};
+use stsvend::time::{Clock, format_iso8601, unix_seconds};
 use stsvend::transport::HttpSender;
 use stsvend::vend::policy::PolicyTemplate;
 use stsvend::vend::session::role_session_name;
@@ -40,6 +41,9 @@ pub struct AppState {
     auth: Authenticator,
     signer: Signer,
     presigner: Presigner,
+    /// `UPLOAD_CALLBACK_URL` and `UPLOAD_CALLBACK_SECRET`: the callback pinned into every OSS
+    /// upload.
+    callback: Option<CallbackSettings>,
 }
 
 /// Whose key signs.
@@ -67,6 +71,7 @@ impl AppState {
         sender: Arc<dyn HttpSender>,
     ) -> Result<Self, Error> {
         let settings = PresignSettings::load(&config)?;
+        let callback = CallbackSettings::load(&config)?;
         let signer = match &config.sts.role_arn {
             Some(role_arn) => {
                 let policy = PolicyTemplate::allowing(
@@ -95,7 +100,19 @@ impl AppState {
             clock,
             signer,
             presigner,
+            callback,
         })
+    }
+
+    /// The `callback` parameter pinned into an upload of `scope` that expires at `expires`,
+    /// when callbacks are configured: record-upload trusts what its body says of the object
+    /// because of the tag in it.
+    fn callback(&self, scope: TagScope<'_>, expires: SystemTime) -> Option<String> {
+        let settings = self.callback.as_ref()?;
+        let expires = unix_seconds(expires);
+        let tag = callback::tag(&settings.secret, self.presigner.bucket(), scope, expires);
+        let body = callback::callback_body(scope, expires, &tag);
+        Some(callback::callback_parameter(&settings.url, &body))
     }
 
     /// The credential that signs for `caller`.
@@ -222,6 +239,13 @@ fn form(
     now: SystemTime,
     expiry: Expiry,
 ) -> Response<Body> {
+    let expiration = now + Duration::from_secs(expiry.expires_in);
+    let scope = if starts_with {
+        TagScope::Prefix(key)
+    } else {
+        TagScope::Key(key)
+    };
+    let callback = state.callback(scope, expiration);
     let params = PostParams {
         bucket: state.presigner.bucket(),
         region: &state.config.bucket_region,
@@ -233,8 +257,9 @@ fn form(
         max_bytes: state.settings.upload_max_bytes,
         content_type: ask.content_type.as_deref(),
         success_action_status: SUCCESS_ACTION_STATUS,
-        expiration: now + Duration::from_secs(expiry.expires_in),
+        expiration,
         now,
+        callback: callback.as_deref(),
     };
     let form = state.presigner.form(credential, &params);
     let answer = Answer {
@@ -255,8 +280,15 @@ fn url(
     expiry: Expiry,
 ) -> Response<Body> {
     let headers = signed_headers(ask);
+    let expires_in = Duration::from_secs(expiry.expires_in);
     let mut query = operation.query();
     query.extend(ask.overrides.iter().cloned());
+    // The uploads that create an object carry the pinned callback, signed into the URL.
+    if matches!(operation, Operation::Put | Operation::Complete { .. })
+        && let Some(callback) = state.callback(TagScope::Key(key), now + expires_in)
+    {
+        query.push(("callback", callback));
+    }
     let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let header_refs: Vec<(&str, &str)> = headers
         .iter()
@@ -269,7 +301,6 @@ fn url(
         query: &query,
         headers: &header_refs,
     };
-    let expires_in = Duration::from_secs(expiry.expires_in);
     let presigned = state.presigner.url(credential, request, now, expires_in);
     let answer = Answer {
         headers: Some(Ordered(&headers)),

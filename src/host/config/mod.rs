@@ -13,6 +13,7 @@ mod checks;
 mod env;
 mod presign;
 mod seed;
+mod upload;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -20,6 +21,9 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use self::presign::{DEFAULT_ALLOWED_PROCESS, PresignMethods, PresignSettings};
+pub use self::upload::{
+    CallbackSettings, MIN_CALLBACK_SECRET_BYTES, RecordMode, RecordSettings, WebhookSettings,
+};
 
 use self::checks::{
     check_bucket, check_region, check_role_arn, jwt_settings, listen_address,
@@ -60,7 +64,8 @@ pub struct Config {
     pub cors_allow_origins: Vec<String>,
     /// `BIND` and `PORT` (or `FC_SERVER_PORT`): where HTTP mode listens.
     pub listen: SocketAddr,
-    /// presign-url's variables as set, read by [`PresignSettings::load`].
+    /// The variables only some functions read, as set: [`PresignSettings::load`],
+    /// [`CallbackSettings::load`] and [`RecordSettings::load`] read them.
     deferred: BTreeMap<&'static str, String>,
 }
 
@@ -108,6 +113,7 @@ impl Config {
             listen: listen_address(&env)?,
             deferred: presign::VARIABLES
                 .iter()
+                .chain(upload::VARIABLES)
                 .filter_map(|&name| env.as_set(name).map(|value| (name, value)))
                 .collect(),
         };
