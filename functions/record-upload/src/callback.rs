@@ -1,0 +1,162 @@
+//! What an OSS callback's body says of the object, trusted only with the tag presign-url
+//! pinned into it.
+//!
+//! OSS signs whatever callback it was given, and a client holding issue-token's credentials
+//! writes its own callback, constants included. So the object fields of a callback are
+//! believed only when its `stsvend` member carries a tag made with `UPLOAD_CALLBACK_SECRET`
+//! over this bucket, the key (or the prefix of a `startsWith` form) and the URL's expiry,
+//! and the object is that key or lies under that prefix.
+
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use lambda_http::http::StatusCode;
+use serde::Deserialize;
+use serde_json::Value;
+use stsvend::host::config::CallbackSettings;
+use stsvend::host::response::ApiError;
+use stsvend::sign::aliyun::callback::{TagScope, tag_holds};
+use stsvend::time::format_iso8601;
+
+use crate::record::{Image, Source, Upload};
+
+/// How long after its URL expired a callback is still believed: an upload that started just
+/// before the expiry may take this long to finish (a large file on a slow link).
+pub(crate) const EXPIRY_GRACE: Duration = Duration::from_secs(24 * 3600);
+
+/// A pinned callback body, after OSS filled its variables (JSON values).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Body {
+    bucket: String,
+    object: String,
+    #[serde(default)]
+    etag: String,
+    size: Value,
+    #[serde(default)]
+    mime_type: Value,
+    #[serde(default)]
+    height: Value,
+    #[serde(default)]
+    width: Value,
+    #[serde(default)]
+    format: Value,
+    stsvend: Option<Pin>,
+}
+
+/// The constants presign-url wrote into the template.
+#[derive(Debug, Deserialize)]
+struct Pin {
+    scope: String,
+    value: String,
+    expires: u64,
+    tag: String,
+}
+
+fn forbidden(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, code, message.into())
+}
+
+/// The upload a verified callback body reports, when its tag vouches for it; the refusal
+/// otherwise (400 for a body that is not a callback body, 403 for one not to be believed).
+pub(crate) fn read(
+    body: &[u8],
+    settings: &CallbackSettings,
+    bucket: &str,
+    now: SystemTime,
+) -> Result<Upload, ApiError> {
+    let body: Body = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            "InvalidCallbackBody",
+            format!("the callback body is not the pinned JSON: {e}"),
+        )
+    })?;
+    let pin = body.stsvend.as_ref().ok_or_else(|| {
+        forbidden(
+            "UntaggedCallback",
+            "the callback carries no stsvend tag; only callbacks presign-url pinned are recorded",
+        )
+    })?;
+    let value = URL_SAFE_NO_PAD
+        .decode(&pin.value)
+        .ok()
+        .and_then(|v| String::from_utf8(v).ok())
+        .ok_or_else(|| {
+            ApiError::bad_request("InvalidCallbackBody", "the tag's value is not base64url")
+        })?;
+    let scope = match pin.scope.as_str() {
+        "key" => TagScope::Key(&value),
+        "prefix" => TagScope::Prefix(&value),
+        _ => {
+            return Err(ApiError::bad_request(
+                "InvalidCallbackBody",
+                "the tag's scope is not key or prefix",
+            ));
+        }
+    };
+    if !tag_holds(&settings.secret, bucket, scope, pin.expires, &pin.tag) {
+        return Err(forbidden(
+            "InvalidCallbackTag",
+            "the callback's tag was not made by presign-url",
+        ));
+    }
+    if body.bucket != bucket {
+        return Err(forbidden(
+            "WrongBucket",
+            "the callback reports another bucket",
+        ));
+    }
+    if !scope.covers(&body.object) {
+        return Err(forbidden(
+            "ObjectNotTagged",
+            "the callback reports an object its tag does not cover",
+        ));
+    }
+    let expired_at = SystemTime::UNIX_EPOCH + Duration::from_secs(pin.expires);
+    if now > expired_at + EXPIRY_GRACE {
+        return Err(forbidden(
+            "CallbackExpired",
+            format!(
+                "the upload's URL expired at {} (more than a day ago)",
+                format_iso8601(expired_at)
+            ),
+        ));
+    }
+    let size = number(&body.size)
+        .ok_or_else(|| ApiError::bad_request("InvalidCallbackBody", "size is not a byte count"))?;
+    let (content_type, image) = (text(&body.mime_type), image(&body));
+    Ok(Upload {
+        bucket: body.bucket,
+        key: body.object,
+        size,
+        etag: body.etag,
+        content_type,
+        image,
+        source: Source::OssCallback,
+        time: format_iso8601(now),
+    })
+}
+
+/// A JSON number, or a string of digits (OSS fills some variables as strings).
+fn number(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// A non-empty string.
+fn text(value: &Value) -> Option<String> {
+    value.as_str().filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+/// `imageInfo.*`, present for images only.
+fn image(body: &Body) -> Option<Image> {
+    Some(Image {
+        width: number(&body.width)?,
+        height: number(&body.height)?,
+        format: text(&body.format)?,
+    })
+}

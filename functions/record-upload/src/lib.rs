@@ -1,0 +1,25 @@
+//! record-upload: what was uploaded, and by whom.
+//!
+//! Three sources, one record:
+//!
+//! - OSS upload callbacks (HTTP POST from OSS), verified as OSS signs them and trusted for
+//!   what they say of the object only with the tag presign-url pinned into them
+//!   (`callback.rs`);
+//! - S3 event notifications under the Lambda runtime, and OSS events from a Function Compute
+//!   OSS trigger, which the platform authenticates (`events.rs`).
+//!
+//! Each upload is attributed to the caller whose `OBJECT_PREFIX` holds its key, logged, and,
+//! with `UPLOAD_WEBHOOK_URL`, delivered to the app as a Standard Webhooks message
+//! (`record.rs`, `webhook.rs`). The binary is wiring only (`main.rs`); the fuzz targets drive
+//! this library.
+
+mod callback;
+mod events;
+mod handler;
+mod keys;
+mod record;
+mod webhook;
+
+pub use events::{OssEvents, S3Event};
+pub use handler::{AppState, handle, on_event};
+pub use record::{Image, Record, Source, webhook_id};
