@@ -82,6 +82,8 @@ struct Run {
     version: &'static str,
     role: bool,
     endpoint: Option<&'static str>,
+    /// `UPLOAD_CALLBACK_URL` and `UPLOAD_CALLBACK_SECRET` set: uploads carry a pinned callback.
+    callback: bool,
 }
 
 #[test]
@@ -92,24 +94,42 @@ fn presign_url_corpus_for_the_official_sdks() {
             version: "v4",
             role: false,
             endpoint: None,
+            callback: false,
         },
         Run {
             name: "v1, own key with token, path-style",
             version: "v1",
             role: false,
             endpoint: Some("http://127.0.0.1:9000"),
+            callback: false,
         },
         Run {
             name: "v4, role, path-style",
             version: "v4",
             role: true,
             endpoint: Some("http://localhost:9000"),
+            callback: false,
         },
         Run {
             name: "v1, role, custom domain",
             version: "v1",
             role: true,
             endpoint: Some("https://files.example.com"),
+            callback: false,
+        },
+        Run {
+            name: "v4, own key, pinned callback",
+            version: "v4",
+            role: false,
+            endpoint: None,
+            callback: true,
+        },
+        Run {
+            name: "v1, role, pinned callback",
+            version: "v1",
+            role: true,
+            endpoint: None,
+            callback: true,
         },
     ];
     let mut records = Vec::new();
@@ -134,6 +154,18 @@ fn corpus_run(run: &Run) -> Vec<Value> {
     ]);
     if let Some(endpoint) = run.endpoint {
         envs.push(("BUCKET_ENDPOINT", endpoint.to_owned()));
+    }
+    if run.callback {
+        envs.extend([
+            (
+                "UPLOAD_CALLBACK_URL",
+                "https://api.example.com/record-upload?from=oss".to_owned(),
+            ),
+            (
+                "UPLOAD_CALLBACK_SECRET",
+                "corpus-callback-secret-0123456789abcdef".to_owned(),
+            ),
+        ]);
     }
     let (access_key_id, access_key_secret, token) = if run.role {
         // One STS call for the whole run: the credential is cached for the caller.
@@ -179,6 +211,16 @@ fn corpus_run(run: &Run) -> Vec<Value> {
         if let Some(endpoint) = run.endpoint {
             assert!(url.starts_with(endpoint), "{url} is not under {endpoint}");
         }
+        let creates = ask["method"] == "PUT" && ask["uploadId"].is_null()
+            || ask["multipart"] == "complete"
+            || kind == "post";
+        let pinned = url.contains("callback=") || !answer["Fields"]["callback"].is_null();
+        assert_eq!(
+            pinned,
+            run.callback && creates,
+            "{}: {ask} -> {url}",
+            run.name
+        );
         let agree = match (kind, oss_v2_agrees) {
             ("post", _) => json!(["oss-v2"]),
             (_, true) => json!(["oss2", "oss-v2"]),

@@ -1,0 +1,227 @@
+"""End to end on 127.0.0.1: presign-url pins a callback, the stand-in OSS checks each upload's
+signature with oss2 and calls back as OSS does, record-upload verifies the callback and the tag
+and delivers a webhook, which the receiver verifies with the official `standardwebhooks`
+package; the uploader gets record-upload's answer relayed by OSS.
+
+Runs the debug binaries (target/debug/presign-url, target/debug/record-upload; build them
+first). Prints `record-upload-e2e: N passed, M failed` and exits non-zero on any failure.
+"""
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import http.server
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from standardwebhooks.webhooks import Webhook
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "standins"))
+import oss as standin  # noqa: E402
+
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+ACCESS_KEY_ID, SECRET = "LTAI-test-e2e-key", "e2e-function-secret"
+CALLBACK_SECRET = "e2e-callback-secret-0123456789abcdef"
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"e2e webhook secret, 32 bytes!!!!").decode()
+BUCKET, REGION = "examplebucket", "cn-hangzhou"
+
+results = {"passed": 0, "failed": 0}
+
+
+def check(name, condition, detail=""):
+    if condition:
+        results["passed"] += 1
+    else:
+        results["failed"] += 1
+        print(f"FAIL {name}: {detail}")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(port):
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+class Receiver:
+    """The app's webhook endpoint: verifies every delivery with standardwebhooks."""
+
+    def __init__(self):
+        self.deliveries, self.refused = [], []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    message = Webhook(WEBHOOK_SECRET).verify(body, dict(self.headers))
+                    receiver.deliveries.append((dict(self.headers), message))
+                    out = json.dumps({"fileId": f"file-{len(receiver.deliveries)}"}).encode()
+                    self.send_response(200)
+                except Exception as e:  # noqa: BLE001 (any refusal is a failed check)
+                    receiver.refused.append(str(e))
+                    out = b"{}"
+                    self.send_response(400)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+
+
+def start(binary, port, env):
+    full = {"PATH": os.environ.get("PATH", ""), "PORT": str(port), "BIND": "127.0.0.1",
+            "RUST_LOG": "warn", **env}
+    process = subprocess.Popen([os.path.join(TARGET, "debug", binary)], env=full,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_for(port)
+    return process
+
+
+def call(method, url, body=None, headers=None):
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=15) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def presign(port, ask):
+    status, body = call("POST", f"http://127.0.0.1:{port}/", json.dumps(ask).encode(),
+                        {"Content-Type": "application/json"})
+    assert status == 200, body
+    return json.loads(body)
+
+
+def multipart(fields, filename, data):
+    boundary = "----stsvend-e2e-boundary"
+    out = b""
+    for name, value in fields.items():
+        out += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").encode()
+    out += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
+            f"Content-Type: text/plain\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return out, f"multipart/form-data; boundary={boundary}"
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="stsvend-e2e-")
+    oss = standin.StandInOss(os.path.join(work, "oss"), REGION, {ACCESS_KEY_ID: SECRET})
+    oss_port = oss.start()
+    key_file = os.path.join(work, "callback-key.pem")
+    with open(key_file, "w") as f:
+        f.write(oss.public_key_pem())
+    receiver = Receiver()
+    record_port, processes = free_port(), []
+    common = {
+        "PROVIDER": "aliyun", "ALIBABA_CLOUD_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": SECRET, "BUCKET": BUCKET, "BUCKET_REGION": REGION,
+        "AUTH_MODE": "none", "UPLOAD_CALLBACK_URL": f"http://127.0.0.1:{record_port}/oss/callback?stage=e2e",
+        "UPLOAD_CALLBACK_SECRET": CALLBACK_SECRET,
+    }
+    try:
+        processes.append(start("record-upload", record_port, {
+            **common, "OSS_CALLBACK_PUBLIC_KEY_FILE": key_file,
+            "UPLOAD_WEBHOOK_URL": receiver.url, "UPLOAD_WEBHOOK_SECRET": WEBHOOK_SECRET}))
+        for version in ("v4", "v1"):
+            presign_port = free_port()
+            processes.append(start("presign-url", presign_port, {
+                **common, "SIGNATURE_VERSION": version, "BUCKET_ENDPOINT": f"http://127.0.0.1:{oss_port}"}))
+            run_version(version, presign_port, oss, receiver)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
+        oss.stop()
+        receiver.server.shutdown()
+    check("every delivery verified by standardwebhooks", not receiver.refused, receiver.refused)
+    print(f"record-upload-e2e: {results['passed']} passed, {results['failed']} failed")
+    return 1 if results["failed"] else 0
+
+
+def run_version(version, presign_port, oss, receiver):
+    before = len(receiver.deliveries)
+    # A presigned PUT: OSS checks the signature (the pinned callback included), calls back,
+    # and relays record-upload's answer to the uploader.
+    key = f"uploads/anonymous/{version} holiday+photo.txt"
+    answer = presign(presign_port, {"key": key, "method": "PUT", "contentType": "text/plain"})
+    status, body = call("PUT", answer["URL"], b"hello, oss", answer["Headers"])
+    check(f"{version} PUT relays the callback answer", status == 200, (status, body[:300]))
+    relayed = json.loads(body) if status == 200 else {}
+    check(f"{version} PUT answer names the object and the uploader",
+          relayed.get("Key") == key and relayed.get("Uploader") == {"sub": "anonymous"}
+          and relayed.get("Size") == 10, relayed)
+    check(f"{version} PUT answer carries the app's answer", relayed.get("App", {}).get("fileId", "").startswith("file-"), relayed)
+
+    # The client changes the pinned callback: the URL's signature no longer holds.
+    parts = urllib.parse.urlsplit(answer["URL"])
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    forged = base64.b64encode(json.dumps({"callbackUrl": "http://127.0.0.1:9/", "callbackBody": "x"}).encode()).decode()
+    query = [(k, forged if k == "callback" else v) for k, v in query]
+    tampered = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query, quote_via=urllib.parse.quote)))
+    status, body = call("PUT", tampered, b"hello, oss", answer["Headers"])
+    check(f"{version} a changed callback breaks the URL's signature", status == 403 and b"SignatureDoesNotMatch" in body, (status, body[:200]))
+
+    # A form upload under the caller's prefix.
+    answer = presign(presign_port, {"method": "POST", "startsWith": True})
+    form, content_type = multipart(answer["Fields"], f"{version} notes.txt", b"form bytes")
+    status, body = call("POST", answer["URL"], form, {"Content-Type": content_type})
+    check(f"{version} form relays the callback answer", status == 200, (status, body[:300]))
+    relayed = json.loads(body) if status == 200 else {}
+    check(f"{version} form answer names the file's key", relayed.get("Key") == f"uploads/anonymous/{version} notes.txt", relayed)
+
+    # The same form with another callback field: the policy's condition refuses it.
+    fields = dict(answer["Fields"], callback=forged)
+    form, content_type = multipart(fields, "other.txt", b"x")
+    status, body = call("POST", answer["URL"], form, {"Content-Type": content_type})
+    check(f"{version} the form's callback is pinned by its policy", status == 403 and b"callback" in body, (status, body[:200]))
+
+    # A callback OSS signed but whose body presign-url did not tag: refused by record-upload,
+    # and OSS tells the uploader CallbackFailed.
+    untagged = base64.b64encode(json.dumps({
+        "callbackUrl": json.loads(base64.b64decode(answer["Fields"]["callback"]))["callbackUrl"],
+        "callbackBody": '{"bucket":${bucket},"object":${object},"size":${size}}',
+        "callbackBodyType": "application/json"}).encode()).decode()
+    status, _, body = oss.callback(untagged, BUCKET, "uploads/anonymous/forged.txt", "00", 1, "text/plain")
+    check(f"{version} an untagged callback is refused", status == 203 and b"UntaggedCallback" in body, (status, body[:200]))
+
+    delivered = receiver.deliveries[before:]
+    check(f"{version} two deliveries", len(delivered) == 2, len(delivered))
+    ids = [headers.get("webhook-id") for headers, _ in delivered]
+    check(f"{version} distinct uploads have distinct ids", len(set(ids)) == len(ids), ids)
+    for headers, message in delivered:
+        data = message.get("data", {})
+        check(f"{version} delivery is an upload.completed record",
+              message.get("type") == "upload.completed" and data.get("bucket") == BUCKET
+              and data.get("source") == "oss-callback" and data.get("uploader") == {"sub": "anonymous"}, message)
+    stored = os.path.join(oss.root, BUCKET, "uploads", "anonymous", f"{version} holiday+photo.txt")
+    check(f"{version} the PUT's bytes are in the store", open(stored, "rb").read() == b"hello, oss", stored)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
