@@ -12,7 +12,11 @@
 //! - [`sts_json`], [`sts_xml`]: an STS answer, Alibaba's JSON or AWS's XML;
 //! - [`jwt`], [`jwks`]: a bearer token, and a JWKS document;
 //! - [`jwt_claims`]: a claims set in a correctly signed token, so that the claim rules are
-//!   reached.
+//!   reached;
+//! - [`record_callback`]: an OSS upload callback body, signed as OSS signs it, through
+//!   record-upload's handler (the tag checks and the body parser);
+//! - [`record_s3_event`], [`record_oss_event`]: an S3 event under the Lambda runtime, and a
+//!   Function Compute OSS-trigger event.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -461,5 +465,160 @@ pub fn jwt_claims(data: &[u8]) {
 pub fn jwks(data: &[u8]) {
     if let Ok(keys) = KeySet::parse(data) {
         assert!(!keys.is_empty(), "an empty key set was accepted");
+    }
+}
+
+// -------------------------------------------------------------------------------------------
+// record-upload
+// -------------------------------------------------------------------------------------------
+
+/// record-upload's `UPLOAD_CALLBACK_SECRET` in the fuzzed configurations.
+pub const CALLBACK_SECRET: &str = "fuzz-callback-secret-0123456789abcdef";
+
+/// The path and query of `UPLOAD_CALLBACK_URL` in the fuzzed configurations.
+const CALLBACK_PATH: &str = "/oss-callback?from=oss";
+
+/// A 512-bit RSA key standing in for OSS's, made from a fixed seed (nothing is committed),
+/// with its public half in a file for `OSS_CALLBACK_PUBLIC_KEY_FILE`.
+fn oss_key() -> &'static (rsa::RsaPrivateKey, String) {
+    static KEY: OnceLock<(rsa::RsaPrivateKey, String)> = OnceLock::new();
+    KEY.get_or_init(|| {
+        use rand::SeedableRng as _;
+        use rsa::pkcs8::EncodePublicKey as _;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x5755_7665_6e64);
+        let key = rsa::RsaPrivateKey::new(&mut rng, 512).expect("a test key");
+        let pem = key
+            .to_public_key()
+            .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
+            .expect("pem");
+        let path = std::env::temp_dir().join(format!("stsvend-fuzz-oss-key-{}.pem", std::process::id()));
+        std::fs::write(&path, pem).expect("write the public key");
+        (key, path.display().to_string())
+    })
+}
+
+/// record-upload in the given mode, its webhook answering 200 `{}`.
+fn record_state(mode: &str) -> Arc<record_upload::AppState> {
+    let vars: BTreeMap<&str, String> = [
+        ("BUCKET", "examplebucket".to_owned()),
+        ("BUCKET_REGION", "cn-hangzhou".to_owned()),
+        ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI-test-fuzz-key".to_owned()),
+        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET.to_owned()),
+        ("UPLOAD_CALLBACK_URL", format!("https://api.example.com{CALLBACK_PATH}")),
+        ("UPLOAD_CALLBACK_SECRET", CALLBACK_SECRET.to_owned()),
+        ("UPLOAD_WEBHOOK_URL", "https://app.example.com/hooks".to_owned()),
+        ("UPLOAD_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned()),
+        ("OSS_CALLBACK_PUBLIC_KEY_FILE", oss_key().1.clone()),
+        ("RECORD_UPLOAD_MODE", mode.to_owned()),
+    ]
+    .into_iter()
+    .collect();
+    let config = Config::load(&|name| vars.get(name).cloned()).expect("the fuzz configuration loads");
+    let clock = Arc::new(FixedClock::at_unix(NOW));
+    Arc::new(
+        record_upload::AppState::new(config, clock, CannedSender::answering(200, "{}"))
+            .expect("the fuzz state builds"),
+    )
+}
+
+/// The answer to `request`, as JSON, checked for what every answer must be: the documented
+/// shape, a status from the documented set, no secret.
+fn record_answer(state: &Arc<record_upload::AppState>, request: Request, allowed: &[u16]) -> (u16, Value) {
+    let response = block_on(record_upload::handle(Arc::clone(state), request));
+    let status = response.status().as_u16();
+    let body = std::str::from_utf8(response.body().as_ref()).expect("the answer is UTF-8");
+    assert!(!body.contains(SECRET) && !body.contains(CALLBACK_SECRET), "a secret was answered: {body}");
+    let answer: Value = serde_json::from_str(body).expect("the answer is JSON");
+    assert_eq!(answer["StatusCode"], status, "StatusCode differs from the status: {body}");
+    assert!(allowed.contains(&status), "status {status}: {body}");
+    if status != 200 {
+        assert!(answer["ErrorCode"].as_str().is_some_and(|c| !c.is_empty()), "{body}");
+    }
+    (status, answer)
+}
+
+/// An OSS upload callback whose body is `data`, signed as OSS signs it (with the stand-in key
+/// record-upload is pinned to), so that the body parser and the tag checks are reached.
+/// Invariants: a 200 names an object under a caller's prefix and is covered by a tag made
+/// with the secret (checked here with an independent HMAC).
+pub fn record_callback(data: &[u8]) {
+    static STATE: OnceLock<Arc<record_upload::AppState>> = OnceLock::new();
+    let state = STATE.get_or_init(|| record_state("callbacks"));
+    let mut signed = format!("{CALLBACK_PATH}\n").into_bytes();
+    signed.extend_from_slice(data);
+    let signer = rsa::pkcs1v15::SigningKey::<md5::Md5>::new(oss_key().0.clone());
+    let signature = rsa::signature::SignatureEncoding::to_bytes(&rsa::signature::Signer::sign(&signer, &signed));
+    let request = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(format!("https://api.example.com{CALLBACK_PATH}"))
+        .header("authorization", BASE64.encode(signature))
+        .header("x-oss-pub-key-url", BASE64.encode("https://gosspublic.alicdn.com/callback_pub_key_v1.pem"))
+        .body(Body::Binary(data.to_vec()))
+        .expect("a request");
+    let (status, answer) = record_answer(state, request, &[200, 400, 403, 413]);
+    if status == 200 {
+        let key = answer["Key"].as_str().expect("a 200 names the key");
+        let sub = answer["Uploader"]["sub"].as_str().expect("and the uploader");
+        assert!(key.starts_with(&format!("uploads/{sub}/")), "{answer}");
+        let body: Value = serde_json::from_slice(data).expect("a recorded body is JSON");
+        let pin = &body["stsvend"];
+        let value = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(pin["value"].as_str().expect("value"))
+            .expect("base64url");
+        let value = String::from_utf8(value).expect("utf-8");
+        let kind = pin["scope"].as_str().expect("scope");
+        let message = format!(
+            "stsvend-callback-v1\nexamplebucket\n{kind}\n{value}\n{}",
+            pin["expires"].as_u64().expect("expires")
+        );
+        let key_hmac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, CALLBACK_SECRET.as_bytes());
+        let tag: String = ring::hmac::sign(&key_hmac, message.as_bytes())
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(pin["tag"].as_str(), Some(tag.as_str()), "recorded without a valid tag");
+        assert!(if kind == "key" { key == value } else { key.starts_with(&value) }, "{answer}");
+    }
+}
+
+/// A Lambda event (`data` as JSON) through record-upload's event entry. Invariants: no
+/// panic; when it succeeds, it records no more uploads than the event has S3 object
+/// creations, and each delivery is a record under a caller's prefix.
+pub fn record_s3_event(data: &[u8]) {
+    static STATE: OnceLock<Arc<record_upload::AppState>> = OnceLock::new();
+    let Ok(event) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    let state = STATE.get_or_init(|| record_state("callbacks"));
+    let creations = event["Records"].as_array().map_or(0, |records| {
+        records
+            .iter()
+            .filter(|r| r["eventName"].as_str().is_some_and(|n| n.starts_with("ObjectCreated:")))
+            .count()
+    });
+    if let Ok(answer) = block_on(record_upload::on_event(Arc::clone(state), event)) {
+        let recorded = answer["recorded"].as_u64().expect("the answer counts records");
+        assert!(recorded as usize <= creations, "recorded {recorded} of {creations}");
+    }
+}
+
+/// Function Compute's event invocation (an OSS trigger's body, `data`) in
+/// `RECORD_UPLOAD_MODE=oss-events`. Invariants: the documented answers only, and no more
+/// records than object creations.
+pub fn record_oss_event(data: &[u8]) {
+    static STATE: OnceLock<Arc<record_upload::AppState>> = OnceLock::new();
+    let state = STATE.get_or_init(|| record_state("oss-events"));
+    let request = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("http://127.0.0.1:9000/invoke")
+        .header("x-fc-control-path", "/invoke")
+        .body(Body::Binary(data.to_vec()))
+        .expect("a request");
+    let (status, answer) = record_answer(state, request, &[200, 400, 413]);
+    if status == 200 {
+        let events: Value = serde_json::from_slice(data).expect("a recorded body is JSON");
+        let creations = events["events"].as_array().map_or(0, Vec::len);
+        assert!(answer["Recorded"].as_u64().expect("Recorded") as usize <= creations, "{answer}");
     }
 }

@@ -56,5 +56,8 @@ replay_tests!(
     sts_xml,
     jwt,
     jwt_claims,
-    jwks
+    jwks,
+    record_callback,
+    record_s3_event,
+    record_oss_event
 );
