@@ -491,7 +491,8 @@ fn oss_key() -> &'static (rsa::RsaPrivateKey, String) {
             .to_public_key()
             .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
             .expect("pem");
-        let path = std::env::temp_dir().join(format!("stsvend-fuzz-oss-key-{}.pem", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("stsvend-fuzz-oss-key-{}.pem", std::process::id()));
         std::fs::write(&path, pem).expect("write the public key");
         (key, path.display().to_string())
     })
@@ -502,18 +503,31 @@ fn record_state(mode: &str) -> Arc<record_upload::AppState> {
     let vars: BTreeMap<&str, String> = [
         ("BUCKET", "examplebucket".to_owned()),
         ("BUCKET_REGION", "cn-hangzhou".to_owned()),
-        ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI-test-fuzz-key".to_owned()),
+        (
+            "ALIBABA_CLOUD_ACCESS_KEY_ID",
+            "LTAI-test-fuzz-key".to_owned(),
+        ),
         ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET.to_owned()),
-        ("UPLOAD_CALLBACK_URL", format!("https://api.example.com{CALLBACK_PATH}")),
+        (
+            "UPLOAD_CALLBACK_URL",
+            format!("https://api.example.com{CALLBACK_PATH}"),
+        ),
         ("UPLOAD_CALLBACK_SECRET", CALLBACK_SECRET.to_owned()),
-        ("UPLOAD_WEBHOOK_URL", "https://app.example.com/hooks".to_owned()),
-        ("UPLOAD_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned()),
+        (
+            "UPLOAD_WEBHOOK_URL",
+            "https://app.example.com/hooks".to_owned(),
+        ),
+        (
+            "UPLOAD_WEBHOOK_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned(),
+        ),
         ("OSS_CALLBACK_PUBLIC_KEY_FILE", oss_key().1.clone()),
         ("RECORD_UPLOAD_MODE", mode.to_owned()),
     ]
     .into_iter()
     .collect();
-    let config = Config::load(&|name| vars.get(name).cloned()).expect("the fuzz configuration loads");
+    let config =
+        Config::load(&|name| vars.get(name).cloned()).expect("the fuzz configuration loads");
     let clock = Arc::new(FixedClock::at_unix(NOW));
     Arc::new(
         record_upload::AppState::new(config, clock, CannedSender::answering(200, "{}"))
@@ -523,16 +537,29 @@ fn record_state(mode: &str) -> Arc<record_upload::AppState> {
 
 /// The answer to `request`, as JSON, checked for what every answer must be: the documented
 /// shape, a status from the documented set, no secret.
-fn record_answer(state: &Arc<record_upload::AppState>, request: Request, allowed: &[u16]) -> (u16, Value) {
+fn record_answer(
+    state: &Arc<record_upload::AppState>,
+    request: Request,
+    allowed: &[u16],
+) -> (u16, Value) {
     let response = block_on(record_upload::handle(Arc::clone(state), request));
     let status = response.status().as_u16();
     let body = std::str::from_utf8(response.body().as_ref()).expect("the answer is UTF-8");
-    assert!(!body.contains(SECRET) && !body.contains(CALLBACK_SECRET), "a secret was answered: {body}");
+    assert!(
+        !body.contains(SECRET) && !body.contains(CALLBACK_SECRET),
+        "a secret was answered: {body}"
+    );
     let answer: Value = serde_json::from_str(body).expect("the answer is JSON");
-    assert_eq!(answer["StatusCode"], status, "StatusCode differs from the status: {body}");
+    assert_eq!(
+        answer["StatusCode"], status,
+        "StatusCode differs from the status: {body}"
+    );
     assert!(allowed.contains(&status), "status {status}: {body}");
     if status != 200 {
-        assert!(answer["ErrorCode"].as_str().is_some_and(|c| !c.is_empty()), "{body}");
+        assert!(
+            answer["ErrorCode"].as_str().is_some_and(|c| !c.is_empty()),
+            "{body}"
+        );
     }
     (status, answer)
 }
@@ -547,18 +574,25 @@ pub fn record_callback(data: &[u8]) {
     let mut signed = format!("{CALLBACK_PATH}\n").into_bytes();
     signed.extend_from_slice(data);
     let signer = rsa::pkcs1v15::SigningKey::<md5::Md5>::new(oss_key().0.clone());
-    let signature = rsa::signature::SignatureEncoding::to_bytes(&rsa::signature::Signer::sign(&signer, &signed));
+    let signature = rsa::signature::SignatureEncoding::to_bytes(&rsa::signature::Signer::sign(
+        &signer, &signed,
+    ));
     let request = lambda_http::http::Request::builder()
         .method("POST")
         .uri(format!("https://api.example.com{CALLBACK_PATH}"))
         .header("authorization", BASE64.encode(signature))
-        .header("x-oss-pub-key-url", BASE64.encode("https://gosspublic.alicdn.com/callback_pub_key_v1.pem"))
+        .header(
+            "x-oss-pub-key-url",
+            BASE64.encode("https://gosspublic.alicdn.com/callback_pub_key_v1.pem"),
+        )
         .body(Body::Binary(data.to_vec()))
         .expect("a request");
     let (status, answer) = record_answer(state, request, &[200, 400, 403, 413]);
     if status == 200 {
         let key = answer["Key"].as_str().expect("a 200 names the key");
-        let sub = answer["Uploader"]["sub"].as_str().expect("and the uploader");
+        let sub = answer["Uploader"]["sub"]
+            .as_str()
+            .expect("and the uploader");
         assert!(key.starts_with(&format!("uploads/{sub}/")), "{answer}");
         let body: Value = serde_json::from_slice(data).expect("a recorded body is JSON");
         let pin = &body["stsvend"];
@@ -577,8 +611,19 @@ pub fn record_callback(data: &[u8]) {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        assert_eq!(pin["tag"].as_str(), Some(tag.as_str()), "recorded without a valid tag");
-        assert!(if kind == "key" { key == value } else { key.starts_with(&value) }, "{answer}");
+        assert_eq!(
+            pin["tag"].as_str(),
+            Some(tag.as_str()),
+            "recorded without a valid tag"
+        );
+        assert!(
+            if kind == "key" {
+                key == value
+            } else {
+                key.starts_with(&value)
+            },
+            "{answer}"
+        );
     }
 }
 
@@ -594,12 +639,21 @@ pub fn record_s3_event(data: &[u8]) {
     let creations = event["Records"].as_array().map_or(0, |records| {
         records
             .iter()
-            .filter(|r| r["eventName"].as_str().is_some_and(|n| n.starts_with("ObjectCreated:")))
+            .filter(|r| {
+                r["eventName"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("ObjectCreated:"))
+            })
             .count()
     });
     if let Ok(answer) = block_on(record_upload::on_event(Arc::clone(state), event)) {
-        let recorded = answer["recorded"].as_u64().expect("the answer counts records");
-        assert!(recorded as usize <= creations, "recorded {recorded} of {creations}");
+        let recorded = answer["recorded"]
+            .as_u64()
+            .expect("the answer counts records");
+        assert!(
+            recorded as usize <= creations,
+            "recorded {recorded} of {creations}"
+        );
     }
 }
 
@@ -619,6 +673,9 @@ pub fn record_oss_event(data: &[u8]) {
     if status == 200 {
         let events: Value = serde_json::from_slice(data).expect("a recorded body is JSON");
         let creations = events["events"].as_array().map_or(0, Vec::len);
-        assert!(answer["Recorded"].as_u64().expect("Recorded") as usize <= creations, "{answer}");
+        assert!(
+            answer["Recorded"].as_u64().expect("Recorded") as usize <= creations,
+            "{answer}"
+        );
     }
 }

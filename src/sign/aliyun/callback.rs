@@ -193,12 +193,16 @@ impl TagScope<'_> {
 /// Bucket names and keys hold no control character, so `\n` separates them unambiguously.
 pub fn tag(secret: &[u8], bucket: &str, scope: TagScope<'_>, expires: u64) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
-    let message = format!(
+    hex_lower(hmac::sign(&key, tag_message(bucket, scope, expires).as_bytes()).as_ref())
+}
+
+/// What a tag is made over (see [`tag`]).
+fn tag_message(bucket: &str, scope: TagScope<'_>, expires: u64) -> String {
+    format!(
         "stsvend-callback-v1\n{bucket}\n{}\n{}\n{expires}",
         scope.kind(),
         scope.value()
-    );
-    hex_lower(hmac::sign(&key, message.as_bytes()).as_ref())
+    )
 }
 
 /// Whether `tag` is the tag for these inputs, compared in constant time.
@@ -210,15 +214,10 @@ pub fn tag_holds(
     tag: &str,
 ) -> bool {
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
-    let message = format!(
-        "stsvend-callback-v1\n{bucket}\n{}\n{}\n{expires}",
-        scope.kind(),
-        scope.value()
-    );
     let Some(raw) = hex_decode(tag) else {
         return false;
     };
-    hmac::verify(&key, message.as_bytes(), &raw).is_ok()
+    hmac::verify(&key, tag_message(bucket, scope, expires).as_bytes(), &raw).is_ok()
 }
 
 fn hex_decode(text: &str) -> Option<Vec<u8>> {
