@@ -66,12 +66,16 @@ pub(crate) fn read(
     bucket: &str,
     now: SystemTime,
 ) -> Result<Upload, ApiError> {
-    let body: Body = serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(
-            "InvalidCallbackBody",
-            format!("the callback body is not the pinned JSON: {e}"),
-        )
-    })?;
+    // The whole body must be JSON (UTF-8 and all), not only the members read here: a parser
+    // that skips what it ignores would accept bodies another reader refuses.
+    let body: Body = serde_json::from_slice::<Value>(body)
+        .and_then(serde_json::from_value)
+        .map_err(|e| {
+            ApiError::bad_request(
+                "InvalidCallbackBody",
+                format!("the callback body is not the pinned JSON: {e}"),
+            )
+        })?;
     let pin = body.stsvend.as_ref().ok_or_else(|| {
         forbidden(
             "UntaggedCallback",

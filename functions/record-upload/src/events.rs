@@ -168,7 +168,10 @@ struct OssObject {
 impl OssEvents {
     /// Reads an event body; a message saying what is wrong otherwise.
     pub fn parse(body: &[u8]) -> Result<Self, String> {
-        serde_json::from_slice(body).map_err(|e| format!("not an OSS trigger event: {e}"))
+        // The whole body must be JSON, not only the members read here (see `callback.rs`).
+        serde_json::from_slice::<Value>(body)
+            .and_then(serde_json::from_value)
+            .map_err(|e| format!("not an OSS trigger event: {e}"))
     }
 
     /// The object creations it reports. OSS writes keys as they are (not URL-encoded).

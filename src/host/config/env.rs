@@ -60,6 +60,22 @@ impl<'a> Env<'a> {
         }
     }
 
+    /// Two variables that go together: both values, or `None` when neither is set; one
+    /// without the other is an error naming the missing one (`hint` says what it holds).
+    pub(crate) fn both(
+        &self,
+        first: &'static str,
+        second: &'static str,
+        hint: &str,
+    ) -> Result<Option<(String, String)>, Error> {
+        match (self.text(first), self.text(second)) {
+            (None, None) => Ok(None),
+            (Some(a), Some(b)) => Ok(Some((a, b))),
+            (Some(_), None) => Err(config(second, format!("is required with {first} ({hint})"))),
+            (None, Some(_)) => Err(config(first, format!("is required with {second}"))),
+        }
+    }
+
     /// `true` or `false`, or `default` when unset.
     pub(crate) fn flag(&self, name: &'static str, default: bool) -> Result<bool, Error> {
         self.choice(name, default, &[("true", true), ("false", false)])

@@ -549,6 +549,113 @@ mod tests {
     }
 
     #[test]
+    fn upload_completion_settings_name_their_variable_when_wrong() {
+        let secret = "0123456789abcdef0123456789abcdef".to_owned();
+        let callback = [
+            (
+                "UPLOAD_CALLBACK_URL",
+                "https://api.example.com/oss-callback".to_owned(),
+            ),
+            ("UPLOAD_CALLBACK_SECRET", secret.clone()),
+        ];
+        let webhook = [
+            (
+                "UPLOAD_WEBHOOK_URL",
+                "https://app.example.com/hooks".to_owned(),
+            ),
+            (
+                "UPLOAD_WEBHOOK_SECRET",
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned(),
+            ),
+        ];
+        let record = |extra: &[(&'static str, String)]| {
+            let mut vars = minimal();
+            vars.extend(callback.iter().cloned());
+            vars.extend(webhook.iter().cloned());
+            vars.extend(extra.iter().cloned());
+            load(&vars).and_then(|c| RecordSettings::load(&c))
+        };
+        let settings = record(&[]).expect("valid");
+        assert_eq!(settings.mode, RecordMode::Callbacks);
+        assert_eq!(
+            settings
+                .callback
+                .as_ref()
+                .map(|c| c.signed_path_and_query()),
+            Some(("/oss-callback", None))
+        );
+        assert!(
+            !format!("{settings:?}").contains(&secret),
+            "the secret is redacted"
+        );
+        let cases: &[(&str, &str, &str)] = &[
+            ("UPLOAD_CALLBACK_SECRET", "", "UPLOAD_CALLBACK_SECRET"),
+            ("UPLOAD_CALLBACK_SECRET", "short", "UPLOAD_CALLBACK_SECRET"),
+            ("UPLOAD_CALLBACK_URL", "", "UPLOAD_CALLBACK_URL"),
+            (
+                "UPLOAD_CALLBACK_URL",
+                "https://a.example.com/x;https://b.example.com/",
+                "UPLOAD_CALLBACK_URL",
+            ),
+            (
+                "UPLOAD_CALLBACK_URL",
+                "ftp://a.example.com/",
+                "UPLOAD_CALLBACK_URL",
+            ),
+            (
+                "UPLOAD_WEBHOOK_SECRET",
+                "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                "UPLOAD_WEBHOOK_SECRET",
+            ),
+            ("UPLOAD_WEBHOOK_SECRET", "", "UPLOAD_WEBHOOK_SECRET"),
+            (
+                "UPLOAD_WEBHOOK_URL",
+                "http://app.example.com/hooks",
+                "UPLOAD_WEBHOOK_URL",
+            ),
+            (
+                "UPLOAD_WEBHOOK_URL",
+                "https://user@app.example.com/",
+                "UPLOAD_WEBHOOK_URL",
+            ),
+            ("RECORD_UPLOAD_MODE", "events", "RECORD_UPLOAD_MODE"),
+            (
+                "OSS_CALLBACK_PUBLIC_KEY_FILE",
+                "/nonexistent/key.pem",
+                "OSS_CALLBACK_PUBLIC_KEY_FILE",
+            ),
+        ];
+        for &(name, value, expected) in cases {
+            match record(&[(name, value.to_owned())]) {
+                Err(Error::Config { variable, .. }) => {
+                    assert_eq!(variable, expected, "{name}={value}")
+                }
+                other => panic!("{name}={value}: {other:?}"),
+            }
+        }
+        let mut aws = minimal();
+        aws.extend([
+            ("PROVIDER", "aws".to_owned()),
+            ("AWS_ACCESS_KEY_ID", "AKIDTEST".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+            ("BUCKET_REGION", "us-east-1".to_owned()),
+            (
+                "ROLE_ARN",
+                "arn:aws:iam::123456789012:role/uploader".to_owned(),
+            ),
+        ]);
+        aws.extend(callback.iter().cloned());
+        let config = load(&aws).expect("the common settings hold");
+        assert!(matches!(
+            CallbackSettings::load(&config),
+            Err(Error::Config {
+                variable: "UPLOAD_CALLBACK_URL",
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn empty_values_count_as_unset() {
         let mut vars = minimal();
         vars.insert("TOKEN_DURATION_SECONDS", String::new());

@@ -48,24 +48,13 @@ impl CallbackSettings {
     pub fn load(config: &Config) -> Result<Option<Self>, Error> {
         let lookup = |name: &str| config.deferred(name);
         let env = Env::new(&lookup);
-        let (url, secret) = match (
-            env.text("UPLOAD_CALLBACK_URL"),
-            env.text("UPLOAD_CALLBACK_SECRET"),
-        ) {
-            (None, None) => return Ok(None),
-            (Some(_), None) => {
-                return Err(config_error(
-                    "UPLOAD_CALLBACK_SECRET",
-                    "is required with UPLOAD_CALLBACK_URL (at least 32 bytes)",
-                ));
-            }
-            (None, Some(_)) => {
-                return Err(config_error(
-                    "UPLOAD_CALLBACK_URL",
-                    "is required with UPLOAD_CALLBACK_SECRET",
-                ));
-            }
-            (Some(url), Some(secret)) => (url, secret),
+        let Some((url, secret)) = env.both(
+            "UPLOAD_CALLBACK_URL",
+            "UPLOAD_CALLBACK_SECRET",
+            "at least 32 bytes",
+        )?
+        else {
+            return Ok(None);
         };
         if config.provider != Provider::Aliyun {
             return Err(config_error(
@@ -184,24 +173,13 @@ impl RecordSettings {
 
 /// `UPLOAD_WEBHOOK_URL` with `UPLOAD_WEBHOOK_SECRET`, or neither.
 fn webhook(env: &Env<'_>) -> Result<Option<WebhookSettings>, Error> {
-    let (url, secret) = match (
-        env.text("UPLOAD_WEBHOOK_URL"),
-        env.text("UPLOAD_WEBHOOK_SECRET"),
-    ) {
-        (None, None) => return Ok(None),
-        (Some(_), None) => {
-            return Err(config_error(
-                "UPLOAD_WEBHOOK_SECRET",
-                "is required with UPLOAD_WEBHOOK_URL (whsec_ and base64)",
-            ));
-        }
-        (None, Some(_)) => {
-            return Err(config_error(
-                "UPLOAD_WEBHOOK_URL",
-                "is required with UPLOAD_WEBHOOK_SECRET",
-            ));
-        }
-        (Some(url), Some(secret)) => (url, secret),
+    let Some((url, secret)) = env.both(
+        "UPLOAD_WEBHOOK_URL",
+        "UPLOAD_WEBHOOK_SECRET",
+        "whsec_ and base64",
+    )?
+    else {
+        return Ok(None);
     };
     let secret = WebhookSecret::parse(&secret)
         .map_err(|reason| config_error("UPLOAD_WEBHOOK_SECRET", reason))?;
