@@ -19,7 +19,7 @@ use stsvend::host::response::ApiError;
 use stsvend::sign::aliyun::callback::{TagScope, tag_holds};
 use stsvend::time::format_iso8601;
 
-use crate::record::{Image, Source, Upload};
+use crate::record::{Image, Source, Upload, json_problem};
 
 /// How long after its URL expired a callback is still believed: an upload that started just
 /// before the expiry may take this long to finish (a large file on a slow link).
@@ -73,7 +73,7 @@ pub(crate) fn read(
         .map_err(|e| {
             ApiError::bad_request(
                 "InvalidCallbackBody",
-                format!("the callback body is not the pinned JSON: {e}"),
+                format!("the callback body {}", json_problem(&e)),
             )
         })?;
     let pin = body.stsvend.as_ref().ok_or_else(|| {

@@ -8,7 +8,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::record::{Source, Upload};
+use crate::record::{Source, Upload, json_problem};
 
 /// An S3 event notification: `Records[]`, or the `s3:TestEvent` S3 sends when a
 /// notification is configured (no `Records`).
@@ -171,7 +171,7 @@ impl OssEvents {
         // The whole body must be JSON, not only the members read here (see `callback.rs`).
         serde_json::from_slice::<Value>(body)
             .and_then(serde_json::from_value)
-            .map_err(|e| format!("not an OSS trigger event: {e}"))
+            .map_err(|e| format!("the OSS trigger event {}", json_problem(&e)))
     }
 
     /// The object creations it reports. OSS writes keys as they are (not URL-encoded).

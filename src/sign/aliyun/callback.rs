@@ -220,8 +220,11 @@ pub fn tag_holds(
     hmac::verify(&key, tag_message(bucket, scope, expires).as_bytes(), &raw).is_ok()
 }
 
+/// The 32 bytes of a tag written as [`tag`] writes it: 64 lower-case hex digits, nothing else
+/// (so that one tag has one spelling).
 fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if text.len() != 64 {
+    let canonical = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    if text.len() != 64 || !text.bytes().all(canonical) {
         return None;
     }
     (0..text.len())
@@ -337,6 +340,10 @@ mod tests {
             &t
         ));
         assert!(!tag_holds(secret, "b", scope, 100, "zz"));
+        assert!(
+            !tag_holds(secret, "b", scope, 100, &t.to_ascii_uppercase()),
+            "one spelling"
+        );
     }
 
     #[test]
