@@ -62,6 +62,11 @@ test("a file uploaded from the page by each path lands in the store byte for byt
     await page.waitForSelector("#put-result.ok", { timeout: 30_000 });
     await page.click("#post");
     await page.waitForSelector("#post-result.ok", { timeout: 30_000 });
+    // record-upload's records, delivered to the page's webhook, appear as they arrive.
+    await page.waitForFunction(() => document.querySelectorAll("#records li.record").length >= 2, null, { timeout: 30_000 });
+    const shown = await page.textContent("#records");
+    for (const how of ["put", "post"]) assert.ok(shown.includes(`uploads/anonymous/${how}/${name}`), shown);
+    assert.ok(shown.includes("by anonymous"), shown);
     await page.click("#token");
     await page.waitForFunction(() => document.querySelector("#token-result").textContent.includes("ASIA"));
     await page.screenshot({ path: join(root, "target", "playground.png"), fullPage: true });

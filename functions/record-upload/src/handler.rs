@@ -16,6 +16,7 @@ use stsvend::error::Error;
 use stsvend::host::EventAnswer;
 use stsvend::host::config::{Config, RecordMode, RecordSettings};
 use stsvend::host::response::{self, ApiError};
+use stsvend::provider::Provider;
 use stsvend::sign::aliyun::callback as oss_callback;
 use stsvend::time::Clock;
 use stsvend::transport::HttpSender;
@@ -48,7 +49,9 @@ impl AppState {
         sender: Arc<dyn HttpSender>,
     ) -> Result<Self, Error> {
         let settings = RecordSettings::load(&config)?;
-        if settings.callback.is_none() && settings.mode == RecordMode::Callbacks {
+        let oss_callbacks =
+            config.provider == Provider::Aliyun && settings.mode == RecordMode::Callbacks;
+        if settings.callback.is_none() && oss_callbacks {
             warn!(
                 "UPLOAD_CALLBACK_URL and UPLOAD_CALLBACK_SECRET are unset: every OSS callback is refused (403); bucket events are still recorded"
             );
