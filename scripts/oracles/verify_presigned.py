@@ -14,6 +14,9 @@ What it proves, for every record:
   same signature (V1 `Signature`, V4 `x-oss-signature`) and the same set of query parameters
   (names and decoded values, so OSSAccessKeyId/Expires/security-token and
   x-oss-credential/x-oss-date/x-oss-expires/x-oss-security-token/x-oss-additional-headers too).
+  A record whose key is "" is a bucket-level request (presign-url's listing, `GET /?list-type=2
+  &prefix=...`): oss2 signs it with the auth's own `_sign_url` (Bucket.sign_url refuses an empty
+  key) and oss-v2 with its signer and a SigningContext without a key.
   Oracles: oss2 `Bucket.sign_url`; alibabacloud-oss-v2 `Client.presign` (GetObject, PutObject,
   HeadObject and the multipart requests, with other query parameters and headers passed as the
   request's generic `parameters`/`headers`) or, for requests presign cannot express (e.g.
@@ -211,9 +214,26 @@ def presign_with_oss2(inp: PresignInput) -> str:
     bucket = oss2.Bucket(auth, f"https://oss-{inp.region}.aliyuncs.com", inp.bucket,
                          region=inp.region, is_verify_object_strict=False)
     extra = {"additional_headers": list(inp.additional_headers)} if inp.additional_headers else {}
+    if not inp.key:
+        return presign_bucket_with_oss2(bucket, auth, inp)
     with pinned_oss2_clock(inp.signing_time):
         return bucket.sign_url(inp.method, inp.key, inp.expires_in, headers=dict(inp.headers),
                                params=dict(inp.params), slash_safe=True, **extra)
+
+
+def presign_bucket_with_oss2(bucket, auth, inp: PresignInput) -> str:
+    """A bucket-level request (a listing: GET /?list-type=2&prefix=...). Bucket.sign_url refuses
+    an empty key (ALGORITHMS.md section 5, 7), so the request is built as sign_url builds it and
+    signed by the same auth's _sign_url, with the bucket and an empty key."""
+    req = oss2.http.Request(inp.method, bucket._make_url(inp.bucket, "", True),
+                            headers=dict(inp.headers), params=dict(inp.params),
+                            region=inp.region, product=bucket.product,
+                            cloudbox_id=bucket.cloudbox_id)
+    with pinned_oss2_clock(inp.signing_time):
+        if inp.additional_headers:
+            return auth._sign_url(req, inp.bucket, "", inp.expires_in,
+                                  in_additional_headers=list(inp.additional_headers))
+        return auth._sign_url(req, inp.bucket, "", inp.expires_in)
 
 
 class PinnedSignerV4(SignerV4):
@@ -251,6 +271,8 @@ def oss_v2_presign_request(inp: PresignInput):
     """The Client.presign request model for this verb, or None if presign cannot express it."""
     params = dict(inp.params)
     typed: Dict[str, str] = {}
+    if not inp.key:
+        return None  # a bucket-level request (a listing): every presign model needs a key
     if inp.method == "GET":
         model = oss.GetObjectRequest
     elif inp.method == "HEAD":
@@ -298,7 +320,7 @@ def presign_with_oss_v2(inp: PresignInput) -> Tuple[str, str]:
         url += "?" + urllib.parse.urlencode(inp.params, quote_via=urllib.parse.quote)
     http_request = oss.HttpRequest(method=inp.method, url=url, headers=dict(inp.headers))
     context = oss.SigningContext(
-        product=PRODUCT, region=inp.region, bucket=inp.bucket, key=inp.key,
+        product=PRODUCT, region=inp.region, bucket=inp.bucket, key=inp.key or None,
         request=http_request,
         credentials=credentials.get_credentials(),
     )
@@ -440,6 +462,11 @@ def verify_url_record(record: dict, answer: dict, agree: List[str], tally: Dict[
         raise RecordError(f"URL has no {SIGNATURE_PARAM[version]}")
     inp, input_problems = url_presign_input(record, answer, params, parts.netloc)
     problems += input_problems
+    if not inp.key and (inp.method, inp.params.get("list-type")) != ("GET", "2"):
+        problems.append(f"a bucket-level {inp.method} with {sorted(inp.params)} is not a"
+                        " ListObjectsV2 listing (GET, list-type=2)")
+    if not inp.key and "prefix" not in inp.params:
+        problems.append("a bucket-level listing without a prefix lists the whole bucket")
 
     expiration = parse_utc(field(answer, "Expiration", str, "answer"), "answer.Expiration")
     if expiration != inp.expiration:
@@ -449,7 +476,8 @@ def verify_url_record(record: dict, answer: dict, agree: List[str], tally: Dict[
     for oracle in agree:
         try:
             if oracle == "oss2":
-                oracle_url, api = presign_with_oss2(inp), "oss2 Bucket.sign_url"
+                oracle_url = presign_with_oss2(inp)
+                api = "oss2 Bucket.sign_url" if inp.key else "oss2 auth._sign_url (bucket)"
             else:
                 oracle_url, api = presign_with_oss_v2(inp)
                 api = "oss-v2 " + api

@@ -21,7 +21,9 @@ What it proves, for every record:
   its path is the single URI encoding of what it decodes to (botocore's own key encoding,
   percent_encode(path, safe='/~')) and addresses bucket/key (virtual-hosted or path-style), the
   Host botocore derives is the URL's authority, X-Amz-Expires is 1..604800 and equals ExpiresIn,
-  and Expiration = X-Amz-Date + ExpiresIn.
+  and Expiration = X-Amz-Date + ExpiresIn. A record whose key is "" is a bucket-level request,
+  which must be presign-url's listing: a GET with list-type=2 and a prefix (ListObjectsV2),
+  signed like any other request.
 * kind "post": x-amz-signature = hex(HMAC-SHA256(SigV4 signing key of x-amz-date's day, region,
   "s3"), base64 policy text exactly as sent), computed twice: by botocore (S3SigV4PostAuth, clock
   pinned, whose inherited SigV4Auth.signature() signs the same policy text) and independently
@@ -352,6 +354,11 @@ def verify_url_record(record: dict, answer: dict) -> List[str]:
                         f" {parts.netloc!r} (upper case or an explicit default port)")
 
     request_params = {k: v for k, v in params.items() if k not in SIGNER_PARAMS}
+    if not record["key"] and (method, request_params.get("list-type")) != ("GET", "2"):
+        problems.append(f"a bucket-level {method} with {sorted(request_params)} is not a"
+                        " ListObjectsV2 listing (GET, list-type=2)")
+    if not record["key"] and "prefix" not in request_params:
+        problems.append("a bucket-level listing without a prefix lists the whole bucket")
     base_url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
     try:
         oracle_url = presign_with_botocore(record, method, base_url, headers, request_params,

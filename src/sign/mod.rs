@@ -6,6 +6,7 @@ pub mod aliyun;
 pub mod aws;
 pub mod encode;
 pub mod endpoint;
+pub mod listing;
 pub mod object;
 pub mod presign;
 pub mod signing_key;

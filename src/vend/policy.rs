@@ -30,6 +30,12 @@ use crate::error::Error;
 use crate::provider::Provider;
 use crate::vend::prefix::{caller_value, is_claim_name};
 
+/// The RAM action that lists a bucket's objects (ListObjects and ListObjectsV2).
+pub const LIST_OSS: &str = "oss:ListObjects";
+
+/// The IAM action that lists a bucket's objects (ListObjects and ListObjectsV2).
+pub const LIST_S3: &str = "s3:ListBucket";
+
 /// STS's limit on the `Policy` parameter (2048 characters; counted here in bytes, which is
 /// never fewer).
 pub const MAX_POLICY_BYTES: usize = 2048;
@@ -113,17 +119,39 @@ impl PolicyTemplate {
 
     /// A template that allows `actions` on the caller's prefix of the bucket
     /// (`acs:oss:*:*:$BUCKET_NAME/$OBJECT_PREFIX*`, `arn:aws:s3:::$BUCKET_NAME/$OBJECT_PREFIX*`).
+    /// The listing action among them (`oss:ListObjects`, `s3:ListBucket`) is a bucket action:
+    /// it is allowed on the bucket, for listings of the caller's prefix only (`oss:Prefix`,
+    /// `s3:prefix` like `$OBJECT_PREFIX*`).
     pub fn allowing(name: &str, provider: Provider, actions: &[&str]) -> Self {
-        let (version, resource) = match provider {
-            Provider::Aliyun => ("1", "acs:oss:*:*:$BUCKET_NAME/$OBJECT_PREFIX*"),
-            Provider::Aws => ("2012-10-17", "arn:aws:s3:::$BUCKET_NAME/$OBJECT_PREFIX*"),
+        let (version, bucket, listing, prefix_key) = match provider {
+            Provider::Aliyun => ("1", "acs:oss:*:*:$BUCKET_NAME", LIST_OSS, "oss:Prefix"),
+            Provider::Aws => (
+                "2012-10-17",
+                "arn:aws:s3:::$BUCKET_NAME",
+                LIST_S3,
+                "s3:prefix",
+            ),
         };
+        let (lists, objects): (Vec<&str>, Vec<&str>) =
+            actions.iter().partition(|action| **action == listing);
+        let mut statements = Vec::new();
+        if !objects.is_empty() {
+            let resource = format!("{bucket}/$OBJECT_PREFIX*");
+            statements.push(
+                serde_json::json!({ "Effect": "Allow", "Action": objects, "Resource": [resource] }),
+            );
+        }
+        if !lists.is_empty() {
+            statements.push(serde_json::json!({
+                "Effect": "Allow",
+                "Action": [listing],
+                "Resource": [bucket],
+                "Condition": { "StringLike": { prefix_key: ["$OBJECT_PREFIX*"] } },
+            }));
+        }
         Self {
             name: name.to_owned(),
-            document: serde_json::json!({
-                "Version": version,
-                "Statement": [{ "Effect": "Allow", "Action": actions, "Resource": [resource] }],
-            }),
+            document: serde_json::json!({ "Version": version, "Statement": statements }),
         }
     }
 
@@ -302,6 +330,48 @@ mod tests {
         assert_eq!(
             rendered,
             r#"{"Statement":[{"Action":["oss:PutObject","oss:AbortMultipartUpload","oss:ListParts"],"Effect":"Allow","Resource":["acs:oss:*:*:examplebucket/uploads/alice/*"]}],"Version":"1"}"#
+        );
+    }
+
+    #[test]
+    fn bundled_read_policies_list_the_callers_prefix_and_no_other() {
+        for (name, expected) in [
+            (
+                "bucket_read_policy.json",
+                r#"{"Action":["oss:ListObjects"],"Condition":{"StringLike":{"oss:Prefix":["uploads/alice/*"]}},"Effect":"Allow","Resource":["acs:oss:*:*:examplebucket"]}"#,
+            ),
+            (
+                "aws/bucket_read_policy.json",
+                r#"{"Action":["s3:ListBucket"],"Condition":{"StringLike":{"s3:prefix":["uploads/alice/*"]}},"Effect":"Allow","Resource":["arn:aws:s3:::examplebucket"]}"#,
+            ),
+        ] {
+            let template = PolicyTemplate::bundled(name).expect("bundled");
+            let rendered: Value = serde_json::from_str(
+                &template
+                    .render(&vars("uploads/alice/", &Caller::with_sub("alice")))
+                    .expect("render"),
+            )
+            .expect("JSON");
+            assert_eq!(rendered["Statement"][1].to_string(), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn an_allowed_listing_is_a_bucket_statement_confined_to_the_prefix() {
+        let caller = Caller::with_sub("alice");
+        let oss = PolicyTemplate::allowing("t", Provider::Aliyun, &["oss:GetObject", LIST_OSS])
+            .render(&vars("uploads/alice/", &caller))
+            .expect("render");
+        assert_eq!(
+            oss,
+            r#"{"Statement":[{"Action":["oss:GetObject"],"Effect":"Allow","Resource":["acs:oss:*:*:examplebucket/uploads/alice/*"]},{"Action":["oss:ListObjects"],"Condition":{"StringLike":{"oss:Prefix":["uploads/alice/*"]}},"Effect":"Allow","Resource":["acs:oss:*:*:examplebucket"]}],"Version":"1"}"#
+        );
+        let s3 = PolicyTemplate::allowing("t", Provider::Aws, &[LIST_S3])
+            .render(&vars("uploads/alice/", &caller))
+            .expect("render");
+        assert_eq!(
+            s3,
+            r#"{"Statement":[{"Action":["s3:ListBucket"],"Condition":{"StringLike":{"s3:prefix":["uploads/alice/*"]}},"Effect":"Allow","Resource":["arn:aws:s3:::examplebucket"]}],"Version":"2012-10-17"}"#
         );
     }
 

@@ -27,6 +27,7 @@ use stsvend::vend::policy::PolicyTemplate;
 use stsvend::vend::session::role_session_name;
 use stsvend::vend::sts_client::CachedRole;
 
+use crate::listing::{self, Listing};
 use crate::request::{self, Ask, Operation};
 use crate::rules::{self, Expiry};
 
@@ -199,6 +200,9 @@ async fn presign(
     let now = state.clock.now();
     let caller = state.auth.identify(request, now).await?;
     let prefix = state.config.scope.object_prefix.render(&caller)?;
+    if let Operation::List(listing) = &ask.operation {
+        return list(state, &ask, listing, &caller, &prefix, now).await;
+    }
     let key = rules::checked_key(&ask, &prefix)?;
     rules::check(&ask, &key, &prefix, &state.settings)?;
     let credential = state.credential(&caller, &prefix, now).await?;
@@ -307,6 +311,31 @@ fn url(
         ..Answer::new(operation.http_method(), presigned.url, now, expiry)
     };
     response::json(StatusCode::OK, &answer)
+}
+
+/// A listing of the caller's own prefix, one page as `listing` asks: a GET of the bucket
+/// with no headers to send.
+async fn list(
+    state: &AppState,
+    ask: &Ask,
+    listing: &Listing,
+    caller: &Caller,
+    prefix: &str,
+    now: SystemTime,
+) -> Result<(Response<Body>, String), ApiError> {
+    let confined_by_policy = matches!(state.signer, Signer::Role(_));
+    listing::check(listing, prefix, &state.settings, confined_by_policy)?;
+    let credential = state.credential(caller, prefix, now).await?;
+    let expiry = rules::expiry(ask, state.settings.max_expires_seconds, &credential, now)?;
+    let expires_in = Duration::from_secs(expiry.expires_in);
+    let params = listing.params(prefix);
+    let presigned = state.presigner.list(&credential, &params, now, expires_in);
+    let answer = Answer {
+        headers: Some(Ordered(&[])),
+        ..Answer::new("GET", presigned.url, now, expiry)
+    };
+    let answer = response::json(StatusCode::OK, &answer);
+    Ok((answer, role_session_name(&caller.sub)))
 }
 
 /// The headers a URL signs, which the client must send as given.

@@ -8,7 +8,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value};
 use stsvend::host::response::ApiError;
+use stsvend::sign::listing::MAX_KEYS;
 use stsvend::vend::prefix::hides_characters;
+
+use crate::listing::Listing;
 
 /// The URL lifetime when the request names none.
 pub(crate) const DEFAULT_EXPIRES_SECONDS: u64 = 900;
@@ -58,13 +61,15 @@ pub(crate) enum Operation {
     ListParts {
         upload_id: String,
     },
+    /// `list: true`: a listing of the caller's own prefix.
+    List(Listing),
 }
 
 impl Operation {
     /// The HTTP method the client sends to OSS.
     pub(crate) fn http_method(&self) -> &'static str {
         match self {
-            Self::Get | Self::ListParts { .. } => "GET",
+            Self::Get | Self::ListParts { .. } | Self::List(_) => "GET",
             Self::Head => "HEAD",
             Self::Put | Self::Part { .. } => "PUT",
             Self::Delete | Self::Abort { .. } => "DELETE",
@@ -80,6 +85,7 @@ impl Operation {
             | Self::Complete { .. }
             | Self::Abort { .. }
             | Self::ListParts { .. } => "PUT",
+            Self::List(_) => "LIST",
             other => other.http_method(),
         }
     }
@@ -254,6 +260,10 @@ struct Raw {
     part_number: Option<u64>,
     multipart: Option<String>,
     starts_with: Option<bool>,
+    list: Option<bool>,
+    start_after: Option<String>,
+    continuation_token: Option<String>,
+    max_keys: Option<u64>,
 }
 
 fn parse_fields(fields: Map<String, Value>, source: Source) -> Result<Ask, ApiError> {
@@ -283,12 +293,17 @@ fn parse_fields(fields: Map<String, Value>, source: Source) -> Result<Ask, ApiEr
             }
             "multipart" => raw.multipart = Some(string(&name, value)?),
             "startsWith" => raw.starts_with = Some(boolean(&name, value, source)?),
+            "list" => raw.list = Some(boolean(&name, value, source)?),
+            "startAfter" => raw.start_after = Some(header_value(&name, value)?),
+            "continuationToken" => raw.continuation_token = Some(header_value(&name, value)?),
+            "maxKeys" => raw.max_keys = Some(whole_number(&name, value, source, "InvalidMaxKeys")?),
             _ => {
                 return Err(ApiError::bad_request(
                     "UnknownField",
                     format!(
                         "{name:?} is not a field presign-url knows (key, method, expires, contentType, contentMd5, contentLength, \
-                         contentLength, responseContentType, responseContentDisposition, process, uploadId, partNumber, multipart, startsWith)"
+                         contentLength, responseContentType, responseContentDisposition, process, uploadId, partNumber, multipart, startsWith, \
+                         list, startAfter, continuationToken, maxKeys)"
                     ),
                 ));
             }
@@ -401,6 +416,9 @@ fn invalid_multipart(message: impl Into<String>) -> ApiError {
 }
 
 fn operation(raw: &Raw) -> Result<Operation, ApiError> {
+    if let Some(listing) = listing(raw)? {
+        return Ok(listing);
+    }
     let method = raw.method.as_deref().map(str::to_ascii_uppercase);
     if raw.starts_with.is_some() && method.as_deref() != Some("POST") {
         return Err(ApiError::bad_request(
@@ -442,6 +460,52 @@ fn operation(raw: &Raw) -> Result<Operation, ApiError> {
             format!("method {other:?} is not GET, HEAD, PUT, DELETE or POST"),
         )),
     }
+}
+
+/// `list: true`: a listing of the caller's own prefix, which names no key, method or upload;
+/// `startAfter`, `continuationToken` and `maxKeys` (1 to 1000) go with it only.
+fn listing(raw: &Raw) -> Result<Option<Operation>, ApiError> {
+    let paging = [
+        ("startAfter", raw.start_after.is_some()),
+        ("continuationToken", raw.continuation_token.is_some()),
+        ("maxKeys", raw.max_keys.is_some()),
+    ];
+    let not_applicable = |fields: &[(&str, bool)], why: &str| {
+        fields
+            .iter()
+            .find(|(_, given)| *given)
+            .map(|(name, _)| ApiError::bad_request("FieldNotApplicable", format!("{name} {why}")))
+    };
+    if raw.list != Some(true) {
+        return not_applicable(&paging, "applies to list: true only").map_or(Ok(None), Err);
+    }
+    let object = [
+        ("key", raw.key.is_some()),
+        ("method", raw.method.is_some()),
+        ("multipart", raw.multipart.is_some()),
+        ("uploadId", raw.upload_id.is_some()),
+        ("partNumber", raw.part_number.is_some()),
+        ("startsWith", raw.starts_with.is_some()),
+    ];
+    if let Some(error) = not_applicable(&object, "does not apply to list: it lists your own prefix")
+    {
+        return Err(error);
+    }
+    let max_keys = match raw.max_keys.map(u32::try_from) {
+        None => None,
+        Some(Ok(n @ 1..=MAX_KEYS)) => Some(n),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "InvalidMaxKeys",
+                format!("maxKeys must be from 1 to {MAX_KEYS}"),
+            ));
+        }
+    };
+    Ok(Some(Operation::List(Listing {
+        start_after: raw.start_after.clone(),
+        continuation_token: raw.continuation_token.clone(),
+        max_keys,
+    })))
 }
 
 /// A multipart step (`multipart`), sent without `method` or `partNumber`.
@@ -518,6 +582,7 @@ fn describe(operation: &Operation) -> &'static str {
         Operation::Complete { .. } => "multipart complete",
         Operation::Abort { .. } => "multipart abort",
         Operation::ListParts { .. } => "multipart list",
+        Operation::List(_) => "a listing",
     }
 }
 

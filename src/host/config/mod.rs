@@ -422,6 +422,10 @@ mod tests {
         assert!(p.methods.allows("GET") && p.methods.allows("HEAD"));
         assert!(p.methods.allows("PUT") && p.methods.allows("POST"));
         assert!(!p.methods.allows("DELETE"));
+        assert!(
+            p.methods.allows("LIST"),
+            "a caller who may read their files may list them"
+        );
         assert_eq!(p.upload_max_bytes, 104_857_600);
         assert!(p.allowed_content_types.is_empty());
     }
@@ -704,7 +708,7 @@ mod tests {
             Some("acs:ram::1234567890123:role/seed")
         );
         assert_eq!(c.sts.duration_seconds, 1800);
-        assert_eq!(c.policy.actions(), ["oss:GetObject"]);
+        assert_eq!(c.policy.actions(), ["oss:GetObject", "oss:ListObjects"]);
 
         vars.insert("TOKEN_DURATION_SECONDS", "3600".to_owned());
         vars.insert("ROLE_ARN", "acs:ram::1234567890123:role/env".to_owned());
@@ -723,7 +727,7 @@ mod tests {
         vars.insert("POLICY_FILE", "policies/bucket_read_policy.json".to_owned());
         assert_eq!(
             load(&vars).expect("valid").policy.actions(),
-            ["oss:GetObject"]
+            ["oss:GetObject", "oss:ListObjects"]
         );
     }
 

@@ -7,10 +7,15 @@ use crate::host::config::env::{Env, config, list, slash_entry};
 use crate::provider::Provider;
 use crate::sign::aliyun::oss;
 use crate::sign::presign::Scheme;
+use crate::vend::policy::{LIST_OSS, LIST_S3};
 
 /// The `x-oss-process` operations signed when `ALLOWED_PROCESS` is unset: the image operations
 /// the seeds use for thumbnails and watermarks. No IMM, video or document processing (billed).
 pub const DEFAULT_ALLOWED_PROCESS: &str = "image/resize,image/crop,image/rotate,image/format,image/quality,image/auto-orient,image/info,image/watermark";
+
+/// What presign-url signs when `PRESIGN_METHODS` is unset: a caller who may read their own
+/// files may list them too.
+const DEFAULT_PRESIGN_METHODS: &str = "GET,HEAD,PUT,POST,LIST";
 
 /// The largest single PostObject upload OSS accepts: 5 GiB.
 const MAX_UPLOAD_BYTES: u64 = 5 * 1024 * 1024 * 1024;
@@ -60,7 +65,7 @@ impl PresignSettings {
             )?,
             methods: PresignMethods::parse(
                 &env.text("PRESIGN_METHODS")
-                    .unwrap_or_else(|| "GET,HEAD,PUT,POST".to_owned()),
+                    .unwrap_or_else(|| DEFAULT_PRESIGN_METHODS.to_owned()),
             )?,
             upload_max_bytes: env.number(
                 "UPLOAD_MAX_BYTES",
@@ -123,6 +128,8 @@ pub struct PresignMethods {
     pub post: bool,
     /// `DELETE`.
     pub delete: bool,
+    /// `LIST`: a listing of the caller's own prefix.
+    pub list: bool,
 }
 
 impl PresignMethods {
@@ -134,13 +141,17 @@ impl PresignMethods {
             "PUT" => self.put,
             "POST" => self.post,
             "DELETE" => self.delete,
+            "LIST" => self.list,
             _ => false,
         }
     }
 
-    /// The object actions a credential needs to serve these methods: get for GET and HEAD,
-    /// put for PUT and POST (plus the multipart actions for PUT), delete for DELETE, in the
-    /// provider's names (`oss:GetObject`, `s3:GetObject`, ...).
+    /// The actions a credential needs to serve these methods: get for GET and HEAD, put for
+    /// PUT and POST (plus the multipart actions for PUT), delete for DELETE, in the provider's
+    /// names (`oss:GetObject`, `s3:GetObject`, ...); and the bucket's listing action for LIST
+    /// (`oss:ListObjects`, `s3:ListBucket`), which
+    /// [`PolicyTemplate::allowing`](crate::vend::policy::PolicyTemplate::allowing) confines to
+    /// the caller's prefix.
     pub fn actions(&self, provider: Provider) -> Vec<&'static str> {
         let (get, put, multipart, delete) = match provider {
             Provider::Aliyun => (
@@ -169,6 +180,12 @@ impl PresignMethods {
         if self.delete {
             actions.push(delete);
         }
+        if self.list {
+            actions.push(match provider {
+                Provider::Aliyun => LIST_OSS,
+                Provider::Aws => LIST_S3,
+            });
+        }
         actions
     }
 
@@ -181,10 +198,11 @@ impl PresignMethods {
                 "PUT" => &mut methods.put,
                 "POST" => &mut methods.post,
                 "DELETE" => &mut methods.delete,
+                "LIST" => &mut methods.list,
                 _ => {
                     return Err(config(
                         "PRESIGN_METHODS",
-                        format!("{item:?} is not GET, HEAD, PUT, POST or DELETE"),
+                        format!("{item:?} is not GET, HEAD, PUT, POST, DELETE or LIST"),
                     ));
                 }
             };

@@ -68,6 +68,15 @@ fn operations() -> Vec<(Value, bool)> {
     ]
 }
 
+/// Listings of the caller's prefix ("my files"): bucket-level URLs, recorded with an empty key.
+fn listings() -> Vec<Value> {
+    vec![
+        json!({"list": true}),
+        json!({"list": true, "startAfter": format!("{PREFIX}a b+c.txt"), "continuationToken": "1Tc+token/x==", "maxKeys": 100}),
+        json!({"list": true, "startAfter": format!("{PREFIX}中文.txt"), "maxKeys": 1, "expires": 60}),
+    ]
+}
+
 fn forms() -> Vec<Value> {
     vec![
         json!({"key": format!("{PREFIX}form upload+1.jpg"), "method": "POST", "contentType": "image/jpeg"}),
@@ -149,7 +158,10 @@ fn corpus_run(run: &Run) -> Vec<Value> {
     envs.extend([
         ("AUTH_MODE", "none".to_owned()),
         ("SIGNATURE_VERSION", run.version.to_owned()),
-        ("PRESIGN_METHODS", "GET,HEAD,PUT,POST,DELETE".to_owned()),
+        (
+            "PRESIGN_METHODS",
+            "GET,HEAD,PUT,POST,DELETE,LIST".to_owned(),
+        ),
         ("RUST_LOG", "info".to_owned()),
     ]);
     if let Some(endpoint) = run.endpoint {
@@ -189,6 +201,7 @@ fn corpus_run(run: &Run) -> Vec<Value> {
             .map(|(ask, agree_v2)| (ask, "url", agree_v2 || run.version == "v4")),
     );
     asks.extend(forms().into_iter().map(|ask| (ask, "post", true)));
+    asks.extend(listings().into_iter().map(|ask| (ask, "url", true)));
 
     let mut records = Vec::new();
     for (ask, kind, oss_v2_agrees) in asks {
@@ -201,6 +214,17 @@ fn corpus_run(run: &Run) -> Vec<Value> {
                     serde_json::from_str::<Value>(&body).expect("JSON")["ErrorCode"].clone()
                 ),
                 (400, json!("InvalidKey"))
+            );
+            continue;
+        }
+        if run.version == "v1" && !run.role && ask["list"] == true {
+            // V1 does not sign `prefix`: with the function's own key, refused.
+            assert_eq!(
+                (
+                    status,
+                    serde_json::from_str::<Value>(&body).expect("JSON")["ErrorCode"].clone()
+                ),
+                (403, json!("ListingNotBound"))
             );
             continue;
         }
@@ -235,7 +259,7 @@ fn corpus_run(run: &Run) -> Vec<Value> {
             "security_token": token,
             "region": "cn-hangzhou",
             "bucket": "examplebucket",
-            "key": ask["key"].as_str().unwrap_or(PREFIX),
+            "key": if ask["list"] == true { "" } else { ask["key"].as_str().unwrap_or(PREFIX) },
             "answer": answer,
             "agree": agree,
             "note": if oss_v2_agrees { "" } else { "ALGORITHMS.md §5.2: oss-v2's V1 signer does not sign x-oss-process; oss2 and the OSS V1 document do" },

@@ -79,7 +79,10 @@ fn presigner(store: &Store, token: Option<&str>) -> Function {
             "BUCKET_ENDPOINT",
             format!("http://127.0.0.1:{}", store.port),
         ),
-        ("PRESIGN_METHODS", "GET,HEAD,PUT,POST,DELETE".to_owned()),
+        (
+            "PRESIGN_METHODS",
+            "GET,HEAD,PUT,POST,DELETE,LIST".to_owned(),
+        ),
         ("UPLOAD_MAX_BYTES", MAX_BYTES.to_string()),
     ];
     if let Some(token) = token {
@@ -394,9 +397,131 @@ fn presigned_urls_and_forms_move_real_bytes_through_a_verifying_store() {
                 record(&mut records, &format!("{run}: {ask}"), &key, token, &answer);
             }
         }
+        lists_exactly_the_callers_prefix(&store, &function, run, token, &mut records);
         function.stop();
     }
     let path = format!("{}/s3-presigned.jsonl", env!("CARGO_TARGET_TMPDIR"));
     let lines: Vec<String> = records.iter().map(Value::to_string).collect();
     std::fs::write(&path, lines.join("\n") + "\n").expect("write corpus");
+}
+
+/// The keys a ListObjectsV2 answer names, XML entities decoded, and its
+/// `NextContinuationToken` when the list goes on.
+fn listed(xml: &[u8]) -> (Vec<String>, Option<String>) {
+    let xml = String::from_utf8_lossy(xml);
+    let decode = |s: &str| {
+        s.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&")
+    };
+    let elements = |tag: &str| -> Vec<String> {
+        let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+        xml.split(&open)
+            .skip(1)
+            .filter_map(|rest| rest.split_once(&close).map(|(value, _)| decode(value)))
+            .collect()
+    };
+    let next = elements("NextContinuationToken").into_iter().next();
+    (elements("Key"), next)
+}
+
+/// The keys stored under `prefix` in the store's own directory: what the listing must show.
+fn stored_under(store: &Store, prefix: &str) -> Vec<String> {
+    let bucket = store.dir.join(BUCKET);
+    let mut keys = Vec::new();
+    let mut pending = vec![bucket.join(prefix)];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let key = path.strip_prefix(&bucket).expect("under the bucket");
+                keys.push(key.to_str().expect("UTF-8").to_owned());
+            }
+        }
+    }
+    keys.sort();
+    keys
+}
+
+/// "My files": a listing URL lists the caller's prefix and nothing else, page by page, from
+/// where it is asked to start; rewritten to another prefix, the store refuses it.
+fn lists_exactly_the_callers_prefix(
+    store: &Store,
+    function: &Function,
+    run: &str,
+    token: Option<&str>,
+    records: &mut Vec<Value>,
+) {
+    // Other callers' files, one of them under a look-alike prefix.
+    for other in ["uploads/bob/secret.txt", "uploads/anonymous2/x.txt"] {
+        let path = store.dir.join(BUCKET).join(other);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+        std::fs::write(&path, b"not yours").expect("write");
+    }
+    let mine = stored_under(store, PREFIX);
+    assert!(mine.len() > 10, "{mine:?}");
+    assert!(
+        mine.contains(&format!("{PREFIX}awkward/=&;,:@$.txt")),
+        "{mine:?}"
+    );
+
+    let answer = sign(function, &json!({"list": true}));
+    record(records, &format!("{run}: list"), "", token, &answer);
+    let (status, xml) = send(&answer, b"");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&xml));
+    assert_eq!(
+        listed(&xml),
+        (mine.clone(), None),
+        "one page of exactly mine"
+    );
+
+    // Page by page, three keys at a time.
+    let (mut pages, mut next, mut all) = (0, None::<String>, Vec::new());
+    loop {
+        let mut ask = json!({"list": true, "maxKeys": 3});
+        if let Some(token) = &next {
+            ask["continuationToken"] = json!(token);
+        }
+        let answer = sign(function, &ask);
+        record(records, &format!("{run}: {ask}"), "", token, &answer);
+        let (status, xml) = send(&answer, b"");
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&xml));
+        let (keys, token) = listed(&xml);
+        assert!(keys.len() <= 3, "{keys:?}");
+        all.extend(keys);
+        pages += 1;
+        next = token;
+        if next.is_none() {
+            break;
+        }
+    }
+    assert_eq!((all, pages), (mine.clone(), mine.len().div_ceil(3)));
+
+    let after = format!("{PREFIX}awkward/");
+    let ask = json!({"list": true, "startAfter": after});
+    let answer = sign(function, &ask);
+    record(records, &format!("{run}: {ask}"), "", token, &answer);
+    let (status, xml) = send(&answer, b"");
+    assert_eq!(status, 200);
+    let later: Vec<String> = mine.iter().filter(|k| **k > after).cloned().collect();
+    assert_eq!(listed(&xml).0, later);
+
+    // The signature covers the prefix: Bob's files cannot be listed with the URL.
+    let mut bobs = answer.clone();
+    bobs["URL"] = json!(
+        answer["URL"]
+            .as_str()
+            .expect("URL")
+            .replace("prefix=uploads%2Fanonymous%2F", "prefix=uploads%2Fbob%2F")
+    );
+    assert_ne!(bobs["URL"], answer["URL"]);
+    assert_eq!(
+        send(&bobs, b"").0,
+        403,
+        "a listing rewritten to another prefix"
+    );
 }
