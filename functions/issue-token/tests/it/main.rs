@@ -6,6 +6,7 @@ mod flood;
 mod function_compute;
 mod http_mode;
 mod jwt_mode;
+mod keyless;
 mod lambda_mode;
 mod mobile_contract;
 mod per_caller;
