@@ -37,7 +37,7 @@ use crate::identity::AuthMode;
 use crate::provider::Provider;
 use crate::sign::aliyun::sts;
 use crate::sign::endpoint::{self, Addressing, Endpoint};
-use crate::vend::credentials::CredentialProvider;
+use crate::vend::credentials::{CredentialProvider, CredentialSource};
 use crate::vend::policy::{self, PolicyTemplate};
 use crate::vend::prefix::{self, PrefixTemplate};
 use crate::vend::scope::Scope;
@@ -171,9 +171,17 @@ fn sts_settings(
     let endpoint = env.text("STS_ENDPOINT").unwrap_or(default_endpoint);
     endpoint::upstream_origin(&endpoint).map_err(|reason| config("STS_ENDPOINT", reason))?;
     let endpoint = endpoint.trim_end_matches('/').to_owned();
+    let action = sts_action(env, provider)?;
     let source = match provider {
-        Provider::Aliyun => credentials::aliyun_source(env, seed, &endpoint)?,
-        Provider::Aws => credentials::aws_source(env, &endpoint)?,
+        Provider::Aliyun => credentials::aliyun_source(env, seed, &endpoint),
+        Provider::Aws => credentials::aws_source(env, &endpoint),
+    };
+    // A token exchange needs no credentials of the function's own.
+    let source = match (source, &action) {
+        (Err(Error::Config { .. }), StsAction::WebIdentity | StsAction::Oidc { .. }) => {
+            CredentialSource::Unneeded
+        }
+        (source, _) => source?,
     };
     if let Some(arn) = &role_arn {
         check_role_arn(provider, arn)?;
@@ -199,7 +207,7 @@ fn sts_settings(
         region,
         credentials: CredentialProvider::new(source, timeout),
         timeout,
-        action: sts_action(env, provider)?,
+        action,
         role_arn,
         duration_seconds,
     })

@@ -27,6 +27,10 @@ pub(super) async fn fetch(
     let name = source.name();
     match source {
         CredentialSource::Static { credential, .. } => Ok(credential.clone()),
+        CredentialSource::Unneeded => Err(Error::CredentialSource {
+            source_name: name,
+            reason: "the function has no credentials of its own".to_owned(),
+        }),
         CredentialSource::AwsInstanceMetadata { endpoint } => {
             let token = text(sender, imds::token_request(endpoint), name).await?;
             let role = text(sender, imds::role_name_request(endpoint, &token), name).await?;

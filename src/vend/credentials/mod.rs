@@ -70,6 +70,8 @@ pub enum CredentialSource {
         /// The URI.
         uri: String,
     },
+    /// None: `STS_ACTION` exchanges each caller's token, and no source was named.
+    Unneeded,
 }
 
 /// A container authorization token, or the file it is read from at every fetch.
@@ -114,6 +116,7 @@ impl CredentialSource {
             Self::AliyunEcsRamRole { .. } => "ECS RAM role (metadata, hardened mode)",
             Self::AliyunOidc { .. } => "RRSA (AssumeRoleWithOIDC)",
             Self::AliyunCredentialsUri { .. } => "ALIBABA_CLOUD_CREDENTIALS_URI",
+            Self::Unneeded => "none (STS_ACTION exchanges the caller's token)",
         }
     }
 
@@ -130,6 +133,7 @@ impl CredentialSource {
     pub fn is_role_session(&self) -> bool {
         match self {
             Self::Static { credential, .. } => credential.security_token.is_some(),
+            Self::Unneeded => false,
             _ => true,
         }
     }
@@ -299,7 +303,10 @@ impl CredentialProvider {
     /// until the held credential's refresh is due, refreshes, and after a failure tries again
     /// in a tenth of the life left (at least a second).
     pub fn spawn_refresher(self: &Arc<Self>, sender: Arc<dyn HttpSender>, clock: Arc<dyn Clock>) {
-        if matches!(self.source, CredentialSource::Static { .. }) {
+        if matches!(
+            self.source,
+            CredentialSource::Static { .. } | CredentialSource::Unneeded
+        ) {
             return;
         }
         let weak: Weak<Self> = Arc::downgrade(self);

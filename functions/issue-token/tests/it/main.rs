@@ -1,6 +1,7 @@
 //! issue-token's integration tests, one module per concern, in one test binary; what they
 //! share (the stand-in STS, the binary runner, tokens) is `stsvend_test_support`.
 
+mod aws_keyless;
 mod aws_sts;
 mod flood;
 mod function_compute;
