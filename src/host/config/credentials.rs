@@ -39,12 +39,11 @@ pub(super) fn aliyun_source(
         return Ok(source);
     }
     let home = home(env);
-    if !env.flag("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", false)? {
-        if let Some(home) = &home {
-            if let Some(source) = aliyun_cli_profile(env, &home.join(".aliyun/config.json"))? {
-                return Ok(source);
-            }
-        }
+    let cli_disabled = env.flag("ALIBABA_CLOUD_CLI_PROFILE_DISABLED", false)?;
+    if let Some(home) = home.as_ref().filter(|_| !cli_disabled)
+        && let Some(source) = aliyun_cli_profile(env, &home.join(".aliyun/config.json"))?
+    {
+        return Ok(source);
     }
     let file = env
         .text("ALIBABA_CLOUD_CREDENTIALS_FILE")

@@ -79,8 +79,7 @@ fn imds_container_and_web_identity_sessions_sign_assume_role_on_moto() {
             ("PUT", "/latest/api/token", None)
                 if seen
                     .headers
-                    .get("x-aws-ec2-metadata-token-ttl-seconds")
-                    .is_some() =>
+                    .contains_key("x-aws-ec2-metadata-token-ttl-seconds") =>
             {
                 (200, "imds-v2-token-41".to_owned())
             }

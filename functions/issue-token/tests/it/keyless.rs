@@ -99,8 +99,7 @@ fn an_ecs_ram_role_is_read_in_hardened_mode_and_signs_assume_role() {
             ("PUT", "/latest/api/token")
                 if seen
                     .headers
-                    .get("x-aliyun-ecs-metadata-token-ttl-seconds")
-                    .is_some() =>
+                    .contains_key("x-aliyun-ecs-metadata-token-ttl-seconds") =>
             {
                 (200, "ecs-session-token-7c1".to_owned())
             }
@@ -329,10 +328,14 @@ fn keys_living_20_seconds_are_refreshed_before_expiry_under_load() {
     let received = sts.take_received();
     let answered = answered.load(Ordering::SeqCst);
     let fetched = fetches.load(Ordering::SeqCst);
-    eprintln!(
-        "keyless load: {answered} requests, {} AssumeRole, {fetched} key fetches",
-        received.len()
-    );
+    // The figures, for the README (`-- --nocapture`).
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!(
+            "keyless load: {answered} requests, {} AssumeRole, {fetched} key fetches",
+            received.len()
+        );
+    }
     assert!(
         failures.lock().expect("lock").is_empty(),
         "{:?}",
