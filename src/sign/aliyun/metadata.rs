@@ -6,13 +6,9 @@
 //! <https://www.alibabacloud.com/help/en/ecs/user-guide/view-instance-metadata> (hardened mode),
 //! aliyun/credentials-python `provider/ecs_ram_role.py` and `provider/uri.py`.
 
-use http::Method;
-use http::header::HeaderName;
-use serde::Deserialize;
-
 use crate::credential::Credential;
 use crate::error::Error;
-use crate::time::parse_iso8601;
+use crate::sign::credentials_answer;
 use crate::transport::SignedRequest;
 
 /// The metadata service the official SDKs hard-code.
@@ -32,15 +28,7 @@ const ROLE_PATH: &str = "/latest/meta-data/ram/security-credentials/";
 /// # Format
 /// `PUT <endpoint>/latest/api/token` with `X-aliyun-ecs-metadata-token-ttl-seconds: 21600`.
 pub fn token_request(endpoint: &str) -> SignedRequest {
-    SignedRequest {
-        method: Method::PUT,
-        url: format!("{}/latest/api/token", endpoint.trim_end_matches('/')),
-        headers: vec![(
-            HeaderName::from_static(TOKEN_TTL_HEADER),
-            "21600".to_owned(),
-        )],
-        body: Vec::new(),
-    }
+    credentials_answer::session_token_request(endpoint, TOKEN_TTL_HEADER)
 }
 
 /// The instance's RAM role name request (when `ALIBABA_CLOUD_ECS_METADATA` does not name it).
@@ -50,32 +38,13 @@ pub fn role_name_request(endpoint: &str, token: &str) -> SignedRequest {
 
 /// The RAM role's credentials request, with the session token.
 pub fn role_credentials_request(endpoint: &str, token: &str, role: &str) -> SignedRequest {
-    SignedRequest {
-        method: Method::GET,
-        url: format!("{}{ROLE_PATH}{role}", endpoint.trim_end_matches('/')),
-        headers: vec![(HeaderName::from_static(TOKEN_HEADER), token.to_owned())],
-        body: Vec::new(),
-    }
+    let path = format!("{ROLE_PATH}{role}");
+    credentials_answer::get_with_token(endpoint, &path, TOKEN_HEADER, token)
 }
 
 /// The credentials URI request: a plain `GET` of the URI as configured.
 pub fn uri_request(uri: &str) -> SignedRequest {
-    SignedRequest {
-        method: Method::GET,
-        url: uri.to_owned(),
-        headers: Vec::new(),
-        body: Vec::new(),
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Answer {
-    code: Option<String>,
-    access_key_id: Option<String>,
-    access_key_secret: Option<String>,
-    security_token: Option<String>,
-    expiration: Option<String>,
+    credentials_answer::get(uri.to_owned(), Vec::new())
 }
 
 /// Reads the credentials JSON the metadata service and a credentials URI answer with; both
@@ -88,33 +57,18 @@ pub fn parse_credentials(
     body: &[u8],
     source_name: &'static str,
 ) -> Result<Credential, Error> {
-    let refuse = |reason: &str| Error::CredentialSource {
-        source_name,
-        reason: format!("answered http {status}: {reason}"),
+    let fields = credentials_answer::Fields {
+        secret: "AccessKeySecret",
+        token: "SecurityToken",
+        code_required: true,
     };
-    if !(200..300).contains(&status) {
-        return Err(refuse("not a success"));
-    }
-    let answer: Answer =
-        serde_json::from_slice(body).map_err(|_| refuse("not a credentials JSON object"))?;
-    if answer.code.as_deref() != Some("Success") {
-        return Err(refuse("Code is not Success"));
-    }
-    let field = |v: Option<String>, name: &str| {
-        v.filter(|s| !s.is_empty())
-            .ok_or_else(|| refuse(&format!("no {name}")))
-    };
-    let expiration = field(answer.expiration, "Expiration")?;
-    Ok(Credential {
-        access_key_id: field(answer.access_key_id, "AccessKeyId")?,
-        access_key_secret: field(answer.access_key_secret, "AccessKeySecret")?,
-        security_token: Some(field(answer.security_token, "SecurityToken")?),
-        expiration: Some(parse_iso8601(&expiration).ok_or_else(|| refuse("bad Expiration"))?),
-    })
+    credentials_answer::parse(status, body, source_name, fields)
 }
 
 #[cfg(test)]
 mod tests {
+    use http::Method;
+
     use super::*;
     use crate::time::{Clock, FixedClock};
 

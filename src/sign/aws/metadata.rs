@@ -7,13 +7,11 @@
 //! <https://docs.aws.amazon.com/sdkref/latest/guide/feature-container-credentials.html>;
 //! botocore `credentials.py` (`InstanceMetadataFetcher`, `ContainerMetadataFetcher`).
 
-use http::Method;
-use http::header::{AUTHORIZATION, HeaderName};
-use serde::Deserialize;
+use http::header::AUTHORIZATION;
 
 use crate::credential::Credential;
 use crate::error::Error;
-use crate::time::parse_iso8601;
+use crate::sign::credentials_answer;
 use crate::transport::SignedRequest;
 
 /// The instance metadata service botocore uses when `AWS_EC2_METADATA_SERVICE_ENDPOINT` is unset.
@@ -31,45 +29,23 @@ pub const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
 /// The role path under the metadata root.
 const ROLE_PATH: &str = "/latest/meta-data/iam/security-credentials/";
 
-fn get(url: String, headers: Vec<(HeaderName, String)>) -> SignedRequest {
-    SignedRequest {
-        method: Method::GET,
-        url,
-        headers,
-        body: Vec::new(),
-    }
-}
-
 /// The IMDSv2 session token request: a `PUT`, its life 6 hours as botocore asks.
 ///
 /// # Format
 /// `PUT <endpoint>/latest/api/token` with `x-aws-ec2-metadata-token-ttl-seconds: 21600`.
 pub fn token_request(endpoint: &str) -> SignedRequest {
-    SignedRequest {
-        method: Method::PUT,
-        url: format!("{}/latest/api/token", endpoint.trim_end_matches('/')),
-        headers: vec![(
-            HeaderName::from_static(TOKEN_TTL_HEADER),
-            "21600".to_owned(),
-        )],
-        body: Vec::new(),
-    }
+    credentials_answer::session_token_request(endpoint, TOKEN_TTL_HEADER)
 }
 
 /// The instance profile's role name request, with the session token.
 pub fn role_name_request(endpoint: &str, token: &str) -> SignedRequest {
-    get(
-        format!("{}{ROLE_PATH}", endpoint.trim_end_matches('/')),
-        vec![(HeaderName::from_static(TOKEN_HEADER), token.to_owned())],
-    )
+    role_credentials_request(endpoint, token, "")
 }
 
 /// The role's credentials request, with the session token.
 pub fn role_credentials_request(endpoint: &str, token: &str, role: &str) -> SignedRequest {
-    get(
-        format!("{}{ROLE_PATH}{role}", endpoint.trim_end_matches('/')),
-        vec![(HeaderName::from_static(TOKEN_HEADER), token.to_owned())],
-    )
+    let path = format!("{ROLE_PATH}{role}");
+    credentials_answer::get_with_token(endpoint, &path, TOKEN_HEADER, token)
 }
 
 /// The container credentials request; `authorization` is
@@ -78,7 +54,7 @@ pub fn container_request(url: &str, authorization: Option<&str>) -> SignedReques
     let headers = authorization
         .map(|token| vec![(AUTHORIZATION, token.trim().to_owned())])
         .unwrap_or_default();
-    get(url.to_owned(), headers)
+    credentials_answer::get(url.to_owned(), headers)
 }
 
 /// The first line of a text answer (the IMDS token, the role name), when the status is 2xx.
@@ -94,16 +70,6 @@ pub fn text_answer(status: u16, body: &[u8], what: &'static str) -> Result<Strin
     Ok(first.to_owned())
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Answer {
-    code: Option<String>,
-    access_key_id: Option<String>,
-    secret_access_key: Option<String>,
-    token: Option<String>,
-    expiration: Option<String>,
-}
-
 /// Reads the credentials JSON IMDS and the container endpoint answer with.
 ///
 /// # Format
@@ -114,33 +80,18 @@ pub fn parse_credentials(
     body: &[u8],
     source_name: &'static str,
 ) -> Result<Credential, Error> {
-    let refuse = |reason: &str| Error::CredentialSource {
-        source_name,
-        reason: format!("answered http {status}: {reason}"),
+    let fields = credentials_answer::Fields {
+        secret: "SecretAccessKey",
+        token: "Token",
+        code_required: false,
     };
-    if !(200..300).contains(&status) {
-        return Err(refuse("not a success"));
-    }
-    let answer: Answer =
-        serde_json::from_slice(body).map_err(|_| refuse("not a credentials JSON object"))?;
-    if answer.code.as_deref().is_some_and(|c| c != "Success") {
-        return Err(refuse("Code is not Success"));
-    }
-    let field = |v: Option<String>, name: &str| {
-        v.filter(|s| !s.is_empty())
-            .ok_or_else(|| refuse(&format!("no {name}")))
-    };
-    let expiration = field(answer.expiration, "Expiration")?;
-    Ok(Credential {
-        access_key_id: field(answer.access_key_id, "AccessKeyId")?,
-        access_key_secret: field(answer.secret_access_key, "SecretAccessKey")?,
-        security_token: Some(field(answer.token, "Token")?),
-        expiration: Some(parse_iso8601(&expiration).ok_or_else(|| refuse("bad Expiration"))?),
-    })
+    credentials_answer::parse(status, body, source_name, fields)
 }
 
 #[cfg(test)]
 mod tests {
+    use http::Method;
+
     use super::*;
     use crate::time::{Clock, FixedClock};
 

@@ -63,6 +63,21 @@ fn container() -> Arc<CredentialProvider> {
     )
 }
 
+/// A container source answering `replies`, its first key fetched at T0.
+async fn fetched_once(
+    replies: Vec<HttpReply>,
+    delay: Duration,
+) -> (Arc<Scripted>, Arc<dyn HttpSender>, Arc<CredentialProvider>) {
+    let sender = Scripted::new(replies, delay);
+    let dyn_sender: Arc<dyn HttpSender> = sender.clone();
+    let provider = container();
+    provider
+        .credential(&dyn_sender, at(0))
+        .await
+        .expect("first");
+    (sender, dyn_sender, provider)
+}
+
 fn at(offset: u64) -> SystemTime {
     FixedClock::at_unix(T0 + offset).0
 }
@@ -124,19 +139,14 @@ async fn concurrent_first_requests_share_one_fetch() {
 
 #[tokio::test]
 async fn once_due_requests_keep_the_held_key_while_one_background_refresh_runs() {
-    let sender = Scripted::new(
+    let (sender, dyn_sender, provider) = fetched_once(
         vec![
             answer("ASIA-1", "2026-11-22T08:53:30Z"),
             answer("ASIA-2", "2026-11-22T08:53:50Z"),
         ],
         Duration::from_millis(100),
-    );
-    let dyn_sender: Arc<dyn HttpSender> = sender.clone();
-    let provider = container();
-    provider
-        .credential(&dyn_sender, at(0))
-        .await
-        .expect("first");
+    )
+    .await;
     // 11 s in: less than half the life (10 s) left, more than a quarter (5 s).
     let all = (0..20).map(|_| provider.credential(&dyn_sender, at(11)));
     for got in futures_join_all(all).await {
@@ -153,19 +163,14 @@ async fn once_due_requests_keep_the_held_key_while_one_background_refresh_runs()
 
 #[tokio::test]
 async fn past_the_signing_margin_a_request_waits_for_a_fresh_key() {
-    let sender = Scripted::new(
+    let (_, dyn_sender, provider) = fetched_once(
         vec![
             answer("ASIA-1", "2026-11-22T08:53:30Z"),
             answer("ASIA-2", "2026-11-22T08:53:50Z"),
         ],
         Duration::ZERO,
-    );
-    let dyn_sender: Arc<dyn HttpSender> = sender.clone();
-    let provider = container();
-    provider
-        .credential(&dyn_sender, at(0))
-        .await
-        .expect("first");
+    )
+    .await;
     // 16 s in: 4 s left, under the 5 s signing margin.
     let got = provider
         .credential(&dyn_sender, at(16))
@@ -176,16 +181,11 @@ async fn past_the_signing_margin_a_request_waits_for_a_fresh_key() {
 
 #[tokio::test]
 async fn a_failed_refresh_keeps_the_old_key_while_valid_then_fails() {
-    let sender = Scripted::new(
+    let (_, dyn_sender, provider) = fetched_once(
         vec![answer("ASIA-1", "2026-11-22T08:53:30Z")],
         Duration::ZERO,
-    );
-    let dyn_sender: Arc<dyn HttpSender> = sender.clone();
-    let provider = container();
-    provider
-        .credential(&dyn_sender, at(0))
-        .await
-        .expect("first");
+    )
+    .await;
     // 17 s in the refresh fails (500): the old key, valid 3 s more, still serves.
     let kept = provider
         .credential(&dyn_sender, at(17))
