@@ -10,12 +10,27 @@ use std::collections::BTreeMap;
 pub const ANONYMOUS: &str = "anonymous";
 
 /// A caller whose identity has been established.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` never shows the token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Caller {
     /// The subject: a user id from the identity provider, or [`ANONYMOUS`].
     pub sub: String,
     /// The other claims that templates may use as `${claim.NAME}` (strings and numbers).
     pub claims: BTreeMap<String, String>,
+    /// The verified bearer token itself (`AUTH_MODE=jwt`), which `STS_ACTION` token
+    /// exchanges hand to STS as the caller's web identity.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("sub", &self.sub)
+            .field("claims", &self.claims)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl Caller {
@@ -24,6 +39,7 @@ impl Caller {
         Self {
             sub: sub.into(),
             claims: BTreeMap::new(),
+            token: None,
         }
     }
 }

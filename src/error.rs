@@ -65,6 +65,16 @@ pub enum Error {
     /// STS could not be reached (connection refused or reset, DNS, TLS).
     #[error("sts could not be reached")]
     StsUnreachable(#[source] Box<dyn std::error::Error + Send + Sync>),
+
+    /// The function's own credentials could not be obtained from their source (the instance
+    /// metadata service, the container endpoint, a token file, STS for a web identity).
+    #[error("the function's credentials from {source_name}: {reason}")]
+    CredentialSource {
+        /// The source, in the provider's words (`ECS RAM role`, `IMDS`, ...).
+        source_name: &'static str,
+        /// What went wrong (never a secret or a token).
+        reason: String,
+    },
 }
 
 impl Error {
@@ -80,6 +90,13 @@ impl Error {
             },
             Error::StsTimeout(deadline) => Error::StsTimeout(*deadline),
             Error::StsUnreachable(cause) => Error::StsUnreachable(cause.to_string().into()),
+            Error::CredentialSource {
+                source_name,
+                reason,
+            } => Error::CredentialSource {
+                source_name,
+                reason: reason.clone(),
+            },
             _ => return None,
         })
     }

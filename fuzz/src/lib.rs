@@ -285,6 +285,7 @@ fn render_for(template: &PolicyTemplate, value: &str) -> Result<String, Error> {
     let caller = Caller {
         sub: value.to_owned(),
         claims: BTreeMap::from([("tenant".to_owned(), value.to_owned())]),
+        token: None,
     };
     template.render(&PolicyVars {
         bucket: "examplebucket",

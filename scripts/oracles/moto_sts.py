@@ -3,9 +3,13 @@
 Starts moto on a free port, creates through its IAM an user with an access key and a role that
 user may assume, switches authentication on (from then on every request must be SigV4-signed by
 a known key), prints one JSON line {"endpoint", "access_key_id", "secret_access_key",
-"role_arn"}, and serves until its standard input closes.
+"role_arn", "session"} (session: a role session's temporary key, as an instance profile or a
+task role gives one), and serves until its standard input closes.
 
-usage: moto_sts.py   (run by functions/issue-token/tests/it/aws_sts.rs)
+With --no-auth, authentication stays off: moto 5.2.5 answers an unsigned request (the
+AssumeRoleWithWebIdentity every SDK sends) with a 500 once it is on.
+
+usage: moto_sts.py [--no-auth]   (run by functions/issue-token/tests/it/aws_sts.rs)
 """
 
 import json
@@ -43,10 +47,27 @@ def main() -> int:
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"AWS": user["Arn"]}, "Action": "sts:AssumeRole"}],
     }))["Role"]
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=b"0", method="POST",
-                                                  headers={"Content-Type": "text/plain"}))
+    chain = iam.create_policy(PolicyName="chain", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))["Policy"]
+    instance = iam.create_role(RoleName="instance", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": user["Arn"]}, "Action": "sts:AssumeRole"}],
+    }))["Role"]
+    iam.attach_role_policy(RoleName="instance", PolicyArn=chain["Arn"])
+    sts = boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    # A role session, as an instance profile, a task role or IRSA would hand the function.
+    session = sts.assume_role(RoleArn=instance["Arn"], RoleSessionName="instance")["Credentials"]
+    if "--no-auth" not in sys.argv:
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=b"0", method="POST",
+                                                      headers={"Content-Type": "text/plain"}))
     print(json.dumps({"endpoint": endpoint, "access_key_id": key["AccessKeyId"],
-                      "secret_access_key": key["SecretAccessKey"], "role_arn": role["Arn"]}), flush=True)
+                      "secret_access_key": key["SecretAccessKey"], "role_arn": role["Arn"],
+                      "session": {"access_key_id": session["AccessKeyId"],
+                                  "secret_access_key": session["SecretAccessKey"],
+                                  "session_token": session["SessionToken"],
+                                  "expiration": session["Expiration"].strftime("%Y-%m-%dT%H:%M:%SZ")}}), flush=True)
     sys.stdin.read()
     server.stop()
     return 0

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod cors;
+pub mod credentials;
 pub mod listener;
 pub mod response;
 
@@ -143,7 +144,7 @@ where
     H: Fn(Arc<S>, Request) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
-    let Some((_, listen, handler)) = start(build, handle) else {
+    let Some((_, listen, handler)) = start(build, handle).await else {
         return ExitCode::from(2);
     };
     finish(run(listen, handler).await)
@@ -167,7 +168,7 @@ where
     F: Future<Output = Response<Body>> + Send + 'static,
     E: Fn(Arc<S>, serde_json::Value) -> EventAnswer + Clone + Send + Sync + 'static,
 {
-    let Some((state, listen, handler)) = start(build, handle) else {
+    let Some((state, listen, handler)) = start(build, handle).await else {
         return ExitCode::from(2);
     };
     if !in_lambda() {
@@ -196,7 +197,7 @@ where
 
 /// Reads the configuration and builds the state, with CORS around `handle`; `None` (logged)
 /// on a configuration error.
-fn start<S, B, H, F>(build: B, handle: H) -> Option<(Arc<S>, SocketAddr, impl Handler)>
+async fn start<S, B, H, F>(build: B, handle: H) -> Option<(Arc<S>, SocketAddr, impl Handler)>
 where
     S: Send + Sync + 'static,
     B: FnOnce(Config, Arc<dyn Clock>, Arc<dyn HttpSender>) -> Result<S, Error>,
@@ -204,18 +205,21 @@ where
     F: Future<Output = Response<Body>> + Send + 'static,
 {
     init_logging();
-    let started = Config::from_env().and_then(|config| {
+    let started = async {
+        let config = Config::from_env()?;
         announce(&config);
         let (listen, cors) = (config.listen, Cors::new(&config.cors_allow_origins));
         let sender: Arc<dyn HttpSender> = Arc::new(ReqwestSender::new(config.sts.timeout)?);
+        credentials::start(&config, &sender, Arc::new(SystemClock)).await?;
         if config.sts.role_arn.is_some() {
             // Open the STS connection now, so that the first caller does not pay the handshakes.
             let (sender, url) = (Arc::clone(&sender), format!("{}/", config.sts.endpoint));
             tokio::spawn(async move { sender.warm_up(&url).await });
         }
         let state = build(config, Arc::new(SystemClock), sender)?;
-        Ok((Arc::new(state), listen, cors.map(Arc::new)))
-    });
+        Ok::<_, Error>((Arc::new(state), listen, cors.map(Arc::new)))
+    }
+    .await;
     let (state, listen, cors) = match started {
         Ok(started) => started,
         Err(e) => {

@@ -146,6 +146,17 @@ impl From<Error> for ApiError {
                     "STS could not be reached",
                 )
             },
+            Error::CredentialSource {
+                source_name,
+                reason,
+            } => Self {
+                cause: Some(format!("{source_name}: {reason}")),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "CredentialsUnavailable",
+                    "the token service's own credentials could not be obtained; retry shortly",
+                )
+            },
             Error::Policy(_) => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "PolicyTooLarge",

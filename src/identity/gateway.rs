@@ -57,7 +57,11 @@ fn iam_caller(iam: &ApiGatewayRequestAuthorizerIamDescription) -> Option<Caller>
         }
         None => present(&iam.user_id)?,
     };
-    Some(Caller { sub, claims })
+    Some(Caller {
+        sub,
+        claims,
+        token: None,
+    })
 }
 
 /// The caller API Gateway (or a Function URL) vouches for.
@@ -95,7 +99,11 @@ pub(super) fn caller(request: &Request) -> Option<Caller> {
 /// The caller whose subject is the first of `names` among `claims`.
 fn named_by(claims: BTreeMap<String, String>, names: &[&str]) -> Option<Caller> {
     let sub = names.iter().find_map(|name| claims.get(*name))?.clone();
-    Some(Caller { sub, claims })
+    Some(Caller {
+        sub,
+        claims,
+        token: None,
+    })
 }
 
 /// An authorizer's claims or context as text: a Lambda authorizer's context may hold

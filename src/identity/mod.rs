@@ -136,6 +136,7 @@ impl Authenticator {
                 Ok(Caller {
                     sub: verified.sub,
                     claims: verified.claims,
+                    token: Some(token.to_owned()),
                 })
             }
             (AuthMode::Jwt(_), None) => Err(Error::MissingIdentity),

@@ -3,6 +3,7 @@
 //! cache.
 
 pub mod cache;
+pub mod credentials;
 pub mod policy;
 pub mod prefix;
 pub mod scope;

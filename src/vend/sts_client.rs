@@ -8,15 +8,17 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ring::rand::{SecureRandom, SystemRandom};
 
+use crate::caller::Caller;
 use crate::credential::Credential;
 use crate::error::{Error, StsRejection};
 use crate::provider::Provider;
-use crate::sign::aliyun::sts::{self, AssumeRoleParams};
-use crate::sign::aws::sts as aws_sts;
+use crate::sign::aliyun::sts::{self, AssumeRoleParams, OidcParams};
+use crate::sign::aws::sts::{self as aws_sts, WebIdentityParams};
 use crate::sign::encode::hex_lower;
 use crate::sign::signing_key::SigningKeyCache;
-use crate::transport::HttpSender;
+use crate::transport::{HttpSender, SignedRequest};
 use crate::vend::cache::{CacheKey, CredentialCache};
+use crate::vend::credentials::CredentialProvider;
 use crate::vend::session::role_session_name;
 
 /// The most STS requests one `AssumeRole` makes.
@@ -24,6 +26,21 @@ pub const MAX_ATTEMPTS: u32 = 3;
 
 /// The ceiling of the first pause between attempts; it doubles each time.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How the role is assumed (`STS_ACTION`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StsAction {
+    /// `AssumeRole`, signed with the function's own credentials.
+    AssumeRole,
+    /// AWS `AssumeRoleWithWebIdentity` with the caller's verified token: no credentials of
+    /// the function's own.
+    WebIdentity,
+    /// Alibaba Cloud `AssumeRoleWithOIDC` with the caller's verified token (anonymous).
+    Oidc {
+        /// `OIDC_PROVIDER_ARN`.
+        oidc_provider_arn: String,
+    },
+}
 
 /// Where and as whom STS is called, and the role to assume.
 #[derive(Debug, Clone)]
@@ -34,10 +51,13 @@ pub struct StsSettings {
     pub endpoint: String,
     /// The region requests are signed for (AWS: `AWS_REGION`, else `BUCKET_REGION`).
     pub region: String,
-    /// The function's own credentials (`ALIBABA_CLOUD_ACCESS_KEY_ID`, ...).
-    pub credential: Credential,
+    /// The function's own credentials, from the source the environment names
+    /// (`ALIBABA_CLOUD_ACCESS_KEY_ID`, RRSA, the instance role, ...), refreshed as they age.
+    pub credentials: Arc<CredentialProvider>,
     /// `STS_TIMEOUT_MS`: the deadline for one request's whole STS exchange.
     pub timeout: Duration,
+    /// `STS_ACTION`: how the role is assumed.
+    pub action: StsAction,
     /// `ROLE_ARN`, the role to assume.
     pub role_arn: Option<String>,
     /// `TOKEN_DURATION_SECONDS`, the STS `DurationSeconds`.
@@ -50,7 +70,8 @@ pub struct StsClient {
     endpoint: String,
     region: String,
     keys: SigningKeyCache,
-    credential: Credential,
+    credentials: Arc<CredentialProvider>,
+    action: StsAction,
     timeout: Duration,
     sender: Arc<dyn HttpSender>,
     random: SystemRandom,
@@ -60,7 +81,7 @@ impl std::fmt::Debug for StsClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StsClient")
             .field("endpoint", &self.endpoint)
-            .field("credential", &self.credential)
+            .field("credentials", &self.credentials)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
@@ -74,7 +95,8 @@ impl StsClient {
             endpoint: settings.endpoint.clone(),
             region: settings.region.clone(),
             keys: SigningKeyCache::default(),
-            credential: settings.credential.clone(),
+            credentials: Arc::clone(&settings.credentials),
+            action: settings.action.clone(),
             timeout: settings.timeout,
             sender,
             random: SystemRandom::new(),
@@ -85,16 +107,21 @@ impl StsClient {
     /// the deadline (`STS_TIMEOUT_MS`): throttling, 5xx answers and connection failures are
     /// tried again, up to [`MAX_ATTEMPTS`] times, after a jittered, doubling pause, when the
     /// pause still fits in the deadline.
+    ///
+    /// With `STS_ACTION` a token exchange, `caller_token` (the caller's verified bearer token)
+    /// is exchanged instead, and the function's own credentials are not used.
     pub async fn assume_role(
         &self,
         params: &AssumeRoleParams<'_>,
+        caller_token: Option<&str>,
         now: SystemTime,
     ) -> Result<Credential, Error> {
         let deadline = Instant::now() + self.timeout;
         let mut attempt = 1;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let result = match tokio::time::timeout(left, self.attempt(params, now)).await {
+            let once = self.attempt(params, caller_token, now);
+            let result = match tokio::time::timeout(left, once).await {
                 Ok(result) => result,
                 Err(_) => Err(Error::StsTimeout(self.timeout)),
             };
@@ -127,30 +154,15 @@ impl StsClient {
     async fn attempt(
         &self,
         params: &AssumeRoleParams<'_>,
+        caller_token: Option<&str>,
         now: SystemTime,
     ) -> Result<Credential, Error> {
-        let request = match self.provider {
-            Provider::Aliyun => {
-                let mut nonce = [0u8; 16];
-                self.random.fill(&mut nonce).map_err(|_| {
-                    Error::StsUnreachable("no randomness for SignatureNonce".into())
-                })?;
-                sts::assume_role_request(
-                    &self.endpoint,
-                    &self.credential,
-                    params,
-                    now,
-                    &hex_lower(&nonce),
-                )
+        let request = match (&self.action, caller_token) {
+            (StsAction::AssumeRole, _) => self.signed_request(params, now).await?,
+            (exchange, Some(token)) => {
+                exchange_request(&self.endpoint, exchange, params, token, now)
             }
-            Provider::Aws => aws_sts::assume_role_request(
-                &self.endpoint,
-                &self.region,
-                &self.credential,
-                params,
-                now,
-                &self.keys,
-            ),
+            (_, None) => return Err(Error::MissingIdentity),
         };
         let reply = self.sender.send(request).await?;
         let parsed = match self.provider {
@@ -164,6 +176,75 @@ impl StsClient {
             }),
             other => other,
         })
+    }
+
+    /// `AssumeRole` signed with the function's own credential of the moment.
+    async fn signed_request(
+        &self,
+        params: &AssumeRoleParams<'_>,
+        now: SystemTime,
+    ) -> Result<SignedRequest, Error> {
+        let credential = self.credentials.credential(&self.sender, now).await?;
+        Ok(match self.provider {
+            Provider::Aliyun => {
+                let mut nonce = [0u8; 16];
+                self.random.fill(&mut nonce).map_err(|_| {
+                    Error::StsUnreachable("no randomness for SignatureNonce".into())
+                })?;
+                sts::assume_role_request(
+                    &self.endpoint,
+                    &credential,
+                    params,
+                    now,
+                    &hex_lower(&nonce),
+                )
+            }
+            Provider::Aws => aws_sts::assume_role_request(
+                &self.endpoint,
+                &self.region,
+                &credential,
+                params,
+                now,
+                &self.keys,
+            ),
+        })
+    }
+}
+
+/// The token exchange `action` names, for the caller's `token`, with the session name, the
+/// session policy and the duration of `params`: no credential of the function's own.
+fn exchange_request(
+    endpoint: &str,
+    action: &StsAction,
+    params: &AssumeRoleParams<'_>,
+    token: &str,
+    now: SystemTime,
+) -> SignedRequest {
+    match action {
+        StsAction::Oidc { oidc_provider_arn } => sts::assume_role_with_oidc_request(
+            endpoint,
+            &OidcParams {
+                role_arn: params.role_arn,
+                oidc_provider_arn,
+                oidc_token: token,
+                role_session_name: params.role_session_name,
+                policy: params.policy,
+                duration_seconds: params.duration_seconds,
+            },
+            now,
+        ),
+        StsAction::WebIdentity | StsAction::AssumeRole => {
+            aws_sts::assume_role_with_web_identity_request(
+                endpoint,
+                &WebIdentityParams {
+                    role_arn: params.role_arn,
+                    role_session_name: params.role_session_name,
+                    web_identity_token: token,
+                    policy: params.policy,
+                    duration_seconds: params.duration_seconds,
+                },
+            )
+        }
     }
 }
 
@@ -219,15 +300,17 @@ impl CachedRole {
         }
     }
 
-    /// Credentials under `policy` for the caller `sub`: the cached ones while more than
-    /// `min_left` of their life remains at `now`, otherwise fresh ones from STS.
+    /// Credentials under `policy` for `caller`: the cached ones while more than `min_left`
+    /// of their life remains at `now`, otherwise fresh ones from STS (with `STS_ACTION` a
+    /// token exchange, for the caller's own token).
     pub async fn credentials(
         &self,
-        sub: &str,
+        caller: &Caller,
         policy: String,
         now: SystemTime,
         min_left: Duration,
     ) -> Result<Credential, Error> {
+        let sub = caller.sub.as_str();
         let session = role_session_name(sub);
         let key = CacheKey {
             role_arn: self.role_arn.clone(),
@@ -244,7 +327,8 @@ impl CachedRole {
                 policy: Some(&policy),
                 duration_seconds: self.duration_seconds,
             };
-            self.sts.assume_role(&params, now).await
+            let token = caller.token.as_deref();
+            self.sts.assume_role(&params, token, now).await
         };
         self.cache.get_or_fetch(key, now, usable, fetch).await
     }

@@ -2,6 +2,7 @@
 //! share with the functions' tests (token makers, the committed events) is
 //! `stsvend_test_support`.
 
+mod credential_chains;
 mod gateway;
 mod jwt;
 mod layering;

@@ -11,6 +11,7 @@ pub mod function;
 pub mod http;
 pub mod keys;
 pub mod lambda;
+pub mod metadata;
 pub mod oracles;
 pub mod sts;
 pub mod tokens;

@@ -10,9 +10,16 @@ use crate::workspace_path;
 /// (`scripts/oracles/moto_sts.py`). Returns the process (close its stdin to stop it) and what
 /// it printed: `endpoint`, `access_key_id`, `secret_access_key`, `role_arn`.
 pub fn start_moto() -> (Child, serde_json::Value) {
+    start_moto_with(&[])
+}
+
+/// [`start_moto`] with the script's arguments (`--no-auth`: signature checking off, which
+/// unsigned web-identity exchanges need with moto 5.2.5).
+pub fn start_moto_with(args: &[&str]) -> (Child, serde_json::Value) {
     let script = workspace_path("scripts/oracles/moto_sts.py");
     let mut moto = Command::new(python())
         .arg(&script)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -79,6 +79,33 @@ pub enum Canned {
     /// token name that `RoleSessionName` ([`issued_to`]), so a test can tell whose session a
     /// credential is.
     IssueToSession,
+    /// As [`Canned::IssueToSession`], valid for this many seconds only.
+    IssueShortLived(u64),
+}
+
+/// A key the function may sign with: its secret, security token and expiry.
+#[derive(Clone)]
+pub struct FunctionKey {
+    /// The secret.
+    pub secret: String,
+    /// The security token the request must carry.
+    pub token: String,
+    /// The key must not sign a request whose `Timestamp` is at or past this.
+    pub expires: std::time::SystemTime,
+}
+
+/// What an anonymous `AssumeRoleWithOIDC` must carry.
+#[derive(Clone)]
+pub struct OidcExpected {
+    /// `OIDCToken`.
+    pub token: String,
+    /// `OIDCProviderArn`.
+    pub provider_arn: String,
+    /// `RoleArn`.
+    pub role_arn: String,
+    /// `Some(resource)`: a session policy reaching this one resource (a caller's exchange);
+    /// `None`: no policy (the function's own RRSA session), answered with the function's key.
+    pub resource: Option<&'static str>,
 }
 
 /// The credential [`Canned::IssueToSession`] issues to `session`: key id, secret, token.
@@ -112,6 +139,18 @@ pub struct StandInSts {
     pub warm_ups: Arc<AtomicUsize>,
     queue: Arc<Mutex<VecDeque<Canned>>>,
     received: Arc<Mutex<Vec<Received>>>,
+    rules: Arc<Rules>,
+}
+
+/// What the stand-in checks beyond its callers, set by the test.
+#[derive(Default)]
+struct Rules {
+    /// Keys the function signs with, by id; empty: the fixed [`FUNCTION_KEY_ID`].
+    keys: Mutex<BTreeMap<String, FunctionKey>>,
+    /// An expected `AssumeRoleWithOIDC`.
+    oidc: Mutex<Option<OidcExpected>>,
+    /// The answer when nothing is queued (else an empty 500).
+    default: Mutex<Option<Canned>>,
 }
 
 /// Who the stand-in expects to be asked for: the session name and the one policy resource.
@@ -154,16 +193,23 @@ impl StandInSts {
         let queue = Arc::new(Mutex::new(VecDeque::new()));
         let received = Arc::new(Mutex::new(Vec::new()));
         let warm_ups = Arc::new(AtomicUsize::new(0));
-        let (q, r, w) = (
+        let rules = Arc::new(Rules::default());
+        let (q, r, w, x) = (
             Arc::clone(&queue),
             Arc::clone(&received),
             Arc::clone(&warm_ups),
+            Arc::clone(&rules),
         );
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (q, r, w) = (Arc::clone(&q), Arc::clone(&r), Arc::clone(&w));
+                let (q, r, w, x) = (
+                    Arc::clone(&q),
+                    Arc::clone(&r),
+                    Arc::clone(&w),
+                    Arc::clone(&x),
+                );
                 let callers = callers.clone();
-                thread::spawn(move || serve_one(stream, &callers, &q, &r, &w));
+                thread::spawn(move || serve_one(stream, &callers, &q, &r, &w, &x));
             }
         });
         Self {
@@ -171,12 +217,33 @@ impl StandInSts {
             warm_ups,
             queue,
             received,
+            rules,
         }
     }
 
     /// Queues what to do with the next AssumeRole request.
     pub fn next(&self, canned: Canned) {
         self.queue.lock().expect("lock").push_back(canned);
+    }
+
+    /// Accepts AssumeRole requests signed by `id` (while its `Timestamp` is before the key's
+    /// expiry) instead of the fixed function key.
+    pub fn accept_key(&self, id: &str, key: FunctionKey) {
+        self.rules
+            .keys
+            .lock()
+            .expect("lock")
+            .insert(id.to_owned(), key);
+    }
+
+    /// Expects anonymous `AssumeRoleWithOIDC` requests like `expected`.
+    pub fn expect_oidc(&self, expected: OidcExpected) {
+        *self.rules.oidc.lock().expect("lock") = Some(expected);
+    }
+
+    /// What to answer when nothing is queued.
+    pub fn answer_all(&self, canned: Canned) {
+        *self.rules.default.lock().expect("lock") = Some(canned);
     }
 
     /// How many AssumeRole requests arrived so far.
@@ -196,6 +263,7 @@ fn serve_one(
     queue: &Mutex<VecDeque<Canned>>,
     received: &Mutex<Vec<Received>>,
     warm_ups: &AtomicUsize,
+    rules: &Rules,
 ) {
     let Some((method, path, headers, body)) = read_request(&mut stream) else {
         return;
@@ -211,58 +279,135 @@ fn serve_one(
         .find(|(name, _)| name == "RoleSessionName")
         .map(|(_, value)| value.into_owned())
         .unwrap_or_default();
-    let problems = match callers.iter().find(|c| c.session == session) {
-        Some(expected) => check_assume_role(expected, &method, &path, &headers, &body),
-        None => vec![format!(
+    let oidc = body.contains("Action=AssumeRoleWithOIDC");
+    let expected = callers.iter().find(|c| c.session == session);
+    let problems = match (oidc, expected) {
+        (true, _) => check_oidc(rules, expected, &body),
+        (false, Some(expected)) => {
+            check_assume_role(expected, &method, &path, &headers, &body, rules)
+        }
+        (false, None) => vec![format!(
             "RoleSessionName {session:?} is none of the callers expected"
         )],
     };
+    let own_oidc_session = oidc
+        && rules
+            .oidc
+            .lock()
+            .expect("lock")
+            .as_ref()
+            .is_some_and(|o| o.resource.is_none());
     received.lock().expect("lock").push(Received {
         method,
         path,
         body,
         problems,
     });
-    let canned = queue
-        .lock()
-        .expect("lock")
-        .pop_front()
-        .unwrap_or(Canned::Reply(500, String::new()));
+    if own_oidc_session {
+        let expiration = stsvend::time::format_iso8601(
+            stsvend::time::Clock::now(&stsvend::time::SystemClock) + Duration::from_secs(3600),
+        );
+        let body = format!(
+            r#"{{"RequestId":"0A1B","Credentials":{{"AccessKeyId":"{FUNCTION_KEY_ID}","AccessKeySecret":"{FUNCTION_SECRET}","SecurityToken":"{FUNCTION_TOKEN}","Expiration":"{expiration}"}}}}"#
+        );
+        write_reply(&mut stream, 200, &body, None);
+        return;
+    }
+    let canned = queue.lock().expect("lock").pop_front().unwrap_or_else(|| {
+        rules
+            .default
+            .lock()
+            .expect("lock")
+            .clone()
+            .unwrap_or(Canned::Reply(500, String::new()))
+    });
     let canned_retry_after = match &canned {
         Canned::ReplyRetryAfter(_, _, seconds) => Some(*seconds),
         _ => None,
     };
     match canned {
         Canned::Reply(status, body) | Canned::ReplyRetryAfter(status, body, _) => {
-            let retry_after = match canned_retry_after {
-                Some(seconds) => format!("Retry-After: {seconds}\r\n"),
-                None => String::new(),
-            };
-            let head = format!(
-                "HTTP/1.1 {status} X\r\nContent-Type: application/json;charset=utf-8\r\n{retry_after}Content-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(body.as_bytes());
+            write_reply(&mut stream, status, &body, canned_retry_after);
         }
         Canned::Stall(for_how_long) => thread::sleep(for_how_long),
         Canned::Drop => {}
-        Canned::IssueToSession => {
-            let (id, secret, token) = issued_to(&session);
-            let expiration = stsvend::time::format_iso8601(
-                stsvend::time::Clock::now(&stsvend::time::SystemClock) + Duration::from_secs(3600),
-            );
-            let body = format!(
-                r#"{{"RequestId":"6894B13B-6D71-4EF5-88FA-F32781734A7F","AssumedRoleUser":{{"Arn":"{ROLE_ARN}/{session}","AssumedRoleId":"344584339364951186:{session}"}},"Credentials":{{"AccessKeyId":"{id}","AccessKeySecret":"{secret}","SecurityToken":"{token}","Expiration":"{expiration}"}}}}"#
-            );
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json;charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(body.as_bytes());
+        Canned::IssueToSession => issue(&mut stream, &session, 3600),
+        Canned::IssueShortLived(seconds) => issue(&mut stream, &session, seconds),
+    }
+}
+
+fn write_reply(stream: &mut TcpStream, status: u16, body: &str, retry_after: Option<u64>) {
+    let retry_after = retry_after
+        .map(|seconds| format!("Retry-After: {seconds}\r\n"))
+        .unwrap_or_default();
+    let head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json;charset=utf-8\r\n{retry_after}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body.as_bytes());
+}
+
+/// A success issued to `session` ([`issued_to`]), valid for `seconds`.
+fn issue(stream: &mut TcpStream, session: &str, seconds: u64) {
+    let (id, secret, token) = issued_to(session);
+    let expiration = stsvend::time::format_iso8601(
+        stsvend::time::Clock::now(&stsvend::time::SystemClock) + Duration::from_secs(seconds),
+    );
+    let body = format!(
+        r#"{{"RequestId":"6894B13B-6D71-4EF5-88FA-F32781734A7F","AssumedRoleUser":{{"Arn":"{ROLE_ARN}/{session}","AssumedRoleId":"344584339364951186:{session}"}},"Credentials":{{"AccessKeyId":"{id}","AccessKeySecret":"{secret}","SecurityToken":"{token}","Expiration":"{expiration}"}}}}"#
+    );
+    write_reply(stream, 200, &body, None);
+}
+
+/// An anonymous `AssumeRoleWithOIDC`: no key, no signature, the expected token, provider
+/// and role, and the caller's policy and session when it exchanges a caller's token.
+fn check_oidc(rules: &Rules, caller: Option<&Expected>, body: &str) -> Vec<String> {
+    let Some(expected) = rules.oidc.lock().expect("lock").clone() else {
+        return vec!["an AssumeRoleWithOIDC nobody expected".to_owned()];
+    };
+    let map: BTreeMap<String, String> = form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let mut problems = Vec::new();
+    for absent in [
+        "Signature",
+        "AccessKeyId",
+        "SecurityToken",
+        "SignatureNonce",
+    ] {
+        if map.contains_key(absent) {
+            problems.push(format!("an anonymous call carries {absent}"));
         }
     }
+    for (name, value) in [
+        ("OIDCToken", expected.token.as_str()),
+        ("OIDCProviderArn", expected.provider_arn.as_str()),
+        ("RoleArn", expected.role_arn.as_str()),
+        ("Version", "2015-04-01"),
+        ("Format", "JSON"),
+    ] {
+        if map.get(name).map(String::as_str) != Some(value) {
+            problems.push(format!("{name} = {:?}", map.get(name)));
+        }
+    }
+    let policy = map
+        .get("Policy")
+        .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok());
+    match (expected.resource, policy) {
+        (None, None) => {}
+        (Some(resource), Some(policy)) => {
+            let resources = &policy["Statement"][0]["Resource"];
+            if *resources != serde_json::json!([resource]) {
+                problems.push(format!("Policy resources {resources}"));
+            }
+            if caller.is_none() {
+                problems.push("RoleSessionName is not the caller's".to_owned());
+            }
+        }
+        (want, got) => problems.push(format!("Policy {got:?}, expected one for {want:?}")),
+    }
+    problems
 }
 
 /// Everything the stand-in expects of an AssumeRole request from this deployment.
@@ -272,8 +417,29 @@ fn check_assume_role(
     path: &str,
     headers: &BTreeMap<String, String>,
     body: &str,
+    rules: &Rules,
 ) -> Vec<String> {
     let mut problems = Vec::new();
+    let key_id = form_urlencoded::parse(body.as_bytes())
+        .find(|(k, _)| k == "AccessKeyId")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    let keys = rules.keys.lock().expect("lock").clone();
+    let (id, secret, token, expires) = match keys.get(&key_id) {
+        Some(key) => (
+            key_id.clone(),
+            key.secret.clone(),
+            key.token.clone(),
+            Some(key.expires),
+        ),
+        None if keys.is_empty() => (
+            FUNCTION_KEY_ID.to_owned(),
+            FUNCTION_SECRET.to_owned(),
+            FUNCTION_TOKEN.to_owned(),
+            None,
+        ),
+        None => (String::new(), String::new(), String::new(), None),
+    };
     let mut check = |ok: bool, what: String| {
         if !ok {
             problems.push(what);
@@ -303,8 +469,8 @@ fn check_assume_role(
         ("Action", "AssumeRole"),
         ("Version", "2015-04-01"),
         ("Format", "JSON"),
-        ("AccessKeyId", FUNCTION_KEY_ID),
-        ("SecurityToken", FUNCTION_TOKEN),
+        ("AccessKeyId", id.as_str()),
+        ("SecurityToken", token.as_str()),
         ("RoleArn", ROLE_ARN),
         ("RoleSessionName", expected.session),
         ("DurationSeconds", "900"),
@@ -323,6 +489,12 @@ fn check_assume_role(
             && stsvend::time::parse_iso8601(timestamp).is_some(),
         format!("Timestamp {timestamp:?}"),
     );
+    if let (Some(expires), Some(at)) = (expires, stsvend::time::parse_iso8601(timestamp)) {
+        check(
+            at < expires,
+            format!("signed at {timestamp} with a key expired by then"),
+        );
+    }
     check(
         map.get("SignatureNonce").is_some_and(|n| n.len() >= 16),
         "SignatureNonce".to_owned(),
@@ -340,7 +512,7 @@ fn check_assume_role(
         }
         other => check(false, format!("Policy {other:?}")),
     }
-    let expected = rpc_signature(FUNCTION_SECRET, method, &params);
+    let expected = rpc_signature(&secret, method, &params);
     check(
         signature == expected,
         "Signature does not verify".to_owned(),

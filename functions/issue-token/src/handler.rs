@@ -94,7 +94,7 @@ async fn issue(state: &AppState, request: &Request) -> Result<(Response<Body>, S
     let min_left = min_life_left(state.role.duration());
     let credential = state
         .role
-        .credentials(&caller.sub, policy, now, min_left)
+        .credentials(&caller, policy, now, min_left)
         .await?;
     Ok((answer(&credential, config.provider), session))
 }

@@ -49,8 +49,8 @@ pub struct AppState {
 
 /// Whose key signs.
 enum Signer {
-    /// The function's own key (and `ALIBABA_CLOUD_SECURITY_TOKEN` when set).
-    Own,
+    /// The function's own credentials, from their source (refreshed as they age).
+    Own(Arc<dyn HttpSender>),
     /// Temporary keys from `AssumeRole` under the caller's session policy, so that a URL can
     /// do no more than the caller could; reused while at least half their life is left.
     Role(Box<RoleSigner>),
@@ -86,7 +86,7 @@ impl AppState {
                     role: CachedRole::new(&config.sts, role_arn, Arc::clone(&sender)),
                 }))
             }
-            None => Signer::Own,
+            None => Signer::Own(Arc::clone(&sender)),
         };
         let presigner = Presigner::new(
             settings.scheme,
@@ -123,8 +123,11 @@ impl AppState {
         prefix: &str,
         now: SystemTime,
     ) -> Result<Credential, Error> {
-        let Signer::Role(role) = &self.signer else {
-            return Ok(self.config.sts.credential.clone());
+        let role = match &self.signer {
+            Signer::Own(sender) => {
+                return self.config.sts.credentials.credential(sender, now).await;
+            }
+            Signer::Role(role) => role,
         };
         let policy = self
             .config
@@ -132,9 +135,7 @@ impl AppState {
             .render_policy(&role.policy, caller, prefix)?;
         // Reused while more than half their life is left; a URL cannot outlive them.
         let half_life = role.role.duration() / 2;
-        role.role
-            .credentials(&caller.sub, policy, now, half_life)
-            .await
+        role.role.credentials(caller, policy, now, half_life).await
     }
 }
 

@@ -10,6 +10,7 @@
 //! [`PresignSettings::load`] where presign-url starts, so they cannot stop issue-token.
 
 mod checks;
+mod credentials;
 mod env;
 mod presign;
 mod seed;
@@ -31,16 +32,16 @@ use self::checks::{
 };
 use self::env::{Env, config};
 use self::seed::{SeedConfig, load_policy};
-use crate::credential::Credential;
 use crate::error::Error;
 use crate::identity::AuthMode;
 use crate::provider::Provider;
 use crate::sign::aliyun::sts;
 use crate::sign::endpoint::{self, Addressing, Endpoint};
+use crate::vend::credentials::{CredentialProvider, CredentialSource};
 use crate::vend::policy::{self, PolicyTemplate};
 use crate::vend::prefix::{self, PrefixTemplate};
 use crate::vend::scope::Scope;
-use crate::vend::sts_client::StsSettings;
+use crate::vend::sts_client::{StsAction, StsSettings};
 
 /// Everything a function needs to know, validated, grouped per concern.
 #[derive(Debug, Clone)]
@@ -118,6 +119,15 @@ impl Config {
                 .collect(),
         };
         config.scope.check_policy_fits(&config.policy)?;
+        if config.sts.action != StsAction::AssumeRole {
+            if !matches!(config.auth_mode, AuthMode::Jwt(_)) {
+                return Err(env::config(
+                    "STS_ACTION",
+                    "exchanges the caller's token: it needs AUTH_MODE=jwt",
+                ));
+            }
+            config.require_role_arn()?;
+        }
         Ok(config)
     }
 
@@ -142,53 +152,40 @@ fn sts_settings(
     provider: Provider,
     bucket_region: &str,
 ) -> Result<StsSettings, Error> {
-    let (credential, role_arn, region, default_endpoint) = match provider {
-        Provider::Aliyun => {
-            let or_seed = |value: Option<String>, key: &Option<String>| {
-                value.or_else(|| SeedConfig::text(key))
-            };
-            let id = or_seed(env.text("ALIBABA_CLOUD_ACCESS_KEY_ID"), &seed.access_key_id)
-                .ok_or_else(|| {
-                    config(
-                        "ALIBABA_CLOUD_ACCESS_KEY_ID",
-                        "is required (or AccessKeyID in CONFIG_FILE)",
-                    )
-                })?;
-            let secret = or_seed(
-                env.text("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
-                &seed.access_key_secret,
-            )
-            .ok_or_else(|| {
-                config(
-                    "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-                    "is required (or AccessKeySecret in CONFIG_FILE)",
-                )
-            })?;
-            let token = env.text("ALIBABA_CLOUD_SECURITY_TOKEN");
-            (
-                Credential::new(id, secret, token),
-                or_seed(env.text("ROLE_ARN"), &seed.role_arn),
-                bucket_region.to_owned(),
-                sts::DEFAULT_ENDPOINT.to_owned(),
-            )
-        }
+    let (role_arn, region, default_endpoint) = match provider {
+        Provider::Aliyun => (
+            env.text("ROLE_ARN")
+                .or_else(|| SeedConfig::text(&seed.role_arn)),
+            bucket_region.to_owned(),
+            sts::DEFAULT_ENDPOINT.to_owned(),
+        ),
         Provider::Aws => {
-            let id = env.required("AWS_ACCESS_KEY_ID", "is required")?;
-            let secret = env.required("AWS_SECRET_ACCESS_KEY", "is required")?;
             let region = env
                 .text("AWS_REGION")
                 .unwrap_or_else(|| bucket_region.to_owned());
             check_region("AWS_REGION", &region)?;
             let endpoint = format!("https://sts.{region}.amazonaws.com");
-            let credential = Credential::new(id, secret, env.text("AWS_SESSION_TOKEN"));
-            (credential, env.text("ROLE_ARN"), region, endpoint)
+            (env.text("ROLE_ARN"), region, endpoint)
         }
+    };
+    let endpoint = env.text("STS_ENDPOINT").unwrap_or(default_endpoint);
+    endpoint::upstream_origin(&endpoint).map_err(|reason| config("STS_ENDPOINT", reason))?;
+    let endpoint = endpoint.trim_end_matches('/').to_owned();
+    let action = sts_action(env, provider)?;
+    let source = match provider {
+        Provider::Aliyun => credentials::aliyun_source(env, seed, &endpoint),
+        Provider::Aws => credentials::aws_source(env, &endpoint),
+    };
+    // A token exchange needs no credentials of the function's own.
+    let source = match (source, &action) {
+        (Err(Error::Config { .. }), StsAction::WebIdentity | StsAction::Oidc { .. }) => {
+            CredentialSource::Unneeded
+        }
+        (source, _) => source?,
     };
     if let Some(arn) = &role_arn {
         check_role_arn(provider, arn)?;
     }
-    let endpoint = env.text("STS_ENDPOINT").unwrap_or(default_endpoint);
-    endpoint::upstream_origin(&endpoint).map_err(|reason| config("STS_ENDPOINT", reason))?;
     let duration_seconds = match (
         env.text("TOKEN_DURATION_SECONDS"),
         seed.token_expire_time()?,
@@ -203,15 +200,46 @@ fn sts_settings(
         1..=60_000,
         "a whole number of milliseconds from 1 to 60000",
     )?;
+    let timeout = Duration::from_millis(timeout_ms);
     Ok(StsSettings {
         provider,
-        endpoint: endpoint.trim_end_matches('/').to_owned(),
+        endpoint,
         region,
-        credential,
-        timeout: Duration::from_millis(timeout_ms),
+        credentials: CredentialProvider::new(source, timeout),
+        timeout,
+        action,
         role_arn,
         duration_seconds,
     })
+}
+
+/// `STS_ACTION`: `AssumeRole` with the function's own credentials (the default), or the
+/// caller's verified token exchanged as is (`AssumeRoleWithWebIdentity` on AWS,
+/// `AssumeRoleWithOIDC` with `OIDC_PROVIDER_ARN` on Alibaba Cloud).
+fn sts_action(env: &Env<'_>, provider: Provider) -> Result<StsAction, Error> {
+    match (env.text("STS_ACTION").as_deref(), provider) {
+        (None | Some("AssumeRole"), _) => Ok(StsAction::AssumeRole),
+        (Some("AssumeRoleWithWebIdentity"), Provider::Aws) => Ok(StsAction::WebIdentity),
+        (Some("AssumeRoleWithOIDC"), Provider::Aliyun) => {
+            let arn = env.required(
+                "OIDC_PROVIDER_ARN",
+                "is required with STS_ACTION=AssumeRoleWithOIDC, e.g. acs:ram::1234567890123:oidc-provider/app",
+            )?;
+            Ok(StsAction::Oidc {
+                oidc_provider_arn: arn,
+            })
+        }
+        (Some(other), _) => Err(config(
+            "STS_ACTION",
+            format!(
+                "{other:?} is not AssumeRole or, with {}",
+                match provider {
+                    Provider::Aws => "PROVIDER=aws, AssumeRoleWithWebIdentity",
+                    Provider::Aliyun => "PROVIDER=aliyun, AssumeRoleWithOIDC",
+                }
+            ),
+        )),
+    }
 }
 
 /// `POLICY_FILE`, else the seed's `PolicyFile` (relative to its folder), else the bundled
@@ -288,6 +316,16 @@ mod tests {
             ("BUCKET", "examplebucket".to_owned()),
             ("BUCKET_REGION", "cn-hangzhou".to_owned()),
         ])
+    }
+
+    /// The function's own key, as read from the environment or the seed.
+    fn own(c: &Config) -> crate::credential::Credential {
+        c.sts
+            .credentials
+            .source()
+            .static_credential()
+            .cloned()
+            .expect("a static key")
     }
 
     fn load(vars: &HashMap<&'static str, String>) -> Result<Config, Error> {
@@ -411,7 +449,7 @@ mod tests {
         assert_eq!(c.auth_mode, AuthMode::Gateway);
         assert_eq!(c.sts.timeout, Duration::from_millis(3000));
         assert_eq!(c.listen, "127.0.0.1:9000".parse().expect("addr"));
-        assert_eq!(c.sts.credential.security_token, None);
+        assert_eq!(own(&c).security_token, None);
         assert_eq!(
             c.bucket_endpoint,
             crate::sign::aliyun::oss::public_endpoint("cn-hangzhou")
@@ -666,7 +704,7 @@ mod tests {
         vars.insert("ALIBABA_CLOUD_SECURITY_TOKEN", String::new());
         let c = load(&vars).expect("valid");
         assert_eq!(c.sts.duration_seconds, 900);
-        assert_eq!(c.sts.credential.security_token, None);
+        assert_eq!(own(&c).security_token, None);
     }
 
     #[test]
@@ -702,7 +740,7 @@ mod tests {
             ("BUCKET_REGION", "cn-hangzhou".to_owned()),
         ]);
         let c = load(&vars).expect("valid");
-        assert_eq!(c.sts.credential.access_key_id, "LTAI-test-seed-key");
+        assert_eq!(own(&c).access_key_id, "LTAI-test-seed-key");
         assert_eq!(
             c.sts.role_arn.as_deref(),
             Some("acs:ram::1234567890123:role/seed")

@@ -42,16 +42,12 @@ pub fn assume_role_request(
     if let Some(policy) = params.policy {
         form.push(("Policy", policy));
     }
-    let body = form
-        .iter()
-        .map(|(k, v)| format!("{k}={}", percent_encode(v, RFC3986_UNRESERVED)))
-        .collect::<Vec<_>>()
-        .join("&");
+    let body = form_body(&form);
     let endpoint = endpoint.trim_end_matches('/');
     let host = endpoint
         .split_once("://")
         .map_or(endpoint, |(_, host)| host);
-    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+    let content_type = FORM_CONTENT_TYPE;
     let request = sigv4::Request {
         method: "POST",
         host,
@@ -78,6 +74,80 @@ pub fn assume_role_request(
         headers,
         body: body.into_bytes(),
     }
+}
+
+/// What to ask `AssumeRoleWithWebIdentity` for.
+#[derive(Clone, Copy)]
+pub struct WebIdentityParams<'a> {
+    /// `arn:aws:iam::<account>:role/<name>`.
+    pub role_arn: &'a str,
+    /// `RoleSessionName`.
+    pub role_session_name: &'a str,
+    /// The OIDC token (IRSA's token file, or a caller's verified bearer token).
+    pub web_identity_token: &'a str,
+    /// The minified session policy, if any.
+    pub policy: Option<&'a str>,
+    /// `DurationSeconds`.
+    pub duration_seconds: u32,
+}
+
+impl std::fmt::Debug for WebIdentityParams<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebIdentityParams")
+            .field("role_arn", &self.role_arn)
+            .field("web_identity_token", &"<redacted>")
+            .field("role_session_name", &self.role_session_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds the unsigned `AssumeRoleWithWebIdentity` request (the token is the proof), a POST
+/// form as botocore sends it. Its answer reads with [`parse_assume_role_response`].
+///
+/// # Format
+/// ```text
+/// POST <endpoint>/
+/// Content-Type: application/x-www-form-urlencoded; charset=utf-8
+///
+/// Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=…&RoleSessionName=…
+/// &WebIdentityToken=…&DurationSeconds=…[&Policy=…]
+/// ```
+///
+/// # Reference
+/// <https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html>
+pub fn assume_role_with_web_identity_request(
+    endpoint: &str,
+    params: &WebIdentityParams<'_>,
+) -> SignedRequest {
+    let duration = params.duration_seconds.to_string();
+    let mut form: Vec<(&str, &str)> = vec![
+        ("Action", "AssumeRoleWithWebIdentity"),
+        ("Version", API_VERSION),
+        ("RoleArn", params.role_arn),
+        ("RoleSessionName", params.role_session_name),
+        ("WebIdentityToken", params.web_identity_token),
+        ("DurationSeconds", &duration),
+    ];
+    if let Some(policy) = params.policy {
+        form.push(("Policy", policy));
+    }
+    SignedRequest {
+        method: Method::POST,
+        url: format!("{}/", endpoint.trim_end_matches('/')),
+        headers: vec![(CONTENT_TYPE, FORM_CONTENT_TYPE.to_owned())],
+        body: form_body(&form).into_bytes(),
+    }
+}
+
+/// The form content type the AWS SDKs send.
+const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
+
+/// `k=v&…`, values RFC 3986-encoded, in the given order.
+fn form_body(form: &[(&str, &str)]) -> String {
+    form.iter()
+        .map(|(k, v)| format!("{k}={}", percent_encode(v, RFC3986_UNRESERVED)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// The raw content of the first `<name>…</name>` element.
