@@ -70,6 +70,7 @@ fn signing(c: &mut Criterion) {
         expiration: now + Duration::from_secs(900),
         now,
         callback: None,
+        pinned: &[],
     };
     c.bench_function("oss post v4: form policy", |b| {
         b.iter(|| oss::post_policy_v4(&temporary, black_box(&post), &keys))

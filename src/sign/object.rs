@@ -97,6 +97,9 @@ pub struct PostParams<'a> {
     pub now: SystemTime,
     /// An OSS upload callback (`callback` field, base64 JSON) the form must carry as given.
     pub callback: Option<&'a str>,
+    /// More fields the form must carry as given (the upload rules: metadata, tags,
+    /// encryption, create-only), each pinned by an `eq` condition.
+    pub pinned: &'a [(String, String)],
 }
 
 /// A signed form upload: the fields to send (the file field goes last), and the policy.
@@ -151,5 +154,9 @@ pub fn form_conditions(
     if let Some(callback) = params.callback {
         conditions.push(json!({ "callback": callback }));
         fields.push(("callback".to_owned(), callback.to_owned()));
+    }
+    for (name, value) in params.pinned {
+        conditions.push(json!({ name: value }));
+        fields.push((name.clone(), value.clone()));
     }
 }

@@ -8,4 +8,5 @@ pub mod policy;
 pub mod prefix;
 pub mod scope;
 pub mod session;
+pub mod stamp;
 pub mod sts_client;

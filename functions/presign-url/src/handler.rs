@@ -30,6 +30,7 @@ use stsvend::vend::sts_client::CachedRole;
 use crate::listing::{self, Listing};
 use crate::request::{self, Ask, Operation};
 use crate::rules::{self, Expiry};
+use crate::upload;
 
 /// The form upload's `success_action_status`: 201 answers with the object's location.
 const SUCCESS_ACTION_STATUS: &str = "201";
@@ -206,13 +207,27 @@ async fn presign(
     }
     let key = rules::checked_key(&ask, &prefix)?;
     rules::check(&ask, &key, &prefix, &state.settings)?;
+    let settings = &state.settings;
+    upload::check(
+        &ask,
+        settings.scheme,
+        &settings.rules,
+        settings.upload_max_bytes,
+    )?;
+    let stamped = upload::stamped(&ask, settings.scheme, &settings.rules, &caller)?;
     let credential = state.credential(&caller, &prefix, now).await?;
-    let expiry = rules::expiry(&ask, state.settings.max_expires_seconds, &credential, now)?;
+    let expiry = rules::expiry(&ask, settings.max_expires_seconds, &credential, now)?;
+    let job = Job {
+        ask: &ask,
+        key: &key,
+        credential: &credential,
+        now,
+        expiry,
+        stamped: &stamped,
+    };
     let answer = match ask.operation {
-        Operation::Form { starts_with } => {
-            form(state, &ask, &key, starts_with, &credential, now, expiry)
-        }
-        ref operation => url(state, &ask, operation, &key, &credential, now, expiry),
+        Operation::Form { starts_with } => form(state, &job, starts_with),
+        ref operation => url(state, &job, operation),
     };
     Ok((answer, role_session_name(&caller.sub)))
 }
@@ -234,16 +249,28 @@ fn parse(request: &Request) -> Result<Ask, ApiError> {
     }
 }
 
-/// A form upload policy for `key` (or any key under it, with `starts_with`).
-fn form(
-    state: &AppState,
-    ask: &Ask,
-    key: &str,
-    starts_with: bool,
-    credential: &Credential,
+/// One URL or form to sign: what was asked, for which key, with which credential, when and
+/// for how long, and what the upload rules add.
+struct Job<'a> {
+    ask: &'a Ask,
+    key: &'a str,
+    credential: &'a Credential,
     now: SystemTime,
     expiry: Expiry,
-) -> Response<Body> {
+    /// Headers a URL signs, or fields a form pins, for the upload rules.
+    stamped: &'a [(String, String)],
+}
+
+/// A form upload policy for the job's key (or any key under it, with `starts_with`).
+fn form(state: &AppState, job: &Job<'_>, starts_with: bool) -> Response<Body> {
+    let Job {
+        ask,
+        key,
+        credential,
+        now,
+        expiry,
+        stamped,
+    } = *job;
     let expiration = now + Duration::from_secs(expiry.expires_in);
     let scope = if starts_with {
         TagScope::Prefix(key)
@@ -265,6 +292,7 @@ fn form(
         expiration,
         now,
         callback: callback.as_deref(),
+        pinned: stamped,
     };
     let form = state.presigner.form(credential, &params);
     let answer = Answer {
@@ -274,17 +302,18 @@ fn form(
     response::json(StatusCode::OK, &answer)
 }
 
-/// A URL for `operation` on `key`, and the headers the client must send with it.
-fn url(
-    state: &AppState,
-    ask: &Ask,
-    operation: &Operation,
-    key: &str,
-    credential: &Credential,
-    now: SystemTime,
-    expiry: Expiry,
-) -> Response<Body> {
-    let headers = signed_headers(ask);
+/// A URL for `operation` on the job's key, and the headers the client must send with it.
+fn url(state: &AppState, job: &Job<'_>, operation: &Operation) -> Response<Body> {
+    let Job {
+        ask,
+        key,
+        credential,
+        now,
+        expiry,
+        stamped,
+    } = *job;
+    let mut headers = signed_headers(ask);
+    headers.extend(stamped.iter().cloned());
     let expires_in = Duration::from_secs(expiry.expires_in);
     let mut query = operation.query();
     query.extend(ask.overrides.iter().cloned());
@@ -790,7 +819,7 @@ mod tests {
         assert_eq!(answer["Method"], "PUT");
         assert_eq!(
             answer["Headers"],
-            json!({"Content-Type": "image/png", "Content-MD5": "1B2M2Y8AsgTpgAmY7PhCfg=="})
+            json!({"Content-Type": "image/png", "Content-MD5": "1B2M2Y8AsgTpgAmY7PhCfg==", "x-oss-meta-uploader": "anonymous"})
         );
         assert_eq!(answer["Expiration"], "2026-11-22T09:08:10Z");
         assert_eq!(answer["ExpiresIn"], 900);
@@ -925,6 +954,7 @@ mod tests {
             "key",
             "success_action_status",
             "Content-Type",
+            "x-oss-meta-uploader",
             "x-oss-content-type",
             "x-oss-object-acl",
             "policy",
@@ -959,6 +989,7 @@ mod tests {
                     ["content-length-range", 0, 1_048_576],
                     {"success_action_status": "201"},
                     {"Content-Type": "image/jpeg"},
+                    {"x-oss-meta-uploader": "anonymous"},
                     // What OSS would otherwise let extra fields change.
                     {"x-oss-content-type": "image/jpeg"},
                     {"x-oss-object-acl": "default"}

@@ -9,5 +9,6 @@ mod listing;
 mod process;
 mod request;
 mod rules;
+mod upload;
 
 pub use handler::{AppState, handle};

@@ -33,6 +33,11 @@ pub(crate) struct Ask {
     pub(crate) content_length: Option<u64>,
     /// GET response overrides and image processing, as OSS query parameters.
     pub(crate) overrides: Vec<(&'static str, String)>,
+    /// The client's own user metadata (`metadata`), names lower case.
+    pub(crate) metadata: Vec<(String, String)>,
+    /// S3 checksums to sign (`checksumSha256`, `checksumCrc32`): the algorithm's header
+    /// suffix (`sha256`, `crc32`) and the base64 value.
+    pub(crate) checksums: Vec<(&'static str, String)>,
 }
 
 /// What the URL or form will do.
@@ -264,6 +269,8 @@ struct Raw {
     start_after: Option<String>,
     continuation_token: Option<String>,
     max_keys: Option<u64>,
+    metadata: Option<Vec<(String, String)>>,
+    checksums: Vec<(&'static str, String)>,
 }
 
 fn parse_fields(fields: Map<String, Value>, source: Source) -> Result<Ask, ApiError> {
@@ -297,13 +304,16 @@ fn parse_fields(fields: Map<String, Value>, source: Source) -> Result<Ask, ApiEr
             "startAfter" => raw.start_after = Some(header_value(&name, value)?),
             "continuationToken" => raw.continuation_token = Some(header_value(&name, value)?),
             "maxKeys" => raw.max_keys = Some(whole_number(&name, value, source, "InvalidMaxKeys")?),
+            "metadata" => raw.metadata = Some(metadata(value, source)?),
+            "checksumSha256" => raw.checksums.push(("sha256", checksum(&name, value, 32)?)),
+            "checksumCrc32" => raw.checksums.push(("crc32", checksum(&name, value, 4)?)),
             _ => {
                 return Err(ApiError::bad_request(
                     "UnknownField",
                     format!(
                         "{name:?} is not a field presign-url knows (key, method, expires, contentType, contentMd5, contentLength, \
                          contentLength, responseContentType, responseContentDisposition, process, uploadId, partNumber, multipart, startsWith, \
-                         list, startAfter, continuationToken, maxKeys)"
+                         list, startAfter, continuationToken, maxKeys, metadata, checksumSha256, checksumCrc32)"
                     ),
                 ));
             }
@@ -330,6 +340,8 @@ fn resolve(raw: Raw) -> Result<Ask, ApiError> {
         content_md5: raw.content_md5,
         content_length: raw.content_length,
         overrides,
+        metadata: raw.metadata.unwrap_or_default(),
+        checksums: raw.checksums,
     })
 }
 
@@ -380,6 +392,16 @@ fn check_upload_headers(raw: &Raw, operation: &Operation) -> Result<(), ApiError
     }
     if raw.content_length.is_some() && !is_put {
         return Err(not_for("contentLength", operation));
+    }
+    if !raw.checksums.is_empty() && !is_put {
+        return Err(not_for("checksumSha256 and checksumCrc32", operation));
+    }
+    let stamps = matches!(
+        operation,
+        Operation::Put | Operation::Initiate | Operation::Form { .. }
+    );
+    if raw.metadata.is_some() && !stamps {
+        return Err(not_for("metadata", operation));
     }
     Ok(())
 }
@@ -692,6 +714,54 @@ fn boolean(name: &str, value: Value, source: Source) -> Result<bool, ApiError> {
     }
 }
 
+/// The longest client metadata value accepted, in bytes.
+const MAX_METADATA_VALUE_BYTES: usize = 256;
+
+/// `metadata`: a JSON object of names (lower-case letters, digits, `-`) to printable ASCII
+/// values, at most 10 entries; not in a query (there is no unambiguous way to write it).
+fn metadata(value: Value, source: Source) -> Result<Vec<(String, String)>, ApiError> {
+    let invalid = |message: String| ApiError::bad_request("InvalidMetadata", message);
+    let Value::Object(entries) = value else {
+        return Err(invalid(match source {
+            Source::Query => "metadata is sent in a JSON body, as an object".to_owned(),
+            Source::Body => "metadata must be an object of names to strings".to_owned(),
+        }));
+    };
+    if entries.len() > 10 {
+        return Err(invalid("at most 10 metadata entries".to_owned()));
+    }
+    entries
+        .into_iter()
+        .map(|(name, value)| {
+            let printable = |s: &str| s.bytes().all(|b| (0x20..0x7f).contains(&b));
+            match value {
+                Value::String(text)
+                    if stsvend::vend::stamp::is_metadata_name(&name)
+                        && printable(&text)
+                        && text.len() <= MAX_METADATA_VALUE_BYTES =>
+                {
+                    Ok((name, text))
+                }
+                _ => Err(invalid(format!(
+                    "metadata {name:?}: names are lower-case letters, digits and '-', values printable ASCII of at most {MAX_METADATA_VALUE_BYTES} bytes"
+                ))),
+            }
+        })
+        .collect()
+}
+
+/// A checksum: the base64 of `bytes` bytes (a SHA-256 is 32, a CRC32 4).
+fn checksum(name: &str, value: Value, bytes: usize) -> Result<String, ApiError> {
+    let text = string(name, value)?;
+    match BASE64.decode(&text) {
+        Ok(raw) if raw.len() == bytes => Ok(text),
+        _ => Err(ApiError::bad_request(
+            "InvalidChecksum",
+            format!("{name} must be the base64 of {bytes} bytes"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -724,6 +794,8 @@ mod tests {
             content_md5: None,
             content_length: None,
             overrides: Vec::new(),
+            metadata: Vec::new(),
+            checksums: Vec::new(),
         };
         assert_eq!(from_body.expect("body"), expected);
         assert_eq!(from_query.expect("query"), expected);

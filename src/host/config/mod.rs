@@ -13,6 +13,7 @@ mod checks;
 mod credentials;
 mod env;
 mod presign;
+mod rules;
 mod seed;
 mod upload;
 
@@ -22,6 +23,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use self::presign::{DEFAULT_ALLOWED_PROCESS, PresignMethods, PresignSettings};
+pub use self::rules::{DEFAULT_UPLOAD_METADATA, MAX_METADATA_BYTES, MAX_TAGS, UploadRules};
 pub use self::upload::{
     CallbackSettings, MIN_CALLBACK_SECRET_BYTES, RecordMode, RecordSettings, WebhookSettings,
 };
@@ -115,6 +117,7 @@ impl Config {
             deferred: presign::VARIABLES
                 .iter()
                 .chain(upload::VARIABLES)
+                .chain(rules::VARIABLES)
                 .filter_map(|&name| env.as_set(name).map(|value| (name, value)))
                 .collect(),
         };

@@ -4,6 +4,7 @@
 use crate::error::Error;
 use crate::host::config::Config;
 use crate::host::config::env::{Env, config, list, slash_entry};
+use crate::host::config::rules::UploadRules;
 use crate::provider::Provider;
 use crate::sign::aliyun::oss;
 use crate::sign::presign::Scheme;
@@ -46,6 +47,8 @@ pub struct PresignSettings {
     /// `ALLOWED_PROCESS`: the `x-oss-process` operations presign-url signs, `kind/name` or
     /// `kind/*` entries; empty means none.
     pub allowed_process: Vec<String>,
+    /// The upload rules signed into every upload (`UPLOAD_OVERWRITE`, `UPLOAD_METADATA`, ...).
+    pub rules: UploadRules,
 }
 
 impl PresignSettings {
@@ -79,6 +82,7 @@ impl PresignSettings {
             allowed_process: process_operations(
                 process.as_deref().unwrap_or(DEFAULT_ALLOWED_PROCESS),
             )?,
+            rules: UploadRules::load(&env)?,
         })
     }
 }
