@@ -93,6 +93,9 @@ struct Run {
     endpoint: Option<&'static str>,
     /// `UPLOAD_CALLBACK_URL` and `UPLOAD_CALLBACK_SECRET` set: uploads carry a pinned callback.
     callback: bool,
+    /// Every upload rule on: create-only, stamped metadata and tags, KMS encryption, client
+    /// metadata allowed.
+    rules: bool,
 }
 
 #[test]
@@ -104,6 +107,7 @@ fn presign_url_corpus_for_the_official_sdks() {
             role: false,
             endpoint: None,
             callback: false,
+            rules: false,
         },
         Run {
             name: "v1, own key with token, path-style",
@@ -111,6 +115,7 @@ fn presign_url_corpus_for_the_official_sdks() {
             role: false,
             endpoint: Some("http://127.0.0.1:9000"),
             callback: false,
+            rules: false,
         },
         Run {
             name: "v4, role, path-style",
@@ -118,6 +123,7 @@ fn presign_url_corpus_for_the_official_sdks() {
             role: true,
             endpoint: Some("http://localhost:9000"),
             callback: false,
+            rules: false,
         },
         Run {
             name: "v1, role, custom domain",
@@ -125,6 +131,7 @@ fn presign_url_corpus_for_the_official_sdks() {
             role: true,
             endpoint: Some("https://files.example.com"),
             callback: false,
+            rules: false,
         },
         Run {
             name: "v4, own key, pinned callback",
@@ -132,6 +139,7 @@ fn presign_url_corpus_for_the_official_sdks() {
             role: false,
             endpoint: None,
             callback: true,
+            rules: false,
         },
         Run {
             name: "v1, role, pinned callback",
@@ -139,6 +147,23 @@ fn presign_url_corpus_for_the_official_sdks() {
             role: true,
             endpoint: None,
             callback: true,
+            rules: false,
+        },
+        Run {
+            name: "v4, own key, every upload rule",
+            version: "v4",
+            role: false,
+            endpoint: None,
+            callback: false,
+            rules: true,
+        },
+        Run {
+            name: "v1, role, every upload rule",
+            version: "v1",
+            role: true,
+            endpoint: Some("http://127.0.0.1:9000"),
+            callback: false,
+            rules: true,
         },
     ];
     let mut records = Vec::new();
@@ -166,6 +191,18 @@ fn corpus_run(run: &Run) -> Vec<Value> {
     ]);
     if let Some(endpoint) = run.endpoint {
         envs.push(("BUCKET_ENDPOINT", endpoint.to_owned()));
+    }
+    if run.rules {
+        envs.extend([
+            ("UPLOAD_OVERWRITE", "false".to_owned()),
+            ("UPLOAD_METADATA", "uploader=${sub},app=corpus".to_owned()),
+            ("UPLOAD_CLIENT_METADATA", "true".to_owned()),
+            ("UPLOAD_TAGGING", "team=${sub},stage=test".to_owned()),
+            (
+                "UPLOAD_SERVER_SIDE_ENCRYPTION",
+                "KMS:corpus-key-1".to_owned(),
+            ),
+        ]);
     }
     if run.callback {
         envs.extend([
@@ -202,6 +239,19 @@ fn corpus_run(run: &Run) -> Vec<Value> {
     );
     asks.extend(forms().into_iter().map(|ask| (ask, "post", true)));
     asks.extend(listings().into_iter().map(|ask| (ask, "url", true)));
+    if run.rules {
+        // The client's own metadata rides with the deployment's, signed the same way.
+        asks.push((
+            json!({"key": format!("{PREFIX}with metadata.png"), "method": "PUT", "contentType": "image/png", "metadata": {"album": "summer-2026", "note": "a b+c"}}),
+            "url",
+            true,
+        ));
+        asks.push((
+            json!({"key": format!("{PREFIX}form with metadata.png"), "method": "POST", "metadata": {"album": "summer"}}),
+            "post",
+            true,
+        ));
+    }
 
     let mut records = Vec::new();
     for (ask, kind, oss_v2_agrees) in asks {
@@ -245,6 +295,39 @@ fn corpus_run(run: &Run) -> Vec<Value> {
             "{}: {ask} -> {url}",
             run.name
         );
+        if run.rules && (ask["method"] == "PUT" && ask["uploadId"].is_null() || kind == "post") {
+            // Create-only, stamped and encrypted: in the headers to sign or the fields to pin.
+            let carried = if kind == "post" {
+                &answer["Fields"]
+            } else {
+                &answer["Headers"]
+            };
+            assert_eq!(
+                carried["x-oss-forbid-overwrite"], "true",
+                "{}: {ask}",
+                run.name
+            );
+            assert_eq!(
+                carried["x-oss-meta-uploader"], "anonymous",
+                "{}: {ask}",
+                run.name
+            );
+            assert_eq!(
+                carried["x-oss-tagging"], "team=anonymous&stage=test",
+                "{}: {ask}",
+                run.name
+            );
+            assert_eq!(
+                carried["x-oss-server-side-encryption"], "KMS",
+                "{}: {ask}",
+                run.name
+            );
+            assert_eq!(
+                carried["x-oss-server-side-encryption-key-id"], "corpus-key-1",
+                "{}: {ask}",
+                run.name
+            );
+        }
         let agree = match (kind, oss_v2_agrees) {
             ("post", _) => json!(["oss-v2"]),
             (_, true) => json!(["oss2", "oss-v2"]),

@@ -8,3 +8,4 @@ mod identity;
 mod listing;
 mod per_caller;
 mod s3s_fs;
+mod upload_rules;

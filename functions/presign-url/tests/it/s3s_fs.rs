@@ -14,20 +14,20 @@ use stsvend_test_support::function::Function;
 use stsvend_test_support::http::{free_port, http, wait_for_port};
 use stsvend_test_support::keys;
 
-const ACCESS_KEY: &str = "s3s-test-access-key";
-const SECRET_KEY: &str = "s3s-local-secret-key";
-const BUCKET: &str = "examplebucket";
-const PREFIX: &str = "uploads/anonymous/";
+pub(crate) const ACCESS_KEY: &str = "s3s-test-access-key";
+pub(crate) const SECRET_KEY: &str = "s3s-local-secret-key";
+pub(crate) const BUCKET: &str = "examplebucket";
+pub(crate) const PREFIX: &str = "uploads/anonymous/";
 const MAX_BYTES: u64 = 64 * 1024;
 
-struct Store {
+pub(crate) struct Store {
     child: Child,
     port: u16,
     dir: std::path::PathBuf,
 }
 
 impl Store {
-    fn start(name: &str) -> Self {
+    pub(crate) fn start(name: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("stsvend-s3s-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join(BUCKET)).expect("bucket dir");
@@ -67,6 +67,15 @@ impl Drop for Store {
 }
 
 fn presigner(store: &Store, token: Option<&str>) -> Function {
+    presigner_with(store, token, &[])
+}
+
+/// presign-url for `store`, with `extra` settings too.
+pub(crate) fn presigner_with(
+    store: &Store,
+    token: Option<&str>,
+    extra: &[(&'static str, &str)],
+) -> Function {
     let mut envs = vec![
         ("PROVIDER", "aws".to_owned()),
         ("AUTH_MODE", "none".to_owned()),
@@ -88,16 +97,17 @@ fn presigner(store: &Store, token: Option<&str>) -> Function {
     if let Some(token) = token {
         envs.push(("AWS_SESSION_TOKEN", token.to_owned()));
     }
+    envs.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     Function::start(env!("CARGO_BIN_EXE_presign-url"), &envs)
 }
 
-fn sign(function: &Function, ask: &Value) -> Value {
+pub(crate) fn sign(function: &Function, ask: &Value) -> Value {
     let (status, _, body) = function.request("POST", "/", &ask.to_string());
     assert_eq!(status, 200, "{ask}: {body}");
     serde_json::from_str(&body).expect("JSON answer")
 }
 
-fn headers_of(answer: &Value) -> Vec<(String, String)> {
+pub(crate) fn headers_of(answer: &Value) -> Vec<(String, String)> {
     answer["Headers"].as_object().map_or_else(Vec::new, |h| {
         h.iter()
             .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
@@ -105,7 +115,7 @@ fn headers_of(answer: &Value) -> Vec<(String, String)> {
     })
 }
 
-fn send(answer: &Value, body: &[u8]) -> (u16, Vec<u8>) {
+pub(crate) fn send(answer: &Value, body: &[u8]) -> (u16, Vec<u8>) {
     let headers = headers_of(answer);
     let refs: Vec<(&str, &str)> = headers
         .iter()
@@ -139,7 +149,13 @@ fn form_body(fields: &serde_json::Map<String, Value>, file: &[u8]) -> (String, V
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-fn record(records: &mut Vec<Value>, case: &str, key: &str, token: Option<&str>, answer: &Value) {
+pub(crate) fn record(
+    records: &mut Vec<Value>,
+    case: &str,
+    key: &str,
+    token: Option<&str>,
+    answer: &Value,
+) {
     let kind = if answer.get("Fields").is_some() {
         "post"
     } else {
