@@ -9,6 +9,8 @@ It behaves like OSS where stsvend's answers touch it, and checks everything it r
 * PostObject (a browser form): the policy's signature is recomputed with alibabacloud-oss-v2's
   signer primitives, its expiration checked, and every condition it names held against the
   fields and the file (OSS checks only the fields a policy names).
+* `x-oss-forbid-overwrite: true` (a header, or a form field): an existing object is not
+  replaced (409 `FileAlreadyExists`).
 * Upload callbacks, as OSS makes them: the `callback` (query parameter or form field) is
   decoded, its JSON `callbackBody` filled with the upload's values as JSON values, signed with
   this stand-in's RSA key (PKCS#1 v1.5, MD5) over the callback URL's decoded path, `?` and raw
@@ -117,6 +119,7 @@ class StandInOss:
         bucket, key = self.split_path(parts.path)
         params = oracle.parse_query(parts.query, "URL")
         self.check_url_signature("PUT", bucket, key, params, handler.headers)
+        self.check_overwrite(bucket, key, handler.headers.get("x-oss-forbid-overwrite"))
         etag = self.store(bucket, key, body)
         mime = handler.headers.get("Content-Type") or "application/octet-stream"
         if "callback" in params:
@@ -128,6 +131,7 @@ class StandInOss:
         bucket, _ = self.split_path(parts.path)
         fields, filename, data = self.read_form(handler.headers.get("Content-Type", ""), body)
         key = self.check_form(bucket, fields, len(data), filename)
+        self.check_overwrite(bucket, key, fields.get("x-oss-forbid-overwrite"))
         etag = self.store(bucket, key, data)
         mime = fields.get("Content-Type") or "application/octet-stream"
         if "callback" in fields:
@@ -240,6 +244,11 @@ class StandInOss:
             refuse(json.dumps(condition)[:80])
 
     # -- storage and callbacks ------------------------------------------------------------
+
+    def check_overwrite(self, bucket: str, key: str, forbid: Optional[str]) -> None:
+        """`x-oss-forbid-overwrite: true` (header or form field): an existing object stays."""
+        if (forbid or "").lower() == "true" and os.path.isfile(os.path.join(self.root, bucket, key)):
+            raise Refused(409, "FileAlreadyExists", "The object you specified already exists and can not be overwritten.")
 
     def store(self, bucket: str, key: str, data: bytes) -> str:
         path = os.path.join(self.root, bucket, key)

@@ -153,6 +153,11 @@ def main():
             processes.append(start("presign-url", presign_port, {
                 **common, "SIGNATURE_VERSION": version, "BUCKET_ENDPOINT": f"http://127.0.0.1:{oss_port}"}))
             run_version(version, presign_port, oss, receiver)
+            rules_port = free_port()
+            processes.append(start("presign-url", rules_port, {
+                **common, "UPLOAD_CALLBACK_URL": "", "UPLOAD_CALLBACK_SECRET": "", "UPLOAD_OVERWRITE": "false",
+                "SIGNATURE_VERSION": version, "BUCKET_ENDPOINT": f"http://127.0.0.1:{oss_port}"}))
+            run_create_only(version, rules_port)
     finally:
         for process in processes:
             process.terminate()
@@ -221,6 +226,28 @@ def run_version(version, presign_port, oss, receiver):
               and data.get("source") == "oss-callback" and data.get("uploader") == {"sub": "anonymous"}, message)
     stored = os.path.join(oss.root, BUCKET, "uploads", "anonymous", f"{version} holiday+photo.txt")
     check(f"{version} the PUT's bytes are in the store", open(stored, "rb").read() == b"hello, oss", stored)
+
+
+def run_create_only(version, presign_port):
+    """UPLOAD_OVERWRITE=false: the signed x-oss-forbid-overwrite keeps the first object, and a
+    client that drops it breaks the URL's signature (oss2 regenerates it with the header)."""
+    key = f"uploads/anonymous/{version} create only.txt"
+    # urllib sends a Content-Type with every body, so the URL signs one.
+    answer = presign(presign_port, {"key": key, "method": "PUT", "contentType": "text/plain"})
+    check(f"{version} create-only PUT signs x-oss-forbid-overwrite",
+          answer["Headers"].get("x-oss-forbid-overwrite") == "true", answer["Headers"])
+    dropped = {k: v for k, v in answer["Headers"].items() if k != "x-oss-forbid-overwrite"}
+    status, body = call("PUT", answer["URL"], b"first", dropped)
+    check(f"{version} without the header the signature fails", status == 403 and b"SignatureDoesNotMatch" in body, (status, body[:200]))
+    status, _ = call("PUT", answer["URL"], b"first", answer["Headers"])
+    check(f"{version} the first create-only PUT stores", status == 200, status)
+    again = presign(presign_port, {"key": key, "method": "PUT", "contentType": "text/plain"})
+    status, body = call("PUT", again["URL"], b"second", again["Headers"])
+    check(f"{version} a second create-only PUT is refused", status == 409 and b"FileAlreadyExists" in body, (status, body[:200]))
+    form = presign(presign_port, {"key": key, "method": "POST"})
+    data, content_type = multipart(form["Fields"], "x.txt", b"third")
+    status, body = call("POST", form["URL"], data, {"Content-Type": content_type})
+    check(f"{version} a create-only form over it is refused", status == 409, (status, body[:200]))
 
 
 if __name__ == "__main__":
