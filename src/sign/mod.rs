@@ -7,6 +7,7 @@ pub mod aws;
 pub mod encode;
 pub mod endpoint;
 pub mod object;
+pub mod parts;
 pub mod presign;
 pub mod signing_key;
 pub mod v4;

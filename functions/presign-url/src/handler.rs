@@ -27,6 +27,7 @@ use stsvend::vend::policy::PolicyTemplate;
 use stsvend::vend::session::role_session_name;
 use stsvend::vend::sts_client::CachedRole;
 
+use crate::parts;
 use crate::request::{self, Ask, Operation};
 use crate::rules::{self, Expiry};
 
@@ -138,7 +139,7 @@ impl AppState {
 }
 
 /// Name/value pairs serialized as a JSON object in their own order.
-struct Ordered<'a>(&'a [(String, String)]);
+pub(crate) struct Ordered<'a>(pub(crate) &'a [(String, String)]);
 
 impl Serialize for Ordered<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -206,6 +207,18 @@ async fn presign(
     let answer = match ask.operation {
         Operation::Form { starts_with } => {
             form(state, &ask, &key, starts_with, &credential, now, expiry)
+        }
+        Operation::Parts {
+            ref upload_id,
+            ref part_numbers,
+        } => {
+            let batch = parts::Batch {
+                key: &key,
+                upload_id,
+                part_numbers,
+                headers: signed_headers(&ask),
+            };
+            parts::answer(&state.presigner, &batch, &credential, now, expiry)
         }
         ref operation => url(state, &ask, operation, &key, &credential, now, expiry),
     };

@@ -5,6 +5,7 @@
 //! targets in `fuzz/` drive the same code the function runs.
 
 mod handler;
+mod parts;
 mod process;
 mod request;
 mod rules;

@@ -10,6 +10,8 @@ use serde_json::{Map, Value};
 use stsvend::host::response::ApiError;
 use stsvend::vend::prefix::hides_characters;
 
+use crate::parts;
+
 /// The URL lifetime when the request names none.
 pub(crate) const DEFAULT_EXPIRES_SECONDS: u64 = 900;
 
@@ -48,6 +50,11 @@ pub(crate) enum Operation {
         upload_id: String,
         part_number: u32,
     },
+    /// Parts of a multipart upload, signed in one batch (`partNumbers`), sorted.
+    Parts {
+        upload_id: String,
+        part_numbers: Vec<u32>,
+    },
     Initiate,
     Complete {
         upload_id: String,
@@ -66,7 +73,7 @@ impl Operation {
         match self {
             Self::Get | Self::ListParts { .. } => "GET",
             Self::Head => "HEAD",
-            Self::Put | Self::Part { .. } => "PUT",
+            Self::Put | Self::Part { .. } | Self::Parts { .. } => "PUT",
             Self::Delete | Self::Abort { .. } => "DELETE",
             Self::Form { .. } | Self::Initiate | Self::Complete { .. } => "POST",
         }
@@ -76,6 +83,7 @@ impl Operation {
     pub(crate) fn permission(&self) -> &'static str {
         match self {
             Self::Part { .. }
+            | Self::Parts { .. }
             | Self::Initiate
             | Self::Complete { .. }
             | Self::Abort { .. }
@@ -84,7 +92,8 @@ impl Operation {
         }
     }
 
-    /// The OSS query parameters of the operation.
+    /// The OSS query parameters of the operation (for `Parts`, those every part shares; each
+    /// part adds its `partNumber`).
     pub(crate) fn query(&self) -> Vec<(&'static str, String)> {
         match self {
             Self::Part {
@@ -98,6 +107,7 @@ impl Operation {
             }
             Self::Initiate => vec![("uploads", String::new())],
             Self::Complete { upload_id }
+            | Self::Parts { upload_id, .. }
             | Self::Abort { upload_id }
             | Self::ListParts { upload_id } => {
                 vec![("uploadId", upload_id.clone())]
@@ -252,6 +262,7 @@ struct Raw {
     process: Option<String>,
     upload_id: Option<String>,
     part_number: Option<u64>,
+    part_numbers: Option<Vec<u32>>,
     multipart: Option<String>,
     starts_with: Option<bool>,
 }
@@ -281,6 +292,9 @@ fn parse_fields(fields: Map<String, Value>, source: Source) -> Result<Ask, ApiEr
             "partNumber" => {
                 raw.part_number = Some(whole_number(&name, value, source, "InvalidPartNumber")?)
             }
+            "partNumbers" => {
+                raw.part_numbers = Some(parts::part_numbers(value, source == Source::Query)?)
+            }
             "multipart" => raw.multipart = Some(string(&name, value)?),
             "startsWith" => raw.starts_with = Some(boolean(&name, value, source)?),
             _ => {
@@ -288,7 +302,7 @@ fn parse_fields(fields: Map<String, Value>, source: Source) -> Result<Ask, ApiEr
                     "UnknownField",
                     format!(
                         "{name:?} is not a field presign-url knows (key, method, expires, contentType, contentMd5, contentLength, \
-                         contentLength, responseContentType, responseContentDisposition, process, uploadId, partNumber, multipart, startsWith)"
+                         contentLength, responseContentType, responseContentDisposition, process, uploadId, partNumber, partNumbers, multipart, startsWith)"
                     ),
                 ));
             }
@@ -408,6 +422,11 @@ fn operation(raw: &Raw) -> Result<Operation, ApiError> {
             "startsWith applies to method POST (form uploads) only",
         ));
     }
+    if let Some(part_numbers) = &raw.part_numbers {
+        let single_or_step = raw.part_number.is_some() || raw.multipart.is_some();
+        let upload_id = raw.upload_id.as_ref();
+        return parts::operation(method.as_deref(), upload_id, single_or_step, part_numbers);
+    }
     if let Some(step) = &raw.multipart {
         return multipart_step(raw, step);
     }
@@ -514,6 +533,7 @@ fn describe(operation: &Operation) -> &'static str {
         Operation::Delete => "DELETE",
         Operation::Form { .. } => "a POST form upload",
         Operation::Part { .. } => "a part upload",
+        Operation::Parts { .. } => "a batch of part uploads (each part has its own)",
         Operation::Initiate => "multipart initiate",
         Operation::Complete { .. } => "multipart complete",
         Operation::Abort { .. } => "multipart abort",

@@ -5,5 +5,6 @@
 mod corpus;
 mod fuzz_corpora;
 mod identity;
+mod parts;
 mod per_caller;
 mod s3s_fs;
