@@ -22,7 +22,7 @@ use crate::sign::aws::s3;
 use crate::sign::encode::{RFC3986_UNRESERVED, hex_lower, percent_encode};
 use crate::sign::object::{ObjectRequest, PresignedUrl, UrlParams};
 use crate::sign::signing_key::SigningKeyCache;
-use crate::sign::v4;
+use crate::sign::v4::{self, Stages};
 use crate::time::format_date;
 
 /// The query parameter that numbers a part (OSS and S3 alike).
@@ -38,15 +38,12 @@ pub fn oss_v4(
     sign_parts(params, part_numbers, |params| {
         let options = V4Options::default();
         let (url, stages) = oss::presign_v4_stages(credential, params, &options, keys);
-        let key = keys.get(
+        let id = (
             &v4::OSS4,
-            &credential.access_key_secret,
-            &format_date(params.now),
-            params.region,
+            credential.access_key_secret.as_str(),
             options.product,
         );
-        let signer = PartSigner::v4(key, &stages.string_to_sign);
-        Signed::new(url, stages.canonical_request, stages.signature, signer)
+        Signed::v4(url, stages, keys, id, params)
     })
 }
 
@@ -59,15 +56,8 @@ pub fn s3(
 ) -> Vec<PresignedUrl> {
     sign_parts(params, part_numbers, |params| {
         let (url, stages) = s3::presign_stages(credential, params, keys);
-        let key = keys.get(
-            &v4::AWS4,
-            credential.secret_access_key(),
-            &format_date(params.now),
-            params.region,
-            s3::SERVICE,
-        );
-        let signer = PartSigner::v4(key, &stages.string_to_sign);
-        Signed::new(url, stages.canonical_request, stages.signature, signer)
+        let id = (&v4::AWS4, credential.secret_access_key(), s3::SERVICE);
+        Signed::v4(url, stages, keys, id, params)
     })
 }
 
@@ -107,6 +97,21 @@ impl Signed {
             url_signature,
             signer,
         }
+    }
+
+    /// A V4 part signed into `url` with `stages`, whose signing key `keys` holds under `id`
+    /// (flavor, secret, product or service) for the day and region of `params`.
+    fn v4(
+        url: PresignedUrl,
+        stages: Stages,
+        keys: &SigningKeyCache,
+        (flavor, secret, service): (&v4::Flavor, &str, &str),
+        params: &UrlParams<'_>,
+    ) -> Self {
+        let date = format_date(params.now);
+        let key = keys.get(flavor, secret, &date, params.region, service);
+        let signer = PartSigner::v4(key, &stages.string_to_sign);
+        Self::new(url, stages.canonical_request, stages.signature, signer)
     }
 }
 

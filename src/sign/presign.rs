@@ -75,17 +75,28 @@ impl Presigner {
         now: SystemTime,
         expires_in: Duration,
     ) -> PresignedUrl {
-        let params = UrlParams {
+        let params = self.params(request, now, expires_in);
+        match self.scheme {
+            Scheme::OssV4 => oss::presign_v4(credential, &params, &self.keys),
+            Scheme::OssV1 => oss::presign_v1(credential, &params),
+            Scheme::S3 => s3::presign(credential, &params, &self.keys),
+        }
+    }
+
+    /// What signing `request` at `now` for `expires_in` takes, with this presigner's endpoint
+    /// and region.
+    fn params<'a>(
+        &'a self,
+        request: ObjectRequest<'a>,
+        now: SystemTime,
+        expires_in: Duration,
+    ) -> UrlParams<'a> {
+        UrlParams {
             endpoint: &self.endpoint,
             region: &self.region,
             request,
             now,
             expires_in,
-        };
-        match self.scheme {
-            Scheme::OssV4 => oss::presign_v4(credential, &params, &self.keys),
-            Scheme::OssV1 => oss::presign_v1(credential, &params),
-            Scheme::S3 => s3::presign(credential, &params, &self.keys),
         }
     }
 
@@ -117,13 +128,7 @@ impl Presigner {
         now: SystemTime,
         expires_in: Duration,
     ) -> Vec<PresignedUrl> {
-        let params = UrlParams {
-            endpoint: &self.endpoint,
-            region: &self.region,
-            request,
-            now,
-            expires_in,
-        };
+        let params = self.params(request, now, expires_in);
         match self.scheme {
             Scheme::OssV4 => parts::oss_v4(credential, &params, part_numbers, &self.keys),
             Scheme::OssV1 => parts::oss_v1(credential, &params, part_numbers),

@@ -152,6 +152,18 @@ fn get_bytes(function: &Function, key: &str) -> (u16, Vec<u8>) {
     send(&sign(function, &json!({ "key": key })), b"")
 }
 
+/// Sends the presigned `initiate`, and reads the new upload's id.
+fn started_upload(initiate: &Value) -> String {
+    let (status, xml) = send(initiate, b"");
+    assert_eq!(status, 200);
+    let xml = String::from_utf8_lossy(&xml).into_owned();
+    xml.split("<UploadId>")
+        .nth(1)
+        .and_then(|s| s.split("</UploadId>").next())
+        .expect("UploadId")
+        .to_owned()
+}
+
 /// A multipart upload whose part URLs come from one batch answer (`partNumbers`): the parts
 /// go up, the upload completes, and the object comes back byte for byte; a part URL with its
 /// number changed is refused by the store.
@@ -162,17 +174,10 @@ fn batch_multipart_upload(
     token: Option<&str>,
 ) {
     let key = format!("{PREFIX}batch/video 1+2.mp4");
-    let (status, xml) = send(
-        &sign(function, &json!({"key": key, "multipart": "initiate"})),
-        b"",
-    );
-    assert_eq!(status, 200);
-    let xml = String::from_utf8_lossy(&xml).into_owned();
-    let upload_id = xml
-        .split("<UploadId>")
-        .nth(1)
-        .and_then(|s| s.split("</UploadId>").next())
-        .expect("UploadId");
+    let upload_id = &started_upload(&sign(
+        function,
+        &json!({"key": key, "multipart": "initiate"}),
+    ));
     let batch = sign(
         function,
         &json!({"key": key, "method": "PUT", "uploadId": upload_id, "partNumbers": {"first": 1, "count": 3}}),
@@ -347,15 +352,7 @@ fn presigned_urls_and_forms_move_real_bytes_through_a_verifying_store() {
             token,
             &initiate,
         );
-        let (status, xml) = send(&initiate, b"");
-        assert_eq!(status, 200);
-        let xml = String::from_utf8_lossy(&xml).into_owned();
-        let upload_id = xml
-            .split("<UploadId>")
-            .nth(1)
-            .and_then(|s| s.split("</UploadId>").next())
-            .expect("UploadId")
-            .to_owned();
+        let upload_id = started_upload(&initiate);
         let parts: [Vec<u8>; 2] = [
             vec![b'a'; 5 * 1024 * 1024],
             b"the last, short part".to_vec(),
