@@ -2,7 +2,8 @@
 //!
 //! Each benchmark signs one realistic request with fixed inputs (a temporary key with a
 //! 600-character token, a key with spaces and `+`), so the figures include encoding and URL
-//! assembly, not only the HMAC.
+//! assembly, not only the HMAC. `batch_parts` compares 1,000 part URLs signed in one batch
+//! with the same 1,000 signed one by one.
 
 use std::hint::black_box;
 use std::time::{Duration, UNIX_EPOCH};
@@ -11,6 +12,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use stsvend::credential::Credential;
 use stsvend::sign::aliyun::oss::{self, KeyCondition, ObjectRequest, PostParams, UrlParams};
 use stsvend::sign::aliyun::sts::{self, AssumeRoleParams};
+use stsvend::sign::endpoint::{Addressing, Endpoint};
+use stsvend::sign::presign::{Presigner, Scheme};
 
 fn signing(c: &mut Criterion) {
     let now = UNIX_EPOCH + Duration::from_secs(1_795_337_590);
@@ -92,5 +95,70 @@ fn signing(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, signing);
+/// A part upload with `query`.
+fn part_request<'a>(query: &'a [(&'a str, &'a str)]) -> ObjectRequest<'a> {
+    ObjectRequest {
+        method: "PUT",
+        bucket: "examplebucket",
+        key: "uploads/user-42/holiday video+1.mp4",
+        query,
+        headers: &[],
+    }
+}
+
+/// 1,000 part URLs of one upload: in one batch (`Presigner::part_urls`), and one by one as
+/// 1,000 single requests sign them (`Presigner::url` with `partNumber` and `uploadId`).
+fn batch_parts(c: &mut Criterion) {
+    let now = UNIX_EPOCH + Duration::from_secs(1_795_337_590);
+    let token = format!("CAIS{}", "x".repeat(600));
+    let temporary = Credential::new("STS.test-vended-key", "vended-secret", Some(token));
+    let upload_id = "0004B9894A22E5B1888A1E29F8236E2D";
+    let numbers: Vec<u32> = (1..=1000).collect();
+    let s3 = Endpoint::new(
+        "https",
+        "s3.us-east-1.amazonaws.com",
+        Addressing::VirtualHosted,
+    );
+    for (name, scheme, endpoint, region) in [
+        (
+            "oss v4",
+            Scheme::OssV4,
+            oss::public_endpoint("cn-hangzhou"),
+            "cn-hangzhou",
+        ),
+        (
+            "oss v1",
+            Scheme::OssV1,
+            oss::public_endpoint("cn-hangzhou"),
+            "cn-hangzhou",
+        ),
+        ("sigv4 s3", Scheme::S3, s3.clone(), "us-east-1"),
+    ] {
+        let presigner = Presigner::new(scheme, endpoint, "examplebucket", region);
+        let expires_in = Duration::from_secs(900);
+        c.bench_function(&format!("{name}: 1,000 part URLs in one batch"), |b| {
+            b.iter(|| {
+                let shared = [("uploadId", upload_id)];
+                presigner.part_urls(
+                    &temporary,
+                    part_request(&shared),
+                    black_box(&numbers),
+                    now,
+                    expires_in,
+                )
+            });
+        });
+        c.bench_function(&format!("{name}: 1,000 single part URLs"), |b| {
+            b.iter(|| {
+                for number in black_box(&numbers) {
+                    let number = number.to_string();
+                    let query = [("partNumber", number.as_str()), ("uploadId", upload_id)];
+                    black_box(presigner.url(&temporary, part_request(&query), now, expires_in));
+                }
+            });
+        });
+    }
+}
+
+criterion_group!(benches, signing, batch_parts);
 criterion_main!(benches);

@@ -9,6 +9,7 @@ pub mod encode;
 pub mod endpoint;
 pub mod listing;
 pub mod object;
+pub mod parts;
 pub mod presign;
 pub mod signing_key;
 pub mod v4;

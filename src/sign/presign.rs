@@ -9,6 +9,7 @@ use crate::sign::aliyun::oss;
 use crate::sign::aws::s3;
 use crate::sign::endpoint::Endpoint;
 use crate::sign::object::{ObjectRequest, PostForm, PostParams, PresignedUrl, UrlParams};
+use crate::sign::parts;
 use crate::sign::signing_key::SigningKeyCache;
 
 /// How URLs and forms are signed: a provider with one of its signature versions, so that an
@@ -74,17 +75,28 @@ impl Presigner {
         now: SystemTime,
         expires_in: Duration,
     ) -> PresignedUrl {
-        let params = UrlParams {
+        let params = self.params(request, now, expires_in);
+        match self.scheme {
+            Scheme::OssV4 => oss::presign_v4(credential, &params, &self.keys),
+            Scheme::OssV1 => oss::presign_v1(credential, &params),
+            Scheme::S3 => s3::presign(credential, &params, &self.keys),
+        }
+    }
+
+    /// What signing `request` at `now` for `expires_in` takes, with this presigner's endpoint
+    /// and region.
+    fn params<'a>(
+        &'a self,
+        request: ObjectRequest<'a>,
+        now: SystemTime,
+        expires_in: Duration,
+    ) -> UrlParams<'a> {
+        UrlParams {
             endpoint: &self.endpoint,
             region: &self.region,
             request,
             now,
             expires_in,
-        };
-        match self.scheme {
-            Scheme::OssV4 => oss::presign_v4(credential, &params, &self.keys),
-            Scheme::OssV1 => oss::presign_v1(credential, &params),
-            Scheme::S3 => s3::presign(credential, &params, &self.keys),
         }
     }
 
@@ -100,5 +112,27 @@ impl Presigner {
     /// Where a form upload is posted: the bucket's root.
     pub fn form_url(&self) -> String {
         self.endpoint.object_url(&self.bucket, "")
+    }
+}
+
+impl Presigner {
+    /// URLs for parts `part_numbers` of one multipart upload, in the order given, signed
+    /// together: `request` is the part request without `partNumber` (its query holds
+    /// `uploadId`), and each URL is the one [`Presigner::url`] makes for the request with
+    /// `partNumber=<n>` first in its query, at a fraction of the cost ([`parts`]).
+    pub fn part_urls(
+        &self,
+        credential: &Credential,
+        request: ObjectRequest<'_>,
+        part_numbers: &[u32],
+        now: SystemTime,
+        expires_in: Duration,
+    ) -> Vec<PresignedUrl> {
+        let params = self.params(request, now, expires_in);
+        match self.scheme {
+            Scheme::OssV4 => parts::oss_v4(credential, &params, part_numbers, &self.keys),
+            Scheme::OssV1 => parts::oss_v1(credential, &params, part_numbers),
+            Scheme::S3 => parts::s3(credential, &params, part_numbers, &self.keys),
+        }
     }
 }

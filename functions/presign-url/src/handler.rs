@@ -28,6 +28,7 @@ use stsvend::vend::session::role_session_name;
 use stsvend::vend::sts_client::CachedRole;
 
 use crate::listing::{self, Listing};
+use crate::parts;
 use crate::request::{self, Ask, Operation};
 use crate::rules::{self, Expiry};
 use crate::upload;
@@ -141,7 +142,7 @@ impl AppState {
 }
 
 /// Name/value pairs serialized as a JSON object in their own order.
-struct Ordered<'a>(&'a [(String, String)]);
+pub(crate) struct Ordered<'a>(pub(crate) &'a [(String, String)]);
 
 impl Serialize for Ordered<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -227,6 +228,18 @@ async fn presign(
     };
     let answer = match ask.operation {
         Operation::Form { starts_with } => form(state, &job, starts_with),
+        Operation::Parts {
+            ref upload_id,
+            ref part_numbers,
+        } => {
+            let batch = parts::Batch {
+                key: &key,
+                upload_id,
+                part_numbers,
+                headers: signed_headers(&ask),
+            };
+            parts::answer(&state.presigner, &batch, &credential, now, expiry)
+        }
         ref operation => url(state, &job, operation),
     };
     Ok((answer, role_session_name(&caller.sub)))

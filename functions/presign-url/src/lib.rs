@@ -6,6 +6,7 @@
 
 mod handler;
 mod listing;
+mod parts;
 mod process;
 mod request;
 mod rules;

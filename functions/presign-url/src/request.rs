@@ -12,6 +12,7 @@ use stsvend::sign::listing::MAX_KEYS;
 use stsvend::vend::prefix::hides_characters;
 
 use crate::listing::Listing;
+use crate::parts;
 
 /// The URL lifetime when the request names none.
 pub(crate) const DEFAULT_EXPIRES_SECONDS: u64 = 900;
@@ -56,6 +57,11 @@ pub(crate) enum Operation {
         upload_id: String,
         part_number: u32,
     },
+    /// Parts of a multipart upload, signed in one batch (`partNumbers`), sorted.
+    Parts {
+        upload_id: String,
+        part_numbers: Vec<u32>,
+    },
     Initiate,
     Complete {
         upload_id: String,
@@ -76,7 +82,7 @@ impl Operation {
         match self {
             Self::Get | Self::ListParts { .. } | Self::List(_) => "GET",
             Self::Head => "HEAD",
-            Self::Put | Self::Part { .. } => "PUT",
+            Self::Put | Self::Part { .. } | Self::Parts { .. } => "PUT",
             Self::Delete | Self::Abort { .. } => "DELETE",
             Self::Form { .. } | Self::Initiate | Self::Complete { .. } => "POST",
         }
@@ -86,6 +92,7 @@ impl Operation {
     pub(crate) fn permission(&self) -> &'static str {
         match self {
             Self::Part { .. }
+            | Self::Parts { .. }
             | Self::Initiate
             | Self::Complete { .. }
             | Self::Abort { .. }
@@ -95,7 +102,8 @@ impl Operation {
         }
     }
 
-    /// The OSS query parameters of the operation.
+    /// The OSS query parameters of the operation (for `Parts`, those every part shares; each
+    /// part adds its `partNumber`).
     pub(crate) fn query(&self) -> Vec<(&'static str, String)> {
         match self {
             Self::Part {
@@ -109,6 +117,7 @@ impl Operation {
             }
             Self::Initiate => vec![("uploads", String::new())],
             Self::Complete { upload_id }
+            | Self::Parts { upload_id, .. }
             | Self::Abort { upload_id }
             | Self::ListParts { upload_id } => {
                 vec![("uploadId", upload_id.clone())]
@@ -263,6 +272,7 @@ struct Raw {
     process: Option<String>,
     upload_id: Option<String>,
     part_number: Option<u64>,
+    part_numbers: Option<Vec<u32>>,
     multipart: Option<String>,
     starts_with: Option<bool>,
     list: Option<bool>,
@@ -298,6 +308,9 @@ fn parse_fields(fields: Map<String, Value>, source: Source) -> Result<Ask, ApiEr
             "partNumber" => {
                 raw.part_number = Some(whole_number(&name, value, source, "InvalidPartNumber")?)
             }
+            "partNumbers" => {
+                raw.part_numbers = Some(parts::part_numbers(value, source == Source::Query)?)
+            }
             "multipart" => raw.multipart = Some(string(&name, value)?),
             "startsWith" => raw.starts_with = Some(boolean(&name, value, source)?),
             "list" => raw.list = Some(boolean(&name, value, source)?),
@@ -311,8 +324,8 @@ fn parse_fields(fields: Map<String, Value>, source: Source) -> Result<Ask, ApiEr
                 return Err(ApiError::bad_request(
                     "UnknownField",
                     format!(
-                        "{name:?} is not a field presign-url knows (key, method, expires, contentType, contentMd5, contentLength, \
-                         contentLength, responseContentType, responseContentDisposition, process, uploadId, partNumber, multipart, startsWith, \
+                        "{name:?} is not a field presign-url knows (key, method, expires, contentType, contentMd5, \
+                         contentLength, responseContentType, responseContentDisposition, process, uploadId, partNumber, partNumbers, multipart, startsWith, \
                          list, startAfter, continuationToken, maxKeys, metadata, checksumSha256, checksumCrc32)"
                     ),
                 ));
@@ -447,6 +460,11 @@ fn operation(raw: &Raw) -> Result<Operation, ApiError> {
             "FieldNotApplicable",
             "startsWith applies to method POST (form uploads) only",
         ));
+    }
+    if let Some(part_numbers) = &raw.part_numbers {
+        let single_or_step = raw.part_number.is_some() || raw.multipart.is_some();
+        let upload_id = raw.upload_id.as_ref();
+        return parts::operation(method.as_deref(), upload_id, single_or_step, part_numbers);
     }
     if let Some(step) = &raw.multipart {
         return multipart_step(raw, step);
@@ -600,6 +618,7 @@ fn describe(operation: &Operation) -> &'static str {
         Operation::Delete => "DELETE",
         Operation::Form { .. } => "a POST form upload",
         Operation::Part { .. } => "a part upload",
+        Operation::Parts { .. } => "a batch of part uploads (each part has its own)",
         Operation::Initiate => "multipart initiate",
         Operation::Complete { .. } => "multipart complete",
         Operation::Abort { .. } => "multipart abort",

@@ -102,7 +102,13 @@ pub(crate) fn check(
                     "OSS checks no signed size on a PUT; only form uploads bound the size here (UPLOAD_REQUIRE_SIZE)",
                 );
             }
-            (Operation::Initiate | Operation::Part { .. } | Operation::Complete { .. }, _) => {
+            (
+                Operation::Initiate
+                | Operation::Part { .. }
+                | Operation::Parts { .. }
+                | Operation::Complete { .. },
+                _,
+            ) => {
                 return bad(
                     "SizeNotEnforceable",
                     "no store bounds a multipart upload's total size; use a form upload (UPLOAD_REQUIRE_SIZE)",

@@ -211,6 +211,14 @@ pub fn signature_v1(access_key_secret: &str, string_to_sign: &str) -> String {
 /// A V1 presigned URL valid for `params.expires_in` (`Expires` is absolute). A security token
 /// is sent as `security-token` and signed as a sub-resource.
 pub fn presign_v1(credential: &Credential, params: &UrlParams<'_>) -> PresignedUrl {
+    presign_v1_stages(credential, params).0
+}
+
+/// [`presign_v1`], returning the string to sign beside the URL.
+pub fn presign_v1_stages(
+    credential: &Credential,
+    params: &UrlParams<'_>,
+) -> (PresignedUrl, String) {
     let request = &params.request;
     let expiration = params.now + params.expires_in;
     let expires = unix_seconds(expiration).to_string();
@@ -232,10 +240,11 @@ pub fn presign_v1(credential: &Credential, params: &UrlParams<'_>) -> PresignedU
         ("Expires", &expires),
         ("Signature", &signature),
     ]);
-    PresignedUrl {
+    let url = PresignedUrl {
         url: object_url(params, &query),
         expiration,
-    }
+    };
+    (url, string_to_sign)
 }
 
 /// `<endpoint>/<bucket>/<key>?<query>` as the endpoint addresses the bucket.

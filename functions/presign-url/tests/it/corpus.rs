@@ -86,6 +86,43 @@ fn forms() -> Vec<Value> {
     ]
 }
 
+/// Batch part signing asks (`partNumbers`): a range and an unordered list.
+fn batches() -> Vec<Value> {
+    let upload = |key: &str, numbers: Value| json!({"key": format!("{PREFIX}{key}"), "method": "PUT", "uploadId": "0004B9894A22E5B1888A1E29F8236E2D", "partNumbers": numbers});
+    vec![
+        upload("big file.bin", json!({"first": 1, "count": 3})),
+        upload("中文 a+b.mp4", json!([10000, 2, 777])),
+    ]
+}
+
+/// One record per part of each batch answer, in `template`'s shape (a record of this run).
+fn batch_records(function: &Function, run: &Run, template: Option<Value>) -> Vec<Value> {
+    let template = template.expect("a record of this run");
+    let mut records = Vec::new();
+    for ask in batches() {
+        let (status, _, body) = function.request("POST", "/", &ask.to_string());
+        assert_eq!(status, 200, "{}: {ask} -> {body}", run.name);
+        let answer: Value = serde_json::from_str(&body).expect("JSON answer");
+        for (number, single) in crate::parts::each_part(&answer) {
+            assert!(
+                !single["URL"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("callback=")
+            );
+            let mut record = template.clone();
+            record["case"] = json!(format!("{}: {ask}, part {number}", run.name));
+            record["kind"] = json!("url");
+            record["key"] = ask["key"].clone();
+            record["answer"] = single;
+            record["agree"] = json!(["oss2", "oss-v2"]);
+            record["note"] = json!("");
+            records.push(record);
+        }
+    }
+    records
+}
+
 struct Run {
     name: &'static str,
     version: &'static str,
@@ -348,6 +385,7 @@ fn corpus_run(run: &Run) -> Vec<Value> {
             "note": if oss_v2_agrees { "" } else { "ALGORITHMS.md §5.2: oss-v2's V1 signer does not sign x-oss-process; oss2 and the OSS V1 document do" },
         }));
     }
+    records.extend(batch_records(&function, run, records.first().cloned()));
     // Refusals at the HTTP edge: an oversized body, a method presign-url does not serve.
     let oversized = format!(r#"{{"key":"{PREFIX}x","pad":"{}"}}"#, "x".repeat(70 * 1024));
     let (status, _, body) = function.request("POST", "/", &oversized);
