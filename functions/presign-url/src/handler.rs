@@ -1010,4 +1010,198 @@ mod tests {
             })
         );
     }
+
+    const S3: [(&str, &str); 4] = [
+        ("PROVIDER", "aws"),
+        ("AWS_ACCESS_KEY_ID", "AKIDRULES"),
+        ("AWS_SECRET_ACCESS_KEY", "rules-secret"),
+        ("BUCKET_REGION", "us-east-1"),
+    ];
+
+    #[tokio::test]
+    async fn each_upload_rule_is_a_signed_header_or_a_pinned_field_on_each_path() {
+        let rules = [
+            ("UPLOAD_OVERWRITE", "false"),
+            ("UPLOAD_METADATA", "uploader=${sub},app=web"),
+            ("UPLOAD_TAGGING", "team=${sub}"),
+            ("UPLOAD_SERVER_SIDE_ENCRYPTION", "AES256"),
+            ("PRESIGN_METHODS", "GET,PUT,POST"),
+        ];
+        let key = "uploads/anonymous/a.jpg";
+        let oss = state(&rules);
+        let with_s3: Vec<(&str, &str)> = rules.iter().chain(S3.iter()).copied().collect();
+        let s3 = state(&with_s3);
+        let put = json!({"key": key, "method": "PUT"}).to_string();
+        let initiate = json!({"key": key, "multipart": "initiate"}).to_string();
+        let complete = json!({"key": key, "multipart": "complete", "uploadId": "u1"}).to_string();
+        let part =
+            json!({"key": key, "method": "PUT", "uploadId": "u1", "partNumber": 1}).to_string();
+        let form = json!({"key": key, "method": "POST"}).to_string();
+        let headers = |answer: &Value| answer.get("Fields").unwrap_or(&answer["Headers"]).clone();
+        let stamped_oss = json!({"x-oss-meta-uploader": "anonymous", "x-oss-meta-app": "web",
+            "x-oss-tagging": "team=anonymous", "x-oss-server-side-encryption": "AES256"});
+        let cases: Vec<(&Arc<AppState>, &str, Value)> = vec![
+            (&oss, &put, json!({"x-oss-forbid-overwrite": "true"})),
+            (&oss, &initiate, json!({"x-oss-forbid-overwrite": "true"})),
+            (&oss, &complete, json!({"x-oss-forbid-overwrite": "true"})),
+            (&oss, &form, json!({"x-oss-forbid-overwrite": "true"})),
+            (
+                &s3,
+                &put,
+                json!({"If-None-Match": "*", "x-amz-meta-uploader": "anonymous", "x-amz-meta-app": "web",
+                "x-amz-tagging": "team=anonymous", "x-amz-server-side-encryption": "AES256"}),
+            ),
+            (
+                &s3,
+                &initiate,
+                json!({"x-amz-meta-uploader": "anonymous", "x-amz-server-side-encryption": "AES256"}),
+            ),
+            (&s3, &complete, json!({"If-None-Match": "*"})),
+        ];
+        for (state, body, expected) in cases {
+            let (status, answer) = ask(state, post(body)).await;
+            assert_eq!(status, 200, "{body}: {answer}");
+            let carried = headers(&answer);
+            for (name, value) in expected.as_object().expect("object") {
+                assert_eq!(&carried[name], value, "{body}: {name} in {carried}");
+            }
+            let creates = !body.contains("complete");
+            if Arc::ptr_eq(state, &oss) && creates {
+                for (name, value) in stamped_oss.as_object().expect("object") {
+                    assert_eq!(&carried[name], value, "{body}: {name}");
+                }
+            }
+        }
+        // A part carries none of them; an S3 initiate no If-None-Match (S3 checks it at completion).
+        for state in [&oss, &s3] {
+            let (_, answer) = ask(state, post(&part)).await;
+            assert_eq!(answer["Headers"], json!({}), "{answer}");
+        }
+        let (_, answer) = ask(&s3, post(&initiate)).await;
+        assert!(answer["Headers"].get("If-None-Match").is_none(), "{answer}");
+    }
+
+    #[tokio::test]
+    async fn rules_a_store_cannot_enforce_are_refused_with_why() {
+        let key = "uploads/anonymous/a.jpg";
+        let s3 = |extra: &[(&'static str, &'static str)]| {
+            let all: Vec<(&str, &str)> = S3.iter().chain(extra.iter()).copied().collect();
+            state(&all)
+        };
+        let cases: Vec<(Arc<AppState>, Value, u16, &str)> = vec![
+            (
+                s3(&[("UPLOAD_OVERWRITE", "false")]),
+                json!({"key": key, "method": "POST"}),
+                400,
+                "RuleNotEnforceable",
+            ),
+            (
+                state(&[]),
+                json!({"key": key, "method": "PUT", "checksumSha256": "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="}),
+                400,
+                "FieldNotApplicable",
+            ),
+            (
+                s3(&[]),
+                json!({"key": key, "method": "PUT", "checksumSha256": "AAAA"}),
+                400,
+                "InvalidChecksum",
+            ),
+            (
+                s3(&[]),
+                json!({"key": key, "checksumCrc32": "AAAAAA=="}),
+                400,
+                "FieldNotApplicable",
+            ),
+            (
+                s3(&[("UPLOAD_REQUIRE_CHECKSUM", "true")]),
+                json!({"key": key, "method": "PUT"}),
+                400,
+                "ChecksumRequired",
+            ),
+            (
+                state(&[("UPLOAD_REQUIRE_CHECKSUM", "true")]),
+                json!({"key": key, "method": "POST"}),
+                400,
+                "ChecksumRequired",
+            ),
+            (
+                s3(&[("UPLOAD_REQUIRE_SIZE", "true")]),
+                json!({"key": key, "method": "PUT"}),
+                400,
+                "SizeRequired",
+            ),
+            (
+                state(&[("UPLOAD_REQUIRE_SIZE", "true")]),
+                json!({"key": key, "method": "PUT"}),
+                400,
+                "SizeNotEnforceable",
+            ),
+            (
+                s3(&[("UPLOAD_REQUIRE_SIZE", "true")]),
+                json!({"key": key, "multipart": "initiate"}),
+                400,
+                "SizeNotEnforceable",
+            ),
+            (
+                s3(&[("UPLOAD_MAX_BYTES", "1000")]),
+                json!({"key": key, "method": "PUT", "contentLength": 1001}),
+                400,
+                "ContentLengthTooLarge",
+            ),
+            (
+                state(&[]),
+                json!({"key": key, "method": "PUT", "metadata": {"album": "x"}}),
+                403,
+                "ClientMetadataNotAllowed",
+            ),
+            (
+                state(&[("UPLOAD_CLIENT_METADATA", "true")]),
+                json!({"key": key, "method": "PUT", "metadata": {"uploader": "mallory"}}),
+                400,
+                "MetadataNameReserved",
+            ),
+            (
+                state(&[("UPLOAD_CLIENT_METADATA", "true")]),
+                json!({"key": key, "method": "PUT", "metadata": {"Album": "x"}}),
+                400,
+                "InvalidMetadata",
+            ),
+            (
+                state(&[("UPLOAD_CLIENT_METADATA", "true")]),
+                json!({"key": key, "method": "PUT", "metadata": {"a": "\u{e9}t\u{e9}"}}),
+                400,
+                "InvalidMetadata",
+            ),
+            (
+                state(&[("UPLOAD_CLIENT_METADATA", "true")]),
+                json!({"key": key, "metadata": {"a": "b"}}),
+                400,
+                "FieldNotApplicable",
+            ),
+        ];
+        for (state, body, status, code) in cases {
+            let (got, answer) = ask(&state, post(&body.to_string())).await;
+            assert_eq!(
+                (got, answer["ErrorCode"].as_str()),
+                (status, Some(code)),
+                "{body}: {answer}"
+            );
+            assert!(
+                answer["ErrorMessage"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty())
+            );
+        }
+        let mut get = Request::new(Body::Empty);
+        *get.uri_mut() = "/?key=uploads/anonymous/a.jpg&method=PUT&metadata=x"
+            .parse()
+            .expect("uri");
+        let (status, answer) = ask(&state(&[]), get).await;
+        assert_eq!(
+            (status, answer["ErrorCode"].as_str()),
+            (400, Some("InvalidMetadata")),
+            "{answer}"
+        );
+    }
 }
