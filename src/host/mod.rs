@@ -32,6 +32,7 @@ use lambda_http::{
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, error, info, warn};
 
+use crate::credential::Credential;
 use crate::error::Error;
 use crate::host::config::Config;
 use crate::host::cors::Cors;
@@ -42,6 +43,7 @@ use crate::host::listener::{
 use crate::identity::AuthMode;
 use crate::time::{Clock, SystemClock};
 use crate::transport::{HttpSender, ReqwestSender};
+use crate::vend::credentials::with_invocation_credential;
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -228,16 +230,59 @@ where
         }
     };
     let served = Arc::clone(&state);
-    let handler = move |request| {
+    let fc = function_compute();
+    let handler = move |request: Request| {
         let (state, cors, handle) = (Arc::clone(&served), cors.clone(), handle.clone());
-        async move {
+        let handed = if fc {
+            invocation_credential(&request)
+        } else {
+            None
+        };
+        let answer = async move {
             match cors {
                 Some(cors) => cors.serve(request, |request| handle(state, request)).await,
                 None => handle(state, request).await,
             }
+        };
+        async move {
+            match handed {
+                Some(credential) => with_invocation_credential(credential, answer).await,
+                None => answer.await,
+            }
         }
     };
     Some((state, listen, handler))
+}
+
+/// Whether this process is a Function Compute custom runtime: the platform sets
+/// `FC_FUNCTION_NAME` and `FC_REGION` in its environment (and no Lambda runtime is here).
+fn function_compute() -> bool {
+    let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    set("FC_FUNCTION_NAME") && set("FC_REGION") && !in_lambda()
+}
+
+/// The function role's temporary key that Function Compute hands each invocation
+/// (`x-fc-access-key-id`, `x-fc-access-key-secret`, `x-fc-security-token`), fresher than the
+/// one the instance started with; `None` unless all three are there (Debian 11 and later
+/// custom runtimes no longer send the token, and then the environment's key is used).
+///
+/// Read only under Function Compute, which generates these headers on every invocation and
+/// accepts no request header starting with `x-fc-` from a client, so a client cannot choose
+/// the key; and used for that invocation alone, never kept for another.
+fn invocation_credential(request: &Request) -> Option<Credential> {
+    let header = |name| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    Some(Credential::new(
+        header("x-fc-access-key-id")?,
+        header("x-fc-access-key-secret")?,
+        Some(header("x-fc-security-token")?),
+    ))
 }
 
 /// The exit code for how serving ended.

@@ -183,6 +183,21 @@ impl Held {
     }
 }
 
+tokio::task_local! {
+    /// The credential the platform handed the invocation this task serves (Function
+    /// Compute's `x-fc-*` headers), for that invocation's work only.
+    static INVOCATION: Credential;
+}
+
+/// Runs `work` with `credential` as the function's own for it alone: every
+/// [`CredentialProvider::credential`] inside it answers `credential`, and nothing is kept.
+pub async fn with_invocation_credential<F: std::future::Future>(
+    credential: Credential,
+    work: F,
+) -> F::Output {
+    INVOCATION.scope(credential, work).await
+}
+
 /// The function's own credential at any instant, from its [`CredentialSource`].
 pub struct CredentialProvider {
     source: CredentialSource,
@@ -228,7 +243,8 @@ impl CredentialProvider {
         self.current.lock().ok().and_then(|held| held.clone())
     }
 
-    /// The credential to sign with at `now`: the held one while it has enough life left
+    /// The credential to sign with at `now`: the one the platform handed this invocation
+    /// ([`with_invocation_credential`]), else the held one while it has enough life left
     /// (starting a background refresh once it is due), else a fresh one, one fetch shared by
     /// every request waiting for it.
     pub async fn credential(
@@ -236,6 +252,9 @@ impl CredentialProvider {
         sender: &Arc<dyn HttpSender>,
         now: SystemTime,
     ) -> Result<Credential, Error> {
+        if let Ok(handed) = INVOCATION.try_with(Credential::clone) {
+            return Ok(handed);
+        }
         if let Some(held) = self.held().filter(|h| h.signs_at(now)) {
             if held.refresh_at().is_some_and(|at| now >= at) {
                 self.refresh_in_background(sender, now);

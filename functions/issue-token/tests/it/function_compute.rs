@@ -58,3 +58,97 @@ fn serves_on_fc_server_port_with_the_injected_role_credentials() {
     let (clean, _) = function.stop();
     assert!(clean);
 }
+
+/// Function Compute hands every invocation the role's key in `x-fc-*` headers: under Function
+/// Compute (its `FC_FUNCTION_NAME` and `FC_REGION`), that invocation signs with it; outside it,
+/// the same headers from a client change nothing.
+#[test]
+fn the_key_function_compute_hands_an_invocation_signs_that_invocation_only() {
+    let sts = StandInSts::start(Expected {
+        session: "alice",
+        resource: "acs:oss:*:*:examplebucket/uploads/alice/*",
+    });
+    let handed = (
+        "STS.fc-invocation-key",
+        "fc-invocation-secret",
+        "CAIS+fc/invocation-token==",
+    );
+    sts.accept_key(
+        handed.0,
+        sts::FunctionKey {
+            secret: handed.1.to_owned(),
+            token: handed.2.to_owned(),
+            expires: SystemClock.now() + std::time::Duration::from_secs(3600),
+        },
+    );
+    sts.accept_key(
+        sts::FUNCTION_KEY_ID,
+        sts::FunctionKey {
+            secret: sts::FUNCTION_SECRET.to_owned(),
+            token: sts::FUNCTION_TOKEN.to_owned(),
+            expires: SystemClock.now() + std::time::Duration::from_secs(3600),
+        },
+    );
+    let key_used = |under_fc: bool| {
+        let mut envs = sts::base_env(sts.address);
+        envs.extend([
+            ("RUST_LOG", "info".to_owned()),
+            ("AUTH_MODE", "jwt".to_owned()),
+            ("JWT_HS256_SECRET", tokens::HS256_SECRET.to_owned()),
+            ("JWT_ISSUER", tokens::ISSUER.to_owned()),
+            ("JWT_AUDIENCE", tokens::AUDIENCE.to_owned()),
+        ]);
+        if under_fc {
+            envs.extend([
+                ("FC_FUNCTION_NAME", "stsvend-issue-token".to_owned()),
+                ("FC_REGION", "cn-hangzhou".to_owned()),
+            ]);
+        }
+        let function = Function::start_with_only(env!("CARGO_BIN_EXE_issue-token"), &envs);
+        sts.next(Canned::Reply(200, sts::success_body("alice")));
+        let token = tokens::hs256(
+            &json!({"alg": "HS256"}),
+            &tokens::claims("alice", unix_seconds(SystemClock.now())),
+        );
+        let (status, _, body) = function.request_with_headers(
+            "GET",
+            "/",
+            &[
+                ("Authorization", &format!("Bearer {token}")),
+                ("x-fc-access-key-id", handed.0),
+                ("x-fc-access-key-secret", handed.1),
+                ("x-fc-security-token", handed.2),
+            ],
+            "",
+        );
+        assert_eq!(status, 200, "{body}");
+        let (clean, output) = function.stop();
+        assert!(clean);
+        assert!(
+            !output
+                .iter()
+                .any(|line| line.contains(handed.1) || line.contains("fc/invocation-token")),
+            "nothing handed is logged: {output:#?}"
+        );
+        let received = sts.take_received();
+        assert!(
+            received.len() == 1 && received[0].problems.is_empty(),
+            "{:?}",
+            received[0].problems
+        );
+        form_urlencoded::parse(received[0].body.as_bytes())
+            .find(|(k, _)| k == "AccessKeyId")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        key_used(true),
+        handed.0,
+        "under Function Compute, the invocation's key"
+    );
+    assert_eq!(
+        key_used(false),
+        sts::FUNCTION_KEY_ID,
+        "elsewhere, the function's own key"
+    );
+}
