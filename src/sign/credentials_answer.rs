@@ -90,6 +90,44 @@ pub fn get_with_token(
     )
 }
 
+/// A metadata service that hands a session token first (ECS's hardened mode, IMDSv2), then
+/// the instance role's name and credentials to requests carrying it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetadataService {
+    /// The header the token request names the token's life in.
+    pub ttl_header: &'static str,
+    /// The header every read carries the token in.
+    pub token_header: &'static str,
+    /// The role path under the metadata root, ending with `/`.
+    pub role_path: &'static str,
+}
+
+impl MetadataService {
+    /// The session token request, its life 6 hours (both services' maximum).
+    ///
+    /// # Format
+    /// `PUT <endpoint>/latest/api/token` with `<ttl_header>: 21600`.
+    pub fn token_request(&self, endpoint: &str) -> SignedRequest {
+        session_token_request(endpoint, self.ttl_header)
+    }
+
+    /// The instance role's name request, with the session token.
+    pub fn role_name_request(&self, endpoint: &str, token: &str) -> SignedRequest {
+        self.role_credentials_request(endpoint, token, "")
+    }
+
+    /// The role's credentials request, with the session token.
+    pub fn role_credentials_request(
+        &self,
+        endpoint: &str,
+        token: &str,
+        role: &str,
+    ) -> SignedRequest {
+        let path = format!("{}{role}", self.role_path);
+        get_with_token(endpoint, &path, self.token_header, token)
+    }
+}
+
 /// A plain `GET` with these headers.
 pub fn get(url: String, headers: Vec<(HeaderName, String)>) -> SignedRequest {
     SignedRequest {

@@ -8,7 +8,7 @@
 
 use ring::{digest, hmac};
 
-use crate::sign::encode::hex_lower;
+use crate::sign::encode::{RFC3986_UNRESERVED, hex_lower, percent_encode};
 
 /// The names one V4 signature uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +118,22 @@ pub fn canonical_request(
     format!(
         "{method}\n{canonical_uri}\n{canonical_query_string}\n{canonical_headers}\n{signed_headers}\n{hashed_payload}"
     )
+}
+
+/// The canonical query string's pairs: names and values RFC 3986-encoded, sorted by encoded
+/// name then value. OSS V4 writes an empty value as the bare name, SigV4 as `name=`.
+pub fn encoded_sorted(query: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut encoded: Vec<(String, String)> = query
+        .iter()
+        .map(|(k, v)| {
+            (
+                percent_encode(k, RFC3986_UNRESERVED),
+                percent_encode(v, RFC3986_UNRESERVED),
+            )
+        })
+        .collect();
+    encoded.sort();
+    encoded
 }
 
 /// The signature: hex of HMAC-SHA256 with the signing key.

@@ -8,39 +8,18 @@
 
 use crate::credential::Credential;
 use crate::error::Error;
-use crate::sign::credentials_answer;
+use crate::sign::credentials_answer::{self, MetadataService};
 use crate::transport::SignedRequest;
 
 /// The metadata service the official SDKs hard-code.
 pub const DEFAULT_ENDPOINT: &str = "http://100.100.100.200";
 
-/// The header the hardened mode takes a session token's life in.
-pub const TOKEN_TTL_HEADER: &str = "x-aliyun-ecs-metadata-token-ttl-seconds";
-
-/// The header every hardened-mode read carries the session token in.
-pub const TOKEN_HEADER: &str = "x-aliyun-ecs-metadata-token";
-
-/// The RAM role path under the metadata root.
-const ROLE_PATH: &str = "/latest/meta-data/ram/security-credentials/";
-
-/// The hardened-mode session token request, its life 6 hours (the service's maximum).
-///
-/// # Format
-/// `PUT <endpoint>/latest/api/token` with `X-aliyun-ecs-metadata-token-ttl-seconds: 21600`.
-pub fn token_request(endpoint: &str) -> SignedRequest {
-    credentials_answer::session_token_request(endpoint, TOKEN_TTL_HEADER)
-}
-
-/// The instance's RAM role name request (when `ALIBABA_CLOUD_ECS_METADATA` does not name it).
-pub fn role_name_request(endpoint: &str, token: &str) -> SignedRequest {
-    role_credentials_request(endpoint, token, "")
-}
-
-/// The RAM role's credentials request, with the session token.
-pub fn role_credentials_request(endpoint: &str, token: &str, role: &str) -> SignedRequest {
-    let path = format!("{ROLE_PATH}{role}");
-    credentials_answer::get_with_token(endpoint, &path, TOKEN_HEADER, token)
-}
+/// The ECS/ECI metadata service in its hardened mode: token first, then the RAM role.
+pub const ECS: MetadataService = MetadataService {
+    ttl_header: "x-aliyun-ecs-metadata-token-ttl-seconds",
+    token_header: "x-aliyun-ecs-metadata-token",
+    role_path: "/latest/meta-data/ram/security-credentials/",
+};
 
 /// The credentials URI request: a plain `GET` of the URI as configured.
 pub fn uri_request(uri: &str) -> SignedRequest {
@@ -77,14 +56,14 @@ mod tests {
 
     #[test]
     fn the_hardened_mode_asks_for_a_token_and_sends_it() {
-        let put = token_request("http://100.100.100.200");
+        let put = ECS.token_request("http://100.100.100.200");
         assert_eq!(put.method, Method::PUT);
         assert_eq!(put.url, "http://100.100.100.200/latest/api/token");
         assert_eq!(
             put.headers[0].0.as_str(),
             "x-aliyun-ecs-metadata-token-ttl-seconds"
         );
-        let get = role_credentials_request("http://127.0.0.1:9/", "t-1", "uploader-role");
+        let get = ECS.role_credentials_request("http://127.0.0.1:9/", "t-1", "uploader-role");
         assert_eq!(
             get.url,
             "http://127.0.0.1:9/latest/meta-data/ram/security-credentials/uploader-role"
@@ -92,7 +71,7 @@ mod tests {
         assert_eq!(get.headers[0].0.as_str(), "x-aliyun-ecs-metadata-token");
         assert_eq!(get.headers[0].1, "t-1");
         assert_eq!(
-            role_name_request("http://100.100.100.200", "t").url,
+            ECS.role_name_request("http://100.100.100.200", "t").url,
             "http://100.100.100.200/latest/meta-data/ram/security-credentials/"
         );
     }

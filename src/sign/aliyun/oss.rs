@@ -279,18 +279,8 @@ pub fn canonical_uri(bucket: &str, key: &str) -> String {
 /// UriEncode(k1) [ "=" UriEncode(v1) ] "&" ...
 /// ```
 pub fn canonical_query_string(query: &[(&str, &str)]) -> String {
-    let mut encoded: Vec<(String, String)> = query
-        .iter()
-        .map(|(k, v)| {
-            (
-                percent_encode(k, RFC3986_UNRESERVED),
-                percent_encode(v, RFC3986_UNRESERVED),
-            )
-        })
-        .collect();
-    encoded.sort();
     let mut out = String::new();
-    for (i, (k, v)) in encoded.iter().enumerate() {
+    for (i, (k, v)) in v4::encoded_sorted(query).iter().enumerate() {
         if i > 0 {
             out.push('&');
         }

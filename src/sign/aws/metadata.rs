@@ -11,7 +11,7 @@ use http::header::AUTHORIZATION;
 
 use crate::credential::Credential;
 use crate::error::Error;
-use crate::sign::credentials_answer;
+use crate::sign::credentials_answer::{self, MetadataService};
 use crate::transport::SignedRequest;
 
 /// The instance metadata service botocore uses when `AWS_EC2_METADATA_SERVICE_ENDPOINT` is unset.
@@ -20,33 +20,12 @@ pub const DEFAULT_IMDS_ENDPOINT: &str = "http://169.254.169.254";
 /// The host ECS serves `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` on.
 pub const ECS_CONTAINER_HOST: &str = "http://169.254.170.2";
 
-/// The header IMDSv2 takes a session token's life in.
-pub const TOKEN_TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
-
-/// The header every IMDSv2 read carries the session token in.
-pub const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
-
-/// The role path under the metadata root.
-const ROLE_PATH: &str = "/latest/meta-data/iam/security-credentials/";
-
-/// The IMDSv2 session token request: a `PUT`, its life 6 hours as botocore asks.
-///
-/// # Format
-/// `PUT <endpoint>/latest/api/token` with `x-aws-ec2-metadata-token-ttl-seconds: 21600`.
-pub fn token_request(endpoint: &str) -> SignedRequest {
-    credentials_answer::session_token_request(endpoint, TOKEN_TTL_HEADER)
-}
-
-/// The instance profile's role name request, with the session token.
-pub fn role_name_request(endpoint: &str, token: &str) -> SignedRequest {
-    role_credentials_request(endpoint, token, "")
-}
-
-/// The role's credentials request, with the session token.
-pub fn role_credentials_request(endpoint: &str, token: &str, role: &str) -> SignedRequest {
-    let path = format!("{ROLE_PATH}{role}");
-    credentials_answer::get_with_token(endpoint, &path, TOKEN_HEADER, token)
-}
+/// The EC2 instance metadata service, IMDSv2: token first, then the instance profile's role.
+pub const IMDS: MetadataService = MetadataService {
+    ttl_header: "x-aws-ec2-metadata-token-ttl-seconds",
+    token_header: "x-aws-ec2-metadata-token",
+    role_path: "/latest/meta-data/iam/security-credentials/",
+};
 
 /// The container credentials request; `authorization` is
 /// `AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)`, sent as is in `Authorization`.
@@ -108,7 +87,7 @@ mod tests {
 
     #[test]
     fn the_token_comes_first_and_every_read_carries_it() {
-        let put = token_request("http://169.254.169.254/");
+        let put = IMDS.token_request("http://169.254.169.254/");
         assert_eq!(put.method, Method::PUT);
         assert_eq!(put.url, "http://169.254.169.254/latest/api/token");
         assert_eq!(
@@ -116,14 +95,14 @@ mod tests {
             "x-aws-ec2-metadata-token-ttl-seconds"
         );
         assert_eq!(put.headers[0].1, "21600");
-        let role = role_name_request("http://169.254.169.254", "tok-1");
+        let role = IMDS.role_name_request("http://169.254.169.254", "tok-1");
         assert_eq!(
             role.url,
             "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
         );
         assert_eq!(role.headers[0].0.as_str(), "x-aws-ec2-metadata-token");
         assert_eq!(role.headers[0].1, "tok-1");
-        let creds = role_credentials_request("http://[fd00:ec2::254]", "tok-1", "web");
+        let creds = IMDS.role_credentials_request("http://[fd00:ec2::254]", "tok-1", "web");
         assert_eq!(
             creds.url,
             "http://[fd00:ec2::254]/latest/meta-data/iam/security-credentials/web"

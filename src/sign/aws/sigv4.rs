@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use ring::digest;
 
 use crate::credential::Credential;
-use crate::sign::encode::{RFC3986_PATH, RFC3986_UNRESERVED, hex_lower, percent_encode};
+use crate::sign::encode::{RFC3986_PATH, hex_lower, percent_encode};
 use crate::sign::signing_key::SigningKeyCache;
 use crate::sign::v4::{self, Stages};
 use crate::time::{format_compact, format_date};
@@ -32,17 +32,7 @@ pub fn canonical_uri(path: &str) -> String {
 /// The canonical query string: names and values RFC 3986-encoded, sorted by name then value,
 /// `name=value` joined by `&` (an empty value still has its `=`).
 pub fn canonical_query_string(query: &[(&str, &str)]) -> String {
-    let mut encoded: Vec<(String, String)> = query
-        .iter()
-        .map(|(k, v)| {
-            (
-                percent_encode(k, RFC3986_UNRESERVED),
-                percent_encode(v, RFC3986_UNRESERVED),
-            )
-        })
-        .collect();
-    encoded.sort();
-    encoded
+    v4::encoded_sorted(query)
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()

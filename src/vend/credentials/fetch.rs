@@ -32,11 +32,11 @@ pub(super) async fn fetch(
             reason: "the function has no credentials of its own".to_owned(),
         }),
         CredentialSource::AwsInstanceMetadata { endpoint } => {
-            let token = text(sender, imds::token_request(endpoint), name).await?;
-            let role = text(sender, imds::role_name_request(endpoint, &token), name).await?;
+            let token = text(sender, imds::IMDS.token_request(endpoint), name).await?;
+            let role = text(sender, imds::IMDS.role_name_request(endpoint, &token), name).await?;
             let reply = send(
                 sender,
-                imds::role_credentials_request(endpoint, &token, &role),
+                imds::IMDS.role_credentials_request(endpoint, &token, &role),
                 name,
             );
             let reply = reply.await?;
@@ -54,12 +54,12 @@ pub(super) async fn fetch(
         }
         CredentialSource::AwsWebIdentity(exchange) => web_identity(exchange, sender, name).await,
         CredentialSource::AliyunEcsRamRole { endpoint, role } => {
-            let token = text(sender, ecs::token_request(endpoint), name).await?;
+            let token = text(sender, ecs::ECS.token_request(endpoint), name).await?;
             let role = match role {
                 Some(role) => role.clone(),
-                None => text(sender, ecs::role_name_request(endpoint, &token), name).await?,
+                None => text(sender, ecs::ECS.role_name_request(endpoint, &token), name).await?,
             };
-            let request = ecs::role_credentials_request(endpoint, &token, &role);
+            let request = ecs::ECS.role_credentials_request(endpoint, &token, &role);
             let reply = send(sender, request, name).await?;
             ecs::parse_credentials(reply.status, &reply.body, name)
         }
