@@ -77,7 +77,8 @@ def main() -> int:
         checks.append(("presign-url: 200 and a PUT URL under the caller's prefix",
                        presigned["statusCode"] == 200 and answer["Method"] == "PUT"
                        and answer["URL"].startswith("https://examplebucket.s3.us-east-1.amazonaws.com/uploads/user-42/holiday%20photo%2B1.jpg?")))
-        checks.append(("presign-url: the signed Content-Type is named", answer.get("Headers") == {"Content-Type": "image/jpeg"}))
+        checks.append(("presign-url: the signed Content-Type and the stamped uploader are named",
+                       answer.get("Headers") == {"Content-Type": "image/jpeg", "x-amz-meta-uploader": "user-42"}))
     except Exception as error:  # report, then fail below
         checks.append((f"cargo lambda: {error}", False))
     finally:
