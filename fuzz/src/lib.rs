@@ -524,6 +524,8 @@ fn record_state(mode: &str) -> Arc<record_upload::AppState> {
         ),
         ("OSS_CALLBACK_PUBLIC_KEY_FILE", oss_key().1.clone()),
         ("RECORD_UPLOAD_MODE", mode.to_owned()),
+        ("FC_FUNCTION_NAME", "stsvend-fuzz".to_owned()),
+        ("FC_REGION", "cn-hangzhou".to_owned()),
     ]
     .into_iter()
     .collect();

@@ -42,7 +42,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "oracles"))
 import verify_presigned as oracle  # noqa: E402  (the same oss2 regeneration the oracles use)
 
-KEY_URL = "https://gosspublic.alicdn.com/stsvend-stand-in.pem"
+# The published key's URL: record-upload is pinned to this stand-in's key in the tests.
+KEY_URL = "https://gosspublic.alicdn.com/callback_pub_key_v1.pem"
 
 
 def xml_error(code: str, message: str) -> bytes:

@@ -1126,6 +1126,12 @@ mod tests {
                 "ChecksumRequired",
             ),
             (
+                state(&[("UPLOAD_REQUIRE_CHECKSUM", "true")]),
+                json!({"key": key, "method": "PUT", "uploadId": "u1", "partNumbers": [1, 2]}),
+                400,
+                "ChecksumRequired",
+            ),
+            (
                 s3(&[("UPLOAD_REQUIRE_SIZE", "true")]),
                 json!({"key": key, "method": "PUT"}),
                 400,

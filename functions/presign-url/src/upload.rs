@@ -82,6 +82,12 @@ pub(crate) fn check(
             "a form upload carries no checksum the store checks; use a PUT URL with contentMd5",
         );
     }
+    if rules.require_checksum && matches!(op, Operation::Parts { .. }) {
+        return bad(
+            "ChecksumRequired",
+            "each part has its own checksum: sign parts one at a time with partNumber and contentMd5",
+        );
+    }
     if ask.content_length.is_some_and(|length| length > max_bytes) {
         return bad(
             "ContentLengthTooLarge",

@@ -659,10 +659,12 @@ mod tests {
     #[tokio::test]
     async fn the_oss_event_function_takes_function_compute_invocations_only() {
         let receiver = CannedSender::answering(200, "{}");
-        let state = state(
-            &[("RECORD_UPLOAD_MODE", "oss-events")],
-            Arc::clone(&receiver),
-        );
+        let fc = [
+            ("RECORD_UPLOAD_MODE", "oss-events"),
+            ("FC_FUNCTION_NAME", "stsvend-record-upload-events"),
+            ("FC_REGION", "cn-hangzhou"),
+        ];
+        let state = state(&fc, Arc::clone(&receiver));
         let events = serde_json::json!({"events": [
             {"eventName": "ObjectCreated:PutObject", "eventSource": "acs:oss", "eventTime": "2026-11-22T08:53:00.000Z",
              "region": "cn-hangzhou", "oss": {"bucket": {"name": "examplebucket"},

@@ -664,6 +664,7 @@ mod tests {
                 "UPLOAD_WEBHOOK_URL",
             ),
             ("RECORD_UPLOAD_MODE", "events", "RECORD_UPLOAD_MODE"),
+            ("RECORD_UPLOAD_MODE", "oss-events", "RECORD_UPLOAD_MODE"),
             (
                 "OSS_CALLBACK_PUBLIC_KEY_FILE",
                 "/nonexistent/key.pem",

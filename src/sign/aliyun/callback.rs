@@ -68,9 +68,19 @@ pub fn public_key_url(header: &str) -> Result<String, CallbackError> {
         .decode(header.trim())
         .map_err(|_| CallbackError::MalformedHeader("x-oss-pub-key-url"))?;
     let url = String::from_utf8(bytes).map_err(|_| CallbackError::KeyUrlNotAllowed)?;
+    // Byte for byte on the published host, and only a key file there
+    // (`callback_pub_key_v<N>.pem`, no query): any other path would let a caller fill the
+    // fetched-key cache with variants.
+    let file = PUBLIC_KEY_URL_PREFIXES
+        .iter()
+        .find_map(|prefix| url.strip_prefix(prefix));
     let allowed = url.len() <= MAX_KEY_URL_BYTES
-        && PUBLIC_KEY_URL_PREFIXES.iter().any(|p| url.starts_with(p))
-        && !url.contains(|c: char| c.is_control() || c.is_whitespace() || c == '\\' || c == '@');
+        && file
+            .and_then(|f| f.strip_prefix("callback_pub_key_v"))
+            .and_then(|f| f.strip_suffix(".pem"))
+            .is_some_and(|n| {
+                !n.is_empty() && n.len() <= 4 && n.bytes().all(|b| b.is_ascii_digit())
+            });
     if allowed {
         Ok(url)
     } else {
@@ -282,6 +292,10 @@ mod tests {
             "HTTPS://gosspublic.alicdn.com/k.pem",
             " https://gosspublic.alicdn.com/k.pem",
             "https://gosspublic.alicdn.com\\@evil.example/",
+            "https://gosspublic.alicdn.com/callback_pub_key_v1.pem?x=1",
+            "https://gosspublic.alicdn.com/other.pem",
+            "https://gosspublic.alicdn.com/callback_pub_key_v.pem",
+            "https://gosspublic.alicdn.com/x/callback_pub_key_v1.pem",
             "file:///etc/passwd",
             "",
         ] {
