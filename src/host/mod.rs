@@ -146,7 +146,7 @@ where
     H: Fn(Arc<S>, Request) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
-    let Some((_, listen, handler)) = start(build, handle).await else {
+    let Some((_, listen, handler)) = start(build, handle, Callers::Identified).await else {
         return ExitCode::from(2);
     };
     finish(run(listen, handler).await)
@@ -170,7 +170,8 @@ where
     F: Future<Output = Response<Body>> + Send + 'static,
     E: Fn(Arc<S>, serde_json::Value) -> EventAnswer + Clone + Send + Sync + 'static,
 {
-    let Some((state, listen, handler)) = start(build, handle).await else {
+    // Its HTTP callers are OSS and Function Compute, which identify nobody: AUTH_MODE is moot.
+    let Some((state, listen, handler)) = start(build, handle, Callers::Platform).await else {
         return ExitCode::from(2);
     };
     if !in_lambda() {
@@ -197,9 +198,22 @@ where
     finish(lambda_http::lambda_runtime::run(service_fn(dispatch)).await)
 }
 
+/// Who calls a function over HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Callers {
+    /// Apps' users, identified by `AUTH_MODE` (issue-token, presign-url).
+    Identified,
+    /// The platform and the store, which sign their own requests (record-upload).
+    Platform,
+}
+
 /// Reads the configuration and builds the state, with CORS around `handle`; `None` (logged)
 /// on a configuration error.
-async fn start<S, B, H, F>(build: B, handle: H) -> Option<(Arc<S>, SocketAddr, impl Handler)>
+async fn start<S, B, H, F>(
+    build: B,
+    handle: H,
+    callers: Callers,
+) -> Option<(Arc<S>, SocketAddr, impl Handler)>
 where
     S: Send + Sync + 'static,
     B: FnOnce(Config, Arc<dyn Clock>, Arc<dyn HttpSender>) -> Result<S, Error>,
@@ -209,7 +223,7 @@ where
     init_logging();
     let started = async {
         let config = Config::from_env()?;
-        announce(&config);
+        announce(&config, callers);
         let (listen, cors) = (config.listen, Cors::new(&config.cors_allow_origins));
         let sender: Arc<dyn HttpSender> = Arc::new(ReqwestSender::new(config.sts.timeout)?);
         credentials::start(&config, &sender, Arc::new(SystemClock)).await?;
@@ -297,8 +311,9 @@ fn finish<E: std::fmt::Display>(served: Result<(), E>) -> ExitCode {
 }
 
 /// Says at start-up what a reader of the logs must know about this deployment.
-fn announce(config: &Config) {
+fn announce(config: &Config, callers: Callers) {
     match &config.auth_mode {
+        _ if callers == Callers::Platform => {}
         AuthMode::None => {
             warn!(
                 "AUTH_MODE=none: every caller is anonymous and shares one prefix; never use this in production"
