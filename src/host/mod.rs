@@ -225,6 +225,8 @@ where
         let config = Config::from_env()?;
         announce(&config, callers);
         let (listen, cors) = (config.listen, Cors::new(&config.cors_allow_origins));
+        // Function Compute hands each invocation the role's key (below); Lambda never does.
+        let fc = config.function_compute() && !in_lambda();
         let sender: Arc<dyn HttpSender> = Arc::new(ReqwestSender::new(config.sts.timeout)?);
         credentials::start(&config, &sender, Arc::new(SystemClock)).await?;
         if config.sts.role_arn.is_some() {
@@ -233,10 +235,10 @@ where
             tokio::spawn(async move { sender.warm_up(&url).await });
         }
         let state = build(config, Arc::new(SystemClock), sender)?;
-        Ok::<_, Error>((Arc::new(state), listen, cors.map(Arc::new)))
+        Ok::<_, Error>((Arc::new(state), listen, cors.map(Arc::new), fc))
     }
     .await;
-    let (state, listen, cors) = match started {
+    let (state, listen, cors, fc) = match started {
         Ok(started) => started,
         Err(e) => {
             error!("configuration error, not starting: {e}");
@@ -244,7 +246,6 @@ where
         }
     };
     let served = Arc::clone(&state);
-    let fc = function_compute();
     let handler = move |request: Request| {
         let (state, cors, handle) = (Arc::clone(&served), cors.clone(), handle.clone());
         let handed = if fc {
@@ -268,19 +269,12 @@ where
     Some((state, listen, handler))
 }
 
-/// Whether this process is a Function Compute custom runtime: the platform sets
-/// `FC_FUNCTION_NAME` and `FC_REGION` in its environment (and no Lambda runtime is here).
-fn function_compute() -> bool {
-    let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-    set("FC_FUNCTION_NAME") && set("FC_REGION") && !in_lambda()
-}
-
 /// The function role's temporary key that Function Compute hands each invocation
 /// (`x-fc-access-key-id`, `x-fc-access-key-secret`, `x-fc-security-token`), fresher than the
 /// one the instance started with; `None` unless all three are there (Debian 11 and later
 /// custom runtimes no longer send the token, and then the environment's key is used).
 ///
-/// Read only under Function Compute, which generates these headers on every invocation and
+/// Read only under Function Compute ([`Config::function_compute`]), which generates these headers on every invocation and
 /// accepts no request header starting with `x-fc-` from a client, so a client cannot choose
 /// the key; and used for that invocation alone, never kept for another.
 fn invocation_credential(request: &Request) -> Option<Credential> {

@@ -36,9 +36,72 @@ pub fn hex_lower(bytes: &[u8]) -> String {
     out
 }
 
+/// How [`percent_decode`] reads text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoding {
+    /// A path: `%XX` decoded, `+` kept, a malformed escape refused.
+    Strict,
+    /// `application/x-www-form-urlencoded` (a query, an S3 event key): also `+` as a space.
+    Form,
+    /// Best effort, for looking only: a malformed escape kept as it is, `+` kept.
+    Lenient,
+}
+
+/// `text` with its `%XX` escapes decoded as `how` says; `None` for a malformed escape where
+/// `how` refuses one.
+pub fn percent_decode(text: &[u8], how: Decoding) -> Option<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text;
+    while let Some((&byte, tail)) = rest.split_first() {
+        let escape = (byte == b'%')
+            .then(|| tail.get(..2))
+            .flatten()
+            .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit));
+        rest = tail;
+        match (byte, escape, how) {
+            (b'%', Some(hex), _) => {
+                let digit = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
+                bytes.push(digit(hex[0]) << 4 | digit(hex[1]));
+                rest = &tail[2..];
+            }
+            (b'%', None, Decoding::Strict | Decoding::Form) => return None,
+            (b'+', _, Decoding::Form) => bytes.push(b' '),
+            (other, _, _) => bytes.push(other),
+        }
+    }
+    Some(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_decoding_reads_paths_forms_and_best_effort_text() {
+        let decode = |s: &str, how| {
+            percent_decode(s.as_bytes(), how).map(|b| String::from_utf8(b).expect("utf-8"))
+        };
+        assert_eq!(
+            decode("a%20b+c%2B", Decoding::Strict).as_deref(),
+            Some("a b+c+")
+        );
+        assert_eq!(
+            decode("a%20b+c%2B", Decoding::Form).as_deref(),
+            Some("a b c+")
+        );
+        assert_eq!(
+            decode("a%20b+c%2B", Decoding::Lenient).as_deref(),
+            Some("a b+c+")
+        );
+        for malformed in ["%", "%4", "%zz", "%+1", "a%g0"] {
+            assert_eq!(decode(malformed, Decoding::Strict), None, "{malformed}");
+            assert_eq!(decode(malformed, Decoding::Form), None, "{malformed}");
+        }
+        assert_eq!(
+            decode("100%zz", Decoding::Lenient).as_deref(),
+            Some("100%zz")
+        );
+    }
 
     #[test]
     fn unreserved_set_encodes_like_the_rpc_documentation() {

@@ -23,14 +23,19 @@ impl ValueTemplate {
     /// Parses `text`: literal text (printable ASCII, no `,`, `=` or `$` outside a
     /// placeholder) and `${sub}` or `${claim.NAME}` placeholders.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let mut pieces = Vec::new();
-        let mut rest = text;
-        while !rest.is_empty() {
-            let (literal, after) = rest.split_once("${").unwrap_or((rest, ""));
-            if literal
+        let bad_text = |literal: &str| {
+            literal
                 .bytes()
                 .any(|b| !(0x20..0x7f).contains(&b) || b",=$".contains(&b))
-            {
+        };
+        let mut pieces = Vec::new();
+        let mut rest = text;
+        loop {
+            let (literal, placeholder) = match rest.split_once("${") {
+                Some((literal, after)) => (literal, Some(after)),
+                None => (rest, None),
+            };
+            if bad_text(literal) {
                 return Err(format!(
                     "{text:?}: text must be printable ASCII without ',', '=' or '$'"
                 ));
@@ -38,9 +43,9 @@ impl ValueTemplate {
             if !literal.is_empty() {
                 pieces.push(Piece::Text(literal.to_owned()));
             }
-            if after.is_empty() && !rest.contains("${") {
-                break;
-            }
+            let Some(after) = placeholder else {
+                return Ok(Self(pieces));
+            };
             let (name, tail) = after
                 .split_once('}')
                 .ok_or_else(|| format!("{text:?}: an unclosed ${{"))?;
@@ -55,7 +60,6 @@ impl ValueTemplate {
             });
             rest = tail;
         }
-        Ok(Self(pieces))
     }
 
     /// The value for `caller`; a caller value that is not a safe segment is refused, as in a

@@ -8,6 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value};
 use stsvend::host::response::ApiError;
+use stsvend::sign::encode::{Decoding, percent_decode};
 use stsvend::sign::listing::MAX_KEYS;
 use stsvend::vend::prefix::hides_characters;
 
@@ -180,34 +181,9 @@ pub(crate) fn parse_query(raw: &str) -> Result<Ask, ApiError> {
 
 /// Decodes one query component: `+` is a space, `%XY` a byte; the bytes must be UTF-8.
 fn query_decode(component: &str) -> Result<String, ApiError> {
-    let bytes =
-        percent_decode(component.as_bytes(), true).ok_or_else(|| malformed_query("a parameter"))?;
+    let bytes = percent_decode(component.as_bytes(), Decoding::Form)
+        .ok_or_else(|| malformed_query("a parameter"))?;
     String::from_utf8(bytes).map_err(|_| malformed_query("a parameter"))
-}
-
-/// The bytes of `text` with each `%XY` escape decoded. With `query`, `+` is a space and a `%`
-/// that does not start an escape is `None` (malformed); otherwise such a `%` stays as it is.
-fn percent_decode(text: &[u8], query: bool) -> Option<Vec<u8>> {
-    let mut bytes = Vec::with_capacity(text.len());
-    let mut rest = text;
-    while let Some((&byte, tail)) = rest.split_first() {
-        let escape = (byte == b'%')
-            .then(|| tail.get(..2))
-            .flatten()
-            .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit));
-        rest = tail;
-        match (byte, escape) {
-            (b'%', Some(hex)) => {
-                let digit = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
-                bytes.push(digit(hex[0]) << 4 | digit(hex[1]));
-                rest = &tail[2..];
-            }
-            (b'%', None) if query => return None,
-            (b'+', _) if query => bytes.push(b' '),
-            (other, _) => bytes.push(other),
-        }
-    }
-    Some(bytes)
 }
 
 fn malformed_query(what: &str) -> ApiError {
@@ -665,7 +641,7 @@ fn header_value(name: &str, value: Value) -> Result<String, ApiError> {
 /// which some clients decode too).
 fn disposition(name: &str, value: Value) -> Result<String, ApiError> {
     let s = header_value(name, value)?;
-    let bytes = percent_decode(s.as_bytes(), false).unwrap_or_default();
+    let bytes = percent_decode(s.as_bytes(), Decoding::Lenient).unwrap_or_default();
     let decoded = String::from_utf8_lossy(&bytes);
     if s.contains("=?") || decoded.chars().any(char::is_control) || hides_characters(&decoded) {
         return Err(ApiError::bad_request(

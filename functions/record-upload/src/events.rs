@@ -7,6 +7,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use stsvend::sign::encode::{Decoding, percent_decode};
 
 use crate::record::{Source, Upload, json_problem};
 
@@ -107,30 +108,10 @@ impl S3Event {
     }
 }
 
-/// `application/x-www-form-urlencoded` decoding, as S3 writes event keys: `+` is a space,
-/// `%XX` a byte; `None` for a malformed escape or bytes that are not UTF-8.
+/// An S3 event key as S3 writes it, form-URL-encoded (`+` is a space); `None` for a
+/// malformed escape or bytes that are not UTF-8.
 fn form_url_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => {
-                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
+    String::from_utf8(percent_decode(text.as_bytes(), Decoding::Form)?).ok()
 }
 
 /// OSS events as a Function Compute OSS trigger delivers them: `{"events":[…]}`.

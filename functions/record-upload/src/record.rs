@@ -8,18 +8,21 @@ use stsvend::sign::encode::hex_lower;
 use stsvend::vend::prefix::PrefixTemplate;
 use tracing::{info, warn};
 
-/// Where a record was learnt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Where a record was learnt; it serializes as [`Source::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     /// An OSS upload callback.
-    #[serde(rename = "oss-callback")]
     OssCallback,
     /// An OSS event from a Function Compute OSS trigger.
-    #[serde(rename = "oss-event")]
     OssEvent,
     /// An S3 event notification.
-    #[serde(rename = "s3-event")]
     S3Event,
+}
+
+impl Serialize for Source {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
 }
 
 impl Source {

@@ -118,6 +118,7 @@ impl Config {
                 .iter()
                 .chain(upload::VARIABLES)
                 .chain(rules::VARIABLES)
+                .chain(["FC_FUNCTION_NAME", "FC_REGION"].iter())
                 .filter_map(|&name| env.as_set(name).map(|value| (name, value)))
                 .collect(),
         };
@@ -140,6 +141,13 @@ impl Config {
             .role_arn
             .as_deref()
             .ok_or_else(|| config("ROLE_ARN", "is required (or RoleArn in CONFIG_FILE)"))
+    }
+
+    /// Whether the function runs as a Function Compute custom runtime: the platform sets
+    /// `FC_FUNCTION_NAME` and `FC_REGION` (never set them anywhere else).
+    pub fn function_compute(&self) -> bool {
+        let set = |name| self.deferred(name).is_some_and(|v| !v.is_empty());
+        set("FC_FUNCTION_NAME") && set("FC_REGION")
     }
 
     /// A variable read only where it is used, as it was set at cold start.

@@ -19,8 +19,6 @@ pub(crate) const VARIABLES: &[&str] = &[
     "UPLOAD_WEBHOOK_SECRET",
     "OSS_CALLBACK_PUBLIC_KEY_FILE",
     "RECORD_UPLOAD_MODE",
-    "FC_FUNCTION_NAME",
-    "FC_REGION",
 ];
 
 /// The shortest `UPLOAD_CALLBACK_SECRET`, in bytes.
@@ -155,9 +153,7 @@ impl RecordSettings {
                 ("oss-events", RecordMode::OssEvents),
             ],
         )?;
-        let under_function_compute =
-            env.text("FC_FUNCTION_NAME").is_some() && env.text("FC_REGION").is_some();
-        if mode == RecordMode::OssEvents && !under_function_compute {
+        if mode == RecordMode::OssEvents && !config.function_compute() {
             return Err(config_error(
                 "RECORD_UPLOAD_MODE",
                 "oss-events answers Function Compute's event invocations only, and FC_FUNCTION_NAME and FC_REGION (which Function Compute sets) are missing: anywhere else, an HTTP caller could send events",

@@ -15,7 +15,7 @@ use rsa::pkcs8::DecodePublicKey;
 use rsa::signature::Verifier;
 use serde_json::json;
 
-use crate::sign::encode::hex_lower;
+use crate::sign::encode::{Decoding, hex_lower, percent_decode};
 
 /// The only places a callback's public key may be fetched from, compared byte for byte with
 /// the start of the decoded `x-oss-pub-key-url`.
@@ -100,7 +100,8 @@ pub fn string_to_sign(
     query: Option<&str>,
     body: &[u8],
 ) -> Result<Vec<u8>, CallbackError> {
-    let mut out = percent_decode(path.as_bytes()).ok_or(CallbackError::MalformedPath)?;
+    let mut out =
+        percent_decode(path.as_bytes(), Decoding::Strict).ok_or(CallbackError::MalformedPath)?;
     if let Some(query) = query.filter(|q| !q.is_empty()) {
         out.push(b'?');
         out.extend_from_slice(query.as_bytes());
@@ -108,24 +109,6 @@ pub fn string_to_sign(
     out.push(b'\n');
     out.extend_from_slice(body);
     Ok(out)
-}
-
-/// `%XX` decoded (a `+` stays a `+`); `None` for a malformed escape.
-fn percent_decode(text: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len());
-    let mut i = 0;
-    while i < text.len() {
-        if text[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(text[i]);
-            i += 1;
-        }
-    }
-    Some(out)
 }
 
 /// An OSS callback public key (RSA, PKCS#1 v1.5 with MD5).
