@@ -1,100 +1,70 @@
-"""The local playground: the whole direct-upload flow on this machine, no cloud account.
+"""The local playground: the whole direct-upload flow on this machine, no cloud account, for
+both providers side by side on one origin (http://127.0.0.1:8080/ by default).
 
-Starts moto (as the STS, signature checking on), s3s-fs (an S3 server that checks every
-presigned URL and form policy), issue-token and presign-url in HTTP mode with PROVIDER=aws,
-record-upload under a local Lambda Runtime API, and a small server on one origin that serves
-the upload page (examples/web/presign.html) and passes /token, /presign and the bucket's paths
-to the others, so the browser needs no CORS. Prints where to look; Ctrl-C (or SIGTERM) stops
-everything.
+Alibaba Cloud, at /aliyun/ (shown first):
+  the stand-in STS and the stand-in OSS (scripts/standins: local stand-ins, NOT Alibaba Cloud;
+  they verify every signature with the official SDKs and enforce the session policy each
+  temporary key was issued with), issue-token and presign-url (PROVIDER=aliyun, presign-url
+  signing with temporary keys from the stand-in STS, an upload callback pinned into every
+  upload), record-upload twice as Function Compute runs it: for the callbacks, and for the
+  bucket's events (this server plays the OSS trigger for every object the stand-in creates, so
+  ali-oss uploads are recorded too). The seeds' ali-oss page is at /aliyun/seed.html; IMM
+  answers that it is not available locally.
+AWS, at /aws/:
+  moto (as the STS, signature checking on), s3s-fs (an S3 server that checks every presigned
+  URL and form policy), issue-token and presign-url (PROVIDER=aws), and record-upload under a
+  local Lambda Runtime API; s3s-fs sends no event notifications, so this server plays S3's part
+  and hands record-upload an `ObjectCreated` event after each upload the store accepted.
 
-presign-url signs with the store's own key (s3s-fs accepts a single key pair); issue-token
-assumes a role on moto. s3s-fs sends no event notifications, so this server plays S3's part:
-after each upload the store accepted, it hands record-upload an `ObjectCreated` S3 event through
-the Runtime API, as Lambda would; record-upload delivers the record to this server's /hooks
-(verified with the official `standardwebhooks` package), and the page shows /records.
+Each provider's record-upload delivers its records to this server's /<provider>/hooks, verified
+with the official `standardwebhooks` package; the page lists /<provider>/records.
 
-usage: .venv/bin/python scripts/playground.py [--port 8080] [--data DIR]
+usage: .venv/bin/python scripts/playground.py [--port 8080] [--data DIR] [--provider both|aliyun|aws]
 """
 
 import argparse
 import base64
+import dataclasses
 import datetime
 import http.client
-import queue
-import re
-import urllib.parse
 import http.server
 import json
 import os
 import pathlib
+import queue
+import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
+import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts" / "standins"))
+
+WEB = ROOT / "examples" / "web"
 BUCKET = "playground"
-STORE_KEY = ("playground-test-access-key", "playground-local-secret")
+PREFIX = "uploads/anonymous/"
+STORE_KEY = ("playground-test-access-key", "playground-local-secret")  # s3s-fs's one key pair
+# The RAM user the Alibaba functions run as; only the stand-in STS knows it.
+ALIYUN_KEY = ("LTAI5tPlaygroundLocalUser", "playground-local-ram-user-secret")
+ALIYUN_ROLE = "acs:ram::1234567890123:role/playground-upload"
+ALIYUN_REGION = "cn-hangzhou"
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"stsvend playground webhook key!!").decode()
+CALLBACK_SECRET = "playground-callback-tag-secret-0123456789abcdef"
+IMM_ANSWER = json.dumps({
+    "Code": "NotAvailableLocally",
+    "Message": "IMM (DetectImageFaces) runs only on Alibaba Cloud: the playground has no stand-in "
+               "for it. The upload above went to the local stand-in OSS; deploy stsvend with "
+               "POLICY_FILE=bucket_write_imm_policy.json and IMM_PROJECT to try IMM for real.",
+}).encode()
 
 
-class Records:
-    """S3's part (events for record-upload, through a stand-in Lambda Runtime API) and the
-    app's part (the webhook receiver, and the records it verified)."""
-
-    def __init__(self, data: pathlib.Path):
-        self.data, self.events, self.records, self.lock = data, queue.Queue(), [], threading.Lock()
-
-    def uploaded(self, key: str, etag: str) -> None:
-        """Queues the S3 event for an object the store accepted (key form-URL-encoded, as S3 writes it)."""
-        path = self.data / BUCKET / key
-        size = path.stat().st_size if path.is_file() else 0
-        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        record = {"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventTime": now,
-                  "eventName": "ObjectCreated:Put",
-                  "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": BUCKET, "arn": f"arn:aws:s3:::{BUCKET}"},
-                         "object": {"key": urllib.parse.quote_plus(key, safe="/"), "size": size,
-                                    "eTag": etag.strip('"')}}}
-        self.events.put(json.dumps({"Records": [record]}))
-
-    def runtime(self, handler, path: str) -> None:
-        """The Lambda Runtime API: the next event (long poll), and the function's answers."""
-        if handler.command == "GET" and path.endswith("/invocation/next"):
-            event = self.events.get().encode()
-            handler.send_response(200)
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Lambda-Runtime-Aws-Request-Id", f"playground-{time.time_ns()}")
-            handler.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 10_000))
-            handler.send_header("Lambda-Runtime-Invoked-Function-Arn",
-                                "arn:aws:lambda:us-east-1:000000000000:function:record-upload")
-        else:  # the function's answer (or error) for an event: acknowledged
-            handler.rfile.read(int(handler.headers.get("Content-Length", 0) or 0))
-            event = b""
-            handler.send_response(202)
-        handler.send_header("Content-Length", str(len(event)))
-        handler.end_headers()
-        handler.wfile.write(event)
-
-    def hook(self, handler) -> None:
-        """A webhook delivery: verified with standardwebhooks, kept for the page."""
-        from standardwebhooks.webhooks import Webhook
-        body = handler.rfile.read(int(handler.headers.get("Content-Length", 0) or 0))
-        try:
-            message = Webhook(WEBHOOK_SECRET).verify(body, dict(handler.headers))
-            with self.lock:
-                self.records.append({"webhookId": handler.headers.get("webhook-id"), **message["data"]})
-            status = 200
-        except Exception:  # noqa: BLE001 (a delivery that does not verify is refused)
-            status = 400
-        handler.send_response(status)
-        handler.send_header("Content-Length", "0")
-        handler.end_headers()
-
-    def listing(self) -> bytes:
-        with self.lock:
-            return json.dumps(list(reversed(self.records))).encode()
+def now_iso() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def free_port() -> int:
@@ -113,20 +83,223 @@ def wait_for(port: int, seconds: float = 60) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
-def route(path: str, ports: dict):
-    """The port a request path goes to, and the path to send there."""
-    if path == "/token" or path.startswith("/token?"):
-        return ports["issue-token"], path
-    if path == "/presign" or path.startswith("/presign?"):
-        return ports["presign-url"], path
-    if path.startswith(f"/{BUCKET}/") or path.startswith(f"/{BUCKET}?"):
-        return ports["store"], path
-    return None, path
+class Records:
+    """The app's part: the webhook receiver, and the records it verified."""
+
+    def __init__(self):
+        self.records, self.lock = [], threading.Lock()
+
+    def hook(self, handler, body: bytes) -> int:
+        from standardwebhooks.webhooks import Webhook
+        try:
+            message = Webhook(WEBHOOK_SECRET).verify(body, dict(handler.headers))
+        except Exception:  # noqa: BLE001 (a delivery that does not verify is refused)
+            return 400
+        with self.lock:
+            self.records.append({"webhookId": handler.headers.get("webhook-id"), **message["data"]})
+        return 200
+
+    def listing(self) -> bytes:
+        with self.lock:
+            return json.dumps(list(reversed(self.records))).encode()
 
 
-def make_handler(ports: dict, records: Records):
-    page = (ROOT / "examples" / "web" / "presign.html").read_bytes()
-    config = b"window.STSVEND = {};\n"
+class LambdaRuntime:
+    """S3's part for record-upload under a local Lambda Runtime API: an `ObjectCreated` event
+    for each object the store accepted, handed out on the function's long poll."""
+
+    def __init__(self, data: pathlib.Path):
+        self.data, self.events = data, queue.Queue()
+
+    def uploaded(self, key: str, etag: str) -> None:
+        path = self.data / BUCKET / key
+        size = path.stat().st_size if path.is_file() else 0
+        record = {"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventTime": now_iso(),
+                  "eventName": "ObjectCreated:Put",
+                  "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": BUCKET, "arn": f"arn:aws:s3:::{BUCKET}"},
+                         "object": {"key": urllib.parse.quote_plus(key, safe="/"), "size": size,
+                                    "eTag": etag.strip('"')}}}
+        self.events.put(json.dumps({"Records": [record]}))
+
+    def serve(self, handler) -> None:
+        """The next event (long poll), or the function's answer to one (acknowledged)."""
+        if handler.command == "GET" and handler.path.endswith("/invocation/next"):
+            event = self.events.get().encode()
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Lambda-Runtime-Aws-Request-Id", f"playground-{time.time_ns()}")
+            handler.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 10_000))
+            handler.send_header("Lambda-Runtime-Invoked-Function-Arn",
+                                "arn:aws:lambda:us-east-1:000000000000:function:record-upload")
+        else:
+            handler.rfile.read(int(handler.headers.get("Content-Length", 0) or 0))
+            event = b""
+            handler.send_response(202)
+        handler.send_header("Content-Length", str(len(event)))
+        handler.end_headers()
+        handler.wfile.write(event)
+
+
+class OssTrigger:
+    """Function Compute's OSS trigger: each object the stand-in OSS created, as an OSS event
+    invocation of record-upload (RECORD_UPLOAD_MODE=oss-events), off the upload's own path."""
+
+    def __init__(self, port: int):
+        self.url = f"http://127.0.0.1:{port}/invoke"
+
+    def created(self, bucket: str, key: str, size: int, etag: str, _content_type: str = "") -> None:
+        event = {"events": [{"eventName": "ObjectCreated:PutObject", "eventSource": "acs:oss",
+                             "eventTime": now_iso(), "eventVersion": "1.0", "region": ALIYUN_REGION,
+                             "oss": {"bucket": {"name": bucket}, "object": {"key": key, "size": size,
+                                                                             "eTag": etag.strip('"')}}}]}
+        request = urllib.request.Request(self.url, data=json.dumps(event).encode(), method="POST", headers={
+            "Content-Type": "application/json", "x-fc-control-path": "/invoke"})
+        threading.Thread(target=self.send, args=(request,), daemon=True).start()
+
+    @staticmethod
+    def send(request) -> None:
+        try:
+            urllib.request.urlopen(request, timeout=10).read()
+        except OSError as e:
+            print(f"playground: the OSS event for record-upload failed: {e}", file=sys.stderr, flush=True)
+
+
+class Processes:
+    def __init__(self):
+        self.children = []
+
+    def start(self, command, env=None, **kwargs) -> subprocess.Popen:
+        child = subprocess.Popen(command, env=env, **kwargs)
+        self.children.append(child)
+        return child
+
+    def function(self, name: str, env: dict) -> subprocess.Popen:
+        binaries = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug"
+        full = {"PATH": os.environ.get("PATH", ""), "AUTH_MODE": "none", "BIND": "127.0.0.1",
+                "BUCKET": BUCKET, "RUST_LOG": "warn", **env}
+        return self.start([str(binaries / name)], env=full)
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            if child.poll() is None:
+                child.terminate()
+        for child in self.children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+@dataclasses.dataclass
+class Site:
+    """One provider's side of the playground: where its functions listen, and the page's settings."""
+    name: str
+    label: str
+    functions: dict  # "token" / "presign" -> port
+    records: Records
+    settings: dict
+    store: int = 0  # a store this server passes /<BUCKET>/… to (s3s-fs), or 0
+    runtime: LambdaRuntime = None
+    stand_ins: tuple = ()
+
+
+def start_aliyun(origin: str, data: pathlib.Path, processes: Processes) -> Site:
+    import oss as standin_oss  # the stand-ins, loaded only for Alibaba's side
+    import sts as standin_sts
+    sts = standin_sts.StandInSts({ALIYUN_KEY[0]: ALIYUN_KEY[1]}, region=ALIYUN_REGION)
+    sts_port = sts.start()
+    ports = {name: free_port() for name in ("token", "presign", "callbacks", "events")}
+    trigger = OssTrigger(ports["events"])
+    cors = [{"origins": [origin], "methods": ["GET", "HEAD", "PUT", "POST", "DELETE"], "headers": ["*"],
+             "expose": ["ETag", "x-oss-request-id"], "max_age": 600}]
+    oss = standin_oss.StandInOss(str(data / "aliyun"), ALIYUN_REGION, {}, sts=sts, cors=cors,
+                                 on_created=trigger.created)
+    oss_port = oss.start()
+    key_file = data / "aliyun-callback-key.pem"
+    key_file.write_text(oss.public_key_pem())
+    callback_url = f"http://127.0.0.1:{ports['callbacks']}/oss/callback"
+    common = {"PROVIDER": "aliyun", "BUCKET_REGION": ALIYUN_REGION, "ALIBABA_CLOUD_ACCESS_KEY_ID": ALIYUN_KEY[0],
+              "ALIBABA_CLOUD_ACCESS_KEY_SECRET": ALIYUN_KEY[1], "STS_ENDPOINT": f"http://127.0.0.1:{sts_port}",
+              "ROLE_ARN": ALIYUN_ROLE, "UPLOAD_CALLBACK_URL": callback_url, "UPLOAD_CALLBACK_SECRET": CALLBACK_SECRET}
+    records = {"UPLOAD_WEBHOOK_URL": f"{origin}/aliyun/hooks", "UPLOAD_WEBHOOK_SECRET": WEBHOOK_SECRET}
+    processes.function("issue-token", {**common, "PORT": str(ports["token"]),
+                                       "POLICY_FILE": "bucket_write_imm_policy.json", "IMM_PROJECT": "playground"})
+    processes.function("presign-url", {**common, "PORT": str(ports["presign"]),
+                                       "BUCKET_ENDPOINT": f"http://127.0.0.1:{oss_port}",
+                                       "PRESIGN_METHODS": "GET,HEAD,PUT,POST,DELETE,LIST"})
+    processes.function("record-upload", {**common, **records, "PORT": str(ports["callbacks"]),
+                                         "OSS_CALLBACK_PUBLIC_KEY_FILE": str(key_file)})
+    # The second deployment, as s.yaml has it: an OSS trigger's event function (Function Compute
+    # sets FC_FUNCTION_NAME and FC_REGION; here the playground is Function Compute).
+    processes.function("record-upload", {**common, **records, "PORT": str(ports["events"]),
+                                         "RECORD_UPLOAD_MODE": "oss-events", "FC_REGION": ALIYUN_REGION,
+                                         "FC_FUNCTION_NAME": "stsvend-record-upload-events"})
+    for port in ports.values():
+        wait_for(port)
+    settings = {
+        "provider": "aliyun", "bucket": BUCKET, "region": f"oss-{ALIYUN_REGION}", "prefix": PREFIX,
+        "ossOptions": {"endpoint": f"http://127.0.0.1:{oss_port}", "secure": False, "sldEnable": True},
+        "immEndpoint": "/aliyun/imm", "immProject": "playground",
+        "notice": "Local stand-ins: the OSS and the STS behind this page are stsvend's test stand-ins "
+                  "(scripts/standins), not Alibaba Cloud. They check every signature with the official "
+                  "SDKs and every temporary key's session policy, as OSS and STS would. IMM is not "
+                  "available locally.",
+    }
+    return Site("aliyun", "Alibaba Cloud (OSS)", {"token": ports["token"], "presign": ports["presign"]},
+                Records(), settings, stand_ins=(oss, sts))
+
+
+def start_aws(origin: str, data: pathlib.Path, processes: Processes) -> Site:
+    moto = processes.start([sys.executable, str(ROOT / "scripts" / "oracles" / "moto_sts.py")],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    sts = json.loads(moto.stdout.readline())
+    ports = {"store": free_port(), "token": free_port(), "presign": free_port()}
+    store = data / "aws"
+    (store / BUCKET).mkdir(parents=True, exist_ok=True)
+    processes.start([os.environ.get("STSVEND_S3S_FS", "s3s-fs"), "--host", "127.0.0.1", "--port", str(ports["store"]),
+                     "--access-key", STORE_KEY[0], "--secret-key", STORE_KEY[1], str(store)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    common = {"PROVIDER": "aws", "BUCKET_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
+    processes.function("issue-token", {**common, "PORT": str(ports["token"]), "STS_ENDPOINT": sts["endpoint"],
+                                       "ROLE_ARN": sts["role_arn"], "AWS_ACCESS_KEY_ID": sts["access_key_id"],
+                                       "AWS_SECRET_ACCESS_KEY": sts["secret_access_key"]})
+    processes.function("presign-url", {**common, "PORT": str(ports["presign"]), "BUCKET_ENDPOINT": origin,
+                                       "PRESIGN_METHODS": "GET,HEAD,PUT,POST,DELETE,LIST",
+                                       "AWS_ACCESS_KEY_ID": STORE_KEY[0], "AWS_SECRET_ACCESS_KEY": STORE_KEY[1]})
+    for port in ports.values():
+        wait_for(port)
+    settings = {"provider": "aws", "bucket": BUCKET, "prefix": PREFIX,
+                "notice": "Local stand-ins: moto plays STS and s3s-fs the bucket (an S3 server that "
+                          "checks every signature and form policy)."}
+    return Site("aws", "AWS (S3)", {"token": ports["token"], "presign": ports["presign"]}, Records(), settings,
+                store=ports["store"], runtime=LambdaRuntime(store))
+
+
+def start_aws_records(origin: str, port: int, processes: Processes) -> None:
+    """record-upload polls this server's Runtime API, so it starts once the server listens."""
+    processes.function("record-upload", {
+        "PROVIDER": "aws", "BUCKET_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}", "AWS_LAMBDA_FUNCTION_NAME": "record-upload",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_ACCESS_KEY_ID": STORE_KEY[0], "AWS_SECRET_ACCESS_KEY": STORE_KEY[1],
+        "UPLOAD_WEBHOOK_URL": f"{origin}/aws/hooks", "UPLOAD_WEBHOOK_SECRET": WEBHOOK_SECRET})
+
+
+def page_settings(site: Site, sites: dict) -> bytes:
+    links = [{"href": f"/{other.name}/", "label": other.label, "current": other is site} for other in sites.values()]
+    if site.name == "aliyun":
+        links.append({"href": "/aliyun/seed.html", "label": "The seeds' ali-oss page"})
+    settings = {**site.settings, "tokenUrl": f"/{site.name}/token", "presignUrl": f"/{site.name}/presign",
+                "recordsUrl": f"/{site.name}/records", "links": links}
+    return f"window.STSVEND = {json.dumps(settings, indent=1)};\n".encode()
+
+
+STATIC = {"": ("app.html", "text/html"), "app.js": ("app.js", "text/javascript"), "app.css": ("app.css", "text/css"),
+          "seed.html": ("index.html", "text/html")}
+
+
+def make_handler(sites: dict):
+    first = next(iter(sites))
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -134,27 +307,58 @@ def make_handler(ports: dict, records: Records):
         def log_message(self, *args):
             pass
 
-        def forward(self):
-            if self.path.startswith("/2018-06-01/runtime/"):
-                return records.runtime(self, self.path)
-            if self.command == "POST" and self.path == "/hooks":
-                return records.hook(self)
-            if self.command == "GET" and self.path == "/records":
-                return self.send_body(records.listing(), "application/json")
-            port, path = route(self.path, ports)
-            if port is None:
-                files = {"/": (page, "text/html"), "/presign.html": (page, "text/html"), "/config.js": (config, "text/javascript")}
-                if self.command == "GET" and self.path in files:
-                    body, kind = files[self.path]
-                    self.send_response(200)
-                    self.send_header("Content-Type", f"{kind}; charset=utf-8")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                else:
-                    self.send_error(404)
-                return
+        def route(self):
+            path = urllib.parse.urlsplit(self.path).path
+            if path.startswith("/2018-06-01/runtime/") and "aws" in sites:
+                return sites["aws"].runtime.serve(self)
+            if path == "/":
+                return self.answer(302, b"", "text/plain", {"Location": f"/{first}/"})
+            if (path.startswith(f"/{BUCKET}/") or path == f"/{BUCKET}") and "aws" in sites:
+                return self.forward(sites["aws"].store, self.path, sites["aws"])
+            name, _, rest = path.lstrip("/").partition("/")
+            site = sites.get(name)
+            if site is None:
+                return self.answer(404, b"not found", "text/plain")
             body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+            if rest in ("token", "presign"):
+                query = urllib.parse.urlsplit(self.path).query
+                return self.forward(site.functions[rest], "/" + (f"?{query}" if query else ""), site, body)
+            if rest == "hooks" and self.command == "POST":
+                return self.answer(site.records.hook(self, body), b"", "text/plain")
+            if rest == "records":
+                return self.answer(200, site.records.listing(), "application/json")
+            if rest.startswith("imm") and name == "aliyun":
+                return self.answer(501, IMM_ANSWER, "application/json")
+            return self.static(site, rest)
+
+        def static(self, site: Site, rest: str):
+            if self.command != "GET":
+                return self.answer(405, b"", "text/plain")
+            if rest == "config.js":
+                return self.answer(200, page_settings(site, sites), "text/javascript")
+            if rest == "vendor/aliyun-oss-sdk.min.js":
+                sdk = WEB / "node_modules" / "ali-oss" / "dist" / "aliyun-oss-sdk.min.js"
+                if sdk.is_file():
+                    return self.answer(200, sdk.read_bytes(), "text/javascript")
+            if rest in STATIC:
+                file, kind = STATIC[rest]
+                return self.answer(200, (WEB / file).read_bytes(), kind)
+            return self.answer(404, b"not found", "text/plain")
+
+        def answer(self, status: int, body: bytes, kind: str, headers=None):
+            self.send_response(status)
+            self.send_header("Content-Type", f"{kind}; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def forward(self, port: int, path: str, site: Site, body: bytes = None):
+            if body is None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
             upstream = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             # The Host stays the page's origin: presigned URLs are signed for it.
             upstream.putrequest(self.command, path, skip_host=True, skip_accept_encoding=True)
@@ -171,96 +375,69 @@ def make_handler(ports: dict, records: Records):
                     self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
-            if port == ports["store"] and self.command in ("PUT", "POST") and 200 <= answer.status < 300:
-                records.uploaded(*uploaded_object(self.command, path, data, answer))
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            if site.runtime and port == site.store and 200 <= answer.status < 300:
+                created = created_object(self.command, path, data, answer)
+                if created:
+                    site.runtime.uploaded(*created)
 
-        def send_body(self, body: bytes, kind: str):
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = route
 
     return Handler
 
 
-def uploaded_object(method: str, path: str, answer_body: bytes, answer) -> tuple:
-    """The key and ETag of an object the store accepted: from the URL for a PUT, from the
-    store's XML answer (success_action_status 201) for a form POST."""
-    etag = answer.getheader("ETag") or ""
-    if method == "PUT":
-        key = urllib.parse.unquote(urllib.parse.urlsplit(path).path[len(f"/{BUCKET}/"):])
-    else:
+def created_object(method: str, path: str, answer_body: bytes, answer):
+    """The key and ETag of an object S3 created: a PUT of an object (not of a part), a form POST
+    (from its XML answer), or a multipart completion (from its XML answer); else None."""
+    parts = urllib.parse.urlsplit(path)
+    query = urllib.parse.parse_qs(parts.query)
+    key = urllib.parse.unquote(parts.path[len(f"/{BUCKET}/"):])
+    tag = re.search(rb"<ETag>(.*?)</ETag>", answer_body)
+    if method == "PUT" and "partNumber" not in query and key:
+        return key, answer.getheader("ETag") or ""
+    if method == "POST" and "uploadId" in query and tag:
+        return key, tag.group(1).decode().replace("&quot;", "")
+    if method == "POST" and not key and tag:
         found = re.search(rb"<Key>(.*?)</Key>", answer_body)
-        key = found.group(1).decode() if found else ""
-        tag = re.search(rb"<ETag>(.*?)</ETag>", answer_body)
-        etag = etag or (tag.group(1).decode() if tag else "")
-    return key, etag
+        return (found.group(1).decode(), tag.group(1).decode().replace("&quot;", "")) if found else None
+    return None
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--data", default=str(ROOT / "target" / "playground"))
+    parser.add_argument("--provider", choices=("both", "aliyun", "aws"), default="both")
     args = parser.parse_args()
     data = pathlib.Path(args.data)
-    (data / BUCKET).mkdir(parents=True, exist_ok=True)
+    data.mkdir(parents=True, exist_ok=True)
     origin = f"http://127.0.0.1:{args.port}"
-    children = []
+    processes = Processes()
 
     def stop(*_):
-        for child in reversed(children):
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        processes.stop()
         print("playground stopped", flush=True)
         os._exit(0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-
-    moto = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "oracles" / "moto_sts.py")],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    children.append(moto)
-    sts = json.loads(moto.stdout.readline())
-
-    ports = {"store": free_port(), "issue-token": free_port(), "presign-url": free_port()}
-    children.append(subprocess.Popen(
-        [os.environ.get("STSVEND_S3S_FS", "s3s-fs"), "--host", "127.0.0.1", "--port", str(ports["store"]),
-         "--access-key", STORE_KEY[0], "--secret-key", STORE_KEY[1], str(data)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    common = {"PATH": os.environ.get("PATH", ""), "PROVIDER": "aws", "AUTH_MODE": "none", "BIND": "127.0.0.1",
-              "BUCKET": BUCKET, "BUCKET_REGION": "us-east-1", "AWS_REGION": "us-east-1", "RUST_LOG": "warn"}
-    binaries = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug"
-    children.append(subprocess.Popen([str(binaries / "issue-token")], env={
-        **common, "PORT": str(ports["issue-token"]), "STS_ENDPOINT": sts["endpoint"], "ROLE_ARN": sts["role_arn"],
-        "AWS_ACCESS_KEY_ID": sts["access_key_id"], "AWS_SECRET_ACCESS_KEY": sts["secret_access_key"]}))
-    children.append(subprocess.Popen([str(binaries / "presign-url")], env={
-        **common, "PORT": str(ports["presign-url"]), "BUCKET_ENDPOINT": origin,
-        "PRESIGN_METHODS": "GET,HEAD,PUT,POST,DELETE",
-        "AWS_ACCESS_KEY_ID": STORE_KEY[0], "AWS_SECRET_ACCESS_KEY": STORE_KEY[1]}))
-    records = Records(data)
-    for port in ports.values():
-        wait_for(port)
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(ports, records))
+    sites = {}
+    if args.provider in ("both", "aliyun"):
+        sites["aliyun"] = start_aliyun(origin, data, processes)
+    if args.provider in ("both", "aws"):
+        sites["aws"] = start_aws(origin, data, processes)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(sites))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    # record-upload polls this server's Runtime API, so it starts once the server listens.
-    children.append(subprocess.Popen([str(binaries / "record-upload")], env={
-        **common, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{args.port}", "AWS_LAMBDA_FUNCTION_NAME": "record-upload",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_ACCESS_KEY_ID": STORE_KEY[0], "AWS_SECRET_ACCESS_KEY": STORE_KEY[1],
-        "UPLOAD_WEBHOOK_URL": f"{origin}/hooks", "UPLOAD_WEBHOOK_SECRET": WEBHOOK_SECRET}))
+    if "aws" in sites:
+        start_aws_records(origin, args.port, processes)
 
-    print(f"stsvend playground: open {origin}/", flush=True)
-    print(f"  uploads land in {data / BUCKET} (s3s-fs); Ctrl-C stops everything", flush=True)
+    for site in sites.values():
+        where = data / ("aliyun" if site.name == "aliyun" else "aws") / BUCKET / PREFIX
+        print(f"stsvend playground, {site.label}: open {origin}/{site.name}/ (uploads land in {where})", flush=True)
+    if "aliyun" in sites:
+        print(f"  the seeds' ali-oss page: {origin}/aliyun/seed.html", flush=True)
+    print(f"stsvend playground: open {origin}/ ; Ctrl-C stops everything", flush=True)
     signal.pause()
     return 0
 

@@ -1,1 +1,1 @@
-window.STSVEND = {}; // deployment settings for the pages; see index.html and presign.html
+window.STSVEND = {}; // deployment settings for the pages: see the top of app.js, and index.html
