@@ -1,67 +1,192 @@
-"""A local stand-in for Alibaba Cloud OSS, for stsvend's tests: NOT OSS.
+"""A local stand-in for Alibaba Cloud OSS, for stsvend's tests and playground: NOT OSS.
 
-It behaves like OSS where stsvend's answers touch it, and checks everything it receives:
+It serves one region's buckets on 127.0.0.1, path-style only (`/<bucket>/<key>`; bucket-level
+requests at `/<bucket>/` or `/<bucket>`), with stdlib `http.server`, and checks everything it
+receives as OSS would, answering refusals with OSS's XML error body, status and code:
 
-* PUT to a presigned URL (V4 or V1): the URL's signature is regenerated with the official
-  `oss2` SDK from the request as received (method, bucket, key, the query parameters other
-  than the signer's, the signed headers the client sent) at the URL's own signing time, and must
-  match; an expired URL is refused.
-* PostObject (a browser form): the policy's signature is recomputed with alibabacloud-oss-v2's
-  signer primitives, its expiration checked, and every condition it names held against the
-  fields and the file (OSS checks only the fields a policy names).
-* `x-oss-forbid-overwrite: true` (a header, or a form field): an existing object is not
-  replaced (409 `FileAlreadyExists`).
-* Upload callbacks, as OSS makes them: the `callback` (query parameter or form field) is
-  decoded, its JSON `callbackBody` filled with the upload's values as JSON values, signed with
-  this stand-in's RSA key (PKCS#1 v1.5, MD5) over the callback URL's decoded path, `?` and raw
-  query, `\n` and the body, and posted with `authorization` and `x-oss-pub-key-url`; the
-  answer is relayed to the uploader (200), or `CallbackFailed` (203) as OSS does.
+* Every request is signed (the buckets are private; unsigned is 403 AccessDenied): URL
+  signatures V1/V4 and `Authorization` headers V1/V4 are recomputed with the official `oss2`
+  SDK, PostObject forms with alibabacloud-oss-v2's signer primitives (auth.py, forms.py). Keys
+  are the stand-in's own (`credentials`) or issued by the STS stand-in (`sts`), whose security
+  token must come along.
+* A key issued with a session policy is held to it (policy.py): the actions are oss:PutObject
+  (PUT, form POST, InitiateMultipartUpload, UploadPart, CompleteMultipartUpload), oss:GetObject
+  (GET incl. x-oss-process, HEAD), oss:DeleteObject, oss:AbortMultipartUpload, oss:ListParts
+  and oss:ListObjects (with `oss:Prefix` the listing's prefix, empty when absent, and
+  `oss:Delimiter` when given); a refusal is 403 AccessDenied "Access denied by authorizer's
+  policy.". The role's own permission policy is not modelled.
+* Objects (store.py): PUT (Content-MD5 checked, 400 InvalidDigest), GET (a single `Range`,
+  `response-*` overrides, `x-oss-process` via imaging.py), HEAD (errors in `x-oss-err` as OSS
+  sends them), DELETE; Content-Type (else guessed from the key), Content-Disposition and
+  x-oss-meta-* kept; ETag the upper-hex MD5 in quotes; `x-oss-hash-crc64ecma` returned.
+  `x-oss-forbid-overwrite: true` (header or form field; at PUT, form POST, multipart initiate and
+  complete) keeps an existing object: 409 FileAlreadyExists.
+* Listings (listing.py) and multipart uploads (multipart.py, store.py).
+* CORS (cors.py): `cors=None` is a bucket without CORS (every preflight 403).
+* Upload callbacks, as OSS makes them: the `callback` (query parameter, `x-oss-callback` header,
+  or form field; at PUT, form POST and multipart complete) is decoded, its `callbackBody` filled
+  with the upload's values (`${bucket}`, `${object}`, `${etag}`, `${size}`, `${mimeType}`,
+  `${crc64}`, `${contentMd5}`, `${imageInfo.height|width|format}` for images, `${x:…}` from
+  `callback-var`; as JSON values when `callbackBodyType` is application/json), signed with this
+  stand-in's RSA key (PKCS#1 v1.5, MD5) over the callback URL's decoded path, `?` and raw query,
+  `\\n` and the body, and posted with `authorization` and `x-oss-pub-key-url`; the answer is
+  relayed to the uploader (200), or `CallbackFailed` (203) as OSS does.
+* `on_created(bucket, key, size, etag, content_type)` is called after each object is created
+  (PUT, form POST, multipart complete), `etag` as OSS's events give it (upper hex, no quotes).
 
-Objects are kept on disk under `root/<bucket>/<key>`. Path-style only (`/<bucket>/<key>`).
+Anything OSS offers that the stand-in does not (other sub-resources, ListBuckets, CopyObject,
+other processes) is 400 InvalidArgument saying so; bad input is 400 InvalidArgument, never a
+crash.
 """
 
 import base64
 import datetime
+import email.utils
 import hashlib
-import hmac
 import http.server
 import json
-import os
+import mimetypes
+import re
+import secrets
 import sys
 import threading
+import traceback
+import urllib.error
 import urllib.parse
 import urllib.request
-from email.parser import BytesParser
-from email.policy import HTTP
-from typing import Dict, Optional, Tuple
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional
 
-from alibabacloud_oss_v2.signer import SignerV1, SignerV4
+import oss2.auth
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "oracles"))
-import verify_presigned as oracle  # noqa: E402  (the same oss2 regeneration the oracles use)
+import cors
+import forms
+import imaging
+import listing
+import multipart
+import policy
+from auth import Authenticator, Caller, oracle
+from refusals import Refused, not_available, xml_error
+from store import MAX_PART_NUMBER, Store, check_bucket, check_completion, check_key, multipart_etag
 
 # The published key's URL: record-upload is pinned to this stand-in's key in the tests.
 KEY_URL = "https://gosspublic.alicdn.com/callback_pub_key_v1.pem"
+# The sub-resources OSS knows (oss2's list); any the stand-in does not serve is refused.
+SUBRESOURCES = oss2.auth.ProviderAuth._subresource_key_set - {"security-token"}
+OVERRIDES = {"response-content-type": "Content-Type", "response-content-disposition": "Content-Disposition",
+             "response-content-language": "Content-Language", "response-cache-control": "Cache-Control",
+             "response-content-encoding": "Content-Encoding", "response-expires": "Expires"}
+CALLBACK = {"callback", "callback-var"}
+# (method, object-level, sub-resources required, sub-resources allowed besides, operation, action)
+OPERATIONS = [
+    ("PUT", True, {"partNumber", "uploadId"}, set(), "upload_part", "oss:PutObject"),
+    ("PUT", True, set(), CALLBACK, "put_object", "oss:PutObject"),
+    ("POST", True, {"uploads"}, set(), "initiate", "oss:PutObject"),
+    ("POST", True, {"uploadId"}, CALLBACK, "complete", "oss:PutObject"),
+    ("GET", True, {"uploadId"}, set(), "list_parts", "oss:ListParts"),
+    ("DELETE", True, {"uploadId"}, set(), "abort", "oss:AbortMultipartUpload"),
+    ("GET", True, set(), set(OVERRIDES) | {"x-oss-process"}, "get_object", "oss:GetObject"),
+    ("HEAD", True, set(), set(OVERRIDES), "head_object", "oss:GetObject"),
+    ("DELETE", True, set(), set(), "delete_object", "oss:DeleteObject"),
+    ("GET", False, set(), {"continuation-token"}, "list_objects", "oss:ListObjects"),
+]
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def xml_error(code: str, message: str) -> bytes:
-    return (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
-            f"<Message>{message}</Message><HostId>oss stand-in</HostId></Error>").encode()
+@dataclass
+class Request:
+    method: str
+    bucket: str
+    key: str
+    params: Dict[str, str]
+    headers: object  # http.server's message: case-insensitive get()
+    body: bytes
 
 
-class Refused(Exception):
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code = status, code
+def truthy(value: Optional[str]) -> bool:
+    return (value or "").lower() == "true"
+
+
+def http_date(moment: Optional[datetime.datetime] = None) -> str:
+    return email.utils.format_datetime(moment or datetime.datetime.now(datetime.timezone.utc), usegmt=True)
+
+
+def attributes(headers, key: str, override: str = "") -> dict:
+    """What an upload keeps besides its bytes: Content-Type (else guessed from the key),
+    Content-Disposition and x-oss-meta-*."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    content_type = override or lower.get("content-type") or mimetypes.guess_type(key)[0]
+    return {"content_type": content_type or "application/octet-stream",
+            "content_disposition": lower.get("content-disposition"),
+            "meta": {k: v for k, v in lower.items() if k.startswith("x-oss-meta-")}}
+
+
+def check_content_md5(headers, body: bytes) -> None:
+    given = headers.get("Content-MD5")
+    if given is not None and given != base64.b64encode(hashlib.md5(body).digest()).decode():
+        raise Refused(400, "InvalidDigest", "The Content-MD5 you specified was invalid.")
+
+
+def parse_callback(encoded: str) -> dict:
+    try:
+        spec = json.loads(base64.b64decode(encoded, validate=True))
+        if not isinstance(spec, dict) or not spec.get("callbackUrl") or "callbackBody" not in spec:
+            raise ValueError("callbackUrl and callbackBody are required")
+        return spec
+    except ValueError:
+        raise Refused(400, "InvalidArgument", "The callback configuration is not json format.") from None
+
+
+def parse_callback_var(encoded: Optional[str]) -> Dict[str, str]:
+    if not encoded:
+        return {}
+    try:
+        values = json.loads(base64.b64decode(encoded, validate=True))
+        return {k: str(v) for k, v in values.items() if k.startswith("x:")}
+    except (ValueError, AttributeError):
+        raise Refused(400, "InvalidArgument", "The callback-var is not json format.") from None
+
+
+def object_headers(meta: dict) -> Dict[str, str]:
+    headers = {"Content-Type": meta["content_type"], "ETag": f'"{meta["etag"]}"',
+               "Last-Modified": http_date(datetime.datetime.fromisoformat(meta["last_modified"])),
+               "x-oss-hash-crc64ecma": meta["crc64"], "x-oss-object-type": meta["type"],
+               "x-oss-storage-class": "Standard", "Accept-Ranges": "bytes"}
+    if meta.get("content_disposition"):
+        headers["Content-Disposition"] = meta["content_disposition"]
+    headers.update(meta.get("meta") or {})
+    return headers
+
+
+def byte_range(header: Optional[str], size: int):
+    """(start, end), inclusive, of a single `bytes=a-b` / `bytes=a-` / `bytes=-n` range; None for
+    the whole object (OSS ignores a range it cannot parse); 416 InvalidRange when it starts past
+    the end."""
+    match = RANGE.match((header or "").strip())
+    if not match or match.groups() == ("", ""):
+        return None
+    first, last = match.groups()
+    if first == "":
+        return (max(0, size - int(last)), size - 1) if int(last) and size else None
+    start, end = int(first), min(int(last), size - 1) if last else size - 1
+    if last and int(last) < start:
+        return None
+    if start >= size:
+        raise Refused(416, "InvalidRange", "The requested range cannot be satisfied")
+    return start, end
 
 
 class StandInOss:
-    """One bucket region's OSS, on 127.0.0.1."""
+    """One region's OSS buckets on 127.0.0.1, on disk under `root` (see the module docstring)."""
 
-    def __init__(self, root: str, region: str, credentials: Dict[str, str]):
+    def __init__(self, root: str, region: str, credentials: Dict[str, str], sts=None,
+                 cors: Optional[List[dict]] = None, on_created: Optional[Callable] = None):
         self.root, self.region, self.credentials = root, region, credentials
+        self.sts, self.cors, self.on_created = sts, cors, on_created
+        self.store = Store(root)
+        self.auth = Authenticator(region, credentials, sts)
         # cryptography refuses to generate keys under 1024 bits; OSS's own is 512 (the
         # published-vector tests cover that size).
         self.callback_key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
@@ -72,204 +197,272 @@ class StandInOss:
         return self.callback_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
-    def start(self) -> int:
+    def start(self, port: int = 0) -> int:
         stand_in = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            timeout = 30  # a client that sends less than it announced is dropped, not waited for
+
             def log_message(self, *args):
                 pass
 
-            def do_PUT(self):
-                stand_in.answer(self, stand_in.put)
+            def serve(self):
+                stand_in.answer(self)
 
-            def do_POST(self):
-                stand_in.answer(self, stand_in.post)
+            do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_OPTIONS = serve
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        print("oss stand-in (a local stand-in, not OSS) on 127.0.0.1:%d" % self.server.server_port,
-              file=sys.stderr)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+        print("oss stand-in (a local stand-in, not Alibaba Cloud OSS) on 127.0.0.1:%d"
+              % self.server.server_port, file=sys.stderr)
         return self.server.server_port
 
     def stop(self):
         if self.server:
             self.server.shutdown()
+            self.server.server_close()
 
-    def answer(self, handler, route):
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length)
+    # -- HTTP -----------------------------------------------------------------------------
+
+    def answer(self, handler) -> None:
+        request_id = secrets.token_hex(12).upper()
+        method = handler.command
         try:
-            status, headers, out = route(handler, body)
+            request = self.read_request(handler)
+            status, headers, out = self.route(request)
         except Refused as e:
-            status, headers, out = e.status, {"Content-Type": "application/xml"}, xml_error(e.code, str(e))
-        handler.send_response(status)
-        for name, value in headers.items():
-            handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(out)))
-        handler.end_headers()
-        handler.wfile.write(out)
-
-    # -- requests -------------------------------------------------------------------------
-
-    def split_path(self, path: str) -> Tuple[str, str]:
-        bucket, _, key = urllib.parse.unquote(path.lstrip("/")).partition("/")
-        return bucket, key
-
-    def put(self, handler, body: bytes):
-        parts = urllib.parse.urlsplit(handler.path)
-        bucket, key = self.split_path(parts.path)
-        params = oracle.parse_query(parts.query, "URL")
-        self.check_url_signature("PUT", bucket, key, params, handler.headers)
-        self.check_overwrite(bucket, key, handler.headers.get("x-oss-forbid-overwrite"))
-        etag = self.store(bucket, key, body)
-        mime = handler.headers.get("Content-Type") or "application/octet-stream"
-        if "callback" in params:
-            return self.callback(params["callback"], bucket, key, etag, len(body), mime)
-        return 200, {"ETag": f'"{etag}"'}, b""
-
-    def post(self, handler, body: bytes):
-        parts = urllib.parse.urlsplit(handler.path)
-        bucket, _ = self.split_path(parts.path)
-        fields, filename, data = self.read_form(handler.headers.get("Content-Type", ""), body)
-        key = self.check_form(bucket, fields, len(data), filename)
-        self.check_overwrite(bucket, key, fields.get("x-oss-forbid-overwrite"))
-        etag = self.store(bucket, key, data)
-        mime = fields.get("Content-Type") or "application/octet-stream"
-        if "callback" in fields:
-            return self.callback(fields["callback"], bucket, key, etag, len(data), mime)
-        status = int(fields.get("success_action_status") or 204)
-        return status, {"ETag": f'"{etag}"'}, b""
+            status, headers = e.status, {"Content-Type": "application/xml"}
+            out = xml_error(e.code, str(e), request_id, e.ec)
+        except Exception as e:  # bad input must be an answer, never a crash
+            if not isinstance(e, (oracle.RecordError, ValueError, KeyError, TypeError)):
+                print(f"oss stand-in: {method} {handler.path[:200]}:", file=sys.stderr)
+                traceback.print_exc(limit=5, file=sys.stderr)
+            status, headers = 400, {"Content-Type": "application/xml"}
+            out = xml_error("InvalidArgument", f"{type(e).__name__}: {e}"[:300], request_id)
+        if method != "OPTIONS":
+            headers = {**cors.actual(self.cors, handler.headers.get("Origin"), method), **headers}
+        headers.setdefault("Content-Length", str(len(out)))
+        if method == "HEAD" and status >= 300:
+            headers["x-oss-err"] = base64.b64encode(out).decode()
+            headers["Content-Length"] = "0"
+        self.write(handler, status, {"x-oss-request-id": request_id, "Date": http_date(),
+                                     "Server": "oss-stand-in", **headers}, b"" if method == "HEAD" else out)
 
     @staticmethod
-    def read_form(content_type: str, body: bytes):
-        """The form's fields, in order, and its file (the `file` field, which comes last)."""
-        message = BytesParser(policy=HTTP).parsebytes(
-            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
-        fields, filename, data = {}, None, None
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            if name == "file":
-                filename, data = part.get_filename() or "", part.get_payload(decode=True) or b""
-            elif name:
-                fields[name] = part.get_payload(decode=True).decode()
-        if data is None:
-            raise Refused(400, "InvalidArgument", "the form has no file field")
-        return fields, filename, data
-
-    # -- signatures -----------------------------------------------------------------------
-
-    def check_url_signature(self, method: str, bucket: str, key: str, params: Dict[str, str],
-                            headers) -> None:
-        version = "v4" if "x-oss-signature" in params else "v1"
-        access_key_id = (params.get("x-oss-credential", "").split("/")[0] if version == "v4"
-                         else params.get("OSSAccessKeyId", ""))
-        secret = self.credentials.get(access_key_id)
-        if secret is None:
-            raise Refused(403, "InvalidAccessKeyId", "the access key id is unknown here")
-        now = datetime.datetime.now(datetime.timezone.utc)
-        if version == "v4":
-            signing_time = oracle.parse_x_oss_date(params.get("x-oss-date", ""))
-            expires_in = int(params.get("x-oss-expires", "0"))
-        else:
-            expires_at = int(params.get("Expires", "0"))
-            expires_in = 60
-            signing_time = datetime.datetime.fromtimestamp(expires_at - expires_in, datetime.timezone.utc)
-        if now > signing_time + datetime.timedelta(seconds=expires_in):
-            raise Refused(403, "AccessDenied", "Request has expired.")
-        signed_headers = {name: value for name, value in headers.items()
-                          if name.lower() in ("content-type", "content-md5") or name.lower().startswith("x-oss-")}
-        inp = oracle.PresignInput(
-            version=version, method=method, bucket=bucket, key=key, region=self.region,
-            access_key_id=access_key_id, access_key_secret=secret,
-            security_token=params.get("x-oss-security-token") or params.get("security-token"),
-            signing_time=signing_time, expires_in=expires_in, headers=signed_headers,
-            params={k: v for k, v in params.items() if k not in oracle.SIGNER_PARAMS[version]},
-            additional_headers=tuple(h for h in params.get("x-oss-additional-headers", "").split(";") if h),
-        )
-        regenerated = oracle.parse_query(urllib.parse.urlsplit(oracle.presign_with_oss2(inp)).query, "oss2")
-        name = oracle.SIGNATURE_PARAM[version]
-        if regenerated.get(name) != params.get(name):
-            raise Refused(403, "SignatureDoesNotMatch",
-                          "The request signature we calculated does not match the signature you provided.")
-
-    def check_form(self, bucket: str, fields: Dict[str, str], size: int, filename: str) -> str:
-        policy_b64 = fields.get("policy", "")
-        policy = json.loads(base64.b64decode(policy_b64))
-        if "x-oss-signature" in fields:
-            access_key_id, date = fields["x-oss-credential"].split("/")[0], fields["x-oss-date"][:8]
-            secret = self.secret_of(access_key_id)
-            expected = SignerV4()._calc_signature(access_key_secrect=secret, date=date, region=self.region,
-                                                  product="oss", string_to_sign=policy_b64)
-            signature = fields["x-oss-signature"]
-        else:
-            secret = self.secret_of(fields.get("OSSAccessKeyId", ""))
-            expected = SignerV1()._calc_signature(access_key_secrect=secret, string_to_sign=policy_b64)
-            signature = fields.get("Signature", "")
-        if not hmac.compare_digest(expected, signature):
-            raise Refused(403, "SignatureDoesNotMatch", "The form's signature does not match its policy.")
-        expiration = oracle.parse_utc(policy["expiration"], "policy expiration")
-        if datetime.datetime.now(datetime.timezone.utc) > expiration:
-            raise Refused(403, "AccessDenied", "Invalid according to Policy: Policy expired.")
-        key = fields.get("key", "").replace("${filename}", filename)
-        values = {**{k.lower(): v for k, v in fields.items()}, "bucket": bucket, "key": key}
-        for condition in policy["conditions"]:
-            self.check_condition(condition, values, size)
-        return key
-
-    def secret_of(self, access_key_id: str) -> str:
-        if access_key_id not in self.credentials:
-            raise Refused(403, "InvalidAccessKeyId", "the access key id is unknown here")
-        return self.credentials[access_key_id]
+    def write(handler, status: int, headers: Dict[str, str], out: bytes) -> None:
+        try:
+            handler.send_response(status)
+            for name, value in headers.items():
+                handler.send_header(name, value)
+            handler.end_headers()
+            handler.wfile.write(out)
+        except OSError:
+            handler.close_connection = True
 
     @staticmethod
-    def check_condition(condition, values: Dict[str, str], size: int) -> None:
-        def refuse(what):
-            raise Refused(403, "AccessDenied", f"Invalid according to Policy: Policy Condition failed: {what}")
-        if isinstance(condition, dict):
-            for name, value in condition.items():
-                if values.get(name.lower()) != value:
-                    refuse(f'["eq", "${name}", "{str(value)[:40]}"]')
-            return
-        op = condition[0].lower()
-        if op == "content-length-range":
-            if not condition[1] <= size <= condition[2]:
-                raise Refused(400, "EntityTooLarge" if size > condition[2] else "EntityTooSmall",
-                              "Your proposed upload does not fit the policy's content-length-range.")
-            return
-        name, value = condition[1].lstrip("$").lower(), condition[2]
-        actual = values.get(name)
-        held = {"eq": actual == value,
-                "starts-with": actual is not None and actual.startswith(value),
-                "in": actual in value, "not-in": actual not in value}.get(op)
-        if not held:
-            refuse(json.dumps(condition)[:80])
+    def read_request(handler) -> Request:
+        if "chunked" in (handler.headers.get("Transfer-Encoding") or "").lower():
+            body = read_chunked(handler.rfile)
+        else:
+            length = handler.headers.get("Content-Length") or "0"
+            if not length.isdigit():
+                raise Refused(400, "InvalidArgument", "Content-Length is not a number.")
+            body = handler.rfile.read(int(length))
+        parts = urllib.parse.urlsplit(handler.path)
+        path = oracle.unquote_strict(parts.path, "URL path")
+        bucket, _, key = path.lstrip("/").partition("/")
+        return Request(handler.command, bucket, key, oracle.parse_query(parts.query, "URL"),
+                       handler.headers, body)
 
-    # -- storage and callbacks ------------------------------------------------------------
+    # -- routing and authorisation -------------------------------------------------------
 
-    def check_overwrite(self, bucket: str, key: str, forbid: Optional[str]) -> None:
-        """`x-oss-forbid-overwrite: true` (header or form field): an existing object stays."""
-        if (forbid or "").lower() == "true" and os.path.isfile(os.path.join(self.root, bucket, key)):
+    def route(self, request: Request):
+        if request.method == "OPTIONS":
+            return 200, cors.preflight(self.cors, request.headers), b""
+        if not request.bucket:
+            raise not_available("a request without a bucket (ListBuckets)")
+        check_bucket(request.bucket)
+        if request.method == "POST" and not request.key:
+            return self.post_form(request)
+        operation, action = self.operation_of(request)
+        if request.key:
+            check_key(request.key)
+        caller = self.auth.request(request.method, request.bucket, request.key, request.params,
+                                   request.headers)
+        self.authorize(caller, action, request.bucket, request.key, request.params)
+        return getattr(self, operation)(request)
+
+    @staticmethod
+    def operation_of(request: Request):
+        if request.headers.get("x-oss-copy-source"):
+            raise not_available("CopyObject (x-oss-copy-source)")
+        named = set(request.params) & SUBRESOURCES
+        for method, object_level, required, allowed, operation, action in OPERATIONS:
+            if (method == request.method and object_level == bool(request.key)
+                    and required <= named <= required | allowed):
+                return operation, action
+        what = "object" if request.key else "bucket"
+        raise not_available(f"{request.method} on an {what} with {sorted(named) or 'no sub-resource'}")
+
+    def authorize(self, caller: Caller, action: str, bucket: str, key: str, params: Dict[str, str]) -> None:
+        """The session policy of an STS key must allow the action (policy.py)."""
+        if caller.policy is None:
+            return
+        resource = f"acs:oss:{self.region}:{caller.account}:{bucket}" + (f"/{key}" if key else "")
+        context = {}
+        if action == "oss:ListObjects":
+            context["oss:Prefix"] = params.get("prefix", "")
+            if "delimiter" in params:
+                context["oss:Delimiter"] = params["delimiter"]
+        if policy.decide(caller.policy, action, resource, context) != "allow":
+            raise Refused(403, "AccessDenied", "Access denied by authorizer's policy.", ec="0003-00000301")
+
+    # -- objects --------------------------------------------------------------------------
+
+    def put_object(self, request: Request):
+        check_content_md5(request.headers, request.body)
+        encoded = request.params.get("callback") or request.headers.get("x-oss-callback")
+        callback_var = request.params.get("callback-var") or request.headers.get("x-oss-callback-var")
+        if encoded:
+            parse_callback(encoded)
+        meta = self.store.put(request.bucket, request.key, request.body,
+                              attributes(request.headers, request.key),
+                              truthy(request.headers.get("x-oss-forbid-overwrite")))
+        return self.created(request.bucket, meta, request.body, encoded, callback_var,
+                            lambda: (200, {"ETag": f'"{meta["etag"]}"', "Content-MD5": meta["content_md5"],
+                                           "x-oss-hash-crc64ecma": meta["crc64"]}, b""))
+
+    def post_form(self, request: Request):
+        fields, filename, data = forms.read_form(request.headers.get("Content-Type") or "", request.body)
+        key, caller = forms.check_form(self.auth, self.region, request.bucket, fields, len(data), filename)
+        check_key(key)
+        self.authorize(caller, "oss:PutObject", request.bucket, key, {})
+        lower = {k.lower(): v for k, v in fields.items()}
+        if lower.get("callback"):
+            parse_callback(lower["callback"])
+        meta = self.store.put(request.bucket, key, data, attributes(fields, key, lower.get("x-oss-content-type", "")),
+                              truthy(lower.get("x-oss-forbid-overwrite")))
+        status = int(lower.get("success_action_status") or 204)
+        status = status if status in (200, 201, 204) else 204
+        body = multipart.to_bytes(multipart.document("PostResponse", [
+            ("Bucket", request.bucket), ("Location", self.location(request.bucket, key)), ("Key", key),
+            ("ETag", f'"{meta["etag"]}"')])) if status == 201 else b""
+        return self.created(request.bucket, meta, data, lower.get("callback"), lower.get("callback-var"),
+                            lambda: (status, {"ETag": f'"{meta["etag"]}"'}, body))
+
+    def get_object(self, request: Request):
+        meta = self.store.head(request.bucket, request.key)
+        data = self.store.read(request.bucket, request.key)
+        headers, status = object_headers(meta), 200
+        process = request.params.get("x-oss-process")
+        if process:
+            data, headers["Content-Type"] = imaging.process(data, process)
+            headers.pop("ETag"), headers.pop("x-oss-hash-crc64ecma")
+        else:
+            span = byte_range(request.headers.get("Range"), len(data))
+            if span:
+                status, data = 206, data[span[0]:span[1] + 1]
+                headers["Content-Range"] = f"bytes {span[0]}-{span[1]}/{meta['size']}"
+                headers.pop("x-oss-hash-crc64ecma")
+        headers.update({OVERRIDES[k]: v for k, v in request.params.items() if k in OVERRIDES})
+        return status, headers, data
+
+    def head_object(self, request: Request):
+        meta = self.store.head(request.bucket, request.key)
+        headers = object_headers(meta)
+        headers.update({OVERRIDES[k]: v for k, v in request.params.items() if k in OVERRIDES})
+        headers["Content-Length"] = str(meta["size"])
+        return 200, headers, b""
+
+    def delete_object(self, request: Request):
+        self.store.delete(request.bucket, request.key)
+        return 204, {}, b""
+
+    def list_objects(self, request: Request):
+        out = listing.listing(request.bucket, self.store.keys(request.bucket), request.params)
+        return 200, {"Content-Type": "application/xml"}, out
+
+    # -- multipart uploads ----------------------------------------------------------------
+
+    def initiate(self, request: Request):
+        if truthy(request.headers.get("x-oss-forbid-overwrite")) and self.store.exists(request.bucket, request.key):
             raise Refused(409, "FileAlreadyExists", "The object you specified already exists and can not be overwritten.")
+        upload_id = self.store.initiate(request.bucket, request.key, attributes(request.headers, request.key))
+        return 200, {"Content-Type": "application/xml"}, multipart.initiate_result(request.bucket, request.key, upload_id)
 
-    def store(self, bucket: str, key: str, data: bytes) -> str:
-        path = os.path.join(self.root, bucket, key)
-        if not os.path.abspath(path).startswith(os.path.abspath(os.path.join(self.root, bucket)) + os.sep):
-            raise Refused(400, "InvalidObjectName", "the key leaves the bucket")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(data)
-        return hashlib.md5(data).hexdigest().upper()
+    def upload_part(self, request: Request):
+        number = request.params["partNumber"]
+        if not number.isdigit() or not 1 <= int(number) <= MAX_PART_NUMBER:
+            raise Refused(400, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive.")
+        check_content_md5(request.headers, request.body)
+        part = self.store.put_part(request.params["uploadId"], request.bucket, request.key, int(number), request.body)
+        return 200, {"ETag": f'"{part["etag"]}"', "x-oss-hash-crc64ecma": part["crc64"]}, b""
 
-    def callback(self, encoded: str, bucket: str, key: str, etag: str, size: int, mime: str):
-        spec = json.loads(base64.b64decode(encoded))
-        variables = {
-            "bucket": bucket, "object": key, "etag": etag, "size": size, "mimeType": mime,
-            "imageInfo.height": "", "imageInfo.width": "", "imageInfo.format": "",
-            "crc64": "0", "contentMd5": "",
-        }
+    def list_parts(self, request: Request):
+        upload_id = request.params["uploadId"]
+        parts = self.store.parts(upload_id, request.bucket, request.key)
+        out = multipart.parts_result(request.bucket, request.key, upload_id, parts, request.params)
+        return 200, {"Content-Type": "application/xml"}, out
+
+    def complete(self, request: Request):
+        upload_id = request.params["uploadId"]
+        upload = self.store.upload(upload_id, request.bucket, request.key)
+        listed = multipart.parse_complete(request.body)
+        stored = {p["number"]: p for p in self.store.parts(upload_id, request.bucket, request.key)}
+        check_completion(listed, stored)
+        encoded = request.params.get("callback") or request.headers.get("x-oss-callback")
+        callback_var = request.params.get("callback-var") or request.headers.get("x-oss-callback-var")
+        if encoded:
+            parse_callback(encoded)
+        numbers = [p["number"] for p in listed]
+        data = b"".join(self.store.part_data(upload_id, numbers))
+        meta = self.store.put(request.bucket, request.key, data, upload,
+                              truthy(request.headers.get("x-oss-forbid-overwrite")),
+                              etag=multipart_etag([stored[n] for n in numbers]), kind="Multipart")
+        self.store.abort(upload_id, request.bucket, request.key)
+        out = multipart.complete_result(request.bucket, request.key, meta["etag"],
+                                        self.location(request.bucket, request.key))
+        return self.created(request.bucket, meta, data, encoded, callback_var,
+                            lambda: (200, {"Content-Type": "application/xml", "ETag": f'"{meta["etag"]}"',
+                                           "x-oss-hash-crc64ecma": meta["crc64"]}, out))
+
+    def abort(self, request: Request):
+        self.store.abort(request.params["uploadId"], request.bucket, request.key)
+        return 204, {}, b""
+
+    def location(self, bucket: str, key: str) -> str:
+        port = self.server.server_port if self.server else 0
+        return f"http://127.0.0.1:{port}/{bucket}/{urllib.parse.quote(key)}"
+
+    # -- after an upload: events and callbacks --------------------------------------------
+
+    def created(self, bucket: str, meta: dict, data: bytes, callback: Optional[str],
+                callback_var: Optional[str], plain_answer: Callable):
+        """Tells `on_created`, then makes the callback (its answer relayed) or answers plainly."""
+        if self.on_created is not None:
+            try:
+                self.on_created(bucket, meta["key"], meta["size"], meta["etag"], meta["content_type"])
+            except Exception as e:  # a listener's fault must not fail the upload
+                print(f"oss stand-in: on_created failed: {type(e).__name__}: {e}", file=sys.stderr)
+        if not callback:
+            return plain_answer()
+        image = imaging.image_info(data) or {}
+        variables = {"crc64": meta["crc64"], "contentMd5": meta["content_md5"],
+                     **{f"imageInfo.{k}": v for k, v in image.items()}, **parse_callback_var(callback_var)}
+        return self.callback(callback, bucket, meta["key"], meta["etag"], meta["size"], meta["content_type"],
+                             variables)
+
+    def callback(self, encoded: str, bucket: str, key: str, etag: str, size: int, mime: str,
+                 variables: Optional[Dict[str, str]] = None):
+        """Makes the upload callback `encoded` describes, as OSS does; (status, headers, body)
+        of the answer to the uploader."""
+        spec = parse_callback(encoded)
+        values = {"bucket": bucket, "object": key, "etag": etag, "size": size, "mimeType": mime,
+                  "imageInfo.height": "", "imageInfo.width": "", "imageInfo.format": "",
+                  "crc64": "0", "contentMd5": "", **(variables or {})}
         body = spec["callbackBody"]
         json_body = spec.get("callbackBodyType") == "application/json"
-        for name, value in variables.items():
+        for name, value in values.items():
             filled = json.dumps(value) if json_body else urllib.parse.quote(str(value), safe="")
             body = body.replace("${" + name + "}", filled)
         url = spec["callbackUrl"]
@@ -286,10 +479,24 @@ class StandInOss:
                 status, text = answer.status, answer.read()
         except urllib.error.HTTPError as e:
             status, text = e.code, e.read()
-        except OSError as e:
+        except (OSError, ValueError) as e:
             status, text = 0, str(e).encode()
         self.callbacks.append((url, status, text))
         if status == 200:
             return 200, {"Content-Type": "application/json", "ETag": f'"{etag}"'}, text
         return 203, {"Content-Type": "application/xml"}, xml_error(
             "CallbackFailed", f"Error status : {status}. {text[:200].decode(errors='replace')}")
+
+
+def read_chunked(stream) -> bytes:
+    """A `Transfer-Encoding: chunked` body."""
+    out = b""
+    while True:
+        size_line = stream.readline(100).split(b";")[0].strip()
+        size = int(size_line, 16)
+        if size == 0:
+            while stream.readline(1000).strip():
+                pass
+            return out
+        out += stream.read(size)
+        stream.readline(10)
