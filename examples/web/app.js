@@ -440,21 +440,36 @@ async function fileCard(file) {
 
 // ---- Records and credentials ------------------------------------------------------------------
 
-const seen = new Set();
+// One line per upload: a callback and a bucket event of the same upload share a webhook id
+// (record-upload derives it from the bucket, key and ETag), so they make one line, with what
+// each source told (a callback names the type and image size; an event does not).
+const shownRecords = new Map(); // webhook id -> {record, sources, line}
+let recordsSeen = 0;
 async function pollRecords() {
   const answer = await fetch(config.recordsUrl).catch(() => null);
   if (!answer || !answer.ok) return;
-  const fresh = (await answer.json()).filter((record) => !seen.has(record.webhookId)); // one id per upload
-  if (!fresh.length) return;
-  $("records").querySelector(".empty")?.remove();
-  for (const record of fresh.reverse()) {
-    seen.add(record.webhookId);
-    const image = record.image ? `, ${record.image.width}×${record.image.height}` : "";
-    $("records").prepend(element("li", { class: "record", "data-key": record.key },
-      element("code", {}, nameOf(record.key)), ` ${sizeText(record.size)}${record.contentType ? `, ${record.contentType}` : ""}${image}, by `,
-      element("b", {}, record.uploader?.sub ?? "?"),
-      element("div", { class: "meta" }, `${record.source} at ${record.time} · ${record.webhookId}`)));
+  const records = (await answer.json()).reverse(); // oldest first
+  for (const record of records.slice(recordsSeen)) {
+    let shown = shownRecords.get(record.webhookId);
+    if (!shown) {
+      shown = { record: {}, sources: [], line: element("li", { class: "record", "data-key": record.key }) };
+      shownRecords.set(record.webhookId, shown);
+      $("records").querySelector(".empty")?.remove();
+      $("records").prepend(shown.line);
+    }
+    for (const [name, value] of Object.entries(record)) if (value !== undefined && value !== null) shown.record[name] = value;
+    shown.sources.push(`${record.source} at ${record.time}`);
+    renderRecord(shown);
   }
+  recordsSeen = records.length;
+}
+
+function renderRecord({ record, sources, line }) {
+  const image = record.image ? `, ${record.image.width}×${record.image.height}` : "";
+  line.replaceChildren(element("code", {}, nameOf(record.key)),
+    ` ${sizeText(record.size)}${record.contentType ? `, ${record.contentType}` : ""}${image}, by `,
+    element("b", {}, record.uploader?.sub ?? "?"),
+    element("div", { class: "meta" }, `${record.webhookId}: ${sources.join("; ")}`));
 }
 
 const mask = (value) => value.length > 12 ? `${value.slice(0, 6)}…${value.slice(-4)}` : "…";
