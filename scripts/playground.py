@@ -32,7 +32,6 @@ import json
 import os
 import pathlib
 import queue
-import re
 import signal
 import socket
 import subprocess
@@ -41,6 +40,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import xml.etree.ElementTree
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts" / "standins"))
@@ -54,6 +54,7 @@ ALIYUN_KEY = ("LTAI5tPlaygroundLocalUser", "playground-local-ram-user-secret")
 ALIYUN_ROLE = "acs:ram::1234567890123:role/playground-upload"
 ALIYUN_REGION = "cn-hangzhou"
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"stsvend playground webhook key!!").decode()
+MAX_BODY = 1 << 30  # what this server passes on: the page's uploads, held in memory
 CALLBACK_SECRET = "playground-callback-tag-secret-0123456789abcdef"
 IMM_ANSWER = json.dumps({
     "Code": "NotAvailableLocally",
@@ -106,10 +107,29 @@ class Records:
 
 class LambdaRuntime:
     """S3's part for record-upload under a local Lambda Runtime API: an `ObjectCreated` event
-    for each object the store accepted, handed out on the function's long poll."""
+    for each object the store accepted, handed out on the function's long poll. The API has a
+    port of its own (127.0.0.1), which only record-upload is told; an event whose hand-out fails
+    goes back in the queue."""
 
     def __init__(self, data: pathlib.Path):
         self.data, self.events = data, queue.Queue()
+        runtime = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                runtime.serve(self)
+
+            do_POST = do_GET
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.address = f"127.0.0.1:{self.server.server_port}"
 
     def uploaded(self, key: str, etag: str) -> None:
         path = self.data / BUCKET / key
@@ -123,21 +143,26 @@ class LambdaRuntime:
 
     def serve(self, handler) -> None:
         """The next event (long poll), or the function's answer to one (acknowledged)."""
-        if handler.command == "GET" and handler.path.endswith("/invocation/next"):
-            event = self.events.get().encode()
-            handler.send_response(200)
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Lambda-Runtime-Aws-Request-Id", f"playground-{time.time_ns()}")
-            handler.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 10_000))
-            handler.send_header("Lambda-Runtime-Invoked-Function-Arn",
-                                "arn:aws:lambda:us-east-1:000000000000:function:record-upload")
-        else:
-            handler.rfile.read(int(handler.headers.get("Content-Length", 0) or 0))
-            event = b""
-            handler.send_response(202)
-        handler.send_header("Content-Length", str(len(event)))
+        if handler.command == "GET" and handler.path == "/2018-06-01/runtime/invocation/next":
+            event = self.events.get()
+            try:
+                handler.send_response(200)
+                handler.send_header("Content-Type", "application/json")
+                handler.send_header("Lambda-Runtime-Aws-Request-Id", f"playground-{time.time_ns()}")
+                handler.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 10_000))
+                handler.send_header("Lambda-Runtime-Invoked-Function-Arn",
+                                    "arn:aws:lambda:us-east-1:000000000000:function:record-upload")
+                handler.send_header("Content-Length", str(len(event.encode())))
+                handler.end_headers()
+                handler.wfile.write(event.encode())
+                handler.wfile.flush()
+            except OSError:
+                self.events.put(event)
+            return
+        handler.rfile.read(int(handler.headers.get("Content-Length", 0) or 0))
+        handler.send_response(202)
+        handler.send_header("Content-Length", "0")
         handler.end_headers()
-        handler.wfile.write(event)
 
 
 class OssTrigger:
@@ -200,7 +225,6 @@ class Site:
     settings: dict
     store: int = 0  # a store this server passes /<BUCKET>/… to (s3s-fs), or 0
     runtime: LambdaRuntime = None
-    stand_ins: tuple = ()
 
 
 def start_aliyun(origin: str, data: pathlib.Path, processes: Processes) -> Site:
@@ -246,7 +270,7 @@ def start_aliyun(origin: str, data: pathlib.Path, processes: Processes) -> Site:
                   "available locally.",
     }
     return Site("aliyun", "Alibaba Cloud (OSS)", {"token": ports["token"], "presign": ports["presign"]},
-                Records(), settings, stand_ins=(oss, sts))
+                Records(), settings)
 
 
 def start_aws(origin: str, data: pathlib.Path, processes: Processes) -> Site:
@@ -275,11 +299,11 @@ def start_aws(origin: str, data: pathlib.Path, processes: Processes) -> Site:
                 store=ports["store"], runtime=LambdaRuntime(store))
 
 
-def start_aws_records(origin: str, port: int, processes: Processes) -> None:
-    """record-upload polls this server's Runtime API, so it starts once the server listens."""
+def start_aws_records(origin: str, runtime: LambdaRuntime, processes: Processes) -> None:
+    """record-upload under the local Runtime API, delivering to this server's /aws/hooks."""
     processes.function("record-upload", {
         "PROVIDER": "aws", "BUCKET_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}", "AWS_LAMBDA_FUNCTION_NAME": "record-upload",
+        "AWS_LAMBDA_RUNTIME_API": runtime.address, "AWS_LAMBDA_FUNCTION_NAME": "record-upload",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_ACCESS_KEY_ID": STORE_KEY[0], "AWS_SECRET_ACCESS_KEY": STORE_KEY[1],
         "UPLOAD_WEBHOOK_URL": f"{origin}/aws/hooks", "UPLOAD_WEBHOOK_SECRET": WEBHOOK_SECRET})
@@ -298,8 +322,9 @@ STATIC = {"": ("app.html", "text/html"), "app.js": ("app.js", "text/javascript")
           "seed.html": ("index.html", "text/html")}
 
 
-def make_handler(sites: dict):
+def make_handler(sites: dict, port: int):
     first = next(iter(sites))
+    hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -308,18 +333,20 @@ def make_handler(sites: dict):
             pass
 
         def route(self):
+            body = self.body()
+            if body is None:
+                return
+            if self.headers.get("Host") not in hosts:  # a DNS-rebinding page names another host
+                return self.answer(421, b"this server answers only to its own origin", "text/plain")
             path = urllib.parse.urlsplit(self.path).path
-            if path.startswith("/2018-06-01/runtime/") and "aws" in sites:
-                return sites["aws"].runtime.serve(self)
             if path == "/":
                 return self.answer(302, b"", "text/plain", {"Location": f"/{first}/"})
             if (path.startswith(f"/{BUCKET}/") or path == f"/{BUCKET}") and "aws" in sites:
-                return self.forward(sites["aws"].store, self.path, sites["aws"])
+                return self.forward(sites["aws"].store, self.path, sites["aws"], body)
             name, _, rest = path.lstrip("/").partition("/")
             site = sites.get(name)
             if site is None:
                 return self.answer(404, b"not found", "text/plain")
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
             if rest in ("token", "presign"):
                 query = urllib.parse.urlsplit(self.path).query
                 return self.forward(site.functions[rest], "/" + (f"?{query}" if query else ""), site, body)
@@ -330,6 +357,17 @@ def make_handler(sites: dict):
             if rest.startswith("imm") and name == "aliyun":
                 return self.answer(501, IMM_ANSWER, "application/json")
             return self.static(site, rest)
+
+        def body(self):
+            """The request's body, read before any answer so that a keep-alive connection stays
+            in step; None (and the connection closed) when its length is not given plainly."""
+            length = self.headers.get("Content-Length", "0")
+            if "Transfer-Encoding" in self.headers or not length.isdigit() or int(length) > MAX_BODY:
+                self.close_connection = True
+                self.answer(411 if length.isdigit() or "Transfer-Encoding" in self.headers else 400,
+                            b"send a Content-Length (at most 1 GiB)", "text/plain")
+                return None
+            return self.rfile.read(int(length))
 
         def static(self, site: Site, rest: str):
             if self.command != "GET":
@@ -356,9 +394,7 @@ def make_handler(sites: dict):
             if self.command != "HEAD":
                 self.wfile.write(body)
 
-        def forward(self, port: int, path: str, site: Site, body: bytes = None):
-            if body is None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+        def forward(self, port: int, path: str, site: Site, body: bytes):
             upstream = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             # The Host stays the page's origin: presigned URLs are signed for it.
             upstream.putrequest(self.command, path, skip_host=True, skip_accept_encoding=True)
@@ -391,17 +427,34 @@ def created_object(method: str, path: str, answer_body: bytes, answer):
     """The key and ETag of an object S3 created: a PUT of an object (not of a part), a form POST
     (from its XML answer), or a multipart completion (from its XML answer); else None."""
     parts = urllib.parse.urlsplit(path)
-    query = urllib.parse.parse_qs(parts.query)
+    query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
     key = urllib.parse.unquote(parts.path[len(f"/{BUCKET}/"):])
-    tag = re.search(rb"<ETag>(.*?)</ETag>", answer_body)
     if method == "PUT" and "partNumber" not in query and key:
         return key, answer.getheader("ETag") or ""
-    if method == "POST" and "uploadId" in query and tag:
-        return key, tag.group(1).decode().replace("&quot;", "")
-    if method == "POST" and not key and tag:
-        found = re.search(rb"<Key>(.*?)</Key>", answer_body)
-        return (found.group(1).decode(), tag.group(1).decode().replace("&quot;", "")) if found else None
-    return None
+    if method != "POST" or "uploads" in query or not answer_body:
+        return None
+    try:
+        fields = {element.tag.rpartition("}")[2]: element.text or ""
+                  for element in xml.etree.ElementTree.fromstring(answer_body)}
+    except xml.etree.ElementTree.ParseError:
+        return None
+    if "ETag" not in fields or ("uploadId" not in query and "Key" not in fields):
+        return None
+    return (key if "uploadId" in query else fields["Key"]), fields["ETag"]
+
+
+def start(args, origin: str, data: pathlib.Path, processes: Processes) -> dict:
+    sites = {}
+    if args.provider in ("both", "aliyun"):
+        sites["aliyun"] = start_aliyun(origin, data, processes)
+    if args.provider in ("both", "aws"):
+        sites["aws"] = start_aws(origin, data, processes)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(sites, args.port))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    if "aws" in sites:
+        start_aws_records(origin, sites["aws"].runtime, processes)
+    return sites
 
 
 def main() -> int:
@@ -422,15 +475,11 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    sites = {}
-    if args.provider in ("both", "aliyun"):
-        sites["aliyun"] = start_aliyun(origin, data, processes)
-    if args.provider in ("both", "aws"):
-        sites["aws"] = start_aws(origin, data, processes)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(sites))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    if "aws" in sites:
-        start_aws_records(origin, args.port, processes)
+    try:
+        sites = start(args, origin, data, processes)
+    except BaseException:
+        processes.stop()  # nothing started stays behind a failed start
+        raise
 
     for site in sites.values():
         where = data / ("aliyun" if site.name == "aliyun" else "aws") / BUCKET / PREFIX

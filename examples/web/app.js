@@ -48,8 +48,9 @@ const typeOf = (file) => file.type || "application/octet-stream";
 const keyFor = (file) => config.prefix + file.name;
 // A name as it is, not as it pretends: invisible format characters (a bidi override makes
 // "invoice\u202Egpj.exe" look like "invoiceexe.jpg") are shown as their code points.
-const shown = (text) => text.replace(/[\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/g,
-  (c) => `<U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}>`);
+// The joiners (U+200C, U+200D) stay: emoji sequences and Persian and Indic words need them.
+const shown = (text) => text.replace(/(?![\u200C\u200D])[\p{Cf}\u180E]/gu,
+  (c) => `<U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}>`);
 const nameOf = (key) => shown(key.startsWith(config.prefix) ? key.slice(config.prefix.length) : key);
 
 // ---- Problems, in words ---------------------------------------------------------------------
@@ -82,7 +83,8 @@ const ADVICE = {
   RequestTimeTooSkewed: ["This device's clock is wrong.", "Set the right time and try again."],
   CallbackFailed: ["The file is stored, but the app was not told about it.", "It will be picked up later; upload again if it doesn't show."],
   NetworkError: ["The store or the API could not be reached.", "Check the connection and try again (for a bucket on another site, its CORS rule must allow this page)."],
-  NotTheSameFile: ["That is not the file this upload started with.", "Pick the same file (same name and size)."],
+  NotTheSameFile: ["That is not the file this upload started with.", "Pick the same file, unchanged (or discard the unfinished upload and start again)."],
+  ListTruncated: ["The store holds more parts of this upload than the page can list.", "Discard the unfinished upload and start again."],
 };
 
 class Problem extends Error {
@@ -158,9 +160,9 @@ function finished(answer) {
 class Transfer {
   constructor(how, key, total) {
     Object.assign(this, { how, key, total, loaded: 0 });
-    this.bar = element("progress", { max: String(Math.max(total, 1)), value: "0" });
+    this.bar = element("progress", { max: String(Math.max(total, 1)), value: "0", "aria-label": `${shown(key)}: ${how}` });
     this.numbers = element("span", { class: "numbers" });
-    this.status = element("div", { class: "status" });
+    this.status = element("div", { class: "status", role: "status" }); // announced: done, paused, failed
     this.controls = element("span", { class: "controls" });
     this.node = element("li", { class: "transfer", "data-how": how, "data-key": key },
       element("div", { class: "what" }, element("span", { class: "name" }, nameOf(key)), element("span", { class: "how" }, how)),
@@ -252,10 +254,37 @@ async function startMultipart(file) {
     const initiate = await presign({ key, multipart: "initiate", contentType: typeOf(file) });
     const answer = await sendSigned(initiate);
     if (answer.status !== 200) throw storeProblem(answer);
-    const state = { key, uploadId: xmlText(answer.text, "UploadId"), name: file.name, size: file.size, partSize: config.partSize, started: new Date().toISOString() };
+    // At most 1,000 parts, so that one ListParts page names them all when the upload resumes.
+    const partSize = Math.max(config.partSize, Math.ceil(file.size / 1000));
+    const state = { key, uploadId: xmlText(answer.text, "UploadId"), name: file.name, size: file.size, partSize,
+      started: new Date().toISOString(), etags: {}, digests: {} };
     unfinished.save(state);
     await runMultipart(file, state, transfer);
   } catch (error) { transfer.failed(error); }
+}
+
+// SHA-256 of a part, kept with the upload, so that a resumed upload proves each part the store
+// holds came from the file picked now (null where WebCrypto is missing: the part is sent again).
+async function digest(blob) {
+  if (!crypto.subtle) return null;
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
+  return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// The parts the store holds that came from this file (checked against the digests kept when
+// they were sent); the others are sent (again). A held part that differs means another file.
+async function partsToSend(file, state, held, slice) {
+  const count = Math.max(1, Math.ceil(state.size / state.partSize));
+  const missing = [];
+  let done = 0;
+  for (let n = 1; n <= count; n += 1) {
+    const part = held.get(n);
+    const kept = state.digests?.[n];
+    if (!part || part.size !== slice(n).size || !kept) { missing.push(n); continue; }
+    if (await digest(slice(n)) !== kept) throw new Problem("NotTheSameFile", 0, `part ${n} of ${file.name} is not the part uploaded before`);
+    done += part.size;
+  }
+  return { missing, done };
 }
 
 // Uploads the parts the store does not have yet, then completes. Pausing aborts the part in
@@ -264,25 +293,22 @@ async function runMultipart(file, state, transfer) {
   const controller = new AbortController();
   transfer.buttons(element("button", { class: "small pause", onclick: () => controller.abort() }, "Pause"));
   try {
+    const slice = (n) => file.slice((n - 1) * state.partSize, Math.min(n * state.partSize, state.size));
     const held = await partsHeld(state);
+    let { missing, done } = await partsToSend(file, state, held, slice);
     state.etags = Object.fromEntries([...held].map(([n, part]) => [n, part.etag]));
-    const count = Math.max(1, Math.ceil(state.size / state.partSize));
-    const bytesOf = (n) => Math.min(state.partSize, state.size - (n - 1) * state.partSize);
-    const missing = [];
-    let done = 0;
-    for (let n = 1; n <= count; n += 1) {
-      if (held.has(n) && held.get(n).size === bytesOf(n)) done += bytesOf(n); else missing.push(n);
-    }
+    state.digests = Object.fromEntries(Object.entries(state.digests || {}).filter(([n]) => !missing.includes(Number(n))));
     transfer.progress(done);
     for (let i = 0; i < missing.length; i += 1000) {
       const batch = await presign({ key: state.key, method: "PUT", uploadId: state.uploadId, partNumbers: missing.slice(i, i + 1000) });
       for (const part of batch.Parts) {
-        const start = (part.PartNumber - 1) * state.partSize;
-        const body = file.slice(start, start + bytesOf(part.PartNumber));
+        const body = slice(part.PartNumber);
+        const sum = await digest(body);
         const answer = await send({ method: "PUT", url: part.URL, headers: part.Headers, body, signal: controller.signal,
           onProgress: (n) => transfer.progress(done + n) });
         if (answer.status !== 200) throw storeProblem(answer);
         state.etags[part.PartNumber] = answer.header("ETag"); // S3-compatible stores may list parts without one
+        state.digests[part.PartNumber] = sum;
         unfinished.save(state);
         done += body.size;
         transfer.progress(done);
@@ -306,6 +332,7 @@ async function partsHeld(state) {
   const answer = await sendSigned(list);
   if (answer.status !== 200) throw storeProblem(answer);
   const xml = new DOMParser().parseFromString(answer.text, "application/xml");
+  if (xml.querySelector("IsTruncated")?.textContent === "true") throw new Problem("ListTruncated", 0, state.uploadId);
   const held = new Map();
   for (const part of xml.querySelectorAll("Part")) {
     const n = Number(part.querySelector("PartNumber")?.textContent);
@@ -333,7 +360,7 @@ function showUnfinished() {
       const file = picker.files[0];
       if (!file) return;
       const transfer = new Transfer("Resumable (multipart)", state.key, state.size);
-      if (file.name !== state.name || file.size !== state.size) {
+      if (file.size !== state.size) {
         return transfer.failed(new Problem("NotTheSameFile", 0, `${file.name}, ${sizeText(file.size)}`));
       }
       runMultipart(file, state, transfer);
@@ -424,7 +451,7 @@ async function showFiles() {
 async function fileCard(file) {
   const name = nameOf(file.key);
   const [download, head, thumb] = await Promise.all([
-    presign({ key: file.key, responseContentDisposition: "attachment" }),
+    presign({ key: file.key, responseContentDisposition: "attachment" }).catch(() => null),
     presign({ key: file.key, method: "HEAD" }).then(sendSigned).catch(() => null),
     IMAGE.test(name) ? presign({ key: file.key, ...(config.provider === "aliyun" ? { process: config.thumbnail } : {}) }).catch(() => null) : null,
   ]);
@@ -435,7 +462,8 @@ async function fileCard(file) {
     element("span", { class: "name" }, name),
     element("span", { class: "meta" }, `${sizeText(file.size)}${type ? `, ${type}` : ""}`),
     element("time", { class: "meta", datetime: file.modified.toISOString() }, file.modified.toLocaleString()),
-    element("a", { href: download.URL, download: name.split("/").pop() }, "Download"));
+    download ? element("a", { href: download.URL, download: name.split("/").pop() }, "Download")
+      : element("span", { class: "meta" }, "no download link: stsvend refuses this name"));
 }
 
 // ---- Records and credentials ------------------------------------------------------------------
