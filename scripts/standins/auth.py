@@ -6,21 +6,35 @@ recomputed with Alibaba's official `oss2` SDK from the request as received and c
 * a URL signature, V4 (`x-oss-signature`) or V1 (`Signature`): oss2 presigns the same method,
   bucket, key, query parameters (all but the signer's) and signed headers at the URL's own
   signing time (`presign_with_oss2` of scripts/oracles/verify_presigned.py, which handles
-  bucket-level URLs too); past its expiry it is 403 AccessDenied "Request has expired.";
+  bucket-level URLs too); past its expiry it is 403 AccessDenied "Request has expired.".
+  Before that, the signer's parameters are checked as OSS's error pages describe them (the
+  statuses of the format errors are the stand-in's choice): V4 needs
+  `x-oss-signature-version` OSS4-HMAC-SHA256, `x-oss-expires` an integer from 1 to 604800
+  (7 days; 400 InvalidArgument, EC 0002-00000232), an `x-oss-date` at most 15 minutes ahead
+  (403 RequestTimeTooSkewed) and an `x-oss-credential` whose scope is
+  `<id>/<x-oss-date's day>/<the stand-in's region>/oss/aliyun_v4_request` (400
+  InvalidArgument naming the part that differs); V1 needs `Expires` in unix seconds (400
+  InvalidArgument, EC 0002-00000067 when missing, 0002-00000070 when not a number; OSS caps
+  no V1 expiry);
 * an `Authorization` header, V1 (`OSS <id>:<signature>`) or V4 (`OSS4-HMAC-SHA256
   Credential=…, AdditionalHeaders=…, Signature=…`): oss2's `ProviderAuth` / `ProviderAuthV4`
   `_sign_request` signs the request as received with its clock pinned to the request's `Date`
   / `x-oss-date`; a request time more than 15 minutes from now is 403 RequestTimeTooSkewed. V4
   requests must send `x-oss-content-sha256: UNSIGNED-PAYLOAD` (what OSS accepts, and what oss2
-  signs);
-* a PostObject form (see forms.py).
+  signs), and their whole `Credential` must be the one oss2 makes (the scope checked as for
+  URLs), not only their `Signature`;
+* a PostObject form (see forms.py, which checks a V4 form's scope with `v4_access_key_id`).
+
+URL and header signatures do not depend on the body, so the OSS stand-in checks them before it
+reads one.
 
 Access keys are the stand-in's own (`credentials`: id -> secret) or issued by the STS stand-in
 (`sts.lookup`). An STS key needs its security token (`x-oss-security-token` header, the
 `security-token` / `x-oss-security-token` query parameter, or the form field): missing, it is
 403 InvalidAccessKeyId (as OSS treats a key it cannot find); another token is 403
 InvalidSecurityToken; past the credential's expiration, 403 SecurityTokenExpired. A token sent
-with a permanent key is 403 InvalidAccessKeyId (OSS then looks the key up as an STS key).
+with a permanent key is 403 InvalidAccessKeyId (OSS then looks the key up as an STS key). The
+caller carries the session policies the STS key is held to (its own and its chain's).
 
 oss2 reads its clock from module globals, so the re-signing pins them with unittest.mock under
 one lock; an oss2 client signing in another thread of the same process at that instant would
@@ -47,17 +61,20 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "oracles"))
 import verify_presigned as oracle  # noqa: E402  (the oss2 regeneration the oracles use)
 
 MAX_SKEW = datetime.timedelta(minutes=15)
+MAX_V4_EXPIRES = 7 * 24 * 3600
 SIGNING_LOCK = threading.Lock()
 V4_ALGORITHM = "OSS4-HMAC-SHA256"
+V4_SCOPE_END = ["oss", "aliyun_v4_request"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Caller:
-    """Whose key signed: its id, and the session policy to enforce (None: none, a key of the
-    stand-in's own) with the account its resources are named in."""
+    """Whose key signed: its id, and the session policies to enforce, each of which must allow
+    (none: a key of the stand-in's own, or an STS key issued without a policy), with the
+    account its resources are named in."""
 
     access_key_id: str
-    policy: Optional[dict] = None
+    policies: Tuple[dict, ...] = ()
     account: str = "*"
 
 
@@ -77,6 +94,46 @@ def same(a: str, b: str) -> bool:
 
 def now_utc() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
+
+
+def invalid(message: str, ec: Optional[str] = None) -> Refused:
+    return Refused(400, "InvalidArgument", message, ec)
+
+
+def check_not_ahead(moment: datetime.datetime) -> None:
+    """A signing time more than 15 minutes ahead of the stand-in's clock is refused."""
+    if moment - now_utc() > MAX_SKEW:
+        raise Refused(403, "RequestTimeTooSkewed",
+                      "The difference between the request time and the current time is too large.")
+
+
+def check_v4_version(value: Optional[str]) -> None:
+    if value != V4_ALGORITHM:
+        raise invalid(f"x-oss-signature-version must be {V4_ALGORITHM}.")
+
+
+def v4_access_key_id(credential: str, x_oss_date: str, region: str, where: str) -> str:
+    """The key id of a V4 credential `<id>/<date>/<region>/oss/aliyun_v4_request`, once its
+    date is x-oss-date's day and its region the stand-in's; 400 InvalidArgument otherwise."""
+    parts = credential.split("/")
+    if len(parts) != 5 or not parts[0] or parts[3:] != V4_SCOPE_END:
+        raise invalid(f"{where} is not <AccessKeyId>/<date>/<region>/oss/aliyun_v4_request.")
+    if parts[1] != x_oss_date[:8]:
+        raise invalid(f"The date in {where} ({parts[1]}) is not the day of x-oss-date ({x_oss_date[:8]}).")
+    if parts[2] != region:
+        raise invalid(f"The region in {where} ({parts[2][:40]}) is not this endpoint's region ({region}).")
+    return parts[0]
+
+
+def url_v1_terms(params: Dict[str, str]) -> Tuple[str, datetime.datetime, int]:
+    """(key id, a signing time, seconds valid) of a V1 URL: it signs only its expiry, so any
+    signing time before it will do."""
+    expires = params.get("Expires", "")
+    if not expires.isascii() or not expires.isdigit() or len(expires) > 11:
+        raise invalid("Expires must be the URL's expiry in unix seconds.",
+                      "0002-00000070" if expires else "0002-00000067")
+    signing_time = datetime.datetime.fromtimestamp(int(expires) - 60, datetime.timezone.utc)
+    return params.get("OSSAccessKeyId", ""), signing_time, 60
 
 
 def account_of(role_arn: str) -> str:
@@ -104,7 +161,7 @@ class Authenticator:
             raise Refused(403, "InvalidSecurityToken", "The security token you provided is invalid.")
         if now_utc() >= issued.expiration:
             raise Refused(403, "SecurityTokenExpired", "The security token you provided has expired.")
-        return issued.access_key_secret, Caller(access_key_id, issued.policy, account_of(issued.role_arn))
+        return issued.access_key_secret, Caller(access_key_id, tuple(issued.policies), account_of(issued.role_arn))
 
     def request(self, method: str, bucket: str, key: str, params: Dict[str, str], headers) -> Caller:
         """The caller of a header- or URL-signed request; 403 when unsigned."""
@@ -119,15 +176,8 @@ class Authenticator:
 
     def url_signed(self, method: str, bucket: str, key: str, params: Dict[str, str], headers) -> Caller:
         version = "v4" if "x-oss-signature" in params else "v1"
-        if version == "v4":
-            access_key_id = params.get("x-oss-credential", "").split("/")[0]
-            signing_time = oracle.parse_x_oss_date(params.get("x-oss-date", ""))
-            expires_in = int(params.get("x-oss-expires", "0"))
-        else:
-            access_key_id = params.get("OSSAccessKeyId", "")
-            expires_in = 60  # V1 signs only the expiry: any signing time before it will do
-            signing_time = datetime.datetime.fromtimestamp(int(params.get("Expires", "0")) - expires_in,
-                                                           datetime.timezone.utc)
+        terms = self.url_v4_terms if version == "v4" else url_v1_terms
+        access_key_id, signing_time, expires_in = terms(params)
         token = params.get("x-oss-security-token") or params.get("security-token")
         secret, caller = self.key(access_key_id, token)
         if now_utc() > signing_time + datetime.timedelta(seconds=expires_in):
@@ -150,6 +200,19 @@ class Authenticator:
                     params.get(name)):
             raise signature_mismatch()
         return caller
+
+    def url_v4_terms(self, params: Dict[str, str]) -> Tuple[str, datetime.datetime, int]:
+        """(key id, signing time, seconds valid) of a V4 URL, once its signer parameters hold."""
+        check_v4_version(params.get("x-oss-signature-version"))
+        expires = params.get("x-oss-expires", "")
+        if not (expires.isascii() and expires.isdigit() and 1 <= int(expires) <= MAX_V4_EXPIRES):
+            raise invalid(f"x-oss-expires must be a whole number of seconds from 1 to {MAX_V4_EXPIRES}.",
+                          "0002-00000232" if expires else "0002-00000215")
+        date = params.get("x-oss-date", "")
+        signing_time = oracle.parse_x_oss_date(date)
+        access_key_id = v4_access_key_id(params.get("x-oss-credential", ""), date, self.region, "x-oss-credential")
+        check_not_ahead(signing_time)
+        return access_key_id, signing_time, int(expires)
 
     # -- Authorization headers ------------------------------------------------------------
 
@@ -186,9 +249,11 @@ class Authenticator:
 
     def header_signed_v4(self, method, bucket, key, params, headers, authorization) -> Caller:
         fields = parse_v4_authorization(authorization)
-        access_key_id = fields.get("Credential", "").split("/")[0]
-        signing_time = oracle.parse_x_oss_date(headers.get("x-oss-date", ""))
+        date = headers.get("x-oss-date", "")
+        signing_time = oracle.parse_x_oss_date(date)
         self.check_skew(signing_time)
+        access_key_id = v4_access_key_id(fields.get("Credential", ""), date, self.region,
+                                         "the Authorization header's Credential")
         if headers.get("x-oss-content-sha256") != "UNSIGNED-PAYLOAD":
             raise Refused(400, "InvalidArgument", "x-oss-content-sha256 must be UNSIGNED-PAYLOAD.")
         secret, caller = self.key(access_key_id, headers.get("x-oss-security-token"))
@@ -198,8 +263,8 @@ class Authenticator:
         additional = [h for h in fields.get("AdditionalHeaders", "").split(";") if h]
         with SIGNING_LOCK, oracle.pinned_oss2_clock(signing_time):
             auth._sign_request(request, bucket, key, in_additional_headers=additional)
-        expected = parse_v4_authorization(request.headers["authorization"]).get("Signature")
-        if not same(expected, fields.get("Signature")):
+        expected = parse_v4_authorization(request.headers["authorization"])
+        if not all(same(expected.get(name), fields.get(name)) for name in ("Credential", "Signature")):
             raise signature_mismatch()
         return caller
 

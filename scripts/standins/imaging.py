@@ -14,6 +14,12 @@ A process is `image/<op>,<k>_<v>,…/<op>,…`, the operations applied in order.
   both are taken as absolute here); `info` (JSON: FileSize, Format, ImageHeight, ImageWidth,
   each `{"value": "…"}`, as OSS answers).
 
+Limits, as OSS's: a source image over 30000 pixels a side or 250 million in all is 400
+InvalidArgument (EC 0040-00000009), checked before it is decoded; a resize whose result (or the
+scaled image a `fill` crops, or a `pad` canvas) would be over 16384 pixels a side or 4096 x 4096
+pixels in all is 400 InvalidArgument (EC 0040-00000007), checked before any pixel is
+allocated. A process of more than 10 operations is not available in the stand-in.
+
 Anything else (other image operations, `style/`, `video/`, `doc/`, `imm/`, …) is 400
 InvalidArgument saying it is not available in the local stand-in; an object Pillow cannot read
 as an image is 400 BadRequest; a bad parameter is 400 InvalidArgument.
@@ -31,7 +37,11 @@ FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "bmp": "
 OSS_FORMAT = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "BMP": "bmp", "GIF": "gif", "TIFF": "tiff"}
 MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "BMP": "image/bmp",
         "GIF": "image/gif", "TIFF": "image/tiff"}
-MAX_SIDE = 16384
+MAX_SIDE = 16384  # a resize target's side
+MAX_PIXELS = 4096 * 4096  # a resize result's area
+MAX_SOURCE_SIDE, MAX_SOURCE_PIXELS = 30000, 250_000_000
+MAX_OPERATIONS = 10
+NOT_AN_IMAGE = (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError)
 
 
 def bad(message: str) -> Refused:
@@ -43,8 +53,11 @@ def parse(process: str) -> List[Tuple[str, Dict[str, str]]]:
     kind, _, rest = process.partition("/")
     if kind != "image":
         raise not_available(f"x-oss-process {kind}/")
+    steps = rest.split("/")
+    if len(steps) > MAX_OPERATIONS:
+        raise not_available(f"an x-oss-process of more than {MAX_OPERATIONS} operations")
     operations = []
-    for text in rest.split("/"):
+    for text in steps:
         name, *params = text.split(",")
         if name not in ("resize", "format", "quality", "info"):
             raise not_available(f"x-oss-process image/{name}")
@@ -67,19 +80,38 @@ def image_info(data: bytes) -> Optional[Dict[str, str]]:
         with Image.open(io.BytesIO(data)) as image:
             return {"width": str(image.width), "height": str(image.height),
                     "format": OSS_FORMAT.get(image.format, (image.format or "").lower())}
-    except (UnidentifiedImageError, OSError, ValueError):
+    except NOT_AN_IMAGE:
         return None
+
+
+def check_size(width: int, height: int) -> None:
+    """A resize result within OSS's limits."""
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+        raise Refused(400, "InvalidArgument", f"The resized image would be {width} x {height} pixels: over"
+                      f" {MAX_SIDE} a side or 4096 x 4096 in all.", ec="0040-00000007")
+
+
+def open_image(data: bytes) -> Image.Image:
+    """The object as a decoded image, once its size is within OSS's limits for a source."""
+    too_large = Refused(400, "InvalidArgument", "The source image is over 30000 pixels a side or 250 million"
+                        " in all.", ec="0040-00000009")
+    try:
+        image = Image.open(io.BytesIO(data))
+        if max(image.size) > MAX_SOURCE_SIDE or image.width * image.height > MAX_SOURCE_PIXELS:
+            raise too_large
+        image.load()
+        return image
+    except Image.DecompressionBombError:  # Pillow's own limit, past OSS's
+        raise too_large from None
+    except NOT_AN_IMAGE:
+        raise Refused(400, "BadRequest", "The image format is not supported: the object is not an image"
+                      " the stand-in can read.") from None
 
 
 def process(data: bytes, text: str) -> Tuple[bytes, str]:
     """The processed bytes and their Content-Type."""
     operations = parse(text)
-    try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise Refused(400, "BadRequest", "The image format is not supported: the object is not an image"
-                      " the stand-in can read.") from None
+    image = open_image(data)
     target, quality = image.format or "PNG", None
     for name, params in operations:
         if name == "info":
@@ -142,12 +174,14 @@ def scaled(image: Image.Image, ratio: float, enlarge: bool) -> Image.Image:
     if ratio > 1 and not enlarge:
         return image
     size = (max(1, round(image.width * ratio)), max(1, round(image.height * ratio)))
+    check_size(*size)
     return image.resize(size, Image.LANCZOS)
 
 
 def boxed(image: Image.Image, mode: str, w: int, h: int, color: str, enlarge: bool) -> Image.Image:
     if (w > image.width or h > image.height) and not enlarge:
         return image
+    check_size(w, h)
     if mode == "fixed":
         return image.resize((w, h), Image.LANCZOS)
     cover = mode == "fill"

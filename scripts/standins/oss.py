@@ -9,28 +9,56 @@ receives as OSS would, answering refusals with OSS's XML error body, status and 
   SDK, PostObject forms with alibabacloud-oss-v2's signer primitives (auth.py, forms.py). Keys
   are the stand-in's own (`credentials`) or issued by the STS stand-in (`sts`), whose security
   token must come along.
-* A key issued with a session policy is held to it (policy.py): the actions are oss:PutObject
-  (PUT, form POST, InitiateMultipartUpload, UploadPart, CompleteMultipartUpload), oss:GetObject
-  (GET incl. x-oss-process, HEAD), oss:DeleteObject, oss:AbortMultipartUpload, oss:ListParts
-  and oss:ListObjects (with `oss:Prefix` the listing's prefix, empty when absent, and
-  `oss:Delimiter` when given); a refusal is 403 AccessDenied "Access denied by authorizer's
-  policy.". The role's own permission policy is not modelled.
+* A key issued with a session policy is held to it, and to the policies of the keys it was
+  chained from (policy.py): the actions are oss:PutObject (PUT, form POST,
+  InitiateMultipartUpload, UploadPart, CompleteMultipartUpload), oss:GetObject (GET incl.
+  x-oss-process, HEAD), oss:DeleteObject, oss:AbortMultipartUpload, oss:ListParts and
+  oss:ListObjects (with `oss:Prefix` the listing's prefix, empty when absent, and
+  `oss:Delimiter` when given); an upload (PUT, form POST, multipart initiate) that sets
+  `x-oss-tagging` needs oss:PutObjectTagging too, and one that sets an `x-oss-object-acl`
+  other than `default` needs oss:PutObjectAcl too (header or form field alike). A refusal is
+  403 AccessDenied "Access denied by authorizer's policy.". The role's own permission policy
+  is not modelled.
+* Bodies: a Content-Length that is not a number is 400 InvalidArgument, and one over 5 GiB
+  (OSS's limit for PutObject, UploadPart and PostObject) 400 EntityTooLarge, before anything is
+  read; a chunked body is cut off there too. A header- or URL-signed request's body is read only
+  after its signature is checked (none depends on the body), so an unsigned or badly signed
+  upload is refused without reading it; a refused request's unread body is dropped when it is
+  at most 1 MiB (so the client reads the answer), else the connection is closed unread. Bodies
+  are held in memory; a form POST's body is read whole before its signature can be checked.
 * Objects (store.py): PUT (Content-MD5 checked, 400 InvalidDigest), GET (a single `Range`,
   `response-*` overrides, `x-oss-process` via imaging.py), HEAD (errors in `x-oss-err` as OSS
   sends them), DELETE; Content-Type (else guessed from the key), Content-Disposition and
   x-oss-meta-* kept; ETag the upper-hex MD5 in quotes; `x-oss-hash-crc64ecma` returned.
   `x-oss-forbid-overwrite: true` (header or form field; at PUT, form POST, multipart initiate and
-  complete) keeps an existing object: 409 FileAlreadyExists.
+  complete) keeps an existing object: 409 FileAlreadyExists. Every value that goes back in a
+  response header (`response-*` overrides, Content-Type, Content-Disposition, x-oss-meta-*
+  names and values, from headers or form fields) must be free of control characters (CR, LF,
+  …), and a name a token, else 400 InvalidArgument: no header injection; a parameter's or
+  field's non-ASCII text goes back as its UTF-8 bytes. An upload's
+  `x-oss-tagging` is checked (see above) but not kept; `x-oss-object-acl` may be `default` or
+  `private` (the buckets are private), a public ACL is not available, another value 400
+  InvalidArgument; `x-oss-server-side-encryption` (and its key id / data encryption) and an
+  `x-oss-storage-class` other than Standard are not available.
 * Listings (listing.py) and multipart uploads (multipart.py, store.py).
 * CORS (cors.py): `cors=None` is a bucket without CORS (every preflight 403).
 * Upload callbacks, as OSS makes them: the `callback` (query parameter, `x-oss-callback` header,
-  or form field; at PUT, form POST and multipart complete) is decoded, its `callbackBody` filled
-  with the upload's values (`${bucket}`, `${object}`, `${etag}`, `${size}`, `${mimeType}`,
-  `${crc64}`, `${contentMd5}`, `${imageInfo.height|width|format}` for images, `${x:…}` from
-  `callback-var`; as JSON values when `callbackBodyType` is application/json), signed with this
-  stand-in's RSA key (PKCS#1 v1.5, MD5) over the callback URL's decoded path, `?` and raw query,
-  `\\n` and the body, and posted with `authorization` and `x-oss-pub-key-url`; the answer is
-  relayed to the uploader (200), or `CallbackFailed` (203) as OSS does.
+  or form field; at PUT, form POST and multipart complete) is decoded and checked before
+  anything is stored: JSON with `callbackUrl` and `callbackBody` (else 400 InvalidArgument "The
+  callback configuration is not json format."), the `callbackUrl` one to five `;`-separated
+  http or https URLs with a host (else 400 InvalidArgument "The callbackUrl is invalid.", EC
+  0007-00000004; OSS's refusal of private addresses is not modelled: the stand-in calls back
+  on 127.0.0.1). Its `callbackBody` is filled with the upload's values (`${bucket}`,
+  `${object}`, `${etag}`, `${size}`, `${mimeType}`, `${crc64}`, `${contentMd5}`,
+  `${imageInfo.height|width|format}` for images, `${x:…}` from `callback-var`; as JSON values
+  when `callbackBodyType` is application/json), signed with this stand-in's RSA key (PKCS#1
+  v1.5, MD5) over the callback URL's decoded path, `?` and raw query, `\\n` and the body, and
+  posted with `authorization` and `x-oss-pub-key-url` to each URL in turn until one answers
+  200, through an opener that speaks http and https only and follows no redirect (a 3xx is a
+  failed callback). A 200 answer of at most 1 MiB is relayed to the uploader (200); else
+  `CallbackFailed` (203) as OSS answers it: "Error status : <status>." with, for an HTTP
+  answer, its first line cut to 100 printable characters, or -1 with OSS's words when no
+  answer came.
 * `on_created(bucket, key, size, etag, content_type)` is called after each object is created
   (PUT, form POST, multipart complete), `etag` as OSS's events give it (upper hex, no quotes).
 
@@ -54,8 +82,7 @@ import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import oss2.auth
 from cryptography.hazmat.primitives import hashes, serialization
@@ -93,16 +120,65 @@ OPERATIONS = [
     ("GET", False, set(), {"continuation-token"}, "list_objects", "oss:ListObjects"),
 ]
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+MAX_OBJECT_SIZE = 5 * 1024 ** 3  # OSS's limit for PutObject, UploadPart and PostObject
+DRAIN_LIMIT = 1024 * 1024  # a refused request's unread body up to this is read and dropped
+MAX_CALLBACK_ANSWER = 1024 * 1024
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+ACLS = ("default", "private", "public-read", "public-read-write")
+ENCRYPTION = ("x-oss-server-side-encryption", "x-oss-server-side-encryption-key-id",
+              "x-oss-server-side-data-encryption")
 
 
-@dataclass
+def body_length(headers) -> Tuple[int, bool]:
+    """(Content-Length, chunked) of a request, refused before anything is read when the length
+    is not a number or over 5 GiB."""
+    if "chunked" in (headers.get("Transfer-Encoding") or "").lower():
+        return 0, True
+    length = headers.get("Content-Length") or "0"
+    if not re.fullmatch(r"[0-9]{1,19}", length):
+        raise Refused(400, "InvalidArgument", "Content-Length is not a number.")
+    if int(length) > MAX_OBJECT_SIZE:
+        raise too_large()
+    return int(length), False
+
+
+def too_large() -> Refused:
+    return Refused(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.")
+
+
 class Request:
-    method: str
-    bucket: str
-    key: str
-    params: Dict[str, str]
-    headers: object  # http.server's message: case-insensitive get()
-    body: bytes
+    """A request as received. Its body is read only when an operation asks for it, after the
+    signature of a header- or URL-signed request is checked."""
+
+    def __init__(self, handler):
+        self.method, self.headers, self.rfile = handler.command, handler.headers, handler.rfile
+        self.length, self.chunked = body_length(handler.headers)
+        self.reading, self._body = False, b""
+        self.bucket, self.key, self.params = "", "", {}
+
+    def read_target(self, target: str) -> None:
+        """The bucket, key and query parameters of the request line's target."""
+        parts = urllib.parse.urlsplit(target)
+        path = oracle.unquote_strict(parts.path, "URL path")
+        self.bucket, _, self.key = path.lstrip("/").partition("/")
+        self.params = oracle.parse_query(parts.query, "URL")
+
+    @property
+    def body(self) -> bytes:
+        if not self.reading:
+            self.reading = True
+            self._body = read_chunked(self.rfile, MAX_OBJECT_SIZE) if self.chunked else self.rfile.read(self.length)
+        return self._body
+
+    def drop_unread(self) -> bool:
+        """Reads and drops an unread body of at most 1 MiB (so the client, still sending, reads
+        the answer); False when a larger or chunked one is left unread."""
+        if self.reading or (self.length == 0 and not self.chunked):
+            return True
+        if self.chunked or self.length > DRAIN_LIMIT:
+            return False
+        return len(self.body) == self.length
 
 
 def truthy(value: Optional[str]) -> bool:
@@ -113,14 +189,60 @@ def http_date(moment: Optional[datetime.datetime] = None) -> str:
     return email.utils.format_datetime(moment or datetime.datetime.now(datetime.timezone.utc), usegmt=True)
 
 
+def header_value(name: str, value: str) -> str:
+    """A header (name and value) the stand-in will send back: a token for a name and no
+    control characters in the value (no header injection); 400 InvalidArgument otherwise."""
+    if CONTROL.search(value) or not HEADER_NAME.match(name):
+        raise Refused(400, "InvalidArgument", f"{name[:60]} holds a control character or a character an"
+                      " HTTP header cannot carry.")
+    return value
+
+
+def as_sent(text: str) -> str:
+    """A query parameter's or form field's text as http.server writes it byte for byte in a
+    header (it encodes Latin-1): its UTF-8 bytes, as request headers arrive."""
+    return text.encode("utf-8").decode("latin-1")
+
+
 def attributes(headers, key: str, override: str = "") -> dict:
     """What an upload keeps besides its bytes: Content-Type (else guessed from the key),
-    Content-Disposition and x-oss-meta-*."""
+    Content-Disposition and x-oss-meta-*, each fit to go back in a response header
+    (`headers` as they arrive: a form's fields go through as_sent first)."""
     lower = {k.lower(): v for k, v in headers.items()}
     content_type = override or lower.get("content-type") or mimetypes.guess_type(key)[0]
-    return {"content_type": content_type or "application/octet-stream",
-            "content_disposition": lower.get("content-disposition"),
-            "meta": {k: v for k, v in lower.items() if k.startswith("x-oss-meta-")}}
+    disposition = lower.get("content-disposition")
+    return {"content_type": header_value("Content-Type", content_type or "application/octet-stream"),
+            "content_disposition": disposition and header_value("Content-Disposition", disposition),
+            "meta": {k: header_value(k, v) for k, v in lower.items() if k.startswith("x-oss-meta-")}}
+
+
+def overrides(params: Dict[str, str]) -> Dict[str, str]:
+    """The response headers the `response-*` parameters set."""
+    return {OVERRIDES[k]: as_sent(header_value(k, v)) for k, v in params.items() if k in OVERRIDES}
+
+
+def extra_actions(values: Dict[str, str]) -> List[str]:
+    """What an upload's headers or form fields (names in lower case) need besides
+    oss:PutObject."""
+    actions = ["oss:PutObjectTagging"] if "x-oss-tagging" in values else []
+    if values.get("x-oss-object-acl", "default") != "default":
+        actions.append("oss:PutObjectAcl")
+    return actions
+
+
+def check_upload_options(values: Dict[str, str]) -> None:
+    """400 for the upload options the stand-in does not model (see the module docstring)."""
+    acl = values.get("x-oss-object-acl", "default")
+    if acl not in ACLS:
+        raise Refused(400, "InvalidArgument", "no such object access control exists")
+    if acl.startswith("public-"):
+        raise not_available(f"x-oss-object-acl {acl} (its buckets are private: it serves no anonymous reads)")
+    for name in ENCRYPTION:
+        if name in values:
+            raise not_available(f"server-side encryption ({name})")
+    storage_class = values.get("x-oss-storage-class", "Standard")
+    if storage_class != "Standard":
+        raise not_available(f"x-oss-storage-class {storage_class[:40]} (it stores Standard only)")
 
 
 def check_content_md5(headers, body: bytes) -> None:
@@ -130,13 +252,51 @@ def check_content_md5(headers, body: bytes) -> None:
 
 
 def parse_callback(encoded: str) -> dict:
+    """The callback's JSON, once it names a callbackBody and one to five http(s) URLs."""
     try:
         spec = json.loads(base64.b64decode(encoded, validate=True))
         if not isinstance(spec, dict) or not spec.get("callbackUrl") or "callbackBody" not in spec:
             raise ValueError("callbackUrl and callbackBody are required")
-        return spec
     except ValueError:
         raise Refused(400, "InvalidArgument", "The callback configuration is not json format.") from None
+    callback_urls(spec)
+    return spec
+
+
+def callback_urls(spec: dict) -> List[str]:
+    urls = [url.strip() for url in str(spec["callbackUrl"]).split(";") if url.strip()]
+    if not 1 <= len(urls) <= 5 or not all(map(is_http_url, urls)):
+        raise Refused(400, "InvalidArgument", "The callbackUrl is invalid.", ec="0007-00000004")
+    return urls
+
+
+def is_http_url(url: str) -> bool:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def callback_opener() -> urllib.request.OpenerDirector:
+    """An opener for http and https only (no file:, ftp: or data:, no proxy from the
+    environment) that follows no redirect: a 3xx is the callback's answer."""
+    opener = urllib.request.OpenerDirector()
+    for handler in (urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(),
+                    urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor()):
+        opener.add_handler(handler)
+    return opener
+
+
+def callback_failure(status: int, text: bytes) -> bytes:
+    """OSS's CallbackFailed error: the status, and a short reason: with no HTTP answer (-1),
+    the stand-in's own words; else the answer's first line, cut to 100 printable characters."""
+    if status == -1:
+        return xml_error("CallbackFailed", f"Error status : -1.{text.decode()}")
+    line = next(iter(text[:200].decode(errors="replace").splitlines()), "")
+    reason = "".join(c for c in line if c.isprintable())[:100]
+    return xml_error("CallbackFailed", f"Error status : {status}." + (f" {reason}" if reason else ""))
 
 
 def parse_callback_var(encoded: Optional[str]) -> Dict[str, str]:
@@ -226,9 +386,10 @@ class StandInOss:
 
     def answer(self, handler) -> None:
         request_id = secrets.token_hex(12).upper()
-        method = handler.command
+        method, request = handler.command, None
         try:
-            request = self.read_request(handler)
+            request = Request(handler)
+            request.read_target(handler.path)
             status, headers, out = self.route(request)
         except Refused as e:
             status, headers = e.status, {"Content-Type": "application/xml"}
@@ -239,6 +400,8 @@ class StandInOss:
                 traceback.print_exc(limit=5, file=sys.stderr)
             status, headers = 400, {"Content-Type": "application/xml"}
             out = xml_error("InvalidArgument", f"{type(e).__name__}: {e}"[:300], request_id)
+        if not self.dropped(request):
+            handler.close_connection = True
         if method != "OPTIONS":
             headers = {**cors.actual(self.cors, handler.headers.get("Origin"), method), **headers}
         headers.setdefault("Content-Length", str(len(out)))
@@ -247,6 +410,14 @@ class StandInOss:
             headers["Content-Length"] = "0"
         self.write(handler, status, {"x-oss-request-id": request_id, "Date": http_date(),
                                      "Server": "oss-stand-in", **headers}, b"" if method == "HEAD" else out)
+
+    @staticmethod
+    def dropped(request: Optional[Request]) -> bool:
+        """Whether the request's body is read (or small enough to read and drop now)."""
+        try:
+            return request is not None and request.drop_unread()
+        except (OSError, ValueError):
+            return False
 
     @staticmethod
     def write(handler, status: int, headers: Dict[str, str], out: bytes) -> None:
@@ -258,21 +429,6 @@ class StandInOss:
             handler.wfile.write(out)
         except OSError:
             handler.close_connection = True
-
-    @staticmethod
-    def read_request(handler) -> Request:
-        if "chunked" in (handler.headers.get("Transfer-Encoding") or "").lower():
-            body = read_chunked(handler.rfile)
-        else:
-            length = handler.headers.get("Content-Length") or "0"
-            if not length.isdigit():
-                raise Refused(400, "InvalidArgument", "Content-Length is not a number.")
-            body = handler.rfile.read(int(length))
-        parts = urllib.parse.urlsplit(handler.path)
-        path = oracle.unquote_strict(parts.path, "URL path")
-        bucket, _, key = path.lstrip("/").partition("/")
-        return Request(handler.command, bucket, key, oracle.parse_query(parts.query, "URL"),
-                       handler.headers, body)
 
     # -- routing and authorisation -------------------------------------------------------
 
@@ -290,6 +446,8 @@ class StandInOss:
         caller = self.auth.request(request.method, request.bucket, request.key, request.params,
                                    request.headers)
         self.authorize(caller, action, request.bucket, request.key, request.params)
+        if operation in ("put_object", "initiate"):
+            self.check_upload(caller, request.bucket, request.key, {k.lower(): v for k, v in request.headers.items()})
         return getattr(self, operation)(request)
 
     @staticmethod
@@ -305,8 +463,8 @@ class StandInOss:
         raise not_available(f"{request.method} on an {what} with {sorted(named) or 'no sub-resource'}")
 
     def authorize(self, caller: Caller, action: str, bucket: str, key: str, params: Dict[str, str]) -> None:
-        """The session policy of an STS key must allow the action (policy.py)."""
-        if caller.policy is None:
+        """Every session policy the STS key is held to must allow the action (policy.py)."""
+        if not caller.policies:
             return
         resource = f"acs:oss:{self.region}:{caller.account}:{bucket}" + (f"/{key}" if key else "")
         context = {}
@@ -314,8 +472,15 @@ class StandInOss:
             context["oss:Prefix"] = params.get("prefix", "")
             if "delimiter" in params:
                 context["oss:Delimiter"] = params["delimiter"]
-        if policy.decide(caller.policy, action, resource, context) != "allow":
+        if policy.decide_all(caller.policies, action, resource, context) != "allow":
             raise Refused(403, "AccessDenied", "Access denied by authorizer's policy.", ec="0003-00000301")
+
+    def check_upload(self, caller: Caller, bucket: str, key: str, values: Dict[str, str]) -> None:
+        """An upload's headers or form fields (names in lower case): the actions they need
+        besides oss:PutObject, then the options the stand-in does not model."""
+        for action in extra_actions(values):
+            self.authorize(caller, action, bucket, key, {})
+        check_upload_options(values)
 
     # -- objects --------------------------------------------------------------------------
 
@@ -338,9 +503,11 @@ class StandInOss:
         check_key(key)
         self.authorize(caller, "oss:PutObject", request.bucket, key, {})
         lower = {k.lower(): v for k, v in fields.items()}
+        self.check_upload(caller, request.bucket, key, lower)
         if lower.get("callback"):
             parse_callback(lower["callback"])
-        meta = self.store.put(request.bucket, key, data, attributes(fields, key, lower.get("x-oss-content-type", "")),
+        sent = {name: as_sent(value) for name, value in fields.items()}
+        meta = self.store.put(request.bucket, key, data, attributes(sent, key, as_sent(lower.get("x-oss-content-type", ""))),
                               truthy(lower.get("x-oss-forbid-overwrite")))
         status = int(lower.get("success_action_status") or 204)
         status = status if status in (200, 201, 204) else 204
@@ -351,6 +518,7 @@ class StandInOss:
                             lambda: (status, {"ETag": f'"{meta["etag"]}"'}, body))
 
     def get_object(self, request: Request):
+        override = overrides(request.params)
         meta = self.store.head(request.bucket, request.key)
         data = self.store.read(request.bucket, request.key)
         headers, status = object_headers(meta), 200
@@ -364,13 +532,14 @@ class StandInOss:
                 status, data = 206, data[span[0]:span[1] + 1]
                 headers["Content-Range"] = f"bytes {span[0]}-{span[1]}/{meta['size']}"
                 headers.pop("x-oss-hash-crc64ecma")
-        headers.update({OVERRIDES[k]: v for k, v in request.params.items() if k in OVERRIDES})
+        headers.update(override)
         return status, headers, data
 
     def head_object(self, request: Request):
+        override = overrides(request.params)
         meta = self.store.head(request.bucket, request.key)
         headers = object_headers(meta)
-        headers.update({OVERRIDES[k]: v for k, v in request.params.items() if k in OVERRIDES})
+        headers.update(override)
         headers["Content-Length"] = str(meta["size"])
         return 200, headers, b""
 
@@ -465,38 +634,49 @@ class StandInOss:
         for name, value in values.items():
             filled = json.dumps(value) if json_body else urllib.parse.quote(str(value), safe="")
             body = body.replace("${" + name + "}", filled)
-        url = spec["callbackUrl"]
+        for url in callback_urls(spec):
+            status, text = self.post_callback(url, body, spec.get("callbackBodyType"))
+            self.callbacks.append((url, status, text))
+            if status == 200:
+                return 200, {"Content-Type": "application/json", "ETag": f'"{etag}"'}, text
+        return 203, {"Content-Type": "application/xml"}, callback_failure(status, text)
+
+    def post_callback(self, url: str, body: str, body_type: Optional[str]) -> Tuple[int, bytes]:
+        """(status, answer) of one signed callback POST; -1 and the stand-in's reason when no
+        HTTP answer came, 400 when the answer is over 1 MiB."""
         parts = urllib.parse.urlsplit(url)
         signed = urllib.parse.unquote(parts.path) + (f"?{parts.query}" if parts.query else "") + "\n" + body
         signature = self.callback_key.sign(signed.encode(), padding.PKCS1v15(), hashes.MD5())
         request = urllib.request.Request(url, data=body.encode(), method="POST", headers={
-            "Content-Type": spec.get("callbackBodyType") or "application/x-www-form-urlencoded",
+            "Content-Type": body_type or "application/x-www-form-urlencoded",
             "authorization": base64.b64encode(signature).decode(),
             "x-oss-pub-key-url": base64.b64encode(KEY_URL.encode()).decode(),
         })
         try:
-            with urllib.request.urlopen(request, timeout=5) as answer:
-                status, text = answer.status, answer.read()
+            with callback_opener().open(request, timeout=5) as answer:
+                status, text = answer.status, answer.read(MAX_CALLBACK_ANSWER + 1)
         except urllib.error.HTTPError as e:
-            status, text = e.code, e.read()
-        except (OSError, ValueError) as e:
-            status, text = 0, str(e).encode()
-        self.callbacks.append((url, status, text))
-        if status == 200:
-            return 200, {"Content-Type": "application/json", "ETag": f'"{etag}"'}, text
-        return 203, {"Content-Type": "application/xml"}, xml_error(
-            "CallbackFailed", f"Error status : {status}. {text[:200].decode(errors='replace')}")
+            return e.code, e.read(1024)
+        except TimeoutError:
+            return -1, b"Cost too long time"
+        except (OSError, ValueError):
+            return -1, b"OSS can not connect to your callbackUrl, please check it."
+        if len(text) > MAX_CALLBACK_ANSWER:
+            return 400, b"User server return too long content-length value"
+        return status, text
 
 
-def read_chunked(stream) -> bytes:
-    """A `Transfer-Encoding: chunked` body."""
-    out = b""
+def read_chunked(stream, limit: int) -> bytes:
+    """A `Transfer-Encoding: chunked` body, 400 EntityTooLarge past `limit` bytes."""
+    chunks, size_read = [], 0
     while True:
-        size_line = stream.readline(100).split(b";")[0].strip()
-        size = int(size_line, 16)
+        size = int(stream.readline(100).split(b";")[0].strip(), 16)
         if size == 0:
             while stream.readline(1000).strip():
                 pass
-            return out
-        out += stream.read(size)
+            return b"".join(chunks)
+        size_read += size
+        if size_read > limit:
+            raise too_large()
+        chunks.append(stream.read(size))
         stream.readline(10)

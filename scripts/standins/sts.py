@@ -21,16 +21,25 @@ and checks, in STS's order of concern:
 * `SignatureNonce` not seen before (SignatureNonceUsed);
 * `RoleArn` (`acs:ram::<account>:role/<name>`, InvalidParameter.RoleArn), `RoleSessionName`
   (2 to 64 of `[A-Za-z0-9.@_-]`, InvalidParameter.RoleSessionName), `DurationSeconds` (900 to
-  3600, default 3600, InvalidParameter.DurationSeconds) and `Policy` (JSON with a `Statement`
-  list of Allow/Deny statements, InvalidParameter.PolicyGrammar).
+  3600, default 3600, InvalidParameter.DurationSeconds) and `Policy`: at most 2048 characters
+  (InvalidParameter.PolicySize), JSON with `Version` "1" and a non-empty `Statement` list,
+  each statement with `Effect` Allow or Deny, `Action` (or `NotAction`) and `Resource` (or
+  `NotResource`), each a non-empty string or list of them (InvalidParameter.PolicyGrammar);
+* a chained AssumeRole (a key this stand-in issued) from a session held to session policies:
+  every one of them must allow `sts:AssumeRole` on the `RoleArn` (policy.py), else 403
+  NoPermission "You are not authorized to do this action. You should be authorized by RAM.".
+  The new key is held to its own `Policy` and to every policy its parent was held to (its
+  effective permissions are their intersection), so chaining never widens a session.
 
 Refusals are STS's JSON error `{"RequestId", "HostId", "Code", "Message"}` with its status (400,
 404 for unknown keys and actions). Codes and messages are those of STS's AssumeRole error table
 and Alibaba Cloud's common API errors (alibabacloud.com/help/en/ram "AssumeRole", doc 42775).
 A success is `{"RequestId", "AssumedRoleUser": {"Arn", "AssumedRoleId"}, "Credentials":
 {"AccessKeyId": "STS.…", "AccessKeySecret", "SecurityToken": "CAIS…", "Expiration":
-"YYYY-MM-DDThh:mm:ssZ"}}`; the stand-in remembers each issued credential and its policy for
-the OSS stand-in (`lookup`). A HEAD (issue-token's cold-start warm-up) gets an empty 400 at once.
+"YYYY-MM-DDThh:mm:ssZ"}}`; the stand-in remembers each issued credential and the policies it is
+held to for the OSS stand-in (`lookup`). A HEAD (issue-token's cold-start warm-up) gets an empty
+400 at once. A POST body is read only up to 64 KiB: a larger (or unparsable) Content-Length is
+400 InvalidParameter, answered without reading the body, and the connection is closed.
 """
 
 import dataclasses
@@ -45,14 +54,18 @@ import sys
 import threading
 import urllib.parse
 import uuid
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 from alibabacloud_openapi_util.client import Client
+
+import policy as evaluator
 
 MAX_SKEW = datetime.timedelta(minutes=15)
 ROLE_ARN = re.compile(r"^acs:ram::(\d+):role/[A-Za-z0-9.@_\-/]+$")
 SESSION_NAME = re.compile(r"^[A-Za-z0-9.@_\-]{2,64}$")
 TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
+MAX_POLICY = 2048  # characters (STS raised it from 1024 in 2022)
+MAX_BODY = 64 * 1024
 REQUIRED = ("Action", "Version", "AccessKeyId", "Signature", "SignatureMethod", "SignatureVersion",
             "SignatureNonce", "Timestamp", "RoleArn", "RoleSessionName")
 
@@ -64,7 +77,7 @@ class Issued:
     access_key_id: str
     access_key_secret: str
     security_token: str
-    policy: Optional[dict]
+    policies: Tuple[dict, ...]  # the session policies it is held to: its chain's, then its own
     expiration: datetime.datetime  # aware, UTC
     role_arn: str
     session_name: str
@@ -88,21 +101,47 @@ def random_text(length: int, alphabet: str = string.ascii_letters + string.digit
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
+def names_ok(value) -> bool:
+    """A non-empty string, or a non-empty list of them."""
+    items = value if isinstance(value, list) else [value]
+    return bool(items) and all(isinstance(v, str) and v for v in items)
+
+
+def statement_ok(statement) -> bool:
+    return (isinstance(statement, dict) and statement.get("Effect") in ("Allow", "Deny")
+            and names_ok(statement.get("Action", statement.get("NotAction")))
+            and names_ok(statement.get("Resource", statement.get("NotResource"))))
+
+
 def parse_policy(text: Optional[str]) -> Optional[dict]:
-    """The session policy, or None; InvalidParameter.PolicyGrammar unless it is a policy."""
+    """The session policy, or None; InvalidParameter.PolicySize over 2048 characters,
+    InvalidParameter.PolicyGrammar unless it is a policy (see the module docstring)."""
     if text is None:
         return None
+    if len(text) > MAX_POLICY:
+        raise invalid("PolicySize", f"The size of Policy must be smaller than {MAX_POLICY} characters.")
     grammar = invalid("PolicyGrammar", "The parameter Policy has not passed grammar check.")
     try:
         policy = json.loads(text)
     except ValueError:
         raise grammar from None
-    statements = policy.get("Statement") if isinstance(policy, dict) else None
-    if not isinstance(statements, list) or not statements or not all(
-            isinstance(s, dict) and s.get("Effect") in ("Allow", "Deny") and "Action" in s
-            for s in statements):
+    if not isinstance(policy, dict) or policy.get("Version") != "1":
+        raise grammar
+    statements = policy.get("Statement")
+    if not isinstance(statements, list) or not statements or not all(map(statement_ok, statements)):
         raise grammar
     return policy
+
+
+def read_body(handler) -> bytes:
+    """A POST's body, up to MAX_BODY; a larger or unparsable Content-Length is refused unread
+    (and the connection closed, its body left unread)."""
+    length = handler.headers.get("Content-Length") or "0"
+    if not (length.isascii() and length.isdigit()) or int(length) > MAX_BODY:
+        handler.close_connection = True
+        raise StsRefused(400, "InvalidParameter", f"The request body must be at most {MAX_BODY} bytes"
+                         " with a Content-Length (the local stand-in reads no more).")
+    return handler.rfile.read(int(length))
 
 
 class StandInSts:
@@ -136,11 +175,10 @@ class StandInSts:
                 self.end_headers()
 
             def do_GET(self):
-                stand_in.answer(self, b"")
+                stand_in.answer(self, lambda: b"")
 
             def do_POST(self):
-                length = self.headers.get("Content-Length") or "0"
-                stand_in.answer(self, self.rfile.read(int(length)) if length.isdigit() else b"")
+                stand_in.answer(self, lambda: read_body(self))
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
@@ -155,10 +193,10 @@ class StandInSts:
 
     # -- HTTP -----------------------------------------------------------------------------
 
-    def answer(self, handler, body: bytes) -> None:
+    def answer(self, handler, read_body: Callable[[], bytes]) -> None:
         request_id = str(uuid.uuid4()).upper()
         try:
-            params = self.read_params(handler.path, body)
+            params = self.read_params(handler.path, read_body())
             status, out = 200, self.assume_role(params, handler.command, request_id)
         except StsRefused as e:
             status, out = e.status, {"RequestId": request_id, "HostId": "sts stand-in (local, not Alibaba Cloud STS)",
@@ -185,21 +223,18 @@ class StandInSts:
 
     def assume_role(self, params: Dict[str, str], method: str, request_id: str) -> dict:
         self.check_common(params)
-        secret = self.secret_of(params["AccessKeyId"], params.get("SecurityToken"))
+        secret, inherited = self.caller(params["AccessKeyId"], params.get("SecurityToken"))
         signed = {k: v for k, v in params.items() if k != "Signature"}
         expected = Client.get_rpcsignature(signed, method, secret)
         if not hmac.compare_digest(expected.encode(), params["Signature"].encode()):
             raise StsRefused(400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation.")
         self.use_nonce(params["SignatureNonce"])
-        role = ROLE_ARN.match(params["RoleArn"])
-        if not role:
-            raise invalid("RoleArn", "The parameter RoleArn is wrongly formed.")
-        if not SESSION_NAME.match(params["RoleSessionName"]):
-            raise invalid("RoleSessionName", "The parameter RoleSessionName is wrongly formed.")
-        duration = params.get("DurationSeconds", "3600")
-        if not duration.isdigit() or not 900 <= int(duration) <= 3600:
-            raise invalid("DurationSeconds", "The Min/Max value of DurationSeconds is 15min/1hr.")
-        issued = self.issue(params, parse_policy(params.get("Policy")), int(duration))
+        duration = self.check_role_params(params)
+        policy = parse_policy(params.get("Policy"))
+        if inherited and evaluator.decide_all(inherited, "sts:AssumeRole", params["RoleArn"]) != "allow":
+            raise StsRefused(403, "NoPermission",
+                             "You are not authorized to do this action. You should be authorized by RAM.")
+        issued = self.issue(params, inherited + ((policy,) if policy else ()), duration)
         with self.lock:
             self.calls.append(dict(params))
         return {
@@ -210,6 +245,18 @@ class StandInSts:
                             "SecurityToken": issued.security_token,
                             "Expiration": issued.expiration.strftime(TIMESTAMP)},
         }
+
+    @staticmethod
+    def check_role_params(params: Dict[str, str]) -> int:
+        """RoleArn and RoleSessionName well formed; the DurationSeconds asked for."""
+        if not ROLE_ARN.match(params["RoleArn"]):
+            raise invalid("RoleArn", "The parameter RoleArn is wrongly formed.")
+        if not SESSION_NAME.match(params["RoleSessionName"]):
+            raise invalid("RoleSessionName", "The parameter RoleSessionName is wrongly formed.")
+        duration = params.get("DurationSeconds", "3600")
+        if not duration.isdigit() or not 900 <= int(duration) <= 3600:
+            raise invalid("DurationSeconds", "The Min/Max value of DurationSeconds is 15min/1hr.")
+        return int(duration)
 
     @staticmethod
     def check_common(params: Dict[str, str]) -> None:
@@ -233,12 +280,14 @@ class StandInSts:
         if abs(now_utc() - stamp) > MAX_SKEW:
             raise StsRefused(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")
 
-    def secret_of(self, access_key_id: str, token: Optional[str]) -> str:
+    def caller(self, access_key_id: str, token: Optional[str]) -> Tuple[str, Tuple[dict, ...]]:
+        """The secret of the calling key, and the session policies it is held to (none for a
+        key of `accounts`)."""
         if access_key_id in self.accounts:
             if token:
                 raise StsRefused(400, "InvalidSecurityToken.MismatchWithAccessKey",
                                  "Specified SecurityToken mismatch with the AccessKey.")
-            return self.accounts[access_key_id]
+            return self.accounts[access_key_id], ()
         issued = self.lookup(access_key_id)
         if issued is None:
             raise StsRefused(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
@@ -249,7 +298,7 @@ class StandInSts:
                              "Specified SecurityToken mismatch with the AccessKey.")
         if now_utc() >= issued.expiration:
             raise StsRefused(400, "InvalidSecurityToken.Expired", "Specified SecurityToken is expired.")
-        return issued.access_key_secret
+        return issued.access_key_secret, tuple(issued.policies)
 
     def use_nonce(self, nonce: str) -> None:
         now = now_utc()
@@ -259,12 +308,12 @@ class StandInSts:
                 raise StsRefused(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
             self.nonces[nonce] = now
 
-    def issue(self, params: Dict[str, str], policy: Optional[dict], duration: int) -> Issued:
+    def issue(self, params: Dict[str, str], policies: Tuple[dict, ...], duration: int) -> Issued:
         expiration = now_utc().replace(microsecond=0) + datetime.timedelta(seconds=duration)
         issued = Issued(
             access_key_id="STS." + random_text(24), access_key_secret=random_text(40),
             security_token="CAIS" + random_text(300, string.ascii_letters + string.digits + "+/"),
-            policy=policy, expiration=expiration, role_arn=params["RoleArn"],
+            policies=policies, expiration=expiration, role_arn=params["RoleArn"],
             session_name=params["RoleSessionName"])
         with self.lock:
             self.issued[issued.access_key_id] = issued

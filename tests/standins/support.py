@@ -144,9 +144,10 @@ def write_policy(bucket: str, prefix: str, template: str) -> dict:
 
 
 class Receiver:
-    """An app's callback endpoint: records each request and answers with a JSON body."""
+    """An app's callback endpoint: records each request and answers with `status`, `answer` and
+    `headers` (by default 200 and a JSON body)."""
 
-    def __init__(self):
+    def __init__(self, status: int = 200, answer: bytes = b'{"recorded":true}', headers: Optional[dict] = None):
         self.requests = []
         receiver = self
 
@@ -157,12 +158,12 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                out = b'{"recorded":true}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
+                self.send_response(status)
+                for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
-                self.wfile.write(out)
+                self.wfile.write(answer)
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
@@ -175,31 +176,40 @@ class Receiver:
 
 def signed_form(key: str, access_key_id: str, secret: str, *, version: str = "v4", token: Optional[str] = None,
                 conditions: Optional[list] = None, fields: Optional[Dict[str, str]] = None,
-                expires_in: int = 600) -> Dict[str, str]:
+                expires_in: int = 600, signed_at: Optional[datetime.datetime] = None,
+                scope: Optional[str] = None, signature_version: str = "OSS4-HMAC-SHA256",
+                name_v4_fields: bool = True) -> Dict[str, str]:
     """A PostObject form's fields as presign-url builds them: a policy (bucket, the key or a
     `starts-with`, a content-length-range, the V4 signer fields and the token, plus
-    `conditions`), signed with alibabacloud-oss-v2's signer primitives."""
-    now = datetime.datetime.now(datetime.timezone.utc)
+    `conditions`), signed with alibabacloud-oss-v2's signer primitives. For V4, `signed_at`,
+    `scope` (`<date>/<region>/<product>/<terminator>` after the key id) and `signature_version`
+    make forms OSS refuses, still signed for what they say; `name_v4_fields=False` leaves the
+    V4 fields out of the policy."""
+    now = signed_at or datetime.datetime.now(datetime.timezone.utc)
     fields = {"key": key, **(fields or {})}
     policy_conditions = [{"bucket": BUCKET}, ["content-length-range", 0, 1024]] + (conditions or [])
     if not any(isinstance(c, list) and c[1:2] == ["$key"] for c in policy_conditions):
         policy_conditions.append({"key": key})
     if version == "v4":
         date = now.strftime("%Y%m%dT%H%M%SZ")
-        fields.update({"x-oss-signature-version": "OSS4-HMAC-SHA256", "x-oss-date": date,
-                       "x-oss-credential": f"{access_key_id}/{date[:8]}/{REGION}/oss/aliyun_v4_request"})
-        policy_conditions += [{name: fields[name]} for name in ("x-oss-signature-version", "x-oss-credential", "x-oss-date")]
+        scope = scope or f"{date[:8]}/{REGION}/oss/aliyun_v4_request"
+        fields.update({"x-oss-signature-version": signature_version, "x-oss-date": date,
+                       "x-oss-credential": f"{access_key_id}/{scope}"})
+        if name_v4_fields:
+            policy_conditions += [{name: fields[name]} for name in ("x-oss-signature-version", "x-oss-credential", "x-oss-date")]
     else:
         fields["OSSAccessKeyId"] = access_key_id
     if token:
         fields["x-oss-security-token"] = token
         policy_conditions.append({"x-oss-security-token": token})
-    expiration = (now + datetime.timedelta(seconds=expires_in)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    expiration = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=expires_in)
+                  ).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     policy = base64.b64encode(json.dumps({"expiration": expiration, "conditions": policy_conditions}).encode()).decode()
     fields["policy"] = policy
     if version == "v4":
+        day, region, product = scope.split("/")[:3]
         fields["x-oss-signature"] = SignerV4()._calc_signature(
-            access_key_secrect=secret, date=fields["x-oss-date"][:8], region=REGION, product="oss", string_to_sign=policy)
+            access_key_secrect=secret, date=day, region=region, product=product, string_to_sign=policy)
     else:
         fields["Signature"] = SignerV1()._calc_signature(access_key_secrect=secret, string_to_sign=policy)
     return fields

@@ -6,7 +6,9 @@ against the documented string to sign), and its answer relayed to the uploader."
 import base64
 import hashlib
 import json
+import os
 import urllib.parse
+import xml.etree.ElementTree as ET
 
 import oss2
 import requests
@@ -97,6 +99,61 @@ class CallbacksTest(StandInTestCase):
         url = bucket.sign_url("PUT", "y.txt", 60, params={"callback": "bm90IGpzb24="})
         self.assertXmlError(requests.put(url, data=b"y", timeout=10), 400, "InvalidArgument", "callback")
         self.assertRefused(lambda: bucket.get_object("y.txt"), 404, "NoSuchKey")
+
+    def test_a_callback_url_that_is_not_http_is_refused_before_storing(self):
+        """A callbackUrl goes to the stand-in's HTTP client: anything but an http(s) URL with a
+        host (a local file, ftp, data) is 400 InvalidArgument before the upload is stored, and
+        the answer never holds what such a URL would read."""
+        secret = os.path.join(self.work, "secret.txt")
+        with open(secret, "w") as f:
+            f.write("top secret line from the developer's disk")
+        bucket = self.bucket()
+        for url in (f"file://{secret}", f"http://127.0.0.1:9/;file://{secret}", "ftp://127.0.0.1/x",
+                    "data:text/plain,hello", "http:///no-host", "http://127.0.0.1:port/", "127.0.0.1:8080/cb"):
+            with self.subTest(url):
+                signed = bucket.sign_url("PUT", "z.txt", 60, params={"callback": callback_param(url)})
+                answer = requests.put(signed, data=b"z", timeout=10)
+                self.assertXmlError(answer, 400, "InvalidArgument", "The callbackUrl is invalid.")
+                self.assertNotIn("top secret", answer.text)
+                self.assertIn("<EC>0007-00000004</EC>", answer.text)
+        self.assertRefused(lambda: bucket.get_object("z.txt"), 404, "NoSuchKey")
+        self.assertEqual(self.oss.callbacks, [])
+
+    def test_a_redirect_is_not_followed(self):
+        redirect = Receiver(302, b"", {"Location": self.receiver.url})
+        self.addCleanup(redirect.stop)
+        bucket = self.bucket()
+        url = bucket.sign_url("PUT", "r.txt", 60, params={"callback": callback_param(redirect.url)})
+        answer = requests.put(url, data=b"r", timeout=10)
+        self.assertEqual(answer.status_code, 203, answer.text)
+        self.assertEqual(message(answer), "Error status : 302.")
+        self.assertEqual(self.receiver.requests, [])
+
+    def test_a_failed_callback_tells_its_status_and_a_short_reason(self):
+        """OSS's CallbackFailed: "Error status : <status>." and a short reason, not the app's
+        whole answer."""
+        failing = Receiver(500, b'{"error":"AppDown","detail":"' + b"x" * 5000 + b'"}\nsecond line')
+        self.addCleanup(failing.stop)
+        bucket = self.bucket()
+        url = bucket.sign_url("PUT", "f.txt", 60, params={"callback": callback_param(failing.url)})
+        answer = requests.put(url, data=b"f", timeout=10)
+        self.assertEqual(answer.status_code, 203)
+        text = message(answer)
+        self.assertTrue(text.startswith('Error status : 500. {"error":"AppDown"'), text)
+        self.assertLessEqual(len(text), len("Error status : 500. ") + 100)
+        self.assertNotIn("second line", answer.text)
+
+    def test_several_callback_urls_are_tried_in_turn(self):
+        bucket = self.bucket()
+        both = f"http://127.0.0.1:9/;{self.receiver.url}"
+        url = bucket.sign_url("PUT", "t.txt", 60, params={"callback": callback_param(both)})
+        answer = requests.put(url, data=b"t", timeout=10)
+        self.assertEqual((answer.status_code, answer.json()), (200, {"recorded": True}))
+        self.assertEqual([status for _, status, _ in self.oss.callbacks], [-1, 200])
+
+
+def message(answer) -> str:
+    return ET.fromstring(answer.content).findtext("Message")
 
 
 def crc64(data: bytes) -> int:

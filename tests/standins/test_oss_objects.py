@@ -8,6 +8,7 @@ import concurrent.futures
 import datetime
 import hashlib
 import os
+import socket
 import urllib.parse
 from unittest import mock
 
@@ -19,6 +20,38 @@ from support import BUCKET, KEY_ID, REGION, SECRET, StandInTestCase, oracle
 
 VERSIONS = ("v1", "v4")
 PART = 100 * 1024
+
+
+def presigned(endpoint: str, version: str, key: str, *, expires_in: int = 60, signed_at=None,
+              region: str = REGION, method: str = "GET", params=None) -> str:
+    """A URL presigned with oss2 (the oracle's presign_with_oss2) at `signed_at` for `region`,
+    pointed at the stand-in."""
+    inp = oracle.PresignInput(
+        version=version, method=method, bucket=BUCKET, key=key, region=region, access_key_id=KEY_ID,
+        access_key_secret=SECRET, security_token=None,
+        signing_time=signed_at or datetime.datetime.now(datetime.timezone.utc), expires_in=expires_in,
+        headers={}, params=params or {}, additional_headers=())
+    query = urllib.parse.urlsplit(oracle.presign_with_oss2(inp)).query
+    return f"{endpoint}/{BUCKET}/{urllib.parse.quote(key)}?{query}"
+
+
+def replace_param(url: str, name: str, value) -> str:
+    """The URL with parameter `name` set to `value` (None: removed), its signature kept."""
+    parts = urllib.parse.urlsplit(url)
+    query = [(k, value if k == name else v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)]
+    query = [(k, v) for k, v in query if v is not None]
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query, quote_via=urllib.parse.quote)))
+
+
+def raw_request(port: int, head: str, body: bytes = b"", timeout: float = 10) -> bytes:
+    """Sends a request's head (and the start of its body) and reads the answer until the
+    stand-in closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(head.encode() + body)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    return out
 
 
 def tamper(url: str, name: str) -> str:
@@ -146,6 +179,23 @@ class RefusalsTest(StandInTestCase):
         with oracle.pinned_oss2_clock(past):
             self.assertRefused(lambda: self.bucket(version="v4").get_object("k"), 403, "RequestTimeTooSkewed")
 
+    def test_the_v4_authorization_credential_must_be_this_endpoints(self):
+        """The whole Credential is compared, not only the Signature: a rewritten scope is
+        refused, and so is a request signed with oss2 for another region."""
+        bucket = self.bucket()
+        bucket.put_object("k", b"x")
+        send = oss2.http.Session.do_request
+
+        def rewritten(session, request, timeout):
+            request.headers["authorization"] = request.headers["authorization"].replace(
+                f"/{REGION}/oss/aliyun_v4_request", "/us-west-1/s3/aws4_request")
+            return send(session, request, timeout)
+
+        with mock.patch.object(oss2.http.Session, "do_request", rewritten):
+            self.assertRefused(lambda: bucket.get_object("k"), 400, "InvalidArgument", "Credential")
+        elsewhere = oss2.Bucket(oss2.AuthV4(KEY_ID, SECRET), self.endpoint, BUCKET, region="us-west-1")
+        self.assertRefused(lambda: elsewhere.get_object("k"), 400, "InvalidArgument", "region")
+
     def test_bad_input_is_a_400_not_a_crash(self):
         for method, path, headers in [
             ("GET", f"/{BUCKET}/%ff", {}),
@@ -198,6 +248,61 @@ class SignedUrlsTest(StandInTestCase):
             with self.subTest(version), oracle.pinned_oss2_clock(past):
                 url = self.bucket(version=version).sign_url("GET", "k.txt", 60)
             self.assertXmlError(requests.get(url, timeout=10), 403, "AccessDenied", "Request has expired")
+
+    def test_v4_url_expiry_must_be_1_to_604800_seconds(self):
+        """x-oss-expires is at most 7 days (OSS EC 0002-00000232), even when correctly signed."""
+        self.bucket().put_object("k.txt", b"x")
+        for seconds in (604801, 8 * 24 * 3600):
+            with self.subTest(seconds):
+                answer = requests.get(presigned(self.endpoint, "v4", "k.txt", expires_in=seconds), timeout=10)
+                self.assertXmlError(answer, 400, "InvalidArgument", "x-oss-expires")
+                self.assertIn("<EC>0002-00000232</EC>", answer.text)
+        url = presigned(self.endpoint, "v4", "k.txt", expires_in=604800)
+        self.assertEqual(requests.get(url, timeout=10).status_code, 200)
+        for value in ("0", "-1", "soon", None):
+            with self.subTest(value):
+                self.assertXmlError(requests.get(replace_param(url, "x-oss-expires", value), timeout=10),
+                                    400, "InvalidArgument", "x-oss-expires")
+
+    def test_v4_url_signed_in_the_future(self):
+        self.bucket().put_object("k.txt", b"x")
+        ahead = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=20)
+        url = presigned(self.endpoint, "v4", "k.txt", signed_at=ahead)
+        self.assertXmlError(requests.get(url, timeout=10), 403, "RequestTimeTooSkewed")
+        nearly = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=10)
+        url = presigned(self.endpoint, "v4", "k.txt", signed_at=nearly)
+        self.assertEqual(requests.get(url, timeout=10).status_code, 200)
+
+    def test_v4_url_credential_scope_must_be_this_endpoints(self):
+        self.bucket().put_object("k.txt", b"x")
+        other_region = presigned(self.endpoint, "v4", "k.txt", region="us-east-1")  # correctly signed there
+        self.assertXmlError(requests.get(other_region, timeout=10), 400, "InvalidArgument", "region")
+        url = presigned(self.endpoint, "v4", "k.txt")
+        credential = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["x-oss-credential"][0]
+        key_id, day, region, _, _ = credential.split("/")
+        for scope, what in [(f"19990101/{region}/oss/aliyun_v4_request", "date"),
+                            (f"{day}/us-east-1/oss/aliyun_v4_request", "region"),
+                            (f"{day}/{region}/s3/aws4_request", "aliyun_v4_request"),
+                            (f"{day}/{region}/oss", "aliyun_v4_request")]:
+            with self.subTest(scope):
+                answer = requests.get(replace_param(url, "x-oss-credential", f"{key_id}/{scope}"), timeout=10)
+                self.assertXmlError(answer, 400, "InvalidArgument", what)
+
+    def test_v4_url_signature_version_must_be_oss4(self):
+        self.bucket().put_object("k.txt", b"x")
+        url = presigned(self.endpoint, "v4", "k.txt")
+        for value in ("NOPE", "oss4-hmac-sha256", None):
+            with self.subTest(value):
+                self.assertXmlError(requests.get(replace_param(url, "x-oss-signature-version", value), timeout=10),
+                                    400, "InvalidArgument", "x-oss-signature-version")
+
+    def test_v1_url_expires_must_be_unix_seconds(self):
+        url = presigned(self.endpoint, "v1", "k.txt")
+        for value, ec in (("soon", "0002-00000070"), ("１２", "0002-00000070"), (None, "0002-00000067")):
+            with self.subTest(value):
+                answer = requests.get(replace_param(url, "Expires", value), timeout=10)
+                self.assertXmlError(answer, 400, "InvalidArgument", "Expires")
+                self.assertIn(f"<EC>{ec}</EC>", answer.text)
 
     def test_unknown_key_in_a_url(self):
         bucket = self.bucket(oss2.AuthV4("LTAI-nobody", SECRET))
@@ -346,3 +451,74 @@ class MultipartTest(StandInTestCase):
         self.assertEqual(bucket.get_object("c.bin").read(), b"arrived first")
         self.assertRefused(lambda: bucket.init_multipart_upload("c.bin", headers={"x-oss-forbid-overwrite": "true"}),
                            409, "FileAlreadyExists")
+
+
+class BodiesTest(StandInTestCase):
+    """Bodies are read only once the request may go ahead: an unsigned or badly signed upload
+    is answered at once, however large it says it is, and no Content-Length over 5 GiB (OSS's
+    limit for one PutObject, UploadPart or PostObject) is read at all."""
+
+    def test_an_unsigned_upload_is_refused_without_reading_its_body(self):
+        head = f"PUT /{BUCKET}/big.bin HTTP/1.1\r\nHost: x\r\nContent-Length: {100 * 1024 * 1024}\r\n\r\n"
+        answer = raw_request(self.port, head, b"only the start of it", timeout=5)
+        self.assertTrue(answer.startswith(b"HTTP/1.0 403"), answer[:200])
+        self.assertIn(b"<Code>AccessDenied</Code>", answer)
+
+    def test_a_badly_signed_upload_is_refused_without_reading_its_body(self):
+        url = urllib.parse.urlsplit(tamper(self.bucket().sign_url("PUT", "big.bin", 60), "x-oss-signature"))
+        head = f"PUT {url.path}?{url.query} HTTP/1.1\r\nHost: x\r\nContent-Length: {100 * 1024 * 1024}\r\n\r\n"
+        answer = raw_request(self.port, head, b"only the start of it", timeout=5)
+        self.assertIn(b"<Code>SignatureDoesNotMatch</Code>", answer)
+
+    def test_content_length_over_5_gib_or_not_a_number(self):
+        url = urllib.parse.urlsplit(self.bucket().sign_url("PUT", "huge.bin", 60))
+        for length, code in ((str(5 * 1024 ** 3 + 1), "EntityTooLarge"), ("1000000000000000", "EntityTooLarge"),
+                             ("-1", "InvalidArgument"), ("0x10", "InvalidArgument"), ("²", "InvalidArgument")):
+            with self.subTest(length):
+                head = f"PUT {url.path}?{url.query} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n"
+                answer = raw_request(self.port, head, timeout=5)
+                self.assertTrue(answer.startswith(b"HTTP/1.0 400"), answer[:200])
+                self.assertIn(f"<Code>{code}</Code>".encode(), answer)
+        self.assertRefused(lambda: self.bucket().get_object("huge.bin"), 404, "NoSuchKey")
+
+    def test_a_chunked_body_is_read_after_the_signature(self):
+        bucket = self.bucket()
+        bucket.put_object("chunked.bin", iter([b"a" * 1000, b"b" * 10]))  # oss2 sends an iterator chunked
+        self.assertEqual(bucket.get_object("chunked.bin").read(), b"a" * 1000 + b"b" * 10)
+
+    def test_response_header_values_cannot_inject_headers(self):
+        bucket = self.bucket()
+        bucket.put_object("h.txt", b"x")
+        for name, value in (("response-content-disposition", "inline\r\nSet-Cookie: pwn=1"),
+                            ("response-content-type", "text/plain\nX-Evil: 1"),
+                            ("response-cache-control", "no-cache\x00")):
+            with self.subTest(name):
+                answer = requests.get(bucket.sign_url("GET", "h.txt", 60, params={name: value}), timeout=10)
+                self.assertXmlError(answer, 400, "InvalidArgument", name)
+                self.assertNotIn("Set-Cookie", answer.headers)
+                self.assertNotIn("X-Evil", answer.headers)
+        disposition = 'attachment; filename="照片 ü.jpg"'  # goes back as its UTF-8 bytes
+        answer = requests.get(bucket.sign_url("GET", "h.txt", 60, params={"response-content-disposition": disposition}),
+                              timeout=10)
+        self.assertEqual(answer.headers["Content-Disposition"].encode("latin-1").decode(), disposition)
+
+
+class UploadOptionsTest(StandInTestCase):
+    def test_what_the_stand_in_does_not_store_is_refused(self):
+        bucket = self.bucket()
+        for headers in ({"x-oss-server-side-encryption": "KMS"}, {"x-oss-server-side-encryption": "AES256"},
+                        {"x-oss-storage-class": "Archive"}, {"x-oss-storage-class": "IA"},
+                        {"x-oss-object-acl": "public-read"}):
+            with self.subTest(headers):
+                self.assertRefused(lambda: bucket.put_object("o.txt", b"x", headers=headers), 400, "InvalidArgument",
+                                   "not available in the local stand-in")
+                self.assertRefused(lambda: bucket.init_multipart_upload("o.txt", headers=headers), 400,
+                                   "InvalidArgument", "not available in the local stand-in")
+        self.assertRefused(lambda: bucket.put_object("o.txt", b"x", headers={"x-oss-object-acl": "secret"}),
+                           400, "InvalidArgument", "access control")
+        self.assertRefused(lambda: bucket.get_object("o.txt"), 404, "NoSuchKey")
+        for headers in ({"x-oss-storage-class": "Standard"}, {"x-oss-object-acl": "private"},
+                        {"x-oss-object-acl": "default"}, {"x-oss-tagging": "a=1"}):
+            with self.subTest(headers):
+                bucket.put_object("o.txt", b"x", headers=headers)
+        self.assertEqual(bucket.head_object("o.txt").headers["x-oss-storage-class"], "Standard")

@@ -73,3 +73,29 @@ class ProcessTest(StandInTestCase):
         self.assertRefused(lambda: self.client.get_object(KEY, process="image/resize,m_zoom,w_10"), 400, "InvalidArgument")
         self.client.put_object("notes.txt", b"not an image")
         self.assertRefused(lambda: self.client.get_object("notes.txt", process="image/resize,w_16"), 400, "BadRequest")
+
+    def test_results_over_oss_limits_are_refused_before_they_are_made(self):
+        """OSS's limits: a resize result of at most 16384 pixels a side and 4096 x 4096 in all
+        (EC 0040-00000007); at most 10 operations in the stand-in."""
+        for process in ("image/resize,m_fixed,w_6000,h_6000,limit_0",
+                        "image/resize,p_1000,limit_0/resize,p_1000,limit_0",
+                        "image/resize,m_pad,w_16384,h_16384,limit_0",
+                        "image/resize,m_fill,w_16384,h_1,limit_0",
+                        "image/resize,w_16384,limit_0"):
+            with self.subTest(process):
+                error = self.assertRefused(lambda: self.client.get_object(KEY, process=process), 400, "InvalidArgument",
+                                           "4096 x 4096")
+                self.assertEqual(error.ec, "0040-00000007")
+        self.assertEqual(self.processed("image/resize,m_fixed,w_4096,h_4096,limit_0").size, (4096, 4096))
+        chain = "image/" + "/".join(["resize,w_32"] * 11)
+        self.assertRefused(lambda: self.client.get_object(KEY, process=chain), 400, "InvalidArgument",
+                           "more than 10 operations")
+        self.assertEqual(self.processed("image/" + "/".join(["resize,w_32"] * 10)).size, (32, 24))
+
+    def test_a_source_over_oss_limits_is_refused_before_it_is_decoded(self):
+        out = io.BytesIO()
+        Image.new("1", (30001, 1)).save(out, format="PNG")
+        self.client.put_object("wide.png", out.getvalue())
+        error = self.assertRefused(lambda: self.client.get_object("wide.png", process="image/resize,w_16"),
+                                   400, "InvalidArgument", "30000")
+        self.assertEqual(error.ec, "0040-00000009")

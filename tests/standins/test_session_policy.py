@@ -179,16 +179,84 @@ class EvaluatorTest(unittest.TestCase):
         self.assertEqual(self.decide(like), "implicit")
         self.assertEqual(self.decide(not_like), "allow")
 
-    def test_what_is_not_modelled_never_matches(self):
-        for statement in [
-            {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"IpAddress": {"acs:SourceIp": "10.0.0.0/8"}}},
-            {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"StringLike": {"acs:SourceVpc": "vpc-*"}}},
-            {"Effect": "Allow", "NotAction": "oss:DeleteObject", "Resource": "*"},
-            {"Effect": "Allow", "Action": "*", "NotResource": "acs:oss:*:*:other/*"},
+    def test_what_is_not_judged_grants_nothing_and_denies_everything_it_may(self):
+        """Fail closed: an Allow with a part the evaluator cannot judge grants nothing; a Deny
+        with such a part denies, unless a part it can judge does not match."""
+        unjudged = [
+            {"Condition": {"IpAddress": {"acs:SourceIp": "10.0.0.0/8"}}},
+            {"Condition": {"StringLike": {"acs:SourceVpc": "vpc-*"}}},
+            {"Condition": {"StringEquals": {"oss:x-oss-forbid-overwrite": "false"}}},
+            {"NotAction": "oss:DeleteObject", "Action": None},
+            {"NotResource": "acs:oss:*:*:other/*", "Resource": None},
+            {"Principal": "*"},
+        ]
+        allow_all = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+        for parts in unjudged:
+            with self.subTest(parts):
+                allow = {k: v for k, v in {**allow_all, **parts}.items() if v is not None}
+                self.assertEqual(self.decide(allow), "implicit")
+                deny = {**allow, "Effect": "Deny"}
+                self.assertEqual(policy.decide({"Statement": [allow_all, deny]}, "oss:PutObject", self.RESOURCE),
+                                 "deny")
+        # A part it can judge that does not match keeps the Deny from applying.
+        deny = {"Effect": "Deny", "Action": "oss:DeleteObject", "NotResource": "acs:oss:*:*:other/*"}
+        self.assertEqual(policy.decide({"Statement": [allow_all, deny]}, "oss:PutObject", self.RESOURCE), "allow")
+
+    def test_secure_transport_is_false_on_the_stand_ins(self):
+        for value in ("false", False, ["false"]):
+            with self.subTest(value):
+                deny = {"Effect": "Deny", "Action": "*", "Resource": "*",
+                        "Condition": {"Bool": {"acs:SecureTransport": value}}}
+                allow = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+                self.assertEqual(policy.decide({"Statement": [allow, deny]}, "oss:PutObject", self.RESOURCE), "deny")
+        https_only = {"Effect": "Allow", "Action": "*", "Resource": "*",
+                      "Condition": {"Bool": {"acs:SecureTransport": "true"}}}
+        self.assertEqual(self.decide(https_only), "implicit")
+
+
+class FailClosedTest(StandInTestCase):
+    def test_a_deny_the_evaluator_cannot_judge_refuses(self):
+        """A session policy's Deny with NotResource, an unknown condition key or Bool on
+        acs:SecureTransport (false: the stand-in is plain HTTP) holds the key back."""
+        allow = {"Effect": "Allow", "Action": "oss:*", "Resource": "*"}
+        for deny in [
+            {"Effect": "Deny", "Action": "oss:*", "NotResource": f"acs:oss:*:*:{BUCKET}/{ALICE}*"},
+            {"Effect": "Deny", "Action": "oss:*", "Resource": "*", "Condition": {"Bool": {"acs:SecureTransport": "false"}}},
+            {"Effect": "Deny", "Action": "oss:PutObject", "Resource": "*",
+             "Condition": {"StringEquals": {"oss:x-oss-forbid-overwrite": "false"}}},
         ]:
-            with self.subTest(statement):
-                self.assertEqual(self.decide(statement), "implicit")
-        deny = {"Effect": "Deny", "Action": "*", "Resource": "*",
-                "Condition": {"IpAddress": {"acs:SourceIp": "10.0.0.0/8"}}}
-        self.assertEqual(policy.decide({"Statement": [deny, {"Effect": "Allow", "Action": "*", "Resource": "*"}]},
-                                       "oss:PutObject", self.RESOURCE), "allow")
+            with self.subTest(deny):
+                bucket = self.sts_bucket({"Version": "1", "Statement": [allow, deny]})
+                self.assertRefused(lambda: bucket.put_object("uploads/bob/x", b"x"), 403, "AccessDenied", DENIED)
+
+
+class UploadPermissionsTest(StandInTestCase):
+    """An upload that tags its object needs oss:PutObjectTagging, and one that sets an ACL
+    (other than `default`) oss:PutObjectAcl, besides oss:PutObject: headers and form fields."""
+
+    def test_tagging_and_acl_headers_need_their_actions(self):
+        bucket = self.sts_bucket(POLICY)
+        for headers in ({"x-oss-tagging": "a=1"}, {"x-oss-object-acl": "private"}):
+            with self.subTest(headers):
+                self.assertRefused(lambda: bucket.put_object(f"{ALICE}t.txt", b"x", headers=headers),
+                                   403, "AccessDenied", DENIED)
+                self.assertRefused(lambda: bucket.init_multipart_upload(f"{ALICE}t.txt", headers=headers),
+                                   403, "AccessDenied", DENIED)
+        bucket.put_object(f"{ALICE}t.txt", b"x", headers={"x-oss-object-acl": "default"})
+        wider = {"Version": "1", "Statement": POLICY["Statement"] + [
+            {"Effect": "Allow", "Action": ["oss:PutObjectTagging", "oss:PutObjectAcl"],
+             "Resource": f"acs:oss:*:*:{BUCKET}/{ALICE}*"}]}
+        bucket = self.sts_bucket(wider)
+        bucket.put_object(f"{ALICE}t.txt", b"x", headers={"x-oss-tagging": "a=1", "x-oss-object-acl": "private"})
+        self.assertRefused(lambda: bucket.put_object(f"{ALICE}t.txt", b"x", headers={"x-oss-object-acl": "public-read"}),
+                           400, "InvalidArgument", "not available in the local stand-in")
+
+    def test_form_fields_need_them_too(self):
+        _, answer = self.assume_role(POLICY)
+        c = answer["Credentials"]
+        for extra, status in (({"x-oss-tagging": "a=1"}, 403), ({"x-oss-object-acl": "private"}, 403),
+                              ({"x-oss-object-acl": "default"}, 204)):
+            with self.subTest(extra):
+                fields = signed_form(f"{ALICE}f.txt", c["AccessKeyId"], c["AccessKeySecret"], token=c["SecurityToken"],
+                                     fields=extra)
+                self.assertEqual(post_form(self.endpoint, fields, "f.txt", b"form").status_code, status)

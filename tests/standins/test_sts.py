@@ -4,13 +4,18 @@ credentials client, pointed at the stand-in's http endpoint), and with requests 
 Credentials it issues must work with oss2's StsAuth against the OSS stand-in."""
 
 import datetime
+import json
+import os
+import socket
 import urllib.parse
 
 import oss2
 import requests
 from alibabacloud_credentials.provider import RamRoleArnCredentialsProvider
 
-from support import KEY_ID, ROLE_ARN, SECRET, StandInTestCase, assume_role_params, post_sts
+from support import BUCKET, KEY_ID, ROOT, ROLE_ARN, SECRET, StandInTestCase, assume_role_params, post_sts, write_policy
+
+import sts as sts_standin  # noqa: E402  (scripts/standins, on the path support sets)
 
 POLICY = {"Version": "1", "Statement": [
     {"Effect": "Allow", "Action": ["oss:PutObject"], "Resource": ["acs:oss:*:*:examplebucket/uploads/alice/*"]}]}
@@ -30,8 +35,8 @@ class AssumeRoleTest(StandInTestCase):
         self.assertEqual(answer["AssumedRoleUser"]["Arn"], f"{ROLE_ARN}/alice")
         self.assertTrue(answer["RequestId"])
         issued = self.sts.lookup(c["AccessKeyId"])
-        self.assertEqual((issued.access_key_secret, issued.security_token, issued.policy, issued.session_name,
-                          issued.role_arn, issued.expiration), (c["AccessKeySecret"], c["SecurityToken"], POLICY,
+        self.assertEqual((issued.access_key_secret, issued.security_token, issued.policies, issued.session_name,
+                          issued.role_arn, issued.expiration), (c["AccessKeySecret"], c["SecurityToken"], (POLICY,),
                                                                "alice", ROLE_ARN, expiration))
         self.assertEqual(len(self.sts.calls), 1)
         self.assertEqual(self.sts.calls[0]["RoleSessionName"], "alice")
@@ -73,6 +78,88 @@ class AssumeRoleTest(StandInTestCase):
         status, answer = post_sts(self.sts_port, params)
         self.assertEqual(status, 200, answer)
         self.assertNotEqual(answer["Credentials"]["AccessKeyId"], c["AccessKeyId"])
+
+
+class ChainedSessionTest(StandInTestCase):
+    """A key with a session policy may AssumeRole again only if that policy allows
+    sts:AssumeRole on the role, and the new key stays held to it: chaining never widens."""
+
+    def chain(self, c, policy=None):
+        params = assume_role_params(c["AccessKeyId"], c["AccessKeySecret"], token=c["SecurityToken"],
+                                    policy=policy, session="chained")
+        return post_sts(self.sts_port, params)
+
+    def test_a_session_policy_without_sts_assume_role_cannot_chain(self):
+        _, first = self.assume_role(POLICY)
+        status, answer = self.chain(first["Credentials"])
+        self.assertEqual((status, answer.get("Code")), (403, "NoPermission"), answer)
+        self.assertIn("You are not authorized to do this action", answer["Message"])
+        self.assertEqual(len(self.sts.calls), 1)
+
+    def test_a_chained_key_is_held_to_its_parents_policy(self):
+        parent = {"Version": "1", "Statement": POLICY["Statement"] + [
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "acs:ram:*:1234567890123:role/uploader"}]}
+        _, first = self.assume_role(parent)
+        everything = {"Version": "1", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        status, answer = self.chain(first["Credentials"], everything)
+        self.assertEqual(status, 200, answer)
+        c = answer["Credentials"]
+        self.assertEqual(self.sts.lookup(c["AccessKeyId"]).policies, (parent, everything))
+        bucket = self.bucket(oss2.StsAuth(c["AccessKeyId"], c["AccessKeySecret"], c["SecurityToken"],
+                                          auth_version=oss2.AUTH_VERSION_4))
+        bucket.put_object("uploads/alice/chained.txt", b"within the parent's policy")
+        self.assertRefused(lambda: bucket.put_object("uploads/bob/escape.txt", b"x"), 403, "AccessDenied")
+        self.assertRefused(lambda: bucket.get_object("uploads/alice/chained.txt"), 403, "AccessDenied")
+        # The chained key's own policy lacks nothing, but its parent's lacks sts:AssumeRole on
+        # another role: a further link is refused.
+        other = assume_role_params(c["AccessKeyId"], c["AccessKeySecret"], token=c["SecurityToken"],
+                                   RoleArn="acs:ram::1234567890123:role/admin")
+        self.assertEqual(post_sts(self.sts_port, other)[1].get("Code"), "NoPermission")
+
+
+class PolicyChecksTest(StandInTestCase):
+    def assertRefusedPolicy(self, policy, code):
+        status, answer = self.assume_role(policy=None, Policy=policy if isinstance(policy, str) else json.dumps(policy))
+        self.assertEqual((status, answer.get("Code")), (400, code), answer)
+
+    def test_a_policy_over_2048_characters(self):
+        document = {"Version": "1", "Statement": [{"Effect": "Allow", "Action": ["oss:PutObject"], "Resource": [
+            f"acs:oss:*:*:{BUCKET}/uploads/user-{i:04d}/*" for i in range(60)]}]}
+        self.assertGreater(len(json.dumps(document)), 2048)
+        self.assertRefusedPolicy(document, "InvalidParameter.PolicySize")
+        self.assertEqual(self.sts.calls, [])
+
+    def test_the_policy_grammar(self):
+        statement = {"Effect": "Allow", "Action": "oss:PutObject", "Resource": "*"}
+        for document in [
+            {"Statement": [statement]},
+            {"Version": "2", "Statement": [statement]},
+            {"Version": 1, "Statement": [statement]},
+            {"Version": "1", "Statement": [{k: v for k, v in statement.items() if k != "Resource"}]},
+            {"Version": "1", "Statement": [{k: v for k, v in statement.items() if k != "Effect"}]},
+            {"Version": "1", "Statement": [{k: v for k, v in statement.items() if k != "Action"}]},
+            {"Version": "1", "Statement": [{**statement, "Effect": "allow"}]},
+            {"Version": "1", "Statement": [{**statement, "Resource": []}]},
+            {"Version": "1", "Statement": [{**statement, "Action": ["oss:GetObject", 7]}]},
+            [statement],
+        ]:
+            with self.subTest(document):
+                self.assertRefusedPolicy(document, "InvalidParameter.PolicyGrammar")
+        self.assertEqual(self.sts.calls, [])
+
+    def test_the_repository_templates_pass_rendered_for_a_long_caller(self):
+        """stsvend's own policies, rendered for a 63-character bucket and a long prefix, stay
+        well within the checks."""
+        bucket, prefix = "b" * 63, "uploads/" + "u" * 64 + "/"
+        for template in sorted(os.listdir(os.path.join(ROOT, "policies"))):
+            if not template.endswith(".json"):
+                continue
+            with self.subTest(template):
+                document = write_policy(bucket, prefix, template)
+                text = json.dumps(document, indent=2).replace("$IMM_PROJECT", "p" * 64)
+                self.assertLess(len(text), 1024)
+                self.assertEqual(sts_standin.parse_policy(text), json.loads(text))
+                self.assertEqual(self.assume_role(json.loads(text))[0], 200)
 
 
 class RefusalsTest(StandInTestCase):
@@ -147,3 +234,20 @@ class RefusalsTest(StandInTestCase):
                 answer = requests.post(f"http://127.0.0.1:{self.sts_port}/", data=body, timeout=10)
                 self.assertEqual(answer.status_code, 400)
                 self.assertIn("Code", answer.json())
+
+    def test_a_body_over_64_kib_is_a_json_error_not_a_crash(self):
+        for length in ("1000000000000000", str(64 * 1024 + 1), "-5", "lots"):
+            with self.subTest(length):
+                with socket.create_connection(("127.0.0.1", self.sts_port), timeout=10) as s:
+                    s.sendall(f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode())
+                    head, _, body = read_all(s).partition(b"\r\n\r\n")
+                self.assertTrue(head.startswith(b"HTTP/1.0 400"), head)
+                self.assertEqual(json.loads(body)["Code"], "InvalidParameter")
+        self.assertEqual(post_sts(self.sts_port, assume_role_params(KEY_ID, SECRET))[0], 200)
+
+
+def read_all(s: socket.socket) -> bytes:
+    out = b""
+    while chunk := s.recv(65536):
+        out += chunk
+    return out
