@@ -50,7 +50,7 @@ BUCKET = "playground"
 PREFIX = "uploads/anonymous/"
 STORE_KEY = ("playground-test-access-key", "playground-local-secret")  # s3s-fs's one key pair
 # The RAM user the Alibaba functions run as; only the stand-in STS knows it.
-ALIYUN_KEY = ("LTAI5tPlaygroundLocalUser", "playground-local-ram-user-secret")
+ALIYUN_KEY = ("LTAI-playground-local-user", "playground-local-ram-user-secret")
 ALIYUN_ROLE = "acs:ram::1234567890123:role/playground-upload"
 ALIYUN_REGION = "cn-hangzhou"
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"stsvend playground webhook key!!").decode()

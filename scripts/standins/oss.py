@@ -77,7 +77,6 @@ import mimetypes
 import re
 import secrets
 import sys
-import threading
 import traceback
 import urllib.error
 import urllib.parse
@@ -94,6 +93,7 @@ import imaging
 import listing
 import multipart
 import policy
+import serving
 from auth import Authenticator, Caller, oracle
 from refusals import Refused, not_available, xml_error
 from store import MAX_PART_NUMBER, Store, check_bucket, check_completion, check_key, multipart_etag
@@ -371,16 +371,11 @@ class StandInOss:
 
             do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_OPTIONS = serve
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-        print("oss stand-in (a local stand-in, not Alibaba Cloud OSS) on 127.0.0.1:%d"
-              % self.server.server_port, file=sys.stderr)
+        self.server = serving.serve(Handler, port, "OSS")
         return self.server.server_port
 
     def stop(self):
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
+        serving.stop(self.server)
 
     # -- HTTP -----------------------------------------------------------------------------
 

@@ -50,7 +50,6 @@ import json
 import re
 import secrets
 import string
-import sys
 import threading
 import urllib.parse
 import uuid
@@ -59,6 +58,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 from alibabacloud_openapi_util.client import Client
 
 import policy as evaluator
+import serving
 
 MAX_SKEW = datetime.timedelta(minutes=15)
 ROLE_ARN = re.compile(r"^acs:ram::(\d+):role/[A-Za-z0-9.@_\-/]+$")
@@ -180,16 +180,11 @@ class StandInSts:
             def do_POST(self):
                 stand_in.answer(self, lambda: read_body(self))
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-        print("sts stand-in (a local stand-in, not Alibaba Cloud STS) on 127.0.0.1:%d"
-              % self.server.server_port, file=sys.stderr)
+        self.server = serving.serve(Handler, port, "STS")
         return self.server.server_port
 
     def stop(self):
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
+        serving.stop(self.server)
 
     # -- HTTP -----------------------------------------------------------------------------
 
