@@ -42,6 +42,8 @@ import urllib.parse
 import urllib.request
 import xml.etree.ElementTree
 
+from standardwebhooks.webhooks import Webhook
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts" / "standins"))
 
@@ -91,7 +93,6 @@ class Records:
         self.records, self.lock = [], threading.Lock()
 
     def hook(self, handler, body: bytes) -> int:
-        from standardwebhooks.webhooks import Webhook
         try:
             message = Webhook(WEBHOOK_SECRET).verify(body, dict(handler.headers))
         except Exception:  # noqa: BLE001 (a delivery that does not verify is refused)
@@ -145,6 +146,7 @@ class LambdaRuntime:
         """The next event (long poll), or the function's answer to one (acknowledged)."""
         if handler.command == "GET" and handler.path == "/2018-06-01/runtime/invocation/next":
             event = self.events.get()
+            body = event.encode()
             try:
                 handler.send_response(200)
                 handler.send_header("Content-Type", "application/json")
@@ -152,9 +154,9 @@ class LambdaRuntime:
                 handler.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 10_000))
                 handler.send_header("Lambda-Runtime-Invoked-Function-Arn",
                                     "arn:aws:lambda:us-east-1:000000000000:function:record-upload")
-                handler.send_header("Content-Length", str(len(event.encode())))
+                handler.send_header("Content-Length", str(len(body)))
                 handler.end_headers()
-                handler.wfile.write(event.encode())
+                handler.wfile.write(body)
                 handler.wfile.flush()
             except OSError:
                 self.events.put(event)

@@ -342,10 +342,11 @@ async function partsHeld(state) {
   return held;
 }
 
+// Completes with the ETag of every part: the store's (listed when the upload (re)started) or
+// the one each part's upload answered.
 async function completeMultipart(state) {
-  const held = await partsHeld(state);
-  const parts = [...held.entries()].sort((a, b) => a[0] - b[0])
-    .map(([n, part]) => `<Part><PartNumber>${n}</PartNumber><ETag>${part.etag.replace(/&/g, "&amp;").replace(/</g, "&lt;")}</ETag></Part>`).join("");
+  const parts = Object.entries(state.etags).map(([n, etag]) => [Number(n), etag]).sort((a, b) => a[0] - b[0])
+    .map(([n, etag]) => `<Part><PartNumber>${n}</PartNumber><ETag>${etag.replace(/&/g, "&amp;").replace(/</g, "&lt;")}</ETag></Part>`).join("");
   const complete = await presign({ key: state.key, multipart: "complete", uploadId: state.uploadId });
   // A Blob without a type: no Content-Type is sent, as the signed completion expects.
   return finished(await sendSigned(complete, { body: new Blob([`<CompleteMultipartUpload>${parts}</CompleteMultipartUpload>`]) }));
@@ -412,9 +413,7 @@ async function aliOssUpload(file) {
       progress: (fraction) => transfer.progress(Math.round(fraction * file.size)),
     });
     transfer.done(null);
-  } catch (error) {
-    transfer.failed(error instanceof Problem ? error : new Problem(error.code || error.name || "Error", error.status || 0, error.message));
-  }
+  } catch (error) { transfer.failed(error); } // ali-oss's errors carry `code` and `status`, as Transfer reads them
 }
 
 // ---- My files ---------------------------------------------------------------------------------
