@@ -9,6 +9,7 @@ pub mod config;
 pub mod cors;
 pub mod credentials;
 pub mod listener;
+pub mod log;
 pub mod response;
 
 use std::convert::Infallible;
@@ -77,7 +78,9 @@ pub fn in_lambda() -> bool {
 /// advanced logging controls: `TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR`, `FATAL`) when set,
 /// for every target; otherwise the `RUST_LOG` directives; otherwise `info`. How: JSON lines
 /// when `AWS_LAMBDA_LOG_FORMAT=JSON`, else tracing's plain lines, without time (Lambda and
-/// Function Compute stamp each line) or target, as `lambda_http`'s default subscriber.
+/// Function Compute stamp each line) or target, as `lambda_http`'s default subscriber; either
+/// way through [`log::layer`], which keeps every line one line with no raw control character,
+/// whatever a call site logs.
 ///
 /// Whatever those variables say, events below INFO from `lambda_runtime*` and `lambda_http`
 /// targets are dropped, because they are where raw payloads go: `lambda_runtime` logs every
@@ -97,7 +100,7 @@ pub fn init_logging() {
     use lambda_http::tracing::subscriber::filter::{LevelFilter, filter_fn};
     use lambda_http::tracing::subscriber::layer::SubscriberExt as _;
     use lambda_http::tracing::subscriber::util::SubscriberInitExt as _;
-    use lambda_http::tracing::subscriber::{EnvFilter, fmt, registry};
+    use lambda_http::tracing::subscriber::{EnvFilter, registry};
     use tracing::{Level, Metadata};
 
     /// Whether an event or span may carry a raw payload (see above), so is never logged.
@@ -120,20 +123,13 @@ pub fn init_logging() {
             .with_default_directive(LevelFilter::INFO.into())
             .parse_lossy(var("RUST_LOG").unwrap_or_default()),
     };
-    let subscriber = registry()
-        .with(wanted)
-        .with(filter_fn(|metadata| !may_carry_payload(metadata)));
-    let lines = fmt::layer()
-        .with_target(false)
-        .without_time()
-        .with_writer(std::io::stdout);
     let json = var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.trim().eq_ignore_ascii_case("json"));
     // A second call (a test that starts a host twice) keeps the subscriber already set.
-    let _ = if json {
-        subscriber.with(lines.json()).try_init()
-    } else {
-        subscriber.with(lines).try_init()
-    };
+    let _ = registry()
+        .with(wanted)
+        .with(filter_fn(|metadata| !may_carry_payload(metadata)))
+        .with(log::layer(json, std::io::stdout))
+        .try_init();
 }
 
 /// Runs a function: reads the configuration, builds its state with `build` (the

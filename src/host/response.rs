@@ -10,6 +10,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::error::{Error, StsRejection, source_chain};
+use crate::host::log::escaped;
 
 /// The error answer of every function:
 /// `{"StatusCode":429,"ErrorCode":"Throttling.User","ErrorMessage":"…"}`, where
@@ -258,7 +259,9 @@ const MISCONFIGURED_SENTENCE: &str =
 /// Logs the outcome of one request, once, and returns the answer.
 ///
 /// `done` names what succeeded (`"issued credentials"`), `caller` is what the log says about
-/// who asked (a session name; never a secret).
+/// who asked (a session name; never a secret). The caller, the message (which may quote what
+/// the caller sent: a field name, a method, a key) and the cause (free text from STS) are
+/// logged [`escaped`], so that none of them can end the line or pose as another field.
 pub fn finish(
     outcome: Result<(Response<Body>, String), ApiError>,
     started: Instant,
@@ -267,15 +270,18 @@ pub fn finish(
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match outcome {
         Ok((response, caller)) => {
-            info!(status = response.status().as_u16(), caller = %caller, elapsed_ms, "{done}");
+            let status = response.status().as_u16();
+            info!(status, caller = %escaped(&caller), elapsed_ms, "{done}");
             response
         }
         Err(e) => {
+            let (status, error_code) = (e.status.as_u16(), &e.code);
+            let error_message = escaped(&e.message);
             if e.status.is_server_error() || e.status == StatusCode::TOO_MANY_REQUESTS {
-                let cause = e.cause.as_deref().unwrap_or("");
-                warn!(status = e.status.as_u16(), error_code = %e.code, message = %e.message, cause, elapsed_ms, "refused");
+                let cause = escaped(e.cause.as_deref().unwrap_or(""));
+                warn!(status, %error_code, %error_message, %cause, elapsed_ms, "refused");
             } else {
-                info!(status = e.status.as_u16(), error_code = %e.code, message = %e.message, elapsed_ms, "refused");
+                info!(status, %error_code, %error_message, elapsed_ms, "refused");
             }
             e.into_response()
         }

@@ -6,6 +6,7 @@ mod corpus;
 mod fuzz_corpora;
 mod identity;
 mod listing;
+mod log_lines;
 mod parts;
 mod per_caller;
 mod s3s_fs;
