@@ -21,6 +21,7 @@ fn key(caller: usize) -> CacheKey {
             r#"{{"Statement":[{{"Action":["oss:PutObject","oss:AbortMultipartUpload","oss:ListParts"],"Effect":"Allow","Resource":["acs:oss:*:*:examplebucket/uploads/user-{caller}/*"]}}],"Version":"1"}}"#
         ),
         duration_seconds: 900,
+        signed_by: None,
     }
 }
 

@@ -13,11 +13,15 @@
 //! - a failing `accept` (EMFILE, ENFILE, ...) is retried after 10 ms, doubling to 1 s, with
 //!   one warning when such a burst starts and one line with its count when it ends
 //!   ([`AcceptBackoff`]).
+//!
+//! And, listening on a loopback address, it answers only requests whose `Host` names this
+//! machine's loopback ([`loopback_only`]): a web page the browser was made to resolve to
+//! 127.0.0.1 (DNS rebinding) names its own host, and gets 421 `MisdirectedRequest`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
@@ -29,8 +33,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+use tracing::debug;
 
-use crate::host::response::ErrorBody;
+use crate::host::Handler;
+use crate::host::response::{self, ErrorBody};
 
 /// The most connections HTTP mode ever serves at once, however high the open-file limit.
 pub const MAX_CONNECTIONS: usize = 4096;
@@ -126,6 +132,82 @@ fn peer_key(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
         v4 => v4,
+    }
+}
+
+/// `handler`, answering only requests that name a loopback host ([`is_loopback_host`]) when
+/// `listen` is a loopback address; others get 421 `MisdirectedRequest` before `handler` runs.
+/// Listening elsewhere (`BIND=0.0.0.0` under Function Compute and in containers), every
+/// request goes to `handler`.
+///
+/// A page on any site can make the browser send requests to 127.0.0.1: naming it outright,
+/// which CORS and the functions' own checks answer, or naming a host of its own that its DNS
+/// then points at 127.0.0.1 (DNS rebinding), which makes the request same-origin for that page.
+/// Such a request still carries the page's host in `Host`, which is what is checked here.
+pub fn loopback_only(listen: SocketAddr, handler: impl Handler) -> impl Handler {
+    let checked = listen.ip().to_canonical().is_loopback();
+    move |request: lambda_http::Request| {
+        let refused = if checked { misdirected(&request) } else { None };
+        let handler = handler.clone();
+        async move {
+            match refused {
+                Some(answer) => answer,
+                None => handler.answer(request).await,
+            }
+        }
+    }
+}
+
+/// The 421 answer for `request` unless its `Host` (and its target's authority, when it has
+/// one) names a loopback host; an absent `Host` is refused too.
+fn misdirected(request: &lambda_http::Request) -> Option<lambda_http::Response<lambda_http::Body>> {
+    let host = request.headers().get(http::header::HOST);
+    let named = host
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(is_loopback_host)
+        && request
+            .uri()
+            .authority()
+            .is_none_or(|authority| is_loopback_host(authority.as_str()));
+    if named {
+        return None;
+    }
+    debug!(host = ?host, "refused a request naming another host: 421 MisdirectedRequest");
+    Some(response::error(
+        http::StatusCode::MISDIRECTED_REQUEST,
+        "MisdirectedRequest",
+        "this server answers only requests for localhost or a loopback address",
+    ))
+}
+
+/// Whether `host`, a `Host` header's value, names this machine's loopback: `localhost` or a
+/// loopback address (`127.0.0.1`, any of 127.0.0.0/8, `[::1]`), with or without a port, in
+/// any case. A name other than `localhost` never passes, whatever it resolves to.
+///
+/// # Format
+///
+/// `uri-host [ ":" port ]`, an IPv6 address in brackets.
+///
+/// # Reference
+///
+/// <https://www.rfc-editor.org/rfc/rfc9110#name-host-and-authority>
+pub fn is_loopback_host(host: &str) -> bool {
+    // The port follows the last ':', unless that ':' is inside an IPv6 address's brackets.
+    let (name, port) = match host.rfind(':') {
+        Some(at) if !host[at..].contains(']') => (&host[..at], &host[at + 1..]),
+        _ => (host, ""),
+    };
+    if port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    match name.strip_prefix('[').and_then(|v6| v6.strip_suffix(']')) {
+        Some(v6) => v6
+            .parse::<Ipv6Addr>()
+            .is_ok_and(|ip| IpAddr::V6(ip).to_canonical().is_loopback()),
+        None => {
+            name.eq_ignore_ascii_case("localhost")
+                || name.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+        }
     }
 }
 
@@ -752,5 +834,127 @@ mod tests {
         assert!(late.tracked.is_none());
         drop(late);
         assert_eq!(tracked.state.load(Ordering::Relaxed), CLOSING);
+    }
+
+    #[test]
+    fn loopback_hosts_are_named_by_localhost_or_a_loopback_address_with_any_port() {
+        for host in [
+            "127.0.0.1",
+            "127.0.0.1:9000",
+            "localhost",
+            "LocalHost:8080",
+            "[::1]",
+            "[::1]:9000",
+            "127.0.0.2:80",
+            "[::ffff:127.0.0.1]:1",
+            "localhost:",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "",
+            "x",
+            "attacker.example",
+            "attacker.example:9000",
+            "localhost.attacker.example",
+            "127.0.0.1.nip.io",
+            "localhost.",
+            "app.localhost",
+            "0.0.0.0",
+            "192.168.1.2:9000",
+            "::1",
+            "[::1",
+            "[::2]:9000",
+            "127.0.0.1:port",
+            "127.0.0.1:123456",
+            "127.0.0.1:9000:9000",
+            "user@127.0.0.1",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    /// A server of `loopback_only` on `bind` that answers `handled` to what it lets through.
+    async fn serve_loopback_only(bind: &str) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind(bind).await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let handler = |_: lambda_http::Request| async {
+            lambda_http::Response::new(lambda_http::Body::Text("handled".to_owned()))
+        };
+        tokio::spawn(crate::host::serve_http_with(
+            listener,
+            Limits::for_open_files(None),
+            loopback_only(address, handler),
+            std::future::pending(),
+        ));
+        address
+    }
+
+    async fn exchange(address: SocketAddr, raw: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        stream.write_all(raw.as_bytes()).await.expect("send");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    #[tokio::test]
+    async fn listening_on_loopback_a_request_naming_another_host_is_misdirected() {
+        let address = serve_loopback_only("127.0.0.1:0").await;
+        let post = |host: &str| {
+            let host = if host.is_empty() {
+                String::new()
+            } else {
+                format!("Host: {host}\r\n")
+            };
+            format!(
+                "POST /invoke HTTP/1.1\r\n{host}Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+            )
+        };
+        for host in ["attacker.example", "attacker.example:9000", ""] {
+            let answer = exchange(address, &post(host)).await;
+            let (head, body) = answer.split_once("\r\n\r\n").expect("an answer");
+            assert!(head.starts_with("HTTP/1.1 421 "), "{host:?}: {answer}");
+            let body: serde_json::Value = serde_json::from_str(body).expect("JSON");
+            assert_eq!(body["StatusCode"], 421, "{host:?}");
+            assert_eq!(body["ErrorCode"], "MisdirectedRequest", "{host:?}");
+            assert!(body["ErrorMessage"].is_string(), "{host:?}");
+        }
+        let port = address.port();
+        for host in [
+            format!("127.0.0.1:{port}"),
+            "localhost".to_owned(),
+            format!("LOCALHOST:{port}"),
+        ] {
+            let answer = exchange(address, &post(&host)).await;
+            assert!(
+                answer.starts_with("HTTP/1.1 200 ") && answer.ends_with("handled"),
+                "{host}: {answer}"
+            );
+        }
+        // The target's own authority is held to the same rule.
+        let absolute = format!(
+            "GET http://attacker.example/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+        );
+        assert!(
+            exchange(address, &absolute)
+                .await
+                .starts_with("HTTP/1.1 421 ")
+        );
+    }
+
+    #[tokio::test]
+    async fn listening_on_every_address_no_host_is_checked() {
+        let address = serve_loopback_only("0.0.0.0:0").await;
+        let local = SocketAddr::from(([127, 0, 0, 1], address.port()));
+        let answer = exchange(
+            local,
+            "GET / HTTP/1.1\r\nHost: stsvend.example.com\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
     }
 }

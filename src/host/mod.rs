@@ -350,7 +350,7 @@ where
 }
 
 /// Serves `handler` under the Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set, and
-/// otherwise over HTTP on `listen` until SIGTERM or Ctrl-C.
+/// otherwise over HTTP on `listen` until SIGTERM or Ctrl-C ([`listener::loopback_only`]).
 pub async fn run(listen: SocketAddr, handler: impl Handler) -> Result<(), lambda_http::Error> {
     if in_lambda() {
         info!("serving under the Lambda runtime");
@@ -361,6 +361,7 @@ pub async fn run(listen: SocketAddr, handler: impl Handler) -> Result<(), lambda
         .await
     } else {
         let listener = TcpListener::bind(listen).await?;
+        let handler = crate::host::listener::loopback_only(listen, handler);
         serve_http(listener, handler, shutdown_signal()).await?;
         Ok(())
     }

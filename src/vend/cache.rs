@@ -4,7 +4,10 @@
 //! policy, duration), so a credential is reused only for a caller who would have asked STS for
 //! exactly the same session. The session name is derived from the caller, so there is one
 //! entry per caller: STS's audit log and the policy variables STS evaluates per session
-//! (`${aws:userid}`) always see the caller who asked. Concurrent misses for one key wait for a single STS
+//! (`${aws:userid}`) always see the caller who asked. The key also says which credential
+//! signed the `AssumeRole` when it was not the function's own: under Function Compute an
+//! invocation may bring a key of its own, and what that key obtained is reused only for
+//! invocations that bring the same key. Concurrent misses for one key wait for a single STS
 //! call. The cache holds at most `capacity` entries; when full, it drops expired entries
 //! first, then the tenth of its entries closest to expiry.
 //!
@@ -37,6 +40,10 @@ pub struct CacheKey {
     pub policy: String,
     /// `DurationSeconds`.
     pub duration_seconds: u32,
+    /// Who signed the `AssumeRole`: the fingerprint of the key the platform handed the
+    /// invocation ([`crate::vend::credentials::invocation_fingerprint`]), never the key itself;
+    /// `None` for the function's own credentials.
+    pub signed_by: Option<String>,
 }
 
 /// How long a failed `AssumeRole` answers for its key when STS names no `Retry-After`.
@@ -228,6 +235,7 @@ mod tests {
             caller: "alice".to_owned(),
             policy: policy.to_owned(),
             duration_seconds: 900,
+            signed_by: None,
         }
     }
 
@@ -294,6 +302,62 @@ mod tests {
             .expect("fetch");
         assert_ne!(first.access_key_id, other.access_key_id);
         assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn what_one_handed_key_obtained_is_reused_for_that_key_only() {
+        let cache = CredentialCache::new(8);
+        let now = FixedClock::at_unix(1_000_000).now();
+        let calls = AtomicUsize::new(0);
+        let fetch = || async {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            Ok(credential(n, now + Duration::from_secs(900)))
+        };
+        let signed_by = |signer: Option<&str>| CacheKey {
+            signed_by: signer.map(str::to_owned),
+            ..key("p")
+        };
+        let mut got = Vec::new();
+        for signer in [Some("key-a"), Some("key-b"), None, Some("key-a"), None] {
+            let credential = cache
+                .get_or_fetch(signed_by(signer), now, |_| true, fetch)
+                .await
+                .expect("fetch");
+            got.push(credential.access_key_id);
+        }
+        assert_eq!(got, ["STS.0", "STS.1", "STS.2", "STS.0", "STS.2"]);
+        assert_eq!(calls.load(Ordering::SeqCst), 3, "one call per signing key");
+    }
+
+    #[tokio::test]
+    async fn a_failure_under_one_handed_key_is_not_answered_to_another() {
+        let cache = CredentialCache::new(8);
+        let now = FixedClock::at_unix(1_000_000).now();
+        let signed_by = |signer: &str| CacheKey {
+            signed_by: Some(signer.to_owned()),
+            ..key("p")
+        };
+        let rejected = cache
+            .get_or_fetch(
+                signed_by("stale"),
+                now,
+                |_| true,
+                || async { Err(unreachable()) },
+            )
+            .await;
+        assert!(
+            matches!(rejected, Err(Error::StsUnreachable(_))),
+            "{rejected:?}"
+        );
+        let other = cache
+            .get_or_fetch(
+                signed_by("fresh"),
+                now,
+                |_| true,
+                || async { Ok(credential(1, now + Duration::from_secs(900))) },
+            )
+            .await;
+        assert_eq!(other.expect("its own call").access_key_id, "STS.1");
     }
 
     #[tokio::test]

@@ -18,7 +18,7 @@ use crate::sign::encode::hex_lower;
 use crate::sign::signing_key::SigningKeyCache;
 use crate::transport::{HttpSender, SignedRequest};
 use crate::vend::cache::{CacheKey, CredentialCache};
-use crate::vend::credentials::CredentialProvider;
+use crate::vend::credentials::{CredentialProvider, invocation_fingerprint};
 use crate::vend::session::role_session_name;
 
 /// The most STS requests one `AssumeRole` makes.
@@ -265,7 +265,8 @@ fn retryable(error: &Error) -> bool {
 }
 
 /// An assumed role whose temporary credentials are cached per caller: a credential is reused
-/// only for the same session name and rendered policy, and concurrent misses for one caller
+/// only for the same session name and rendered policy, and for the same signer (the key the
+/// platform handed the invocation, or the function's own), and concurrent misses for one caller
 /// make one STS call.
 pub struct CachedRole {
     role_arn: String,
@@ -302,7 +303,9 @@ impl CachedRole {
 
     /// Credentials under `policy` for `caller`: the cached ones while more than `min_left`
     /// of their life remains at `now`, otherwise fresh ones from STS (with `STS_ACTION` a
-    /// token exchange, for the caller's own token).
+    /// token exchange, for the caller's own token). Inside an invocation handed a key of its
+    /// own ([`crate::vend::credentials::with_invocation_credential`]), only what that same key
+    /// obtained is reused.
     pub async fn credentials(
         &self,
         caller: &Caller,
@@ -318,6 +321,7 @@ impl CachedRole {
             caller: sub.to_owned(),
             policy: policy.clone(),
             duration_seconds: self.duration_seconds,
+            signed_by: invocation_fingerprint(),
         };
         let usable = |c: &Credential| c.expiration.is_some_and(|e| e > now + min_left);
         let fetch = || async {
@@ -336,5 +340,82 @@ impl CachedRole {
     /// `TOKEN_DURATION_SECONDS`.
     pub fn duration(&self) -> Duration {
         Duration::from_secs(u64::from(self.duration_seconds))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::{Clock, FixedClock};
+    use crate::transport::CannedSender;
+    use crate::vend::credentials::{CredentialSource, with_invocation_credential};
+
+    /// A recorded `AssumeRole` success, valid until 2026-11-22T09:53:10Z.
+    const ISSUED: &str = r#"{"RequestId":"r","Credentials":{"AccessKeyId":"STS.issued","AccessKeySecret":"s","SecurityToken":"t","Expiration":"2026-11-22T09:53:10Z"}}"#;
+
+    fn role(sts: &Arc<CannedSender>) -> CachedRole {
+        let settings = StsSettings {
+            provider: Provider::Aliyun,
+            endpoint: "http://127.0.0.1:9".to_owned(),
+            region: "cn-hangzhou".to_owned(),
+            credentials: CredentialProvider::new(
+                CredentialSource::Static {
+                    credential: Credential::new("LTAI-own", "own-secret", None),
+                    origin: "environment".to_owned(),
+                },
+                Duration::from_secs(3),
+            ),
+            timeout: Duration::from_secs(3),
+            action: StsAction::AssumeRole,
+            role_arn: Some("acs:ram::1:role/r".to_owned()),
+            duration_seconds: 3600,
+        };
+        let sender: Arc<dyn HttpSender> = sts.clone();
+        CachedRole::new(&settings, "acs:ram::1:role/r", sender)
+    }
+
+    /// The `AccessKeyId` each request `sts` received was signed with, in order.
+    fn signed_with(sts: &CannedSender) -> Vec<String> {
+        sts.sent()
+            .iter()
+            .map(|request| {
+                let form = std::str::from_utf8(&request.body).expect("form");
+                form.split('&')
+                    .find_map(|pair| pair.strip_prefix("AccessKeyId="))
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_credential_obtained_with_a_handed_key_serves_invocations_handed_that_key_only() {
+        let sts = CannedSender::answering(200, ISSUED);
+        let role = role(&sts);
+        // 2026-11-22T08:53:10Z: the issued credential has an hour left.
+        let now = FixedClock::at_unix(1_795_337_590).now();
+        let alice = Caller::with_sub("alice");
+        let handed =
+            |id: &str| Credential::new(id, format!("{id}-secret"), Some(format!("{id}-token")));
+        let invocations = [
+            (Some(handed("STS.key-a")), vec!["STS.key-a"]),
+            (Some(handed("STS.key-b")), vec!["STS.key-a", "STS.key-b"]),
+            (None, vec!["STS.key-a", "STS.key-b", "LTAI-own"]),
+            // The same key again, and the function's own again: what they obtained is reused.
+            (
+                Some(handed("STS.key-a")),
+                vec!["STS.key-a", "STS.key-b", "LTAI-own"],
+            ),
+            (None, vec!["STS.key-a", "STS.key-b", "LTAI-own"]),
+        ];
+        for (n, (key, expected)) in invocations.into_iter().enumerate() {
+            let work = role.credentials(&alice, "{}".to_owned(), now, Duration::from_secs(60));
+            let got = match key {
+                Some(key) => with_invocation_credential(key, work).await,
+                None => work.await,
+            };
+            assert_eq!(got.expect("credentials").access_key_id, "STS.issued");
+            assert_eq!(signed_with(&sts), expected, "after invocation {}", n + 1);
+        }
     }
 }

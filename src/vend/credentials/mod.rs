@@ -198,6 +198,38 @@ pub async fn with_invocation_credential<F: std::future::Future>(
     INVOCATION.scope(credential, work).await
 }
 
+/// A fingerprint of the credential handed to the invocation this task serves
+/// ([`with_invocation_credential`]); `None` outside such an invocation.
+///
+/// What a handed key signed is kept under this fingerprint ([`crate::vend::cache::CacheKey`]),
+/// so it is reused only for invocations handed the same key, and never for another key's
+/// invocation or for one signed with the function's own. It is not the key: the hex SHA-256 of
+/// the key id, secret and security token, each prefixed with its length.
+pub fn invocation_fingerprint() -> Option<String> {
+    INVOCATION.try_with(fingerprint).ok()
+}
+
+/// The hex SHA-256 of `credential`'s id, secret and token, each after its length (8 bytes, big
+/// endian), so that no two credentials give the same input.
+fn fingerprint(credential: &Credential) -> String {
+    let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
+    let token = credential.security_token.as_deref();
+    for part in [
+        Some(credential.access_key_id.as_str()),
+        Some(credential.access_key_secret.as_str()),
+        token,
+    ] {
+        match part {
+            Some(text) => {
+                hash.update(&(text.len() as u64).to_be_bytes());
+                hash.update(text.as_bytes());
+            }
+            None => hash.update(&u64::MAX.to_be_bytes()),
+        }
+    }
+    crate::sign::encode::hex_lower(hash.finish().as_ref())
+}
+
 /// The function's own credential at any instant, from its [`CredentialSource`].
 pub struct CredentialProvider {
     source: CredentialSource,

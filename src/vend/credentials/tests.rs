@@ -199,6 +199,57 @@ async fn a_failed_refresh_keeps_the_old_key_while_valid_then_fails() {
     ));
 }
 
+#[tokio::test]
+async fn a_handed_key_serves_its_invocation_and_is_never_kept() {
+    let own = Credential::new("LTAI-own", "own-secret", None);
+    let provider = CredentialProvider::new(
+        CredentialSource::Static {
+            credential: own.clone(),
+            origin: "environment".to_owned(),
+        },
+        Duration::from_secs(3),
+    );
+    let sender: Arc<dyn HttpSender> = Scripted::new(vec![], Duration::ZERO);
+    let handed = Credential::new(
+        "STS.handed",
+        "handed-secret",
+        Some("handed-token".to_owned()),
+    );
+    let inside = with_invocation_credential(handed.clone(), provider.credential(&sender, at(0)));
+    assert_eq!(inside.await.expect("handed"), handed);
+    assert_eq!(provider.credential(&sender, at(1)).await.expect("own"), own);
+}
+
+#[tokio::test]
+async fn the_invocation_fingerprint_names_the_handed_key_without_holding_it() {
+    assert_eq!(invocation_fingerprint(), None, "outside an invocation");
+    let key =
+        |id: &str, secret: &str, token: &str| Credential::new(id, secret, Some(token.to_owned()));
+    let of = |credential: Credential| {
+        with_invocation_credential(credential, async { invocation_fingerprint() })
+    };
+    let a = of(key("STS.a", "secret-a", "token-a"))
+        .await
+        .expect("inside");
+    assert_eq!(a.len(), 64, "hex SHA-256: {a}");
+    assert!(!a.contains("secret-a") && !a.contains("token-a"));
+    assert_eq!(
+        Some(a.clone()),
+        of(key("STS.a", "secret-a", "token-a")).await
+    );
+    for other in [
+        key("STS.b", "secret-a", "token-a"),
+        key("STS.a", "secret-b", "token-a"),
+        key("STS.a", "secret-a", "token-b"),
+        // The same bytes split differently between the fields.
+        key("STS.as", "ecret-a", "token-a"),
+        Credential::new("STS.a", "secret-a", None),
+    ] {
+        assert_ne!(Some(a.clone()), of(other).await);
+    }
+    assert_eq!(invocation_fingerprint(), None, "nothing left behind");
+}
+
 /// Awaits every future, concurrently.
 async fn futures_join_all<F: std::future::Future>(all: impl Iterator<Item = F>) -> Vec<F::Output> {
     let mut set = Vec::new();

@@ -94,7 +94,7 @@ fn request_within(address: SocketAddr, budget: Duration) -> Option<String> {
     let mut stream = TcpStream::connect_timeout(&address, budget).ok()?;
     stream.set_write_timeout(Some(budget)).expect("timeout");
     stream
-        .write_all(b"GET /token HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .write_all(b"GET /token HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         .ok()?;
     let mut answer = Vec::new();
     let mut chunk = [0; 4096];

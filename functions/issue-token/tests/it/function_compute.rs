@@ -104,7 +104,7 @@ fn the_key_function_compute_hands_an_invocation_signs_that_invocation_only() {
                 ("FC_REGION", "cn-hangzhou".to_owned()),
             ]);
         }
-        let function = Function::start_with_only(env!("CARGO_BIN_EXE_issue-token"), &envs);
+        let function = Function::start(env!("CARGO_BIN_EXE_issue-token"), &envs);
         sts.next(Canned::Reply(200, sts::success_body("alice")));
         let token = tokens::hs256(
             &json!({"alg": "HS256"}),
@@ -150,5 +150,110 @@ fn the_key_function_compute_hands_an_invocation_signs_that_invocation_only() {
         key_used(false),
         sts::FUNCTION_KEY_ID,
         "elsewhere, the function's own key"
+    );
+}
+
+/// What one invocation's handed key obtained from STS serves only invocations handed that same
+/// key: under Function Compute, invocations of one caller handed key A, then key B, then no key
+/// each reach STS signed with their own key, while A's and the function's own key again reuse
+/// what they obtained (Function Compute hands one role key to many invocations).
+#[test]
+fn a_credential_obtained_with_a_handed_key_serves_no_invocation_handed_another() {
+    let sts = StandInSts::start(Expected {
+        session: "alice",
+        resource: "acs:oss:*:*:examplebucket/uploads/alice/*",
+    });
+    let expires = SystemClock.now() + std::time::Duration::from_secs(3600);
+    let handed_a = ("STS.fc-key-a", "fc-secret-a", "CAIS+fc/token-a==");
+    let handed_b = ("STS.fc-key-b", "fc-secret-b", "CAIS+fc/token-b==");
+    for (id, secret, token) in [
+        handed_a,
+        handed_b,
+        (
+            sts::FUNCTION_KEY_ID,
+            sts::FUNCTION_SECRET,
+            sts::FUNCTION_TOKEN,
+        ),
+    ] {
+        let (secret, token) = (secret.to_owned(), token.to_owned());
+        sts.accept_key(
+            id,
+            sts::FunctionKey {
+                secret,
+                token,
+                expires,
+            },
+        );
+    }
+    sts.answer_all(Canned::IssueToSession);
+    let mut envs = sts::base_env(sts.address);
+    envs.extend([
+        ("RUST_LOG", "info".to_owned()),
+        ("AUTH_MODE", "jwt".to_owned()),
+        ("JWT_HS256_SECRET", tokens::HS256_SECRET.to_owned()),
+        ("JWT_ISSUER", tokens::ISSUER.to_owned()),
+        ("JWT_AUDIENCE", tokens::AUDIENCE.to_owned()),
+        ("FC_FUNCTION_NAME", "stsvend-issue-token".to_owned()),
+        ("FC_REGION", "cn-hangzhou".to_owned()),
+    ]);
+    let function = Function::start(env!("CARGO_BIN_EXE_issue-token"), &envs);
+    let token = tokens::hs256(
+        &json!({"alg": "HS256"}),
+        &tokens::claims("alice", unix_seconds(SystemClock.now())),
+    );
+    let bearer = format!("Bearer {token}");
+    let invoke = |handed: Option<(&str, &str, &str)>| {
+        let mut headers = vec![("Authorization", bearer.as_str())];
+        if let Some((id, secret, token)) = handed {
+            headers.extend([
+                ("x-fc-access-key-id", id),
+                ("x-fc-access-key-secret", secret),
+                ("x-fc-security-token", token),
+            ]);
+        }
+        let (status, _, body) = function.request_with_headers("GET", "/", &headers, "");
+        assert_eq!(status, 200, "{body}");
+        let received = sts.take_received();
+        assert!(
+            received.iter().all(|r| r.problems.is_empty()),
+            "{:?}",
+            received.iter().map(|r| &r.problems).collect::<Vec<_>>()
+        );
+        received
+            .iter()
+            .map(|r| {
+                form_urlencoded::parse(r.body.as_bytes())
+                    .find(|(k, _)| k == "AccessKeyId")
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(invoke(Some(handed_a)), [handed_a.0], "1: signed with key A");
+    assert_eq!(
+        invoke(Some(handed_b)),
+        [handed_b.0],
+        "2: key B gets nothing key A obtained"
+    );
+    assert_eq!(
+        invoke(None),
+        [sts::FUNCTION_KEY_ID],
+        "3: no handed key gets nothing key A or B obtained"
+    );
+    assert!(
+        invoke(Some(handed_a)).is_empty(),
+        "4: key A again reuses what key A obtained"
+    );
+    assert!(
+        invoke(None).is_empty(),
+        "5: the function's own key again reuses what it obtained"
+    );
+    let (clean, output) = function.stop();
+    assert!(clean);
+    assert!(
+        !output
+            .iter()
+            .any(|line| line.contains("fc-secret-") || line.contains("fc/token-")),
+        "nothing handed is logged: {output:#?}"
     );
 }
