@@ -219,12 +219,17 @@ pub fn check_key(key: &str) -> Result<(), &'static str> {
     {
         return Err("it has a '.' or '..' segment");
     }
+    // An empty segment but the last (`dir/` names a folder marker): proxies and CDNs that
+    // merge slashes would serve `a//b` as `a/b`, another object.
+    if key.contains("//") {
+        return Err("it has an empty segment ('//')");
+    }
     if key.chars().any(char::is_control) {
         return Err("it holds a control character");
     }
     if hides_characters(key) {
         return Err(
-            "it holds an invisible format character (a bidi override, a zero-width character)",
+            "it holds an invisible or blank-looking character (a bidi override, a zero-width character, a filler)",
         );
     }
     Ok(())
@@ -251,8 +256,53 @@ pub fn hides_characters(text: &str) -> bool {
             '\u{200C}' | '\u{200D}' => !(visible(prev) && visible(next)),
             '\u{E0020}'..='\u{E007E}' => !(prev == Some('\u{1F3F4}') || is_tag(prev)),
             '\u{E007F}' => !is_tag(prev),
-            other => is_invisible(other),
+            '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}' => {
+                !takes_variation_selector(prev, c, next)
+            }
+            other => is_invisible(other) || is_blank_looking(other),
         })
+}
+
+/// Whether variation selector `selector` after `base` (and before `next`) selects a glyph, as
+/// in a sequence Unicode defines, rather than hiding in the text: U+FE0E / U+FE0F (text or
+/// emoji presentation) after an emoji or symbol (☺️, ❤️, ©️), or after `0`–`9`, `#` or `*`
+/// that a keycap U+20E3 follows (1️⃣); U+FE00–U+FE0D after a mathematical symbol or a CJK
+/// ideograph; an ideographic variation selector (U+E0100–U+E01EF) after a CJK ideograph. A
+/// selector anywhere else (`photo\u{FE0F}.jpg`, a second one in a row) is invisible.
+///
+/// # Reference
+/// Unicode 15.1, `emoji-variation-sequences.txt`, `StandardizedVariants.txt` and the
+/// Ideographic Variation Database (ranges, not every listed base).
+fn takes_variation_selector(base: Option<char>, selector: char, next: Option<char>) -> bool {
+    let Some(base) = base else {
+        return false;
+    };
+    let cjk = matches!(base, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{20000}'..='\u{3FFFF}');
+    match selector {
+        '\u{FE0E}' | '\u{FE0F}' => {
+            let keycap = matches!(base, '0'..='9' | '#' | '*') && next == Some('\u{20E3}');
+            let emoji = matches!(base, '\u{A9}' | '\u{AE}' | '\u{203C}' | '\u{2049}' | '\u{2122}' | '\u{2139}' | '\u{2194}'..='\u{21AA}' | '\u{2300}'..='\u{23FF}' | '\u{24C2}' | '\u{25A0}'..='\u{27BF}' | '\u{2900}'..='\u{297F}' | '\u{2B00}'..='\u{2BFF}' | '\u{3030}' | '\u{303D}' | '\u{3297}' | '\u{3299}' | '\u{1F000}'..='\u{1FAFF}');
+            keycap || emoji
+        }
+        '\u{FE00}'..='\u{FE0D}' => {
+            cjk || matches!(base, '\u{2200}'..='\u{22FF}' | '\u{2A00}'..='\u{2AFF}')
+        }
+        _ => cjk,
+    }
+}
+
+/// Whether `c` looks like nothing at all although it is no space and no format character: the
+/// Hangul fillers (U+115F, U+1160, U+3164, U+FFA0), the combining grapheme joiner (U+034F) and
+/// the blank braille pattern (U+2800). `photo\u{3164}.jpg` shows as `photo.jpg`.
+///
+/// # Reference
+/// Unicode 15.1, `PropList.txt` (`Other_Default_Ignorable_Code_Point`: U+034F, U+115F, U+1160,
+/// U+3164, U+FFA0) and the braille block (U+2800, BRAILLE PATTERN BLANK).
+pub fn is_blank_looking(c: char) -> bool {
+    matches!(
+        c,
+        '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{2800}' | '\u{3164}' | '\u{FFA0}'
+    )
 }
 
 /// Whether `c` is a Unicode format character (general category Cf: bidi embeddings,
@@ -453,11 +503,15 @@ mod tests {
             "\u{645}\u{6CC}\u{200C}\u{62E}\u{648}\u{627}\u{647}\u{645}.pdf",
             "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}.jpg",
             "\u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}.png",
-            "a//b",
             "dir/",
             "..a/b..",
             "a.b/.c",
             long.as_str(),
+            // Variation selectors where Unicode defines a sequence: ❤️, a keycap 1️⃣, ∩︀, 葛󠄀.
+            "\u{2764}\u{FE0F}.png",
+            "\u{31}\u{FE0F}\u{20E3}.png",
+            "\u{2229}\u{FE00}",
+            "\u{845B}\u{E0100}.txt",
         ] {
             assert_eq!(check_key(good), Ok(()), "{good:?}");
         }
@@ -486,6 +540,22 @@ mod tests {
             "tag\u{E0041}",
             "\u{1F3F4}\u{E007F}",
             too_long.as_str(),
+            "a//b",
+            "uploads/alice//x.jpg",
+            // Blank-looking: the Hangul fillers, the combining grapheme joiner, braille blank.
+            "photo\u{115F}.jpg",
+            "photo\u{1160}.jpg",
+            "photo\u{3164}.jpg",
+            "photo\u{FFA0}.jpg",
+            "photo\u{34F}.jpg",
+            "\u{2800}",
+            // Variation selectors outside the sequences that select a glyph.
+            "photo\u{FE0F}.jpg",
+            "\u{FE0F}a",
+            "\u{2764}\u{FE0F}\u{FE0F}",
+            "\u{31}\u{FE0F}.png",
+            "a\u{FE00}",
+            "a\u{E0100}",
         ] {
             assert!(check_key(bad).is_err(), "{bad:?}");
         }
