@@ -238,8 +238,10 @@ def start_aliyun(origin: str, data: pathlib.Path, processes: Processes) -> Site:
     trigger = OssTrigger(ports["events"])
     cors = [{"origins": [origin], "methods": ["GET", "HEAD", "PUT", "POST", "DELETE"], "headers": ["*"],
              "expose": ["ETag", "x-oss-request-id"], "max_age": 600}]
-    oss = standin_oss.StandInOss(str(data / "aliyun"), ALIYUN_REGION, {}, sts=sts, cors=cors,
-                                 on_created=trigger.created)
+    # The RAM user's own key reaches the bucket too: record-upload asks the store (a signed HEAD)
+    # with it before it believes a callback, as it would with its RAM user's or role's key.
+    oss = standin_oss.StandInOss(str(data / "aliyun"), ALIYUN_REGION, {ALIYUN_KEY[0]: ALIYUN_KEY[1]}, sts=sts,
+                                 cors=cors, on_created=trigger.created)
     oss_port = oss.start()
     key_file = data / "aliyun-callback-key.pem"
     key_file.write_text(oss.public_key_pem())
@@ -253,6 +255,7 @@ def start_aliyun(origin: str, data: pathlib.Path, processes: Processes) -> Site:
     processes.function("presign-url", {**common, "PORT": str(ports["presign"]),
                                        "BUCKET_ENDPOINT": f"http://127.0.0.1:{oss_port}",
                                        "PRESIGN_METHODS": "GET,HEAD,PUT,POST,DELETE,LIST"})
+    records["BUCKET_ENDPOINT"] = f"http://127.0.0.1:{oss_port}"
     processes.function("record-upload", {**common, **records, "PORT": str(ports["callbacks"]),
                                          "OSS_CALLBACK_PUBLIC_KEY_FILE": str(key_file)})
     # The second deployment, as s.yaml has it: an OSS trigger's event function (Function Compute
@@ -301,11 +304,13 @@ def start_aws(origin: str, data: pathlib.Path, processes: Processes) -> Site:
                 store=ports["store"], runtime=LambdaRuntime(store))
 
 
-def start_aws_records(origin: str, runtime: LambdaRuntime, processes: Processes) -> None:
-    """record-upload under the local Runtime API, delivering to this server's /aws/hooks."""
+def start_aws_records(origin: str, site: Site, processes: Processes) -> None:
+    """record-upload under the local Runtime API, asking s3s-fs for each object's type and
+    delivering to this server's /aws/hooks."""
     processes.function("record-upload", {
         "PROVIDER": "aws", "BUCKET_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-        "AWS_LAMBDA_RUNTIME_API": runtime.address, "AWS_LAMBDA_FUNCTION_NAME": "record-upload",
+        "BUCKET_ENDPOINT": f"http://127.0.0.1:{site.store}",
+        "AWS_LAMBDA_RUNTIME_API": site.runtime.address, "AWS_LAMBDA_FUNCTION_NAME": "record-upload",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_ACCESS_KEY_ID": STORE_KEY[0], "AWS_SECRET_ACCESS_KEY": STORE_KEY[1],
         "UPLOAD_WEBHOOK_URL": f"{origin}/aws/hooks", "UPLOAD_WEBHOOK_SECRET": WEBHOOK_SECRET})
@@ -455,7 +460,7 @@ def start(args, origin: str, data: pathlib.Path, processes: Processes) -> dict:
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     if "aws" in sites:
-        start_aws_records(origin, sites["aws"].runtime, processes)
+        start_aws_records(origin, sites["aws"], processes)
     return sites
 
 

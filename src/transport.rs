@@ -54,6 +54,8 @@ pub struct HttpReply {
     /// `Retry-After` as the upstream sent it (delta-seconds or an HTTP-date); read it with
     /// [`HttpReply::retry_after_seconds`].
     pub retry_after: Option<String>,
+    /// The answer's headers (a store's `HEAD` answer is all headers).
+    pub headers: http::HeaderMap,
 }
 
 impl HttpReply {
@@ -144,6 +146,7 @@ impl ReqwestSender {
             .and_then(|v| v.to_str().ok())
             .filter(|v| v.len() <= MAX_RETRY_AFTER_BYTES)
             .map(str::to_owned);
+        let headers = std::mem::take(response.headers_mut());
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(map_err)? {
             if body.len() + chunk.len() > MAX_REPLY_BYTES {
@@ -158,6 +161,7 @@ impl ReqwestSender {
             status,
             body,
             retry_after,
+            headers,
         })
     }
 
@@ -195,6 +199,34 @@ impl CannedSender {
                 status,
                 body: body.as_bytes().to_vec(),
                 retry_after: None,
+                headers: http::HeaderMap::new(),
+            }),
+            sent: std::sync::Mutex::default(),
+        })
+    }
+
+    /// Answers every request with `status`, `body` and `headers` (a store's `HEAD` answer is
+    /// its headers; a webhook ignores them).
+    pub fn answering_with_headers(
+        status: u16,
+        body: &str,
+        headers: &[(&'static str, &str)],
+    ) -> std::sync::Arc<Self> {
+        let headers = headers
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((
+                    http::HeaderName::from_static(name),
+                    http::HeaderValue::from_str(value).ok()?,
+                ))
+            })
+            .collect();
+        std::sync::Arc::new(Self {
+            reply: Some(HttpReply {
+                status,
+                body: body.as_bytes().to_vec(),
+                retry_after: None,
+                headers,
             }),
             sent: std::sync::Mutex::default(),
         })
@@ -286,6 +318,7 @@ mod tests {
             status: 429,
             body: Vec::new(),
             retry_after: retry_after.map(str::to_owned),
+            headers: http::HeaderMap::new(),
         };
         let now = at(LAST_SECOND_OF_1999 - 5, 0);
         assert_eq!(reply(None).retry_after_seconds(now), None);

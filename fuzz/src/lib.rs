@@ -499,7 +499,8 @@ fn oss_key() -> &'static (rsa::RsaPrivateKey, String) {
     })
 }
 
-/// record-upload in the given mode, its webhook answering 200 `{}`.
+/// record-upload in the given mode, its webhook answering 200 `{}` and its store answering
+/// every `HEAD` with the object the seeds' callbacks describe (1,024 bytes of `image/png`).
 fn record_state(mode: &str) -> Arc<record_upload::AppState> {
     let vars: BTreeMap<&str, String> = [
         ("BUCKET", "examplebucket".to_owned()),
@@ -533,8 +534,20 @@ fn record_state(mode: &str) -> Arc<record_upload::AppState> {
         Config::load(&|name| vars.get(name).cloned()).expect("the fuzz configuration loads");
     let clock = Arc::new(FixedClock::at_unix(NOW));
     Arc::new(
-        record_upload::AppState::new(config, clock, CannedSender::answering(200, "{}"))
-            .expect("the fuzz state builds"),
+        record_upload::AppState::new(
+            config,
+            clock,
+            CannedSender::answering_with_headers(
+                200,
+                "{}",
+                &[
+                    ("content-length", "1024"),
+                    ("etag", "\"9B2CF535F27731C974343645A3985328\""),
+                    ("content-type", "image/png"),
+                ],
+            ),
+        )
+        .expect("the fuzz state builds"),
     )
 }
 
@@ -569,8 +582,8 @@ fn record_answer(
 
 /// An OSS upload callback whose body is `data`, signed as OSS signs it (with the stand-in key
 /// record-upload is pinned to), so that the body parser and the tag checks are reached.
-/// Invariants: a 200 names an object under a caller's prefix and is covered by a tag made
-/// with the secret (checked here with an independent HMAC).
+/// Invariants: a 200 gives the store's facts, names an object under a caller's prefix and is
+/// covered by a tag made with the secret (checked here with an independent HMAC).
 pub fn record_callback(data: &[u8]) {
     static STATE: OnceLock<Arc<record_upload::AppState>> = OnceLock::new();
     let state = STATE.get_or_init(|| record_state("callbacks"));
@@ -590,8 +603,14 @@ pub fn record_callback(data: &[u8]) {
         )
         .body(Body::Binary(data.to_vec()))
         .expect("a request");
-    let (status, answer) = record_answer(state, request, &[200, 400, 403, 413]);
+    // 409: facts other than the store's; 404 is never answered (the store holds everything).
+    let (status, answer) = record_answer(state, request, &[200, 400, 403, 409, 413]);
     if status == 200 {
+        assert_eq!(answer["Size"], 1024, "the store's size: {answer}");
+        assert_eq!(
+            answer["ContentType"], "image/png",
+            "the store's type: {answer}"
+        );
         let key = answer["Key"].as_str().expect("a 200 names the key");
         let sub = answer["Uploader"]["sub"]
             .as_str()

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod cors;
 pub mod credentials;
+pub mod json;
 pub mod listener;
 pub mod log;
 pub mod response;
@@ -174,10 +175,11 @@ where
         return finish(run(listen, handler).await);
     }
     info!("serving under the Lambda runtime (HTTP requests and events)");
-    let dispatch = move |event: LambdaEvent<serde_json::Value>| {
+    // Events are read strictly (a member named twice is refused: `json::StrictValue`).
+    let dispatch = move |event: LambdaEvent<json::StrictValue>| {
         let (handler, state, on_event) = (handler.clone(), Arc::clone(&state), on_event.clone());
         async move {
-            let (payload, context) = event.into_parts();
+            let (json::StrictValue(payload), context) = event.into_parts();
             match serde_json::from_value::<LambdaRequest>(payload.clone()) {
                 Ok(request) => {
                     let mut adapter = Adapter::from(service_fn(move |request| {

@@ -8,6 +8,7 @@ first). Prints `record-upload-e2e: N passed, M failed` and exits non-zero on any
 """
 
 import base64
+import hashlib
 import json
 import os
 import socket
@@ -145,8 +146,10 @@ def main():
         "UPLOAD_CALLBACK_SECRET": CALLBACK_SECRET,
     }
     try:
+        # record-upload confirms each callback with a HEAD to the stand-in, signed with its own
+        # key (OSS V4), which the stand-in checks with oss2.
         processes.append(start("record-upload", record_port, {
-            **common, "OSS_CALLBACK_PUBLIC_KEY_FILE": key_file,
+            **common, "OSS_CALLBACK_PUBLIC_KEY_FILE": key_file, "BUCKET_ENDPOINT": f"http://127.0.0.1:{oss_port}",
             "UPLOAD_WEBHOOK_URL": receiver.url, "UPLOAD_WEBHOOK_SECRET": WEBHOOK_SECRET}))
         for version in ("v4", "v1"):
             presign_port = free_port()
@@ -183,6 +186,25 @@ def run_version(version, presign_port, oss, receiver):
           and relayed.get("Size") == 10, relayed)
     check(f"{version} PUT answer carries the app's answer", relayed.get("App", {}).get("fileId", "").startswith("file-"), relayed)
 
+    check(f"{version} PUT answer gives the store's type and size as a number",
+          relayed.get("ContentType") == "text/plain" and isinstance(relayed.get("Size"), int), relayed)
+
+    # OSS signs whatever callback body it is given: an uploader replays the pinned callback
+    # for the real object with the real ETag but another size and type. The store's HEAD
+    # disagrees, so nothing is recorded, and OSS tells the uploader CallbackFailed.
+    pinned = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(answer["URL"]).query))["callback"]
+    etag = hashlib.md5(b"hello, oss").hexdigest().upper()
+    status, _, body = oss.callback(pinned, BUCKET, key, etag, 2048, "image/jpeg")
+    check(f"{version} a callback with a false size and type is refused",
+          status == 203 and b"409" in body and b"CallbackMismatch" in body, (status, body[:300]))
+    # A callback tagged for a key that was never uploaded mints no record.
+    never = f"uploads/anonymous/{version} never uploaded.txt"
+    unused = presign(presign_port, {"key": never, "method": "PUT", "contentType": "text/plain"})
+    pinned = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(unused["URL"]).query))["callback"]
+    status, _, body = oss.callback(pinned, BUCKET, never, etag, 10, "text/plain")
+    check(f"{version} a callback for an object the store does not hold is refused",
+          status == 203 and b"404" in body and b"ObjectNotFound" in body, (status, body[:300]))
+
     # The client changes the pinned callback: the URL's signature no longer holds.
     parts = urllib.parse.urlsplit(answer["URL"])
     query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
@@ -199,6 +221,23 @@ def run_version(version, presign_port, oss, receiver):
     check(f"{version} form relays the callback answer", status == 200, (status, body[:300]))
     relayed = json.loads(body) if status == 200 else {}
     check(f"{version} form answer names the file's key", relayed.get("Key") == f"uploads/anonymous/{version} notes.txt", relayed)
+
+    # The form's tag covers the caller's whole prefix. Keys under it that presign-url would
+    # never sign are refused whatever OSS signed, and so is a body naming a member twice.
+    spec = json.loads(base64.b64decode(answer["Fields"]["callback"]))
+    for bad in ("uploads/anonymous/../bob/secret.txt", "uploads/anonymous//x.txt",
+                "uploads/anonymous/x.txt\nINFO upload recorded key=uploads/bob/y.txt",
+                "uploads/anonymous/invoice\u202egpj.exe", "uploads/anonymous/photo\u3164.jpg"):
+        status, _, body = oss.callback(answer["Fields"]["callback"], BUCKET, bad, "00", 1, "text/plain")
+        check(f"{version} a callback naming {bad!r} is refused",
+              status == 203 and b"403" in body and b"InvalidKey" in body, (status, body[:300]))
+    twice = dict(spec, callbackBody=spec["callbackBody"].replace(
+        '"object":${object}', '"object":"uploads/bob/b.txt","object":${object}', 1))
+    check(f"{version} the pinned body names the object", twice != spec, spec["callbackBody"])
+    encoded = base64.b64encode(json.dumps(twice).encode()).decode()
+    status, _, body = oss.callback(encoded, BUCKET, f"uploads/anonymous/{version} notes.txt", "00", 10, "text/plain")
+    check(f"{version} a callback body naming a member twice is refused",
+          status == 203 and b"400" in body and b"DuplicateField" in body, (status, body[:300]))
 
     # The same form with another callback field: the policy's condition refuses it.
     fields = dict(answer["Fields"], callback=forged)

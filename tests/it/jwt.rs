@@ -166,6 +166,7 @@ impl HttpSender for JwksServer {
                 status: 200,
                 body: body.into_bytes(),
                 retry_after: None,
+                headers: Default::default(),
             })
         })
     }
@@ -365,6 +366,7 @@ impl HttpSender for FlakyJwks {
                     status: 200,
                     body,
                     retry_after: None,
+                    headers: Default::default(),
                 }),
             }
         })

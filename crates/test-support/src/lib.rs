@@ -1,7 +1,7 @@
 //! What the tests of stsvend's packages share: a stand-in STS ([`sts`]), a runner for a
 //! function binary in HTTP mode ([`function`]) and under a stand-in Lambda runtime
 //! ([`lambda`]), a minimal HTTP/1.1 client ([`http`]), JWT makers ([`tokens`]), awkward object
-//! keys ([`keys`]), moto and the oracle SDKs' Python ([`oracles`]), and the committed API
+//! keys ([`keys`]), moto and the oracle SDKs' Python ([`oracles`]), s3s-fs ([`s3s`]), and the committed API
 //! Gateway events ([`event`]).
 //!
 //! The binaries themselves are the tests' to name: a test passes
@@ -13,6 +13,7 @@ pub mod keys;
 pub mod lambda;
 pub mod metadata;
 pub mod oracles;
+pub mod s3s;
 pub mod sts;
 pub mod tokens;
 

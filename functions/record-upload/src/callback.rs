@@ -15,15 +15,22 @@ use lambda_http::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 use stsvend::host::config::CallbackSettings;
+use stsvend::host::json::{self, JsonError};
 use stsvend::host::response::ApiError;
 use stsvend::sign::aliyun::callback::{TagScope, tag_holds};
 use stsvend::time::format_iso8601;
 
 use crate::record::{Image, Source, Upload, json_problem};
 
-/// How long after its URL expired a callback is still believed: an upload that started just
-/// before the expiry may take this long to finish (a large file on a slow link).
+/// How long after its URL expired a callback tagged for one key is still believed: a
+/// multipart upload started just before the expiry may take this long to complete (a large
+/// file on a slow link; the completion is signed before the URL expires).
 pub(crate) const EXPIRY_GRACE: Duration = Duration::from_secs(24 * 3600);
+
+/// The same for a `startsWith` form's tag, which covers every key under a prefix: a form
+/// upload is one POST that OSS accepts only before the policy expires, so an hour covers the
+/// slowest body; past it, the tag is worth nothing.
+pub(crate) const PREFIX_EXPIRY_GRACE: Duration = Duration::from_secs(3600);
 
 /// A pinned callback body, after OSS filled its variables (JSON values).
 #[derive(Debug, Deserialize)]
@@ -58,24 +65,35 @@ fn forbidden(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, code, message.into())
 }
 
-/// The upload a verified callback body reports, when its tag vouches for it; the refusal
-/// otherwise (400 for a body that is not a callback body, 403 for one not to be believed).
+/// The upload a callback body reports, when its tag vouches for its bucket, key and time; the
+/// refusal otherwise (400 for a body that is not a callback body, 403 for one not to be
+/// believed). Its size, ETag and type are the callback's claims, which the store confirms
+/// before anything is recorded ([`crate::store`]). Cheap: no I/O, so it runs before the key
+/// that verifies OSS's signature is fetched.
 pub(crate) fn read(
     body: &[u8],
     settings: &CallbackSettings,
     bucket: &str,
     now: SystemTime,
 ) -> Result<Upload, ApiError> {
-    // The whole body must be JSON (UTF-8 and all), not only the members read here: a parser
-    // that skips what it ignores would accept bodies another reader refuses.
-    let body: Body = serde_json::from_slice::<Value>(body)
-        .and_then(serde_json::from_value)
-        .map_err(|e| {
-            ApiError::bad_request(
-                "InvalidCallbackBody",
-                format!("the callback body {}", json_problem(&e)),
-            )
-        })?;
+    // The whole body must be JSON (UTF-8 and all), not only the members read here, and no
+    // object in it may name a member twice: a parser that skips what it ignores, or keeps
+    // another of two members, would read bodies another reader reads otherwise.
+    let body = json::parse(body).map_err(|e| match e {
+        JsonError::RepeatedMember => ApiError::bad_request(
+            "DuplicateField",
+            "the callback body names a member twice in one object",
+        ),
+        e @ JsonError::Invalid(_) => {
+            ApiError::bad_request("InvalidCallbackBody", format!("the callback body {e}"))
+        }
+    })?;
+    let body: Body = serde_json::from_value(body).map_err(|e| {
+        ApiError::bad_request(
+            "InvalidCallbackBody",
+            format!("the callback body {}", json_problem(&e)),
+        )
+    })?;
     let pin = body.stsvend.as_ref().ok_or_else(|| {
         forbidden(
             "UntaggedCallback",
@@ -118,11 +136,15 @@ pub(crate) fn read(
         ));
     }
     let expired_at = SystemTime::UNIX_EPOCH + Duration::from_secs(pin.expires);
-    if now > expired_at + EXPIRY_GRACE {
+    let (grace, how_long) = match scope {
+        TagScope::Key(_) => (EXPIRY_GRACE, "a day"),
+        TagScope::Prefix(_) => (PREFIX_EXPIRY_GRACE, "an hour"),
+    };
+    if now > expired_at + grace {
         return Err(forbidden(
             "CallbackExpired",
             format!(
-                "the upload's URL expired at {} (more than a day ago)",
+                "the upload's URL expired at {} (more than {how_long} ago)",
                 format_iso8601(expired_at)
             ),
         ));

@@ -7,6 +7,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use stsvend::host::json;
 use stsvend::sign::encode::{Decoding, percent_decode};
 
 use crate::record::{Source, Upload, json_problem};
@@ -149,9 +150,10 @@ struct OssObject {
 impl OssEvents {
     /// Reads an event body; a message saying what is wrong otherwise.
     pub fn parse(body: &[u8]) -> Result<Self, String> {
-        // The whole body must be JSON, not only the members read here (see `callback.rs`).
-        serde_json::from_slice::<Value>(body)
-            .and_then(serde_json::from_value)
+        // The whole body must be JSON, not only the members read here, with no member named
+        // twice (see `callback.rs`).
+        let value = json::parse(body).map_err(|e| format!("the OSS trigger event {e}"))?;
+        serde_json::from_value(value)
             .map_err(|e| format!("the OSS trigger event {}", json_problem(&e)))
     }
 

@@ -1,10 +1,13 @@
 //! record-upload's two entries: [`handle`] for HTTP (OSS callbacks; Function Compute's event
 //! invocations in `RECORD_UPLOAD_MODE=oss-events`) and [`on_event`] for Lambda events (S3).
 //!
-//! A callback goes through: method and size, the signature headers, the key URL (allowed
-//! before any fetch), the key, the signature over the path OSS called, the tagged body, the
-//! uploader, the webhook, the answer OSS relays to the uploader.
+//! A callback goes through the cheap checks first, then the ones that cost a fetch: method
+//! and size, the signature headers, the key URL (allowed before any fetch), the tagged body,
+//! presign-url's key rules and the uploader, then OSS's signature (its key fetched only now),
+//! the store's word on the object (a signed `HEAD`), the webhook, and the answer OSS relays
+//! to the uploader.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -14,7 +17,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use stsvend::error::Error;
 use stsvend::host::EventAnswer;
-use stsvend::host::config::{Config, RecordMode, RecordSettings};
+use stsvend::host::config::{CallbackSettings, Config, RecordMode, RecordSettings};
+use stsvend::host::log::escaped;
 use stsvend::host::response::{self, ApiError};
 use stsvend::provider::Provider;
 use stsvend::sign::aliyun::callback as oss_callback;
@@ -25,7 +29,8 @@ use tracing::{info, warn};
 use crate::callback;
 use crate::events::{OssEvents, S3Event, Uploads};
 use crate::keys::CallbackKeys;
-use crate::record::Record;
+use crate::record::{Judged, Record};
+use crate::store::{ObjectFacts, Seen, Store};
 use crate::webhook::Webhook;
 
 /// The largest callback or event body read, in bytes (OSS caps a callback template at 5 KB).
@@ -37,12 +42,13 @@ pub struct AppState {
     settings: RecordSettings,
     clock: Arc<dyn Clock>,
     keys: CallbackKeys,
+    store: Store,
     webhook: Option<Webhook>,
 }
 
 impl AppState {
-    /// Reads record-upload's own settings; the sender fetches callback keys and delivers
-    /// webhooks.
+    /// Reads record-upload's own settings; the sender fetches callback keys, asks the store
+    /// and delivers webhooks.
     pub fn new(
         config: Config,
         clock: Arc<dyn Clock>,
@@ -62,6 +68,7 @@ impl AppState {
                 reason,
             },
         )?;
+        let store = Store::new(&config, Arc::clone(&sender));
         let webhook = settings
             .webhook
             .clone()
@@ -71,6 +78,7 @@ impl AppState {
             settings,
             clock,
             keys,
+            store,
             webhook,
         })
     }
@@ -98,32 +106,71 @@ pub fn on_event(state: Arc<AppState>, event: Value) -> EventAnswer {
         };
         if s3.is_test() {
             info!("s3:TestEvent acknowledged");
-            return Ok(json!({"recorded": 0}));
+            return Ok(json!({"recorded": 0, "rejected": 0}));
         }
-        let recorded = record_all(&state, s3.uploads()?).await?;
-        Ok(json!({ "recorded": recorded }))
+        let told = record_all(&state, s3.uploads()?).await?;
+        Ok(json!({ "recorded": told.recorded, "rejected": told.rejected }))
     })
 }
 
-/// Attributes, logs and delivers each upload; how many were recorded, or the first delivery
-/// failure.
-async fn record_all(state: &AppState, uploads: Uploads) -> Result<usize, String> {
+/// How many uploads of an event were recorded, and how many were rejected (told to the app
+/// as `upload.rejected`).
+#[derive(Debug, Default)]
+struct Told {
+    recorded: usize,
+    rejected: usize,
+}
+
+/// Judges, logs and delivers each upload of a bucket event; what was told, or the first
+/// delivery failure.
+async fn record_all(state: &AppState, uploads: Uploads) -> Result<Told, String> {
     let now = state.clock.now();
-    let mut recorded = 0;
+    let mut told = Told::default();
     for upload in uploads.uploads {
         if upload.bucket != state.config.scope.bucket {
-            warn!(bucket = %upload.bucket, key = %upload.key, "event for another bucket: not recorded");
+            warn!(bucket = %escaped(&upload.bucket), key = %escaped(&upload.key), "event for another bucket: not recorded");
             continue;
         }
-        let Some(record) = upload.attribute(&state.config.scope.object_prefix) else {
-            continue;
-        };
-        if let Some(webhook) = &state.webhook {
-            webhook.deliver(&record, now).await?;
+        match upload.judge(&state.config.scope.object_prefix) {
+            Judged::Unattributed => {}
+            Judged::Rejected(rejection) => {
+                if let Some(webhook) = &state.webhook {
+                    webhook.reject(&rejection, now).await?;
+                }
+                told.rejected += 1;
+            }
+            Judged::Attributed(mut record) => {
+                with_store_type(state, &mut record, now).await;
+                record.log();
+                if let Some(webhook) = &state.webhook {
+                    webhook.deliver(&record, now).await?;
+                }
+                told.recorded += 1;
+            }
         }
-        recorded += 1;
     }
-    Ok(recorded)
+    Ok(told)
+}
+
+/// An event gives the store's size and ETag but not the object's type: the store's `HEAD`
+/// adds it when the object it describes is still the one the event reported (same ETag). When
+/// the object has changed or gone since, or the store cannot be asked, the record keeps the
+/// event's facts and has no `contentType`: an event is never lost for want of a type.
+async fn with_store_type(state: &AppState, record: &mut Record, now: SystemTime) {
+    match state.store.head(&record.key, now).await {
+        Ok(Seen::Object(facts)) if facts.etag == record.etag => {
+            record.content_type = facts.content_type;
+        }
+        Ok(_) => info!(
+            key = %escaped(&record.key),
+            "the object changed or went after the event; recorded with the event's facts, no type"
+        ),
+        Err(reason) => warn!(
+            key = %escaped(&record.key),
+            reason = %reason,
+            "the store could not be asked for the object's type; recorded with the event's facts"
+        ),
+    }
 }
 
 /// A Function Compute event invocation (`x-fc-control-path: /invoke`) with an OSS trigger's
@@ -142,7 +189,7 @@ async fn fc_event(
     }
     let body = checked_body(request)?;
     let events = OssEvents::parse(body).map_err(|e| ApiError::bad_request("InvalidEvent", e))?;
-    let recorded = record_all(state, events.uploads())
+    let told = record_all(state, events.uploads())
         .await
         .map_err(|cause| ApiError {
             cause: Some(cause),
@@ -154,7 +201,7 @@ async fn fc_event(
         })?;
     let answer = response::json(
         StatusCode::OK,
-        &json!({"StatusCode": 200, "Recorded": recorded}),
+        &json!({"StatusCode": 200, "Recorded": told.recorded, "Rejected": told.rejected}),
     );
     Ok((answer, "oss-events".to_owned()))
 }
@@ -188,7 +235,7 @@ struct CallbackAnswer<'a> {
     etag: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     content_type: Option<&'a str>,
-    uploader: &'a std::collections::BTreeMap<String, String>,
+    uploader: &'a BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     app: Option<Value>,
 }
@@ -213,18 +260,40 @@ async fn oss_callback(
             "this deployment has no UPLOAD_CALLBACK_SECRET, so no callback can be trusted",
         )
     })?;
-    verify_signature(state, request, body, settings).await?;
+    let signature = signature_headers(request)?;
     let now = state.clock.now();
     let upload = callback::read(body, settings, &state.config.scope.bucket, now)?;
-    let record = upload
-        .attribute(&state.config.scope.object_prefix)
-        .ok_or_else(|| {
-            ApiError::new(
+    let claimed = ObjectFacts {
+        size: upload.size,
+        etag: crate::record::normalized_etag(&upload.etag),
+        content_type: upload.content_type.clone(),
+    };
+    let mut record = match upload.judge(&state.config.scope.object_prefix) {
+        Judged::Attributed(record) => record,
+        Judged::Rejected(rejection) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "InvalidKey",
+                format!(
+                    "the key is one presign-url never signs: {}; it is not recorded",
+                    rejection.detail
+                ),
+            ));
+        }
+        Judged::Unattributed => {
+            return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "KeyOutsidePrefixes",
                 "the object lies under no caller's prefix; it is not recorded",
-            )
-        })?;
+            ));
+        }
+    };
+    verify_signature(state, signature, body, settings).await?;
+    let facts = confirmed(state, &record.key, &claimed, now).await?;
+    record.size = facts.size;
+    record.etag = facts.etag;
+    record.content_type = facts.content_type;
+    record.log();
     let app = deliver(state, &record, now).await?;
     let answer = CallbackAnswer {
         status_code: 200,
@@ -240,39 +309,108 @@ async fn oss_callback(
     Ok((response::json(StatusCode::OK, &answer), who))
 }
 
-/// OSS's signature on the callback: the key URL allowed before anything is fetched, then the
-/// RSA signature over the path OSS called (`UPLOAD_CALLBACK_URL`'s, when set, since a gateway
-/// may rewrite the path the function sees), its query and the body.
-async fn verify_signature(
+/// The store's facts on `key`, when they are what the callback claims: 404 `ObjectNotFound`
+/// when the store holds no such object (a tag alone mints no record), 409 `CallbackMismatch`
+/// when its size, ETag or type differ, 502 `ObjectCheckFailed` when the store cannot be asked
+/// (OSS then answers the uploader `CallbackFailed`; the object stays, and its bucket event
+/// records it).
+async fn confirmed(
     state: &AppState,
-    request: &Request,
-    body: &[u8],
-    settings: &stsvend::host::config::CallbackSettings,
-) -> Result<(), ApiError> {
+    key: &str,
+    claimed: &ObjectFacts,
+    now: SystemTime,
+) -> Result<ObjectFacts, ApiError> {
+    let seen = state.store.head(key, now).await.map_err(|cause| ApiError {
+        cause: Some(cause),
+        ..ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "ObjectCheckFailed",
+            "the store could not be asked about the object; it is not recorded now",
+        )
+    })?;
+    let facts = match seen {
+        Seen::Object(facts) => facts,
+        Seen::Missing => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "ObjectNotFound",
+                "the store holds no such object; nothing is recorded",
+            ));
+        }
+    };
+    let type_differs = match (&claimed.content_type, &facts.content_type) {
+        (Some(claimed), Some(stored)) => !claimed.trim().eq_ignore_ascii_case(stored),
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    let disagrees = [
+        (claimed.size != facts.size, "size"),
+        (claimed.etag != facts.etag, "ETag"),
+        (type_differs, "content type"),
+    ];
+    let differing: Vec<&str> = disagrees
+        .iter()
+        .filter(|(differs, _)| *differs)
+        .map(|(_, what)| *what)
+        .collect();
+    if !differing.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "CallbackMismatch",
+            format!(
+                "the callback's {} is not the stored object's; nothing is recorded",
+                differing.join(", ")
+            ),
+        ));
+    }
+    Ok(facts)
+}
+
+/// OSS's signature headers: `authorization`, and `x-oss-pub-key-url` allowed before anything
+/// is fetched.
+struct SignatureHeaders<'a> {
+    authorization: &'a str,
+    key_url: String,
+}
+
+fn signature_headers(request: &Request) -> Result<SignatureHeaders<'_>, ApiError> {
     let refused = |code: &'static str, e: oss_callback::CallbackError| {
         ApiError::new(StatusCode::FORBIDDEN, code, e.to_string())
     };
+    let missing = |name| {
+        refused(
+            "MissingSignature",
+            oss_callback::CallbackError::MissingHeader(name),
+        )
+    };
     let headers = request.headers();
-    let authorization = header(headers, "authorization").ok_or_else(|| {
-        refused(
-            "MissingSignature",
-            oss_callback::CallbackError::MissingHeader("authorization"),
-        )
-    })?;
-    let key_url = header(headers, "x-oss-pub-key-url").ok_or_else(|| {
-        refused(
-            "MissingSignature",
-            oss_callback::CallbackError::MissingHeader("x-oss-pub-key-url"),
-        )
-    })?;
+    let authorization = header(headers, "authorization").ok_or_else(|| missing("authorization"))?;
+    let key_url =
+        header(headers, "x-oss-pub-key-url").ok_or_else(|| missing("x-oss-pub-key-url"))?;
     let key_url =
         oss_callback::public_key_url(key_url).map_err(|e| refused("KeyUrlNotAllowed", e))?;
-    let key = state.keys.key_for(&key_url).await?;
+    Ok(SignatureHeaders {
+        authorization,
+        key_url,
+    })
+}
+
+/// OSS's RSA signature over the path OSS called (`UPLOAD_CALLBACK_URL`'s, since a gateway may
+/// rewrite the path the function sees), its query and the body, with the key the header names.
+async fn verify_signature(
+    state: &AppState,
+    signature: SignatureHeaders<'_>,
+    body: &[u8],
+    settings: &CallbackSettings,
+) -> Result<(), ApiError> {
+    let refused = |e: oss_callback::CallbackError| {
+        ApiError::new(StatusCode::FORBIDDEN, "BadSignature", e.to_string())
+    };
+    let key = state.keys.key_for(&signature.key_url).await?;
     let (path, query) = settings.signed_path_and_query();
-    let string_to_sign =
-        oss_callback::string_to_sign(path, query, body).map_err(|e| refused("BadSignature", e))?;
-    key.verify(authorization, &string_to_sign)
-        .map_err(|e| refused("BadSignature", e))
+    let string_to_sign = oss_callback::string_to_sign(path, query, body).map_err(refused)?;
+    key.verify(signature.authorization, &string_to_sign)
+        .map_err(refused)
 }
 
 /// The webhook's answer (its JSON object, if any); a failed delivery is a 502, which OSS
@@ -309,8 +447,9 @@ mod tests {
     use lambda_http::http;
     use rsa::pkcs8::EncodePublicKey;
     use rsa::signature::{SignatureEncoding, Signer};
+    use serde_json::json;
     use stsvend::time::FixedClock;
-    use stsvend::transport::CannedSender;
+    use stsvend::transport::{BoxFuture, HttpReply, SignedRequest};
 
     use super::*;
 
@@ -336,7 +475,7 @@ mod tests {
         })
     }
 
-    fn state(extra: &[(&'static str, &str)], sender: Arc<CannedSender>) -> Arc<AppState> {
+    fn state(extra: &[(&'static str, &str)], sender: Arc<Upstreams>) -> Arc<AppState> {
         let mut vars: HashMap<&str, String> = HashMap::from([
             (
                 "ALIBABA_CLOUD_ACCESS_KEY_ID",
@@ -370,6 +509,82 @@ mod tests {
         let config = Config::load(&|k| vars.get(k).cloned()).expect("config");
         let clock = Arc::new(FixedClock::at_unix(NOW));
         Arc::new(AppState::new(config, clock, sender).expect("state"))
+    }
+
+    /// The object the default callback body describes, as the store answers `HEAD` for it.
+    const STORED: (u64, &str, &str) = (1024, "\"9B2CF535F27731C974343645A3985328\"", "image/png");
+
+    /// The store (every `HEAD` answered with one object, or 404) and the app's webhook (every
+    /// `POST` answered with one status and body), keeping every request.
+    struct Upstreams {
+        object: Option<(u64, &'static str, &'static str)>,
+        hook: (u16, String),
+        sent: std::sync::Mutex<Vec<SignedRequest>>,
+    }
+
+    impl Upstreams {
+        fn answering(status: u16, body: &str) -> Arc<Self> {
+            Self::holding(Some(STORED), status, body)
+        }
+
+        fn holding(
+            object: Option<(u64, &'static str, &'static str)>,
+            status: u16,
+            body: &str,
+        ) -> Arc<Self> {
+            Arc::new(Self {
+                object,
+                hook: (status, body.to_owned()),
+                sent: std::sync::Mutex::default(),
+            })
+        }
+
+        /// Every request sent, `HEAD`s and key fetches included.
+        fn all(&self) -> Vec<SignedRequest> {
+            self.sent.lock().expect("lock").clone()
+        }
+
+        /// The webhook deliveries.
+        fn sent(&self) -> Vec<SignedRequest> {
+            self.all()
+                .into_iter()
+                .filter(|r| r.method == Method::POST)
+                .collect()
+        }
+    }
+
+    impl HttpSender for Upstreams {
+        fn send(&self, request: SignedRequest) -> BoxFuture<'_, Result<HttpReply, Error>> {
+            let head = request.method == Method::HEAD;
+            self.sent.lock().expect("lock").push(request);
+            let reply = match (head, self.object) {
+                (true, Some((size, etag, content_type))) => {
+                    let mut headers = HeaderMap::new();
+                    headers.insert("content-length", size.into());
+                    headers.insert("etag", etag.parse().expect("etag"));
+                    headers.insert("content-type", content_type.parse().expect("type"));
+                    HttpReply {
+                        status: 200,
+                        body: Vec::new(),
+                        retry_after: None,
+                        headers,
+                    }
+                }
+                (true, None) => HttpReply {
+                    status: 404,
+                    body: Vec::new(),
+                    retry_after: None,
+                    headers: HeaderMap::new(),
+                },
+                (false, _) => HttpReply {
+                    status: self.hook.0,
+                    body: self.hook.1.clone().into_bytes(),
+                    retry_after: None,
+                    headers: HeaderMap::new(),
+                },
+            };
+            Box::pin(async move { Ok(reply) })
+        }
     }
 
     /// The tag, computed here from its documented format, not by the code under test.
@@ -428,7 +643,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_tagged_callback_is_recorded_delivered_and_answered_for_oss_to_relay() {
-        let receiver = CannedSender::answering(200, r#"{"fileId":"f-1"}"#);
+        let receiver = Upstreams::answering(200, r#"{"fileId":"f-1"}"#);
         let state = state(&[], Arc::clone(&receiver));
         let key = "uploads/alice/holiday photo+1.png";
         let (status, body) =
@@ -563,7 +778,7 @@ mod tests {
             ),
         ];
         for (name, text, signed_path, status, code) in cases {
-            let receiver = CannedSender::answering(200, "{}");
+            let receiver = Upstreams::answering(200, "{}");
             let state = state(&[], Arc::clone(&receiver));
             let (got, body) = answer(&state, signed_callback(&text, signed_path)).await;
             assert_eq!(
@@ -577,7 +792,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_signature_headers_are_checked_before_anything_is_fetched() {
-        let receiver = CannedSender::answering(200, "{}");
+        let receiver = Upstreams::answering(200, "{}");
         let state = state(
             &[("OSS_CALLBACK_PUBLIC_KEY_FILE", "")],
             Arc::clone(&receiver),
@@ -610,14 +825,14 @@ mod tests {
             (403, Some("BadSignature"))
         );
         assert!(
-            receiver.sent().is_empty(),
+            receiver.all().is_empty(),
             "nothing fetched, nothing delivered"
         );
     }
 
     #[tokio::test]
     async fn size_method_and_a_failing_webhook_get_their_answers() {
-        let state_ok = state(&[], CannedSender::answering(200, "{}"));
+        let state_ok = state(&[], Upstreams::answering(200, "{}"));
         let big = "x".repeat(MAX_BODY_BYTES + 1);
         let (status, body) = answer(&state_ok, signed_callback(&big, "/oss-callback?v=1")).await;
         assert_eq!(
@@ -631,7 +846,7 @@ mod tests {
             .expect("request");
         let (status, _) = answer(&state_ok, get).await;
         assert_eq!(status, 405);
-        let failing = state(&[], CannedSender::answering(500, "down"));
+        let failing = state(&[], Upstreams::answering(500, "down"));
         let (status, body) = answer(
             &failing,
             signed_callback(&tagged("uploads/alice/a.jpg"), "/oss-callback?v=1"),
@@ -643,7 +858,7 @@ mod tests {
         );
         let unconfigured = state(
             &[("UPLOAD_CALLBACK_URL", ""), ("UPLOAD_CALLBACK_SECRET", "")],
-            CannedSender::answering(200, "{}"),
+            Upstreams::answering(200, "{}"),
         );
         let (status, body) = answer(
             &unconfigured,
@@ -658,13 +873,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_oss_event_function_takes_function_compute_invocations_only() {
-        let receiver = CannedSender::answering(200, "{}");
-        let fc = [
-            ("RECORD_UPLOAD_MODE", "oss-events"),
-            ("FC_FUNCTION_NAME", "stsvend-record-upload-events"),
-            ("FC_REGION", "cn-hangzhou"),
-        ];
-        let state = state(&fc, Arc::clone(&receiver));
+        let receiver = Upstreams::answering(200, "{}");
+        let state = fc_state(Arc::clone(&receiver));
         let events = serde_json::json!({"events": [
             {"eventName": "ObjectCreated:PutObject", "eventSource": "acs:oss", "eventTime": "2026-11-22T08:53:00.000Z",
              "region": "cn-hangzhou", "oss": {"bucket": {"name": "examplebucket"},
@@ -709,5 +919,321 @@ mod tests {
         .await;
         assert_eq!(status, 403);
         assert_eq!(receiver.sent().len(), 1);
+    }
+
+    /// record-upload as the OSS trigger's event function (`RECORD_UPLOAD_MODE=oss-events`).
+    fn fc_state(upstreams: Arc<Upstreams>) -> Arc<AppState> {
+        let fc = [
+            ("RECORD_UPLOAD_MODE", "oss-events"),
+            ("FC_FUNCTION_NAME", "stsvend-record-upload-events"),
+            ("FC_REGION", "cn-hangzhou"),
+        ];
+        state(&fc, upstreams)
+    }
+
+    /// Function Compute's event invocation with `body`.
+    fn invoke(body: &str) -> Request {
+        http::Request::builder()
+            .method("POST")
+            .uri("http://127.0.0.1:9000/invoke")
+            .header("x-fc-control-path", "/invoke")
+            .body(Body::from(body.to_owned()))
+            .expect("request")
+    }
+
+    /// A callback body tagged for `object`, with `facts` replacing the default members.
+    fn tagged_with(object: &str, facts: Value) -> String {
+        let mut body: Value = serde_json::from_str(&tagged(object)).expect("json");
+        for (name, value) in facts.as_object().expect("object") {
+            if value.is_null() {
+                body.as_object_mut().expect("object").remove(name);
+            } else {
+                body[name] = value.clone();
+            }
+        }
+        body.to_string()
+    }
+
+    #[tokio::test]
+    async fn the_record_is_the_stores_word_and_a_callback_that_disagrees_is_refused() {
+        let key = "uploads/alice/report.jpg";
+        // 50,052 bytes of HTML in the store; the callback claims 2,048 bytes of JPEG with the
+        // real ETag.
+        let html = (50_052, "\"9B2CF535F27731C974343645A3985328\"", "text/html");
+        let lies = [
+            json!({"size": 2048, "mimeType": "image/jpeg"}),
+            json!({"size": 2048, "mimeType": "text/html"}),
+            json!({"size": 50_052, "mimeType": "image/jpeg"}),
+            json!({"size": "50052", "mimeType": "text/html", "etag": "\"0000\""}),
+            json!({"size": 50_052, "mimeType": "text/html", "etag": null}),
+        ];
+        for lie in lies {
+            let upstreams = Upstreams::holding(Some(html), 200, "{}");
+            let state = state(&[], Arc::clone(&upstreams));
+            let request = signed_callback(&tagged_with(key, lie.clone()), "/oss-callback?v=1");
+            let (status, body) = answer(&state, request).await;
+            assert_eq!(
+                (status, body["ErrorCode"].as_str()),
+                (409, Some("CallbackMismatch")),
+                "{lie}: {body}"
+            );
+            assert!(upstreams.sent().is_empty(), "{lie}: nothing delivered");
+        }
+        // Facts that agree (a size as OSS may write it, a string of digits; no type at all)
+        // give the store's facts, the size a JSON number.
+        let upstreams = Upstreams::holding(Some(html), 200, "{}");
+        let agreed = state(&[], Arc::clone(&upstreams));
+        let agreeing = tagged_with(key, json!({"size": "50052", "mimeType": null}));
+        let (status, body) = answer(&agreed, signed_callback(&agreeing, "/oss-callback?v=1")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["Size"], json!(50_052));
+        assert_eq!(body["ContentType"], "text/html");
+        let delivered: Value = serde_json::from_slice(&upstreams.sent()[0].body).expect("json");
+        assert_eq!(delivered["data"]["size"], json!(50_052));
+        assert_eq!(delivered["data"]["contentType"], "text/html");
+        assert_eq!(
+            delivered["data"]["etag"],
+            "9b2cf535f27731c974343645a3985328"
+        );
+        // The HEAD went to the object, signed (OSS V4, the function's own key).
+        let head = upstreams
+            .all()
+            .into_iter()
+            .find(|r| r.method == Method::HEAD)
+            .expect("a HEAD");
+        assert!(
+            head.url.starts_with(
+                "https://examplebucket.oss-cn-hangzhou.aliyuncs.com/uploads/alice/report.jpg?"
+            ) && head
+                .url
+                .contains("x-oss-credential=LTAI-test-record-key%2F"),
+            "{}",
+            head.url
+        );
+    }
+
+    #[tokio::test]
+    async fn a_tag_alone_mints_no_record_for_an_object_the_store_does_not_hold() {
+        let upstreams = Upstreams::holding(None, 200, "{}");
+        let empty = state(&[], Arc::clone(&upstreams));
+        let expires = NOW + 900;
+        let prefix = "uploads/alice/";
+        let never = "uploads/alice/never-uploaded.jpg";
+        let text = body(
+            never,
+            "prefix",
+            prefix,
+            expires,
+            &tag("prefix", prefix, expires),
+        );
+        let (status, reply) = answer(&empty, signed_callback(&text, "/oss-callback?v=1")).await;
+        assert_eq!(
+            (status, reply["ErrorCode"].as_str()),
+            (404, Some("ObjectNotFound")),
+            "{reply}"
+        );
+        assert!(upstreams.sent().is_empty());
+        // A store that cannot be asked (its answer has no ETag) records nothing either.
+        let upstreams = Upstreams::holding(Some((1, "", "x/y")), 200, "{}");
+        let unreadable = state(&[], Arc::clone(&upstreams));
+        let request = signed_callback(&tagged(never), "/oss-callback?v=1");
+        let (status, reply) = answer(&unreadable, request).await;
+        assert_eq!(
+            (status, reply["ErrorCode"].as_str()),
+            (502, Some("ObjectCheckFailed")),
+            "{reply}"
+        );
+        assert!(upstreams.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn callbacks_naming_keys_presign_url_never_signs_are_refused_before_any_fetch() {
+        let long = format!("uploads/alice/{}", "k".repeat(1010));
+        let keys = [
+            "uploads/alice/../bob/secret.jpg",
+            "uploads/alice//x.jpg",
+            "uploads/alice/./x.jpg",
+            "uploads/alice/a\0b.jpg",
+            "uploads/alice/a\nINFO upload recorded key=x uploader={\"sub\": \"bob\"}",
+            "uploads/alice/invoice\u{202E}gpj.exe",
+            "uploads/alice/photo\u{3164}.jpg",
+            "uploads/alice/photo\u{FE0F}.jpg",
+            long.as_str(),
+        ];
+        for key in keys {
+            let upstreams = Upstreams::answering(200, "{}");
+            let state = state(&[], Arc::clone(&upstreams));
+            let (status, body) =
+                answer(&state, signed_callback(&tagged(key), "/oss-callback?v=1")).await;
+            assert_eq!(
+                (status, body["ErrorCode"].as_str()),
+                (403, Some("InvalidKey")),
+                "{key:?}: {body}"
+            );
+            assert!(upstreams.all().is_empty(), "{key:?}: no HEAD, no delivery");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_callback_body_naming_a_member_twice_is_refused() {
+        let key = "uploads/alice/a.jpg";
+        let good = tagged(key);
+        let twice = [
+            // A second object: serde_json kept the last one.
+            good.replacen('{', r#"{"object":"uploads/bob/b.jpg","#, 1),
+            good.replacen(r#""size":1024"#, r#""size":1024,"size":1"#, 1),
+            good.replacen(r#""scope":"key""#, r#""scope":"key","scope":"prefix""#, 1),
+        ];
+        for body in twice {
+            assert_ne!(body, good);
+            let upstreams = Upstreams::answering(200, "{}");
+            let state = state(&[], Arc::clone(&upstreams));
+            let (status, answer) =
+                answer(&state, signed_callback(&body, "/oss-callback?v=1")).await;
+            assert_eq!(
+                (status, answer["ErrorCode"].as_str()),
+                (400, Some("DuplicateField")),
+                "{body}: {answer}"
+            );
+            assert!(upstreams.all().is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_prefix_tag_is_believed_an_hour_past_its_expiry_and_a_key_tag_a_day() {
+        let key = "uploads/alice/a.jpg";
+        let prefix = "uploads/alice/";
+        let cases = [
+            ("prefix", prefix, NOW - 3_500, 200, None),
+            ("prefix", prefix, NOW - 3_700, 403, Some("CallbackExpired")),
+            ("key", key, NOW - 23 * 3_600, 200, None),
+            ("key", key, NOW - 25 * 3_600, 403, Some("CallbackExpired")),
+        ];
+        for (scope, value, expires, want, code) in cases {
+            let state = state(&[], Upstreams::answering(200, "{}"));
+            let text = body(key, scope, value, expires, &tag(scope, value, expires));
+            let (status, body) = answer(&state, signed_callback(&text, "/oss-callback?v=1")).await;
+            assert_eq!(
+                (status, body["ErrorCode"].as_str()),
+                (want, code),
+                "{scope} expired {}s ago: {body}",
+                NOW - expires
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn no_key_is_fetched_for_a_callback_whose_tag_does_not_hold() {
+        // No pinned key, and a key URL other than the built-in one: verifying would fetch.
+        let upstreams = Upstreams::answering(200, "{}");
+        let state = state(
+            &[("OSS_CALLBACK_PUBLIC_KEY_FILE", "")],
+            Arc::clone(&upstreams),
+        );
+        let other_key = BASE64.encode("https://gosspublic.alicdn.com/callback_pub_key_v2.pem");
+        for text in [
+            r#"{"bucket":"examplebucket","object":"uploads/alice/a.jpg","size":1}"#.to_owned(),
+            body(
+                "uploads/alice/a.jpg",
+                "key",
+                "uploads/alice/a.jpg",
+                NOW + 900,
+                &"0".repeat(64),
+            ),
+        ] {
+            let mut request = signed_callback(&text, "/oss-callback?v=1");
+            request
+                .headers_mut()
+                .insert("x-oss-pub-key-url", other_key.parse().expect("header"));
+            let (status, _) = answer(&state, request).await;
+            assert_eq!(status, 403);
+        }
+        assert!(upstreams.all().is_empty(), "nothing fetched");
+    }
+
+    #[tokio::test]
+    async fn events_for_keys_presign_url_never_signs_are_told_as_rejected_and_named_for_nobody() {
+        let upstreams = Upstreams::answering(200, "{}");
+        let state = fc_state(Arc::clone(&upstreams));
+        let created = |key: &str| {
+            json!({"eventName": "ObjectCreated:PutObject", "eventSource": "acs:oss",
+                   "eventTime": "2026-11-22T08:53:00.000Z", "oss": {"bucket": {"name": "examplebucket"},
+                   "object": {"key": key, "size": 1024, "eTag": "9B2CF535F27731C974343645A3985328"}}})
+        };
+        let bad = [
+            (
+                "uploads/alice/../bob/secret.jpg",
+                "uploads/alice/../bob/secret.jpg",
+            ),
+            ("uploads/alice/a\nb", "uploads/alice/a\\nb"),
+            (
+                "uploads/alice/x\u{202E}gpj.exe",
+                "uploads/alice/x\\u{202e}gpj.exe",
+            ),
+            ("uploads/alice/a\0b\\", "uploads/alice/a\\u{0000}b\\\\"),
+        ];
+        let mut events: Vec<Value> = bad.iter().map(|(key, _)| created(key)).collect();
+        events.push(created("uploads/alice/fine.png"));
+        let body = json!({ "events": events }).to_string();
+        let (status, answer) = answer(&state, invoke(&body)).await;
+        assert_eq!(
+            (
+                status,
+                answer["Recorded"].as_u64(),
+                answer["Rejected"].as_u64()
+            ),
+            (200, Some(1), Some(4)),
+            "{answer}"
+        );
+        let delivered: Vec<Value> = upstreams
+            .sent()
+            .iter()
+            .map(|r| serde_json::from_slice(&r.body).expect("json"))
+            .collect();
+        assert_eq!(delivered.len(), 5);
+        for ((raw, escaped_key), message) in bad.iter().zip(&delivered) {
+            assert_eq!(message["type"], "upload.rejected", "{message}");
+            let data = &message["data"];
+            assert_eq!(data["reason"], "InvalidKey");
+            assert_eq!(data["key"], *escaped_key);
+            assert_eq!(data["keyBase64"], BASE64.encode(raw.as_bytes()));
+            assert!(data.get("uploader").is_none(), "{message}");
+        }
+        let fine = &delivered[4];
+        assert_eq!(fine["type"], "upload.completed");
+        assert_eq!(fine["data"]["uploader"]["sub"], "alice");
+        // The event has no type; the store's HEAD gave it, for the same ETag.
+        assert_eq!(fine["data"]["contentType"], "image/png");
+        // A rejection's id never collides with a record's.
+        let ids: Vec<String> = upstreams
+            .sent()
+            .iter()
+            .map(|r| {
+                r.headers
+                    .iter()
+                    .find(|(n, _)| n.as_str() == "webhook-id")
+                    .map(|(_, v)| v.clone())
+                    .expect("id")
+            })
+            .collect();
+        assert!(
+            ids[..4].iter().all(|id| id.starts_with("rejected_")),
+            "{ids:?}"
+        );
+        assert!(ids[4].starts_with("upload_"));
+    }
+
+    #[tokio::test]
+    async fn oss_events_naming_a_member_twice_are_refused() {
+        let upstreams = Upstreams::answering(200, "{}");
+        let state = fc_state(Arc::clone(&upstreams));
+        let body = r#"{"events":[{"eventName":"ObjectCreated:PutObject","eventSource":"acs:oss","oss":{"bucket":{"name":"examplebucket"},"object":{"key":"uploads/alice/a.jpg","key":"uploads/bob/b.jpg","size":1,"eTag":"x"}}}]}"#;
+        let (status, answer) = answer(&state, invoke(&body)).await;
+        assert_eq!(
+            (status, answer["ErrorCode"].as_str()),
+            (400, Some("InvalidEvent")),
+            "{answer}"
+        );
+        assert!(upstreams.all().is_empty());
     }
 }

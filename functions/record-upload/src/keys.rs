@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use lambda_http::http::{Method, StatusCode};
 use stsvend::host::response::ApiError;
@@ -19,11 +21,21 @@ const MAX_KEY_BYTES: usize = 4096;
 /// Keys fetched and kept, at most.
 const MAX_FETCHED: usize = 16;
 
-/// The shortest time between two fetches, so that callbacks naming many key URLs cannot
-/// make record-upload fetch for each one.
+/// The shortest time between two fetches of one URL (a fetch under way counts), so that
+/// callbacks naming one key URL make record-upload fetch it once.
 const FETCH_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How long a URL whose fetch failed is not fetched again.
+const FAILURE_HOLD: Duration = Duration::from_secs(60);
+
+/// URLs whose attempts are remembered, at most; past it, the oldest attempt is forgotten.
+const MAX_TRIED: usize = 256;
+
 /// The callback keys of one process.
+///
+/// Fetches are spaced per URL, not for all URLs at once: a caller who names key URLs that
+/// fail (and it takes a valid tag to get this far, see `handler.rs`) holds back those URLs
+/// only, never the fetch of another.
 pub(crate) struct CallbackKeys {
     pinned: Option<PublicKey>,
     published: PublicKey,
@@ -34,7 +46,51 @@ pub(crate) struct CallbackKeys {
 #[derive(Default)]
 struct Fetched {
     keys: HashMap<String, PublicKey>,
-    last: Option<Instant>,
+    tried: HashMap<String, Tried>,
+}
+
+/// The last attempt at one URL that gave no key.
+#[derive(Debug, Clone, Copy)]
+struct Tried {
+    at: Instant,
+    failed: bool,
+}
+
+impl Fetched {
+    /// Whether `url` may be fetched at `now`; when it may, the attempt is noted.
+    fn may_fetch(&mut self, url: &str, now: Instant) -> Result<(), &'static str> {
+        if let Some(tried) = self.tried.get(url) {
+            if tried.failed && now < tried.at + FAILURE_HOLD {
+                return Err(
+                    "this callback key URL failed a moment ago; it is not fetched again yet",
+                );
+            }
+            if !tried.failed && now < tried.at + FETCH_INTERVAL {
+                return Err("this callback key is being fetched; try again");
+            }
+        }
+        if self.tried.len() >= MAX_TRIED && !self.tried.contains_key(url) {
+            self.tried.retain(|_, t| now < t.at + FAILURE_HOLD);
+            if self.tried.len() >= MAX_TRIED {
+                let oldest = self
+                    .tried
+                    .iter()
+                    .min_by_key(|(_, t)| t.at)
+                    .map(|(u, _)| u.clone());
+                if let Some(oldest) = oldest {
+                    self.tried.remove(&oldest);
+                }
+            }
+        }
+        self.tried.insert(
+            url.to_owned(),
+            Tried {
+                at: now,
+                failed: false,
+            },
+        );
+        Ok(())
+    }
 }
 
 impl CallbackKeys {
@@ -67,18 +123,30 @@ impl CallbackKeys {
             if let Some(key) = fetched.keys.get(&https) {
                 return Ok(key.clone());
             }
-            let now = Instant::now();
-            if fetched.last.is_some_and(|last| now < last + FETCH_INTERVAL) {
-                return Err(unavailable("a key was fetched a moment ago; try again"));
-            }
-            fetched.last = Some(now);
+            fetched
+                .may_fetch(&https, Instant::now())
+                .map_err(unavailable)?;
         }
-        let key = self.fetch(&https).await?;
+        let outcome = self.fetch(&https).await;
         let mut fetched = self.lock();
-        if fetched.keys.len() < MAX_FETCHED {
-            fetched.keys.insert(https, key.clone());
+        match &outcome {
+            Ok(key) => {
+                fetched.tried.remove(&https);
+                if fetched.keys.len() < MAX_FETCHED {
+                    fetched.keys.insert(https, key.clone());
+                }
+            }
+            Err(_) => {
+                fetched.tried.insert(
+                    https,
+                    Tried {
+                        at: Instant::now(),
+                        failed: true,
+                    },
+                );
+            }
         }
-        Ok(key)
+        outcome
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Fetched> {
@@ -169,25 +237,56 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn oversized_and_failed_answers_give_no_key_and_fetches_are_spaced() {
-        let (keys, _) = callback_keys(200, &"A".repeat(MAX_KEY_BYTES + 1));
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_url_is_held_back_alone_and_tried_again_later() {
+        let (keys, sender) = callback_keys(200, &"A".repeat(MAX_KEY_BYTES + 1));
         let e = keys
             .key_for("https://gosspublic.alicdn.com/a.pem")
             .await
             .expect_err("oversized");
         assert_eq!(e.code, "CallbackKeyUnavailable");
+        // The failed URL is not fetched again for a while ...
         let e = keys
-            .key_for("https://gosspublic.alicdn.com/b.pem")
+            .key_for("https://gosspublic.alicdn.com/a.pem")
             .await
-            .expect_err("spaced");
-        assert!(e.message.contains("a moment ago"), "{}", e.message);
+            .expect_err("held back");
+        assert!(e.message.contains("failed a moment ago"), "{}", e.message);
+        assert_eq!(sender.sent().len(), 1);
+        // ... but another URL is fetched at once: one caller's failures starve no one.
+        keys.key_for("https://gosspublic.alicdn.com/b.pem")
+            .await
+            .expect_err("oversized too, but fetched");
+        assert_eq!(sender.sent().len(), 2);
+        tokio::time::advance(FAILURE_HOLD + Duration::from_millis(1)).await;
+        keys.key_for("https://gosspublic.alicdn.com/a.pem")
+            .await
+            .expect_err("fetched again, still oversized");
+        assert_eq!(sender.sent().len(), 3);
         let (keys, _) = callback_keys(404, "not found");
         assert!(
             keys.key_for("https://gosspublic.alicdn.com/c.pem")
                 .await
                 .is_err()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn many_failing_urls_do_not_keep_a_good_one_from_being_fetched() {
+        let (keys, sender) = callback_keys(404, "");
+        for n in 2..(MAX_TRIED + 12) {
+            let url = format!("https://gosspublic.alicdn.com/callback_pub_key_v{n}.pem");
+            assert!(keys.key_for(&url).await.is_err());
+        }
+        assert_eq!(sender.sent().len(), MAX_TRIED + 10, "each URL fetched once");
+        assert!(
+            keys.lock().tried.len() <= MAX_TRIED,
+            "what is remembered is bounded"
+        );
+        // A URL not among them is fetched at once.
+        keys.key_for("https://gosspublic.alicdn.com/callback_pub_key_v9999.pem")
+            .await
+            .expect_err("404, but fetched");
+        assert_eq!(sender.sent().len(), MAX_TRIED + 11);
     }
 
     #[tokio::test]

@@ -8,7 +8,10 @@
 //! - S3 event notifications under the Lambda runtime, and OSS events from a Function Compute
 //!   OSS trigger, which the platform authenticates (`events.rs`).
 //!
-//! Each upload is attributed to the caller whose `OBJECT_PREFIX` holds its key, logged, and,
+//! Each upload's key must be one presign-url would sign (an object whose key is not is
+//! attributed to nobody, and the app is told: `upload.rejected`); it is attributed to the
+//! caller whose `OBJECT_PREFIX` holds it, its size, ETag and type are the store's
+//! (`store.rs`: a signed `HEAD`, which a callback's claims must match), and it is logged and,
 //! with `UPLOAD_WEBHOOK_URL`, delivered to the app as a Standard Webhooks message
 //! (`record.rs`, `webhook.rs`). The binary is wiring only (`main.rs`); the fuzz targets drive
 //! this library.
@@ -18,8 +21,9 @@ mod events;
 mod handler;
 mod keys;
 mod record;
+mod store;
 mod webhook;
 
 pub use events::{OssEvents, S3Event};
 pub use handler::{AppState, handle, on_event};
-pub use record::{Image, Record, Source, webhook_id};
+pub use record::{Image, Record, Rejection, Source, rejection_id, webhook_id};

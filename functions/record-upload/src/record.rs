@@ -2,10 +2,13 @@
 
 use std::collections::BTreeMap;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use ring::digest;
 use serde::Serialize;
+use stsvend::host::log::{escape, escaped};
 use stsvend::sign::encode::hex_lower;
-use stsvend::vend::prefix::PrefixTemplate;
+use stsvend::vend::prefix::{PrefixTemplate, check_key};
 use tracing::{info, warn};
 
 /// Where a record was learnt; it serializes as [`Source::name`].
@@ -73,7 +76,45 @@ pub struct Record {
     pub image: Option<Image>,
 }
 
-/// An upload before it is attributed.
+/// An object the bucket holds that no caller can have uploaded through stsvend: its key breaks
+/// the rules presign-url signs under (`..` or `.` segments, `//`, control or invisible
+/// characters, over 1,023 bytes). It is attributed to nobody, and the app is told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rejection {
+    /// The bucket.
+    pub bucket: String,
+    /// The key, with control, invisible and blank-looking characters and `\` escaped
+    /// (`\n`, `\u{202e}`, `\\`), so that it shows what is there.
+    pub key: String,
+    /// Bytes, as the event gives them.
+    pub size: u64,
+    /// The ETag, lower case and unquoted.
+    pub etag: String,
+    /// Where it was learnt.
+    pub source: Source,
+    /// When the upload completed (the event's time).
+    pub time: String,
+    /// The key exactly as stored, base64 (standard, padded), to act on the object.
+    pub key_base64: String,
+    /// Why no one is named: `InvalidKey`.
+    pub reason: &'static str,
+    /// Why the key breaks the rules, in words.
+    pub detail: &'static str,
+}
+
+/// What record-upload makes of an upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Judged {
+    /// Under a caller's prefix, with a key presign-url would sign.
+    Attributed(Record),
+    /// A key presign-url would never sign: nobody's.
+    Rejected(Rejection),
+    /// A well-formed key under no caller's prefix: not recorded.
+    Unattributed,
+}
+
+/// An upload before it is judged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Upload {
     pub(crate) bucket: String,
@@ -87,19 +128,40 @@ pub(crate) struct Upload {
 }
 
 impl Upload {
-    /// The record of this upload, when its key lies under a caller's prefix; otherwise
-    /// `None`, logged as unattributed.
-    pub(crate) fn attribute(self, prefix: &PrefixTemplate) -> Option<Record> {
+    /// Applies presign-url's key rules ([`check_key`]), then attributes the upload to the
+    /// caller whose prefix holds its key; each outcome is logged, the key escaped.
+    pub(crate) fn judge(self, prefix: &PrefixTemplate) -> Judged {
+        if let Err(detail) = check_key(&self.key) {
+            let rejection = Rejection {
+                bucket: self.bucket,
+                key: escape(&self.key).into_owned(),
+                key_base64: BASE64.encode(self.key.as_bytes()),
+                size: self.size,
+                etag: normalized_etag(&self.etag),
+                source: self.source,
+                time: self.time,
+                reason: "InvalidKey",
+                detail,
+            };
+            warn!(
+                bucket = %escaped(&rejection.bucket),
+                key = %escaped(&self.key),
+                reason = detail,
+                source = self.source.name(),
+                "upload rejected: a key presign-url would never sign; attributed to nobody"
+            );
+            return Judged::Rejected(rejection);
+        }
         let Some(uploader) = prefix.attribute(&self.key) else {
             warn!(
-                bucket = %self.bucket,
-                key = %self.key,
+                bucket = %escaped(&self.bucket),
+                key = %escaped(&self.key),
                 source = self.source.name(),
                 "upload under no caller's prefix: not recorded"
             );
-            return None;
+            return Judged::Unattributed;
         };
-        let record = Record {
+        Judged::Attributed(Record {
             bucket: self.bucket,
             key: self.key,
             size: self.size,
@@ -109,18 +171,24 @@ impl Upload {
             source: self.source,
             time: self.time,
             image: self.image,
-        };
+        })
+    }
+}
+
+impl Record {
+    /// Logs the record as delivered (or kept, with no webhook).
+    pub(crate) fn log(&self) {
         info!(
-            bucket = %record.bucket,
-            key = %record.key,
-            size = record.size,
-            etag = %record.etag,
-            uploader = ?record.uploader,
-            source = record.source.name(),
-            webhook_id = %webhook_id(&record),
+            bucket = %escaped(&self.bucket),
+            key = %escaped(&self.key),
+            size = self.size,
+            etag = %escaped(&self.etag),
+            content_type = %escaped(self.content_type.as_deref().unwrap_or("")),
+            uploader = ?self.uploader,
+            source = self.source.name(),
+            webhook_id = %webhook_id(self),
             "upload recorded"
         );
-        Some(record)
     }
 }
 
@@ -137,14 +205,24 @@ pub(crate) fn normalized_etag(etag: &str) -> String {
 /// "upload_" hex(SHA-256(bucket "\n" key "\n" etag))[..32]
 /// ```
 pub fn webhook_id(record: &Record) -> String {
-    let identity = format!(
-        "{}\n{}\n{}",
-        record.bucket,
-        record.key,
-        normalized_etag(&record.etag)
-    );
+    message_id("upload", &record.bucket, &record.key, &record.etag)
+}
+
+/// The `webhook-id` of a rejection: `"rejected_"` and the same hash over the escaped key, so
+/// that an event delivered twice is told once and never shares an id with a record.
+pub fn rejection_id(rejection: &Rejection) -> String {
+    message_id(
+        "rejected",
+        &rejection.bucket,
+        &rejection.key,
+        &rejection.etag,
+    )
+}
+
+fn message_id(kind: &str, bucket: &str, key: &str, etag: &str) -> String {
+    let identity = format!("{bucket}\n{key}\n{}", normalized_etag(etag));
     let hash = hex_lower(digest::digest(&digest::SHA256, identity.as_bytes()).as_ref());
-    format!("upload_{}", &hash[..32])
+    format!("{kind}_{}", &hash[..32])
 }
 
 /// Why a body is not the JSON expected, in words that never quote the body (serde's own

@@ -1,5 +1,5 @@
-//! Delivering records to the app: `POST` of `{"type":"upload.completed","timestamp","data"}`,
-//! signed per Standard Webhooks.
+//! Delivering records to the app: `POST` of `{"type":"upload.completed","timestamp","data"}`
+//! (or `upload.rejected` for an object nobody is named for), signed per Standard Webhooks.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -10,11 +10,11 @@ use stsvend::host::config::WebhookSettings;
 use stsvend::time::{format_iso8601, unix_seconds};
 use stsvend::transport::{HttpSender, SignedRequest};
 
-use crate::record::{Record, webhook_id};
+use crate::record::{Record, Rejection, rejection_id, webhook_id};
 
 /// How long a delivery may take: inside OSS's 5-second callback budget, with room for the
-/// verification and the answer.
-pub(crate) const DEADLINE: Duration = Duration::from_secs(4);
+/// store's `HEAD` ([`crate::store::HEAD_DEADLINE`]), the verification and the answer.
+pub(crate) const DEADLINE: Duration = Duration::from_secs(3);
 
 /// The app's webhook endpoint.
 pub(crate) struct Webhook {
@@ -27,20 +27,45 @@ impl Webhook {
         Self { settings, sender }
     }
 
-    /// Delivers `record` as of `now`: the receiver's JSON object answer when it gave one, or
-    /// why the delivery failed (a transport error, the deadline, a status other than 2xx).
+    /// Delivers `record` as of `now` (`upload.completed`): the receiver's JSON object answer
+    /// when it gave one, or why the delivery failed (a transport error, the deadline, a
+    /// status other than 2xx).
     pub(crate) async fn deliver(
         &self,
         record: &Record,
         now: SystemTime,
     ) -> Result<Option<Value>, String> {
+        let data = serde_json::to_value(record).map_err(|e| e.to_string())?;
+        self.send("upload.completed", webhook_id(record), data, now)
+            .await
+    }
+
+    /// Tells the app of an object nobody is named for (`upload.rejected`).
+    pub(crate) async fn reject(
+        &self,
+        rejection: &Rejection,
+        now: SystemTime,
+    ) -> Result<(), String> {
+        let data = serde_json::to_value(rejection).map_err(|e| e.to_string())?;
+        self.send("upload.rejected", rejection_id(rejection), data, now)
+            .await
+            .map(|_| ())
+    }
+
+    /// `{"type","timestamp","data"}`, signed per Standard Webhooks with `id`.
+    async fn send(
+        &self,
+        kind: &str,
+        id: String,
+        data: Value,
+        now: SystemTime,
+    ) -> Result<Option<Value>, String> {
         let body = json!({
-            "type": "upload.completed",
+            "type": kind,
             "timestamp": format_iso8601(now),
-            "data": record,
+            "data": data,
         })
         .to_string();
-        let id = webhook_id(record);
         let timestamp = unix_seconds(now);
         let signature = self.settings.secret.sign(&id, timestamp, body.as_bytes());
         let header = HeaderName::from_static;

@@ -14,6 +14,7 @@ fn answer(id: &str, expiration: &str) -> HttpReply {
         status: 200,
         body: format!(r#"{{"AccessKeyId":"{id}","SecretAccessKey":"s-{id}","Token":"t-{id}","Expiration":"{expiration}"}}"#).into_bytes(),
         retry_after: None,
+        headers: Default::default(),
     }
 }
 
@@ -48,6 +49,7 @@ impl HttpSender for Scripted {
                 status: 500,
                 body: Vec::new(),
                 retry_after: None,
+                headers: Default::default(),
             }))
         })
     }

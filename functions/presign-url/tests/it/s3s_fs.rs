@@ -5,66 +5,18 @@
 //! Every answer is also written to `$CARGO_TARGET_TMPDIR/s3-presigned.jsonl`, which
 //! `scripts/oracles/verify_s3_presigned.py` checks against botocore's own presigner.
 
-use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use stsvend_test_support::function::Function;
-use stsvend_test_support::http::{free_port, http, wait_for_port};
+use stsvend_test_support::http::http;
 use stsvend_test_support::keys;
 
-pub(crate) const ACCESS_KEY: &str = "s3s-test-access-key";
-pub(crate) const SECRET_KEY: &str = "s3s-local-secret-key";
-pub(crate) const BUCKET: &str = "examplebucket";
+pub(crate) use stsvend_test_support::s3s::{ACCESS_KEY, BUCKET, SECRET_KEY, Store};
+
 pub(crate) const PREFIX: &str = "uploads/anonymous/";
 const MAX_BYTES: u64 = 64 * 1024;
-
-pub(crate) struct Store {
-    child: Child,
-    port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl Store {
-    pub(crate) fn start(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("stsvend-s3s-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join(BUCKET)).expect("bucket dir");
-        let port = free_port();
-        let binary = std::env::var("STSVEND_S3S_FS").unwrap_or_else(|_| "s3s-fs".to_owned());
-        let child = Command::new(&binary)
-            .args([
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--access-key",
-                ACCESS_KEY,
-                "--secret-key",
-                SECRET_KEY,
-            ])
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "start {binary} (cargo install s3s-fs --version 0.14.1 --features binary): {e}"
-                )
-            });
-        wait_for_port(port);
-        Self { child, port, dir }
-    }
-}
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn presigner(store: &Store, token: Option<&str>) -> Function {
     presigner_with(store, token, &[])

@@ -20,10 +20,10 @@ const BINARY: &str = env!("CARGO_BIN_EXE_record-upload");
 const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// A delivery as the receiver saw it: headers and body.
-type Delivery = (BTreeMap<String, String>, String);
+pub(crate) type Delivery = (BTreeMap<String, String>, String);
 
 /// A webhook receiver answering every delivery with `status`.
-fn start_receiver(status: u16) -> (String, mpsc::Receiver<Delivery>) {
+pub(crate) fn start_receiver(status: u16) -> (String, mpsc::Receiver<Delivery>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}/hooks", listener.local_addr().expect("address"));
     let (tx, rx) = mpsc::channel();
@@ -41,6 +41,8 @@ fn start_receiver(status: u16) -> (String, mpsc::Receiver<Delivery>) {
     (url, rx)
 }
 
+/// record-upload for S3, its store a closed port on 127.0.0.1 (a `HEAD` for the object's type
+/// is refused at once, and the record keeps the event's facts).
 fn env(webhook: &str) -> Vec<(&'static str, String)> {
     vec![
         ("PROVIDER", "aws".to_owned()),
@@ -52,13 +54,14 @@ fn env(webhook: &str) -> Vec<(&'static str, String)> {
         ("AWS_SESSION_TOKEN", "record-upload-test-token".to_owned()),
         ("BUCKET", "examplebucket".to_owned()),
         ("BUCKET_REGION", "us-east-1".to_owned()),
+        ("BUCKET_ENDPOINT", "http://127.0.0.1:9".to_owned()),
         ("UPLOAD_WEBHOOK_URL", webhook.to_owned()),
         ("UPLOAD_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
     ]
 }
 
 /// The Standard Webhooks signature, computed here.
-fn expected_signature(id: &str, timestamp: &str, body: &str) -> String {
+pub(crate) fn expected_signature(id: &str, timestamp: &str, body: &str) -> String {
     let key = BASE64
         .decode(WEBHOOK_SECRET.trim_start_matches("whsec_"))
         .expect("secret");

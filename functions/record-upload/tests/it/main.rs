@@ -1,5 +1,7 @@
 //! record-upload's integration tests, in one test binary: the real binary under a stand-in
-//! Lambda runtime with S3 events, and presign-url's pinned callbacks through record-upload.
+//! Lambda runtime with S3 events (against s3s-fs for the store's word), and presign-url's
+//! pinned callbacks through record-upload.
 
 mod lambda_events;
 mod pinned_callbacks;
+mod store_word;

@@ -150,7 +150,17 @@ async fn presign_urls_pinned_callbacks_are_believed_by_record_upload_and_only_fo
         record_upload::AppState::new(
             config(&vars),
             Arc::new(FixedClock::at_unix(NOW + 60)),
-            CannedSender::answering(200, "{}"),
+            // The store's HEAD describes the object the callbacks report (and the webhook
+            // takes every record).
+            CannedSender::answering_with_headers(
+                200,
+                "{}",
+                &[
+                    ("content-length", "12"),
+                    ("etag", "\"5EB63BBBE01EEED093CB22BB8F5ACDC3\""),
+                    ("content-type", "text/plain"),
+                ],
+            ),
         )
         .expect("record-upload"),
     );
