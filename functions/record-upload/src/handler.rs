@@ -1228,7 +1228,7 @@ mod tests {
         let upstreams = Upstreams::answering(200, "{}");
         let state = fc_state(Arc::clone(&upstreams));
         let body = r#"{"events":[{"eventName":"ObjectCreated:PutObject","eventSource":"acs:oss","oss":{"bucket":{"name":"examplebucket"},"object":{"key":"uploads/alice/a.jpg","key":"uploads/bob/b.jpg","size":1,"eTag":"x"}}}]}"#;
-        let (status, answer) = answer(&state, invoke(&body)).await;
+        let (status, answer) = answer(&state, invoke(body)).await;
         assert_eq!(
             (status, answer["ErrorCode"].as_str()),
             (400, Some("InvalidEvent")),
