@@ -231,8 +231,13 @@ for (const provider of ["aliyun", "aws"]) {
       }
       const photoCard = `#files li[data-key="${PREFIX}${photo.name}"]`;
       assert.match(await page.textContent(photoCard), /image\/png/);
-      await page.waitForFunction((card) => document.querySelector(`${card} img`)?.naturalWidth > 0, photoCard, { timeout: 15_000 });
-      const width = await page.evaluate((card) => document.querySelector(`${card} img`).naturalWidth, photoCard);
+      // Read in the same step that sees the image loaded: the list may be drawn again between
+      // two steps, and a new <img> starts at width 0.
+      const loaded = await page.waitForFunction((card) => {
+        const img = document.querySelector(`${card} img`);
+        return img?.complete && img.naturalWidth > 0 ? img.naturalWidth : null;
+      }, photoCard, { timeout: 15_000 });
+      const width = await loaded.jsonValue();
       assert.equal(width, provider === "aliyun" ? 240 : 640, "the thumbnail's width (x-oss-process resize on OSS)");
       const download = await (await fetch(await page.getAttribute(`#files li[data-key="${PREFIX}${notes.name}"] a`, "href"))).arrayBuffer();
       assert.deepEqual(Buffer.from(download), notes.buffer, "the download link gives the file back");
