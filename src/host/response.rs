@@ -65,6 +65,8 @@ pub struct ApiError {
     pub cause: Option<String>,
     /// `Retry-After` seconds for 429 and 503 (STS's own when it sent one, else 1).
     pub retry_after: Option<u64>,
+    /// The methods a 405 names in `Allow`: `GET, POST` unless the function serves fewer.
+    pub allow: &'static str,
 }
 
 impl ApiError {
@@ -80,6 +82,7 @@ impl ApiError {
             message: message.into(),
             cause: None,
             retry_after: None,
+            allow: "GET, POST",
         }
     }
 
@@ -104,7 +107,7 @@ impl ApiError {
                 );
             }
             StatusCode::METHOD_NOT_ALLOWED => {
-                headers.insert(ALLOW, HeaderValue::from_static("GET, POST"));
+                headers.insert(ALLOW, HeaderValue::from_static(self.allow));
             }
             _ => {}
         }

@@ -259,6 +259,10 @@ pub fn hides_characters(text: &str) -> bool {
             '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}' => {
                 !takes_variation_selector(prev, c, next)
             }
+            // Mongolian free variation selectors select a glyph after a Mongolian letter only.
+            '\u{180B}'..='\u{180D}' | '\u{180F}' => {
+                !prev.is_some_and(|p| ('\u{1820}'..='\u{18AA}').contains(&p))
+            }
             other => is_invisible(other) || is_blank_looking(other),
         })
 }
@@ -291,17 +295,35 @@ fn takes_variation_selector(base: Option<char>, selector: char, next: Option<cha
     }
 }
 
-/// Whether `c` looks like nothing at all although it is no space and no format character: the
-/// Hangul fillers (U+115F, U+1160, U+3164, U+FFA0), the combining grapheme joiner (U+034F) and
-/// the blank braille pattern (U+2800). `photo\u{3164}.jpg` shows as `photo.jpg`.
+/// Whether `c` looks like nothing at all although it is no space and no format character
+/// ([`is_invisible`]): the default-ignorable code points outside Cf (the Hangul fillers
+/// U+115F, U+1160, U+3164, U+FFA0; the combining grapheme joiner U+034F; the Khmer inherent
+/// vowels U+17B4, U+17B5; the Mongolian free variation selectors U+180B–U+180D, U+180F; the
+/// unassigned U+2065, U+FFF0–U+FFF8 and the rest of plane 14 outside the tags and variation
+/// selectors), and the blank braille pattern U+2800. Unicode asks that all of them be drawn as
+/// nothing, so `photo\u{3164}.jpg` shows as `photo.jpg`.
 ///
 /// # Reference
-/// Unicode 15.1, `PropList.txt` (`Other_Default_Ignorable_Code_Point`: U+034F, U+115F, U+1160,
-/// U+3164, U+FFA0) and the braille block (U+2800, BRAILLE PATTERN BLANK).
+/// Unicode 15.1, `DerivedCoreProperties.txt` (`Default_Ignorable_Code_Point`) and the braille
+/// block (U+2800, BRAILLE PATTERN BLANK).
 pub fn is_blank_looking(c: char) -> bool {
     matches!(
         c,
-        '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{2800}' | '\u{3164}' | '\u{FFA0}'
+        '\u{034F}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180D}'
+            | '\u{180F}'
+            | '\u{2065}'
+            | '\u{2800}'
+            | '\u{3164}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{E0000}'
+            | '\u{E0002}'..='\u{E001F}'
+            | '\u{E0080}'..='\u{E00FF}'
+            | '\u{E01F0}'..='\u{E0FFF}'
     )
 }
 
@@ -512,6 +534,8 @@ mod tests {
             "\u{31}\u{FE0F}\u{20E3}.png",
             "\u{2229}\u{FE00}",
             "\u{845B}\u{E0100}.txt",
+            // A Mongolian letter with its free variation selector.
+            "\u{1820}\u{180B}.txt",
         ] {
             assert_eq!(check_key(good), Ok(()), "{good:?}");
         }
@@ -556,6 +580,15 @@ mod tests {
             "\u{31}\u{FE0F}.png",
             "a\u{FE00}",
             "a\u{E0100}",
+            // The rest of Default_Ignorable_Code_Point.
+            "invoice\u{2065}.pdf",
+            "a\u{180B}b",
+            "a\u{180F}b",
+            "a\u{17B4}b",
+            "a\u{FFF0}b",
+            "a\u{E0000}b",
+            "a\u{E0080}b",
+            "a\u{E0FFF}b",
         ] {
             assert!(check_key(bad).is_err(), "{bad:?}");
         }

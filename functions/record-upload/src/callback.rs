@@ -164,11 +164,14 @@ pub(crate) fn read(
     })
 }
 
-/// A JSON number, or a string of digits (OSS fills some variables as strings).
+/// A JSON number, or a string of ASCII digits (OSS fills some variables as strings; no sign,
+/// no space).
 fn number(value: &Value) -> Option<u64> {
     match value {
         Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.parse().ok(),
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().ok()
+        }
         _ => None,
     }
 }

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use lambda_http::http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -28,13 +28,23 @@ use tracing::{info, warn};
 
 use crate::callback;
 use crate::events::{OssEvents, S3Event, Uploads};
-use crate::keys::CallbackKeys;
+use crate::keys::{self, CallbackKeys};
 use crate::record::{Judged, Record};
-use crate::store::{ObjectFacts, Seen, Store};
-use crate::webhook::Webhook;
+use crate::store::{self, ObjectFacts, Seen, Store};
+use crate::webhook::{self, Webhook};
 
 /// The largest callback or event body read, in bytes (OSS caps a callback template at 5 KB).
 pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How long a callback's outbound calls (a key fetch, the store's `HEAD`, the webhook) may
+/// take together: OSS waits 5 s for the answer, and a record delivered after it gave up would
+/// be one the uploader was told had failed.
+pub(crate) const CALLBACK_BUDGET: Duration = Duration::from_millis(4500);
+
+/// What is left of `cap` before `deadline`.
+fn within(deadline: tokio::time::Instant, cap: Duration) -> Duration {
+    cap.min(deadline.saturating_duration_since(tokio::time::Instant::now()))
+}
 
 /// What every request needs, built once per cold start.
 pub struct AppState {
@@ -143,7 +153,7 @@ async fn record_all(state: &AppState, uploads: Uploads) -> Result<Told, String> 
                 with_store_type(state, &mut record, now).await;
                 record.log();
                 if let Some(webhook) = &state.webhook {
-                    webhook.deliver(&record, now).await?;
+                    webhook.deliver(&record, now, webhook::DEADLINE).await?;
                 }
                 told.recorded += 1;
             }
@@ -157,7 +167,11 @@ async fn record_all(state: &AppState, uploads: Uploads) -> Result<Told, String> 
 /// the object has changed or gone since, or the store cannot be asked, the record keeps the
 /// event's facts and has no `contentType`: an event is never lost for want of a type.
 async fn with_store_type(state: &AppState, record: &mut Record, now: SystemTime) {
-    match state.store.head(&record.key, now).await {
+    match state
+        .store
+        .head(&record.key, now, store::HEAD_DEADLINE)
+        .await
+    {
         Ok(Seen::Object(facts)) if facts.etag == record.etag => {
             record.content_type = facts.content_type;
         }
@@ -246,11 +260,14 @@ async fn oss_callback(
     request: &Request,
 ) -> Result<(Response<Body>, String), ApiError> {
     if request.method() != Method::POST {
-        return Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            "OSS posts its callbacks; nothing else is served here",
-        ));
+        return Err(ApiError {
+            allow: "POST",
+            ..ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "OSS posts its callbacks; nothing else is served here",
+            )
+        });
     }
     let body = checked_body(request)?;
     let settings = state.settings.callback.as_ref().ok_or_else(|| {
@@ -261,6 +278,7 @@ async fn oss_callback(
         )
     })?;
     let signature = signature_headers(request)?;
+    let deadline = tokio::time::Instant::now() + CALLBACK_BUDGET;
     let now = state.clock.now();
     let upload = callback::read(body, settings, &state.config.scope.bucket, now)?;
     let claimed = ObjectFacts {
@@ -288,13 +306,13 @@ async fn oss_callback(
             ));
         }
     };
-    verify_signature(state, signature, body, settings).await?;
-    let facts = confirmed(state, &record.key, &claimed, now).await?;
+    verify_signature(state, signature, body, settings, deadline).await?;
+    let facts = confirmed(state, &record.key, &claimed, now, deadline).await?;
     record.size = facts.size;
     record.etag = facts.etag;
     record.content_type = facts.content_type;
     record.log();
-    let app = deliver(state, &record, now).await?;
+    let app = deliver(state, &record, now, within(deadline, webhook::DEADLINE)).await?;
     let answer = CallbackAnswer {
         status_code: 200,
         bucket: &record.bucket,
@@ -319,15 +337,21 @@ async fn confirmed(
     key: &str,
     claimed: &ObjectFacts,
     now: SystemTime,
+    deadline: tokio::time::Instant,
 ) -> Result<ObjectFacts, ApiError> {
-    let seen = state.store.head(key, now).await.map_err(|cause| ApiError {
-        cause: Some(cause),
-        ..ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "ObjectCheckFailed",
-            "the store could not be asked about the object; it is not recorded now",
-        )
-    })?;
+    let limit = within(deadline, store::HEAD_DEADLINE);
+    let seen = state
+        .store
+        .head(key, now, limit)
+        .await
+        .map_err(|cause| ApiError {
+            cause: Some(cause),
+            ..ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "ObjectCheckFailed",
+                "the store could not be asked about the object; it is not recorded now",
+            )
+        })?;
     let facts = match seen {
         Seen::Object(facts) => facts,
         Seen::Missing => {
@@ -402,11 +426,15 @@ async fn verify_signature(
     signature: SignatureHeaders<'_>,
     body: &[u8],
     settings: &CallbackSettings,
+    deadline: tokio::time::Instant,
 ) -> Result<(), ApiError> {
     let refused = |e: oss_callback::CallbackError| {
         ApiError::new(StatusCode::FORBIDDEN, "BadSignature", e.to_string())
     };
-    let key = state.keys.key_for(&signature.key_url).await?;
+    let key = state
+        .keys
+        .key_for(&signature.key_url, within(deadline, keys::FETCH_DEADLINE))
+        .await?;
     let (path, query) = settings.signed_path_and_query();
     let string_to_sign = oss_callback::string_to_sign(path, query, body).map_err(refused)?;
     key.verify(signature.authorization, &string_to_sign)
@@ -420,12 +448,13 @@ async fn deliver(
     state: &AppState,
     record: &Record,
     now: SystemTime,
+    within: Duration,
 ) -> Result<Option<Value>, ApiError> {
     let Some(webhook) = &state.webhook else {
         return Ok(None);
     };
     webhook
-        .deliver(record, now)
+        .deliver(record, now, within)
         .await
         .map_err(|cause| ApiError {
             cause: Some(cause),
@@ -844,8 +873,9 @@ mod tests {
             .uri("https://api.example.com/oss-callback")
             .body(Body::Empty)
             .expect("request");
-        let (status, _) = answer(&state_ok, get).await;
-        assert_eq!(status, 405);
+        let response = handle(Arc::clone(&state_ok), get).await;
+        assert_eq!(response.status(), 405);
+        assert_eq!(response.headers()["allow"], "POST", "GET is not served");
         let failing = state(&[], Upstreams::answering(500, "down"));
         let (status, body) = answer(
             &failing,

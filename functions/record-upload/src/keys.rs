@@ -13,7 +13,7 @@ use stsvend::sign::aliyun::callback::{self, PublicKey};
 use stsvend::transport::{HttpSender, SignedRequest};
 
 /// How long one key fetch may take.
-const FETCH_DEADLINE: Duration = Duration::from_secs(2);
+pub(crate) const FETCH_DEADLINE: Duration = Duration::from_secs(2);
 
 /// The largest key document read, in bytes (a PEM RSA key is well under 1 KiB).
 const MAX_KEY_BYTES: usize = 4096;
@@ -71,15 +71,10 @@ impl Fetched {
         }
         if self.tried.len() >= MAX_TRIED && !self.tried.contains_key(url) {
             self.tried.retain(|_, t| now < t.at + FAILURE_HOLD);
+            // Every remembered attempt is still held: forgetting one would let a caller cycle
+            // through URLs and make a fetch per request, so a new URL waits instead.
             if self.tried.len() >= MAX_TRIED {
-                let oldest = self
-                    .tried
-                    .iter()
-                    .min_by_key(|(_, t)| t.at)
-                    .map(|(u, _)| u.clone());
-                if let Some(oldest) = oldest {
-                    self.tried.remove(&oldest);
-                }
+                return Err("too many callback key URLs were tried a moment ago; try again later");
             }
         }
         self.tried.insert(
@@ -109,8 +104,9 @@ impl CallbackKeys {
         })
     }
 
-    /// The key for `url`, which [`callback::public_key_url`] has already allowed.
-    pub(crate) async fn key_for(&self, url: &str) -> Result<PublicKey, ApiError> {
+    /// The key for `url`, which [`callback::public_key_url`] has already allowed; a fetch
+    /// takes at most `within` (and at most [`FETCH_DEADLINE`]).
+    pub(crate) async fn key_for(&self, url: &str, within: Duration) -> Result<PublicKey, ApiError> {
         if let Some(pinned) = &self.pinned {
             return Ok(pinned.clone());
         }
@@ -127,7 +123,7 @@ impl CallbackKeys {
                 .may_fetch(&https, Instant::now())
                 .map_err(unavailable)?;
         }
-        let outcome = self.fetch(&https).await;
+        let outcome = self.fetch(&https, within.min(FETCH_DEADLINE)).await;
         let mut fetched = self.lock();
         match &outcome {
             Ok(key) => {
@@ -155,15 +151,15 @@ impl CallbackKeys {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Fetches a PEM over HTTPS, within the deadline and the size cap.
-    async fn fetch(&self, url: &str) -> Result<PublicKey, ApiError> {
+    /// Fetches a PEM over HTTPS, within `within` and the size cap.
+    async fn fetch(&self, url: &str, within: Duration) -> Result<PublicKey, ApiError> {
         let request = SignedRequest {
             method: Method::GET,
             url: url.to_owned(),
             headers: Vec::new(),
             body: Vec::new(),
         };
-        let reply = tokio::time::timeout(FETCH_DEADLINE, self.sender.send(request))
+        let reply = tokio::time::timeout(within, self.sender.send(request))
             .await
             .map_err(|_| unavailable("fetching the callback key timed out"))?
             .map_err(|_| unavailable("the callback key could not be fetched"))?;
@@ -215,7 +211,7 @@ mod tests {
             "https://gosspublic.alicdn.com/callback_pub_key_v1.pem",
             "http://gosspublic.alicdn.com/callback_pub_key_v1.pem",
         ] {
-            keys.key_for(url).await.expect("published");
+            keys.key_for(url, FETCH_DEADLINE).await.expect("published");
         }
         assert!(sender.sent().is_empty());
     }
@@ -223,12 +219,18 @@ mod tests {
     #[tokio::test]
     async fn other_keys_are_fetched_once_over_https_and_kept() {
         let (keys, sender) = callback_keys(200, callback::PUBLISHED_KEY_PEM);
-        keys.key_for("http://gosspublic.alicdn.com/callback_pub_key_v2.pem")
-            .await
-            .expect("fetched");
-        keys.key_for("https://gosspublic.alicdn.com/callback_pub_key_v2.pem")
-            .await
-            .expect("kept");
+        keys.key_for(
+            "http://gosspublic.alicdn.com/callback_pub_key_v2.pem",
+            FETCH_DEADLINE,
+        )
+        .await
+        .expect("fetched");
+        keys.key_for(
+            "https://gosspublic.alicdn.com/callback_pub_key_v2.pem",
+            FETCH_DEADLINE,
+        )
+        .await
+        .expect("kept");
         let sent = sender.sent();
         assert_eq!(sent.len(), 1);
         assert_eq!(
@@ -241,52 +243,64 @@ mod tests {
     async fn a_failing_url_is_held_back_alone_and_tried_again_later() {
         let (keys, sender) = callback_keys(200, &"A".repeat(MAX_KEY_BYTES + 1));
         let e = keys
-            .key_for("https://gosspublic.alicdn.com/a.pem")
+            .key_for("https://gosspublic.alicdn.com/a.pem", FETCH_DEADLINE)
             .await
             .expect_err("oversized");
         assert_eq!(e.code, "CallbackKeyUnavailable");
         // The failed URL is not fetched again for a while ...
         let e = keys
-            .key_for("https://gosspublic.alicdn.com/a.pem")
+            .key_for("https://gosspublic.alicdn.com/a.pem", FETCH_DEADLINE)
             .await
             .expect_err("held back");
         assert!(e.message.contains("failed a moment ago"), "{}", e.message);
         assert_eq!(sender.sent().len(), 1);
         // ... but another URL is fetched at once: one caller's failures starve no one.
-        keys.key_for("https://gosspublic.alicdn.com/b.pem")
+        keys.key_for("https://gosspublic.alicdn.com/b.pem", FETCH_DEADLINE)
             .await
             .expect_err("oversized too, but fetched");
         assert_eq!(sender.sent().len(), 2);
         tokio::time::advance(FAILURE_HOLD + Duration::from_millis(1)).await;
-        keys.key_for("https://gosspublic.alicdn.com/a.pem")
+        keys.key_for("https://gosspublic.alicdn.com/a.pem", FETCH_DEADLINE)
             .await
             .expect_err("fetched again, still oversized");
         assert_eq!(sender.sent().len(), 3);
         let (keys, _) = callback_keys(404, "not found");
         assert!(
-            keys.key_for("https://gosspublic.alicdn.com/c.pem")
+            keys.key_for("https://gosspublic.alicdn.com/c.pem", FETCH_DEADLINE)
                 .await
                 .is_err()
         );
     }
 
     #[tokio::test(start_paused = true)]
-    async fn many_failing_urls_do_not_keep_a_good_one_from_being_fetched() {
+    async fn cycling_through_failing_urls_makes_at_most_one_fetch_per_url_a_minute() {
         let (keys, sender) = callback_keys(404, "");
-        for n in 2..(MAX_TRIED + 12) {
-            let url = format!("https://gosspublic.alicdn.com/callback_pub_key_v{n}.pem");
-            assert!(keys.key_for(&url).await.is_err());
+        // Three rounds over more URLs than are remembered, a millisecond apart.
+        for _ in 0..3 {
+            for n in 2..(MAX_TRIED + 12) {
+                let url = format!("https://gosspublic.alicdn.com/callback_pub_key_v{n}.pem");
+                assert!(keys.key_for(&url, FETCH_DEADLINE).await.is_err());
+                tokio::time::advance(Duration::from_millis(1)).await;
+            }
         }
-        assert_eq!(sender.sent().len(), MAX_TRIED + 10, "each URL fetched once");
+        assert_eq!(
+            sender.sent().len(),
+            MAX_TRIED,
+            "each remembered URL fetched once; the others wait"
+        );
         assert!(
             keys.lock().tried.len() <= MAX_TRIED,
             "what is remembered is bounded"
         );
-        // A URL not among them is fetched at once.
-        keys.key_for("https://gosspublic.alicdn.com/callback_pub_key_v9999.pem")
-            .await
-            .expect_err("404, but fetched");
-        assert_eq!(sender.sent().len(), MAX_TRIED + 11);
+        // Once the holds end, a new URL is fetched again.
+        tokio::time::advance(FAILURE_HOLD).await;
+        keys.key_for(
+            "https://gosspublic.alicdn.com/callback_pub_key_v9999.pem",
+            FETCH_DEADLINE,
+        )
+        .await
+        .expect_err("404, but fetched");
+        assert_eq!(sender.sent().len(), MAX_TRIED + 1);
     }
 
     #[tokio::test]
@@ -295,7 +309,7 @@ mod tests {
         let pinned = PublicKey::from_pem(callback::PUBLISHED_KEY_PEM).expect("pem");
         let keys = CallbackKeys::new(Some(pinned), Arc::clone(&sender) as Arc<dyn HttpSender>)
             .expect("keys");
-        keys.key_for("https://gosspublic.alicdn.com/other.pem")
+        keys.key_for("https://gosspublic.alicdn.com/other.pem", FETCH_DEADLINE)
             .await
             .expect("pinned");
         assert!(sender.sent().is_empty());

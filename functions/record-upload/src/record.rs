@@ -197,30 +197,40 @@ pub(crate) fn normalized_etag(etag: &str) -> String {
     etag.trim().trim_matches('"').to_ascii_lowercase()
 }
 
-/// The `webhook-id` of a record: the same upload (bucket, key, ETag) has the same id
-/// whichever source reported it, so receivers can de-duplicate.
+/// The `webhook-id` of a record: one state of one object (bucket, key, ETag, size and type)
+/// has one id whichever source reported it, so receivers can de-duplicate; the same bytes
+/// written again with another type are another message.
 ///
 /// # Format
 /// ```text
-/// "upload_" hex(SHA-256(bucket "\n" key "\n" etag))[..32]
+/// "upload_" hex(SHA-256(bucket "\n" key "\n" etag "\n" size "\n" contentType))[..32]
 /// ```
 pub fn webhook_id(record: &Record) -> String {
-    message_id("upload", &record.bucket, &record.key, &record.etag)
+    let content_type = record.content_type.as_deref().unwrap_or("");
+    let identity = format!(
+        "{}\n{}\n{}\n{}\n{content_type}",
+        record.bucket,
+        record.key,
+        normalized_etag(&record.etag),
+        record.size
+    );
+    message_id("upload", &identity)
 }
 
-/// The `webhook-id` of a rejection: `"rejected_"` and the same hash over the escaped key, so
-/// that an event delivered twice is told once and never shares an id with a record.
+/// The `webhook-id` of a rejection: `"rejected_"` and the hash over the bucket, the escaped
+/// key and the ETag, so that an event delivered twice is told once and never shares an id
+/// with a record.
 pub fn rejection_id(rejection: &Rejection) -> String {
-    message_id(
-        "rejected",
-        &rejection.bucket,
-        &rejection.key,
-        &rejection.etag,
-    )
+    let identity = format!(
+        "{}\n{}\n{}",
+        rejection.bucket,
+        rejection.key,
+        normalized_etag(&rejection.etag)
+    );
+    message_id("rejected", &identity)
 }
 
-fn message_id(kind: &str, bucket: &str, key: &str, etag: &str) -> String {
-    let identity = format!("{bucket}\n{key}\n{}", normalized_etag(etag));
+fn message_id(kind: &str, identity: &str) -> String {
     let hash = hex_lower(digest::digest(&digest::SHA256, identity.as_bytes()).as_ref());
     format!("{kind}_{}", &hash[..32])
 }

@@ -73,10 +73,28 @@ impl Store {
         }
     }
 
-    /// What the store says of `key` at `now`; why it could not be asked otherwise (no
-    /// credential, no answer within [`HEAD_DEADLINE`], an answer other than 200 or 404, or a
-    /// 200 without a size or an ETag).
-    pub(crate) async fn head(&self, key: &str, now: SystemTime) -> Result<Seen, String> {
+    /// What the store says of `key` at `now`, within `within` (at most [`HEAD_DEADLINE`]),
+    /// getting the credential included; why it could not be asked otherwise (no credential,
+    /// no answer in time, an answer other than 200 or 404, or a 200 without a size or an
+    /// ETag).
+    pub(crate) async fn head(
+        &self,
+        key: &str,
+        now: SystemTime,
+        within: Duration,
+    ) -> Result<Seen, String> {
+        let within = within.min(HEAD_DEADLINE);
+        tokio::time::timeout(within, self.head_now(key, now))
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "the store did not answer within {} ms",
+                    within.as_millis()
+                ))
+            })
+    }
+
+    async fn head_now(&self, key: &str, now: SystemTime) -> Result<Seen, String> {
         let credential = self
             .credentials
             .credential(&self.sender, now)
@@ -99,14 +117,10 @@ impl Store {
             headers: Vec::new(),
             body: Vec::new(),
         };
-        let reply = tokio::time::timeout(HEAD_DEADLINE, self.sender.send(request))
+        let reply = self
+            .sender
+            .send(request)
             .await
-            .map_err(|_| {
-                format!(
-                    "the store did not answer within {} ms",
-                    HEAD_DEADLINE.as_millis()
-                )
-            })?
             .map_err(|_| "the store could not be reached".to_owned())?;
         match reply.status {
             200 => facts(&reply.headers).map(Seen::Object),

@@ -34,9 +34,10 @@ impl Webhook {
         &self,
         record: &Record,
         now: SystemTime,
+        within: Duration,
     ) -> Result<Option<Value>, String> {
         let data = serde_json::to_value(record).map_err(|e| e.to_string())?;
-        self.send("upload.completed", webhook_id(record), data, now)
+        self.send("upload.completed", webhook_id(record), data, now, within)
             .await
     }
 
@@ -47,19 +48,28 @@ impl Webhook {
         now: SystemTime,
     ) -> Result<(), String> {
         let data = serde_json::to_value(rejection).map_err(|e| e.to_string())?;
-        self.send("upload.rejected", rejection_id(rejection), data, now)
-            .await
-            .map(|_| ())
+        self.send(
+            "upload.rejected",
+            rejection_id(rejection),
+            data,
+            now,
+            DEADLINE,
+        )
+        .await
+        .map(|_| ())
     }
 
-    /// `{"type","timestamp","data"}`, signed per Standard Webhooks with `id`.
+    /// `{"type","timestamp","data"}`, signed per Standard Webhooks with `id`, answered
+    /// within `within` (at most [`DEADLINE`]).
     async fn send(
         &self,
         kind: &str,
         id: String,
         data: Value,
         now: SystemTime,
+        within: Duration,
     ) -> Result<Option<Value>, String> {
+        let within = within.min(DEADLINE);
         let body = json!({
             "type": kind,
             "timestamp": format_iso8601(now),
@@ -80,9 +90,14 @@ impl Webhook {
             ],
             body: body.into_bytes(),
         };
-        let reply = tokio::time::timeout(DEADLINE, self.sender.send(request))
+        let reply = tokio::time::timeout(within, self.sender.send(request))
             .await
-            .map_err(|_| format!("the webhook did not answer within {} s", DEADLINE.as_secs()))?
+            .map_err(|_| {
+                format!(
+                    "the webhook did not answer within {} ms",
+                    within.as_millis()
+                )
+            })?
             .map_err(|_| "the webhook could not be reached".to_owned())?;
         if !(200..300).contains(&reply.status) {
             return Err(format!("the webhook answered HTTP {}", reply.status));
