@@ -17,6 +17,8 @@
    folder, and its anchor, when the target is a Markdown file, names one of its headings (slugs
    as GitHub and mdBook make them) or an explicit `id="…"`. mdBook `{{#include path…}}` lines
    must name a file that exists, and an `:anchor` in them an `ANCHOR:` marker in that file.
+   A link in the book (docs/src/) may not leave docs/src/: mdBook would turn it into a broken
+   `.html` link (include the file, or name it in code, instead).
 
 Standard library only. usage: python3 scripts/check_docs.py [repository root]
 """
@@ -199,6 +201,10 @@ def check_links(root: pathlib.Path, problems: list[str]) -> int:
             if file_part and not resolved.exists():
                 problems.append(f"{where}:{number}: link {target} does not resolve ({resolved.relative_to(root.resolve()) if resolved.is_relative_to(root.resolve()) else resolved} is missing)")
                 continue
+            book = root.resolve() / "docs" / "src"
+            if document.resolve().is_relative_to(book) and not resolved.is_relative_to(book):
+                problems.append(f"{where}:{number}: link {target} leaves docs/src/, so the built book would break it (name the file in code, or include it)")
+                continue
             if anchor and resolved.is_file() and resolved.suffix == ".md" and anchor not in anchors(resolved):
                 problems.append(f"{where}:{number}: link {target}: no heading or id {anchor!r} in {resolved.name}")
         for number, line in enumerate(text.splitlines(), 1):
@@ -209,7 +215,7 @@ def check_links(root: pathlib.Path, problems: list[str]) -> int:
                 if not included.is_file():
                     problems.append(f"{where}:{number}: include {include}: {file_part} does not exist")
                 elif rest and not re.match(r"^\d*(:\d*)?$", rest):
-                    if not re.search(r"ANCHOR:\s*%s\b" % re.escape(rest), included.read_text()):
+                    if not re.search(r"ANCHOR:\s*%s(?![\w-])" % re.escape(rest), included.read_text()):
                         problems.append(f"{where}:{number}: include {include}: no ANCHOR: {rest} in {file_part}")
     return count
 
