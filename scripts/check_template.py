@@ -1,11 +1,12 @@
-"""Checks that template.yaml agrees with the code and with the README.
+"""Checks that template.yaml agrees with the code and with the configuration page.
 
 - every function crate (functions/*/Cargo.toml [[bin]]) has exactly one
   AWS::Serverless::Function whose Metadata says BuildMethod rust-cargolambda and
   BuildProperties.Binary the same name, and no function names a binary that does not exist;
 - the runtime is provided.al2023 and the handler bootstrap (cargo lambda's output);
-- every environment variable the template sets is one the README's configuration table names
-  (the documented interface; the repository alone, nothing outside it, is read).
+- every environment variable the template sets is one the configuration page's tables name
+  (docs/src/configuration.md: the documented interface; the repository alone, nothing outside
+  it, is read).
 
 cfn-lint does not check any of these (a misspelt Binary or BuildMethod passes it).
 usage: .venv-tools/bin/python scripts/check_template.py   (needs cfn-lint for its YAML loader)
@@ -19,7 +20,7 @@ import tomllib
 from cfnlint.decode import decode_str
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
+CONFIGURATION = ROOT / "docs" / "src" / "configuration.md"
 
 
 def main() -> int:
@@ -32,9 +33,9 @@ def main() -> int:
         for cargo in ROOT.glob("functions/*/Cargo.toml")
         for b in tomllib.loads(cargo.read_text()).get("bin", [])
     }
-    table = README.read_text().split("\n## Configuration\n")[1].split("\n## ")[0]
-    design_vars = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)`", table, re.M)) | set(
-        re.findall(r"`([A-Z][A-Z0-9_]+)`", "\n".join(l.split("|")[1] for l in table.splitlines() if l.startswith("| `")))
+    page = CONFIGURATION.read_text()
+    design_vars = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)`", page, re.M)) | set(
+        re.findall(r"`([A-Z][A-Z0-9_]+)`", "\n".join(l.split("|")[1] for l in page.splitlines() if l.startswith("| `")))
     )
     globals_fn = template.get("Globals", {}).get("Function", {})
     checks = []
@@ -56,7 +57,7 @@ def main() -> int:
         variables = dict(globals_fn.get("Environment", {}).get("Variables", {}))
         variables.update(props.get("Environment", {}).get("Variables", {}))
         for var in variables:
-            check(var in design_vars, f"{name}: environment variable {var} is in the README's configuration table")
+            check(var in design_vars, f"{name}: environment variable {var} is in the configuration page's tables")
     check(sorted(named) == sorted(binaries), f"one function per binary: {sorted(named)} vs {sorted(binaries)}")
     failed = [what for ok, what in checks if not ok]
     for what in failed:
