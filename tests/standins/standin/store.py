@@ -33,7 +33,7 @@ from typing import Dict, Iterator, List, Optional
 
 import crcmod
 
-from refusals import Refused
+from .refusals import Refused
 
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 MAX_KEY_BYTES = 1023

@@ -31,7 +31,7 @@ from typing import Dict, List, Optional, Tuple
 
 from PIL import Image, UnidentifiedImageError
 
-from refusals import Refused, not_available
+from .refusals import Refused, not_available
 
 FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "bmp": "BMP", "gif": "GIF"}
 OSS_FORMAT = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "BMP": "bmp", "GIF": "gif", "TIFF": "tiff"}

@@ -17,7 +17,7 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 from typing import Dict, List, Tuple
 
-from refusals import Refused
+from .refusals import Refused
 
 Entry = Tuple[str, object]  # ("key", metadata) or ("prefix", common prefix)
 

@@ -32,8 +32,8 @@ from typing import Dict, List, Set, Tuple
 
 from alibabacloud_oss_v2.signer import SignerV1, SignerV4
 
-from auth import Authenticator, Caller, check_not_ahead, check_v4_version, now_utc, oracle, same, v4_access_key_id
-from refusals import Refused
+from .auth import Authenticator, Caller, check_not_ahead, check_v4_version, now_utc, oracle, same, v4_access_key_id
+from .refusals import Refused
 
 V4_POLICY_FIELDS = ("x-oss-signature-version", "x-oss-credential", "x-oss-date")
 MAX_V4_AGE = datetime.timedelta(days=7)

@@ -18,8 +18,8 @@ matches the request's Origin (`*` wildcards), method and every requested header
 
 from typing import Dict, List, Optional
 
-from policy import wildcard
-from refusals import Refused
+from .policy import wildcard
+from .refusals import Refused
 
 NOT_ALLOWED = ("CORSResponse: This CORS request is not allowed. This is usually because the evalution of"
                " Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers"

@@ -55,9 +55,9 @@ from unittest import mock
 import oss2
 import oss2.auth
 
-from refusals import Refused
+from .refusals import Refused
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "oracles"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "scripts", "oracles"))
 import verify_presigned as oracle  # noqa: E402  (the oss2 regeneration the oracles use)
 
 MAX_SKEW = datetime.timedelta(minutes=15)

@@ -87,16 +87,16 @@ import oss2.auth
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-import cors
-import forms
-import imaging
-import listing
-import multipart
-import policy
-import serving
-from auth import Authenticator, Caller, oracle
-from refusals import Refused, not_available, xml_error
-from store import MAX_PART_NUMBER, Store, check_bucket, check_completion, check_key, multipart_etag
+from . import cors
+from . import forms
+from . import imaging
+from . import listing
+from . import multipart
+from . import policy
+from . import serving
+from .auth import Authenticator, Caller, oracle
+from .refusals import Refused, not_available, xml_error
+from .store import MAX_PART_NUMBER, Store, check_bucket, check_completion, check_key, multipart_etag
 
 # The published key's URL: record-upload is pinned to this stand-in's key in the tests.
 KEY_URL = "https://gosspublic.alicdn.com/callback_pub_key_v1.pem"

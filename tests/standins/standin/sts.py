@@ -57,8 +57,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from alibabacloud_openapi_util.client import Client
 
-import policy as evaluator
-import serving
+from . import policy as evaluator
+from . import serving
 
 MAX_SKEW = datetime.timedelta(minutes=15)
 ROLE_ARN = re.compile(r"^acs:ram::(\d+):role/[A-Za-z0-9.@_\-/]+$")

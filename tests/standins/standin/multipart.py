@@ -8,7 +8,7 @@ store.py (`check_completion`, `multipart_etag`).
 import xml.etree.ElementTree as ET
 from typing import Dict, List
 
-from refusals import Refused
+from .refusals import Refused
 
 def malformed() -> Refused:
     return Refused(400, "MalformedXML", "The XML you provided was not well-formed or did not validate"
