@@ -18,8 +18,8 @@ import time
 import oss2
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts" / "standins"))
-import oss as standin  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests" / "standins"))
+from standin import oss as standin_oss  # noqa: E402
 
 SIZE = 64 * 1024 * 1024
 PART = 8 * 1024 * 1024
@@ -51,7 +51,7 @@ def throughput(name: str, action) -> str:
 def stand_in_figures() -> list:
     data = os.urandom(SIZE)
     with tempfile.TemporaryDirectory() as root:
-        oss = standin.StandInOss(root, "cn-hangzhou", {"LTAI-bench": "bench-secret"})
+        oss = standin_oss.StandInOss(root, "cn-hangzhou", {"LTAI-bench": "bench-secret"})
         port = oss.start()
         auth = oss2.ProviderAuthV4(oss2.credentials.StaticCredentialsProvider("LTAI-bench", "bench-secret"))
         bucket = oss2.Bucket(auth, f"http://127.0.0.1:{port}", "bench", region="cn-hangzhou")

@@ -1,6 +1,8 @@
 """Writes the hand-made seed inputs of every fuzz target into fuzz/seeds/<target>/ (committed;
-rerun after changing this file). scripts/fuzz starts each target from its seeds and its corpus
-(fuzz/corpus/<target>/, what the fuzzer kept, minimized), and cargo test replays both.
+rerun after changing this file), leaving the regression_* inputs there (inputs that once failed,
+kept with their fix) as they are. scripts/fuzz starts each target from its seeds and its evolved
+corpus (fuzz/corpus/<target>/, what the fuzzer kept, minimized; local, not in git), and cargo
+test replays the seeds, and the corpus when there is one.
 
 usage: python3 fuzz/seeds.py
 """
@@ -93,7 +95,8 @@ for target, items in seeds.items():
     folder = here / "seeds" / target
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.iterdir():
-        old.unlink()
+        if not old.name.startswith("regression_"):
+            old.unlink()
     for i, data in enumerate(items):
         (folder / f"{i:02}").write_bytes(data)
     print(f"{target}: {len(items)} seeds")

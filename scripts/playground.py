@@ -2,7 +2,7 @@
 both providers side by side on one origin (http://127.0.0.1:8080/ by default).
 
 Alibaba Cloud, at /aliyun/ (shown first):
-  the stand-in STS and the stand-in OSS (scripts/standins: local stand-ins, NOT Alibaba Cloud;
+  the stand-in STS and the stand-in OSS (tests/standins/standin: local stand-ins, NOT Alibaba Cloud;
   they verify every signature with the official SDKs and enforce the session policy each
   temporary key was issued with), issue-token and presign-url (PROVIDER=aliyun, presign-url
   signing with temporary keys from the stand-in STS, an upload callback pinned into every
@@ -45,7 +45,7 @@ import xml.etree.ElementTree
 from standardwebhooks.webhooks import Webhook
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts" / "standins"))
+sys.path.insert(0, str(ROOT / "tests" / "standins"))
 
 WEB = ROOT / "examples" / "web"
 BUCKET = "playground"
@@ -230,8 +230,8 @@ class Site:
 
 
 def start_aliyun(origin: str, data: pathlib.Path, processes: Processes) -> Site:
-    import oss as standin_oss  # the stand-ins, loaded only for Alibaba's side
-    import sts as standin_sts
+    from standin import oss as standin_oss  # the stand-ins, loaded only for Alibaba's side
+    from standin import sts as standin_sts
     sts = standin_sts.StandInSts({ALIYUN_KEY[0]: ALIYUN_KEY[1]}, region=ALIYUN_REGION)
     sts_port = sts.start()
     ports = {name: free_port() for name in ("token", "presign", "callbacks", "events")}
@@ -270,7 +270,7 @@ def start_aliyun(origin: str, data: pathlib.Path, processes: Processes) -> Site:
         "ossOptions": {"endpoint": f"http://127.0.0.1:{oss_port}", "secure": False, "sldEnable": True},
         "immEndpoint": "/aliyun/imm", "immProject": "playground",
         "notice": "Local stand-ins: the OSS and the STS behind this page are stsvend's test stand-ins "
-                  "(scripts/standins), not Alibaba Cloud. They check every signature with the official "
+                  "(tests/standins/standin), not Alibaba Cloud. They check every signature with the official "
                   "SDKs and every temporary key's session policy, as OSS and STS would. IMM is not "
                   "available locally.",
     }

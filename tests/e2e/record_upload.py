@@ -26,8 +26,8 @@ from standardwebhooks.webhooks import Webhook
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "scripts", "standins"))
-import oss as standin  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "tests", "standins"))
+from standin import oss as standin_oss  # noqa: E402
 
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 ACCESS_KEY_ID, SECRET = "LTAI-test-e2e-key", "e2e-function-secret"
@@ -132,7 +132,7 @@ def multipart(fields, filename, data):
 
 def main():
     work = tempfile.mkdtemp(prefix="stsvend-e2e-")
-    oss = standin.StandInOss(os.path.join(work, "oss"), REGION, {ACCESS_KEY_ID: SECRET})
+    oss = standin_oss.StandInOss(os.path.join(work, "oss"), REGION, {ACCESS_KEY_ID: SECRET})
     oss_port = oss.start()
     key_file = os.path.join(work, "callback-key.pem")
     with open(key_file, "w") as f:

@@ -27,10 +27,10 @@ from alibabacloud_oss_v2.signer import SignerV1, SignerV4
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "scripts", "standins"))
+sys.path.insert(0, HERE)  # the stand-ins: the standin package beside these tests
 sys.path.insert(0, os.path.join(ROOT, "scripts", "oracles"))
-import oss as oss_standin  # noqa: E402
-import sts as sts_standin  # noqa: E402
+from standin import oss as oss_standin  # noqa: E402
+from standin import sts as sts_standin  # noqa: E402
 import verify_presigned as oracle  # noqa: E402
 
 REGION, BUCKET = "cn-hangzhou", "examplebucket"

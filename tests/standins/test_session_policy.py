@@ -1,7 +1,7 @@
 """Session policies: temporary credentials from the STS stand-in, used with oss2's StsAuth (and
 in URLs and forms), are held by the OSS stand-in to the Policy their AssumeRole carried, as OSS
 holds them (403 AccessDenied "Access denied by authorizer's policy."); and the security token
-must come along. The evaluator itself (scripts/standins/policy.py) is tested on its own too."""
+must come along. The evaluator itself (tests/standins/standin/policy.py) is tested on its own too."""
 
 import datetime
 import unittest
@@ -13,7 +13,7 @@ from oss2.models import PartInfo
 
 from support import BUCKET, REGION, StandInTestCase, oracle, post_form, signed_form, write_policy
 
-import policy  # noqa: E402  (scripts/standins, on the path support sets)
+from standin import policy  # noqa: E402  (tests/standins/standin)
 
 ALICE = "uploads/alice/"
 POLICY = {"Version": "1", "Statement": [

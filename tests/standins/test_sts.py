@@ -15,7 +15,7 @@ from alibabacloud_credentials.provider import RamRoleArnCredentialsProvider
 
 from support import BUCKET, KEY_ID, ROOT, ROLE_ARN, SECRET, StandInTestCase, assume_role_params, post_sts, write_policy
 
-import sts as sts_standin  # noqa: E402  (scripts/standins, on the path support sets)
+from standin import sts as sts_standin  # noqa: E402  (tests/standins/standin)
 
 POLICY = {"Version": "1", "Statement": [
     {"Effect": "Allow", "Action": ["oss:PutObject"], "Resource": ["acs:oss:*:*:examplebucket/uploads/alice/*"]}]}

@@ -1,7 +1,9 @@
-//! Replays the committed fuzz inputs, the hand-made seeds (`fuzz/seeds/<target>/`) and what
-//! the fuzzer kept (`fuzz/corpus/<target>/`), through the fuzz targets' own bodies
-//! (`fuzz/src/lib.rs`), so that every one of them, and every crash once found and fixed, is
-//! rerun by `cargo test` with no libFuzzer and no nightly toolchain.
+//! Replays fuzz inputs through the fuzz targets' own bodies (`fuzz/src/lib.rs`), with no
+//! libFuzzer and no nightly toolchain: for each target, every committed seed in
+//! `fuzz/seeds/<target>/` (the hand-made inputs and the `regression_*` inputs that once crashed
+//! a target or broke an invariant, kept with their fix), which must exist and not be empty, and
+//! then, when this checkout has one, the evolved corpus `scripts/fuzz` keeps outside git in
+//! `fuzz/corpus/<target>/` (absent in a fresh clone, and then skipped).
 //!
 //! The bodies are compiled here from the fuzz crate's source file, the one `#[path]` include
 //! of the tests: presign-url's tests can reach everything they use, and the fuzz crate stays
@@ -12,28 +14,39 @@
 #[path = "../../../../fuzz/src/lib.rs"]
 mod targets;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use stsvend_test_support::workspace_path;
 
-/// Runs every seed and corpus file of `target` through `body`, naming the file that fails.
+/// Runs every seed of `target`, then every file of its local corpus if there is one, through
+/// `body`, naming the file that fails.
 fn replay(target: &str, body: fn(&[u8])) {
     let fuzz = workspace_path("fuzz");
-    for kind in ["seeds", "corpus"] {
-        let folder = fuzz.join(kind).join(target);
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", folder.display()))
-            .map(|entry| entry.expect("a directory entry").path())
-            .collect();
-        files.sort();
-        assert!(!files.is_empty(), "{} is empty", folder.display());
-        for file in &files {
-            let data = std::fs::read(file).expect("a fuzz input");
-            if std::panic::catch_unwind(|| body(&data)).is_err() {
-                panic!("{} fails (the assertion is printed above)", file.display());
-            }
+    let seeds = fuzz.join("seeds").join(target);
+    let seed_files = inputs(&seeds)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", seeds.display()));
+    assert!(!seed_files.is_empty(), "{} is empty", seeds.display());
+    let corpus = fuzz.join("corpus").join(target);
+    let corpus_files = match inputs(&corpus) {
+        Ok(files) => files,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => panic!("cannot read {}: {e}", corpus.display()),
+    };
+    for file in seed_files.iter().chain(&corpus_files) {
+        let data = std::fs::read(file).expect("a fuzz input");
+        if std::panic::catch_unwind(|| body(&data)).is_err() {
+            panic!("{} fails (the assertion is printed above)", file.display());
         }
     }
+}
+
+/// The files of `folder`, sorted.
+fn inputs(folder: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = std::fs::read_dir(folder)?
+        .map(|entry| entry.map(|entry| entry.path()))
+        .collect::<std::io::Result<Vec<PathBuf>>>()?;
+    files.sort();
+    Ok(files)
 }
 
 /// One test per target, named after it.
