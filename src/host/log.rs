@@ -257,6 +257,64 @@ fn write_json_escape(out: &mut String, c: char) {
     }
 }
 
+/// Starts logging to stdout, in both hosts. Which events: `AWS_LAMBDA_LOG_LEVEL` (Lambda's
+/// advanced logging controls: `TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR`, `FATAL`) when set,
+/// for every target; otherwise the `RUST_LOG` directives; otherwise `info`. How: JSON lines
+/// when `AWS_LAMBDA_LOG_FORMAT=JSON`, else tracing's plain lines, without time (Lambda and
+/// Function Compute stamp each line) or target, as `lambda_http`'s default subscriber; either
+/// way through [`log::layer`], which keeps every line one line with no raw control character,
+/// whatever a call site logs.
+///
+/// Whatever those variables say, events below INFO from `lambda_runtime*` and `lambda_http`
+/// targets are dropped, because they are where raw payloads go: `lambda_runtime` logs every
+/// event it receives, headers and all (`Authorization: Bearer …` included), at TRACE ("raw
+/// JSON event received from Lambda", `layers/api_response.rs`), and a streamed response's
+/// headers at TRACE (`requests.rs`). Their INFO and more severe events name errors and request
+/// ids only (a payload that fails to parse is logged as a fixed message, not its text), and
+/// the invocation span (`requestId`, X-Ray trace id) is INFO, so it stays. The other crates
+/// that log through `tracing` were checked too and need no rule: hyper is built without its
+/// (unstable) `tracing` feature, so it emits nothing; hyper-util logs pool keys (scheme and
+/// host), peer addresses and connection errors, never headers or bodies; reqwest and rustls
+/// log through the `log` crate, which nothing forwards to this subscriber (tracing-subscriber's
+/// `tracing-log` feature is off), and reqwest's wire dump (`connection_verbose`) is off.
+/// Dropping by target and level, rather than matching messages, keeps the rule true when those
+/// crates reword or add events.
+pub fn init_logging() {
+    use lambda_http::tracing::subscriber::filter::{LevelFilter, filter_fn};
+    use lambda_http::tracing::subscriber::layer::SubscriberExt as _;
+    use lambda_http::tracing::subscriber::util::SubscriberInitExt as _;
+    use lambda_http::tracing::subscriber::{EnvFilter, registry};
+    use tracing::{Level, Metadata};
+
+    /// Whether an event or span may carry a raw payload (see above), so is never logged.
+    fn may_carry_payload(metadata: &Metadata<'_>) -> bool {
+        let target = metadata.target();
+        (target.starts_with("lambda_runtime") || target.starts_with("lambda_http"))
+            && *metadata.level() > Level::INFO
+    }
+
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let lambda_level = var("AWS_LAMBDA_LOG_LEVEL").and_then(|level| {
+        match level.trim().to_ascii_uppercase().as_str() {
+            "FATAL" => Some(LevelFilter::ERROR),
+            other => other.parse::<LevelFilter>().ok(),
+        }
+    });
+    let wanted = match lambda_level {
+        Some(level) => EnvFilter::default().add_directive(level.into()),
+        None => EnvFilter::builder()
+            .with_default_directive(LevelFilter::INFO.into())
+            .parse_lossy(var("RUST_LOG").unwrap_or_default()),
+    };
+    let json = var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.trim().eq_ignore_ascii_case("json"));
+    // A second call (a test that starts a host twice) keeps the subscriber already set.
+    let _ = registry()
+        .with(wanted)
+        .with(filter_fn(|metadata| !may_carry_payload(metadata)))
+        .with(layer(json, std::io::stdout))
+        .try_init();
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
