@@ -23,8 +23,8 @@ use stsvend_test_support::workspace_path;
 fn replay(target: &str, body: fn(&[u8])) {
     let fuzz = workspace_path("fuzz");
     let seeds = fuzz.join("seeds").join(target);
-    let seed_files = inputs(&seeds)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", seeds.display()));
+    let seed_files =
+        inputs(&seeds).unwrap_or_else(|e| panic!("cannot read {}: {e}", seeds.display()));
     assert!(!seed_files.is_empty(), "{} is empty", seeds.display());
     let corpus = fuzz.join("corpus").join(target);
     let corpus_files = match inputs(&corpus) {
