@@ -7,7 +7,7 @@
 //! ` uploader=bob` adds a field to the real line. So such text is logged through [`escaped`]:
 //! quoted, with every character that could end the line, hide itself or reorder what is shown
 //! written as an escape. The log formatter escapes whatever else reaches it ([`layer`], which
-//! [`init_logging`](crate::host::init_logging) installs), so nothing in any log format carries
+//! [`init_logging`] installs), so nothing in any log format carries
 //! a raw control character even where a call site forgot.
 
 use std::borrow::Cow;
@@ -262,7 +262,7 @@ fn write_json_escape(out: &mut String, c: char) {
 /// for every target; otherwise the `RUST_LOG` directives; otherwise `info`. How: JSON lines
 /// when `AWS_LAMBDA_LOG_FORMAT=JSON`, else tracing's plain lines, without time (Lambda and
 /// Function Compute stamp each line) or target, as `lambda_http`'s default subscriber; either
-/// way through [`log::layer`], which keeps every line one line with no raw control character,
+/// way through [`layer`], which keeps every line one line with no raw control character,
 /// whatever a call site logs.
 ///
 /// Whatever those variables say, events below INFO from `lambda_runtime*` and `lambda_http`
