@@ -4,14 +4,19 @@ one verified callback over loopback, and peak RSS.
 Runs the release binaries in HTTP mode on 127.0.0.1. record-upload is pinned
 (OSS_CALLBACK_PUBLIC_KEY_FILE) to a key made here, and every request is one OSS callback,
 signed with that key and tagged as presign-url tags it, so each answer is a 200 that went
-through the whole path (key-URL check, RSA-MD5 verification, tag, attribution, answer; no
-webhook). presign-url signs a V4 GET with the function's own key. Reports medians.
+through the whole path (key-URL check, tag, key rules, attribution, RSA-MD5 verification, the
+store's signed HEAD, answer; no webhook). The store is a small keep-alive HTTP/1.1 server here
+(BUCKET_ENDPOINT) answering every HEAD with the object the callback describes; the time of one
+HEAD to it from Python is printed too, so the rest is record-upload's own. presign-url signs a
+V4 GET with the function's own key. Reports medians.
 
 usage: python3 bench/record_figures.py [--starts 30] [--requests 3000]
   (needs `cargo build --release` and the Python `cryptography` package, which .venv has)
 """
 
 import argparse
+import http.server
+import threading
 import base64
 import hashlib
 import hmac
@@ -39,6 +44,43 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class Store(http.server.BaseHTTPRequestHandler):
+    """The bucket, as far as record-upload asks: HEAD of the object the callback describes."""
+    protocol_version = "HTTP/1.1"
+    heads = 0
+
+    def log_message(self, *args):
+        pass
+
+    def do_HEAD(self):
+        Store.heads += 1
+        self.send_response(200)
+        self.send_header("Content-Length", "1024")
+        self.send_header("ETag", '"9B2CF535F27731C974343645A3985328"')
+        self.send_header("Content-Type", "image/jpeg")
+        self.end_headers()
+
+
+def start_store():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Store)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def head_round_trip_ms(port, count):
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    conn.connect()
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        conn.request("HEAD", "/examplebucket/uploads/anonymous/photo%201.jpg")
+        conn.getresponse().read()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
 
 
 def peak_rss_kib(pid):
@@ -124,9 +166,12 @@ def main():
     with tempfile.NamedTemporaryFile("wb", suffix=".pem", delete=False) as f:
         f.write(pem)
     body, headers = callback_request(key)
+    store = start_store()
+    store_url = f"http://127.0.0.1:{store.server_port}"
     runs = {
         "record-upload": ({**COMMON, "UPLOAD_CALLBACK_URL": f"https://api.example.com{CALLBACK_PATH}",
-                           "UPLOAD_CALLBACK_SECRET": SECRET, "OSS_CALLBACK_PUBLIC_KEY_FILE": f.name},
+                           "UPLOAD_CALLBACK_SECRET": SECRET, "OSS_CALLBACK_PUBLIC_KEY_FILE": f.name,
+                           "BUCKET_ENDPOINT": store_url},
                           ("POST", CALLBACK_PATH, body, headers)),
         "presign-url": (COMMON, ("GET", "/?key=uploads/anonymous/photo%201.jpg")),
     }
@@ -138,6 +183,8 @@ def main():
               f"{statistics.median(starts):.2f} ms (p90 {statistics.quantiles(starts, n=10)[8]:.2f}); "
               f"one request over loopback, median of {args.requests}: {statistics.median(times):.3f} ms; "
               f"peak RSS {rss / 1024:.1f} MiB")
+    print(f"the store stand-in: {Store.heads} HEADs answered; one HEAD to it from Python over loopback, "
+          f"median of {args.requests}: {head_round_trip_ms(store.server_port, args.requests):.3f} ms")
     os.unlink(f.name)
 
 
