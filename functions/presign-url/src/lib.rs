@@ -4,12 +4,14 @@
 //! The binary is wiring only (`main.rs`); this library holds the handler, so that the fuzz
 //! targets in `fuzz/` drive the same code the function runs.
 
+mod answer;
+mod checks;
 mod handler;
 mod listing;
 mod parts;
 mod process;
 mod request;
-mod rules;
+mod settings;
 mod upload;
 
 pub use handler::{AppState, handle};

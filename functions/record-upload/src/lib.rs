@@ -21,6 +21,7 @@ mod events;
 mod handler;
 mod keys;
 mod record;
+mod settings;
 mod store;
 mod webhook;
 
