@@ -10,27 +10,28 @@ use std::time::{Duration, Instant, SystemTime};
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
 use stsvend::caller::Caller;
 use stsvend::credential::Credential;
 use stsvend::error::Error;
-use stsvend::host::config::{CallbackSettings, Config, PresignSettings};
+use stsvend::host::config::{CallbackSettings, Config};
+
+use crate::settings::PresignSettings;
 use stsvend::host::response::{self, ApiError};
 use stsvend::identity::Authenticator;
 use stsvend::sign::aliyun::callback::{self, TagScope};
 use stsvend::sign::object::{KeyCondition, ObjectRequest, PostParams};
 use stsvend::sign::presign::Presigner;
-use stsvend::time::{Clock, format_iso8601, unix_seconds};
+use stsvend::time::{Clock, unix_seconds};
 use stsvend::transport::HttpSender;
 use stsvend::vend::policy::PolicyTemplate;
 use stsvend::vend::session::role_session_name;
 use stsvend::vend::sts_client::CachedRole;
 
+use crate::answer::{Expiry, Ordered, UrlAnswer};
+use crate::checks;
 use crate::listing::{self, Listing};
 use crate::parts;
 use crate::request::{self, Ask, Operation};
-use crate::rules::{self, Expiry};
 use crate::upload;
 
 /// The form upload's `success_action_status`: 201 answers with the object's location.
@@ -141,54 +142,6 @@ impl AppState {
     }
 }
 
-/// Name/value pairs serialized as a JSON object in their own order.
-pub(crate) struct Ordered<'a>(pub(crate) &'a [(String, String)]);
-
-impl Serialize for Ordered<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (name, value) in self.0 {
-            map.serialize_entry(name, value)?;
-        }
-        map.end()
-    }
-}
-
-/// A presigned URL, and what the client must send with it; or a form upload, where to POST
-/// and the fields to send before the file.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Answer<'a> {
-    status_code: u16,
-    method: &'a str,
-    #[serde(rename = "URL")]
-    url: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    headers: Option<Ordered<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    fields: Option<Ordered<'a>>,
-    expiration: String,
-    expires_in: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expires_capped_by: Option<&'static str>,
-}
-
-impl<'a> Answer<'a> {
-    /// A 200 answer for `method` at `url`, expiring as `expiry` says from `now`.
-    fn new(method: &'a str, url: String, now: SystemTime, expiry: Expiry) -> Self {
-        Self {
-            status_code: 200,
-            method,
-            url,
-            headers: None,
-            fields: None,
-            expiration: format_iso8601(now + Duration::from_secs(expiry.expires_in)),
-            expires_in: expiry.expires_in,
-            expires_capped_by: expiry.capped_by,
-        }
-    }
-}
-
 /// Answers one request. Never fails: every refusal is an answer in the documented shape.
 pub async fn handle(state: Arc<AppState>, request: Request) -> Response<Body> {
     let started = Instant::now();
@@ -206,8 +159,8 @@ async fn presign(
     if let Operation::List(listing) = &ask.operation {
         return list(state, &ask, listing, &caller, &prefix, now).await;
     }
-    let key = rules::checked_key(&ask, &prefix)?;
-    rules::check(&ask, &key, &prefix, &state.settings)?;
+    let key = checks::checked_key(&ask, &prefix)?;
+    checks::check(&ask, &key, &prefix, &state.settings)?;
     let settings = &state.settings;
     upload::check(
         &ask,
@@ -217,7 +170,7 @@ async fn presign(
     )?;
     let stamped = upload::stamped(&ask, settings.scheme, &settings.rules, &caller)?;
     let credential = state.credential(&caller, &prefix, now).await?;
-    let expiry = rules::expiry(&ask, settings.max_expires_seconds, &credential, now)?;
+    let expiry = checks::expiry(&ask, settings.max_expires_seconds, &credential, now)?;
     let job = Job {
         ask: &ask,
         key: &key,
@@ -308,9 +261,9 @@ fn form(state: &AppState, job: &Job<'_>, starts_with: bool) -> Response<Body> {
         pinned: stamped,
     };
     let form = state.presigner.form(credential, &params);
-    let answer = Answer {
+    let answer = UrlAnswer {
         fields: Some(Ordered(&form.fields)),
-        ..Answer::new("POST", state.presigner.form_url(), now, expiry)
+        ..UrlAnswer::new("POST", state.presigner.form_url(), now, expiry)
     };
     response::json(StatusCode::OK, &answer)
 }
@@ -349,9 +302,9 @@ fn url(state: &AppState, job: &Job<'_>, operation: &Operation) -> Response<Body>
         headers: &header_refs,
     };
     let presigned = state.presigner.url(credential, request, now, expires_in);
-    let answer = Answer {
+    let answer = UrlAnswer {
         headers: Some(Ordered(&headers)),
-        ..Answer::new(operation.http_method(), presigned.url, now, expiry)
+        ..UrlAnswer::new(operation.http_method(), presigned.url, now, expiry)
     };
     response::json(StatusCode::OK, &answer)
 }
@@ -369,13 +322,13 @@ async fn list(
     let confined_by_policy = matches!(state.signer, Signer::Role(_));
     listing::check(listing, prefix, &state.settings, confined_by_policy)?;
     let credential = state.credential(caller, prefix, now).await?;
-    let expiry = rules::expiry(ask, state.settings.max_expires_seconds, &credential, now)?;
+    let expiry = checks::expiry(ask, state.settings.max_expires_seconds, &credential, now)?;
     let expires_in = Duration::from_secs(expiry.expires_in);
     let params = listing.params(prefix);
     let presigned = state.presigner.list(&credential, &params, now, expires_in);
-    let answer = Answer {
+    let answer = UrlAnswer {
         headers: Some(Ordered(&[])),
-        ..Answer::new("GET", presigned.url, now, expiry)
+        ..UrlAnswer::new("GET", presigned.url, now, expiry)
     };
     let answer = response::json(StatusCode::OK, &answer);
     Ok((answer, role_session_name(&caller.sub)))

@@ -5,8 +5,8 @@
 //! signature, where it covers `prefix` (OSS V4, S3), or else the session policy of the
 //! temporary keys that signed it (`ROLE_ARN`); a listing that neither confines is refused.
 
+use crate::settings::PresignSettings;
 use lambda_http::http::StatusCode;
-use stsvend::host::config::PresignSettings;
 use stsvend::host::response::ApiError;
 use stsvend::sign::listing::ListParams;
 

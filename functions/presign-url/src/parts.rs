@@ -7,7 +7,6 @@ use std::time::{Duration, SystemTime};
 
 use lambda_http::Body;
 use lambda_http::http::{Response, StatusCode};
-use serde::Serialize;
 use serde_json::{Map, Value};
 use stsvend::credential::Credential;
 use stsvend::host::response::{self, ApiError};
@@ -15,9 +14,7 @@ use stsvend::sign::object::ObjectRequest;
 use stsvend::sign::presign::Presigner;
 use stsvend::time::format_iso8601;
 
-use crate::handler::Ordered;
-use crate::request::Operation;
-use crate::rules::Expiry;
+use crate::answer::{Expiry, Ordered, Part, PartsAnswer};
 
 /// The most parts one call signs (an upload may have [`MAX_PART_NUMBER`]).
 pub(crate) const MAX_PARTS_PER_CALL: u64 = 1_000;
@@ -109,26 +106,6 @@ fn within_call(count: u64) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The operation `partNumbers` asks for: part uploads (`method: "PUT"` with `uploadId`, no
-/// `partNumber` and no `multipart` step).
-pub(crate) fn operation(
-    method: Option<&str>,
-    upload_id: Option<&String>,
-    single_or_step: bool,
-    part_numbers: &[u32],
-) -> Result<Operation, ApiError> {
-    match (method, upload_id) {
-        (Some("PUT"), Some(upload_id)) if !single_or_step => Ok(Operation::Parts {
-            upload_id: upload_id.clone(),
-            part_numbers: part_numbers.to_vec(),
-        }),
-        _ => Err(ApiError::bad_request(
-            "InvalidMultipart",
-            "partNumbers goes with method PUT and uploadId, without partNumber or multipart",
-        )),
-    }
-}
-
 /// The parts of one upload to sign, and what each part's request carries.
 pub(crate) struct Batch<'a> {
     pub(crate) key: &'a str,
@@ -136,29 +113,6 @@ pub(crate) struct Batch<'a> {
     pub(crate) part_numbers: &'a [u32],
     /// The headers every part signs, which the client must send as given.
     pub(crate) headers: Vec<(String, String)>,
-}
-
-/// One part's URL and the headers to send with it.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Part<'a> {
-    part_number: u32,
-    #[serde(rename = "URL")]
-    url: String,
-    headers: Ordered<'a>,
-}
-
-/// Every part's URL; `Expiration` and `ExpiresIn` apply to them all.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Answer<'a> {
-    status_code: u16,
-    method: &'static str,
-    parts: Vec<Part<'a>>,
-    expiration: String,
-    expires_in: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expires_capped_by: Option<&'static str>,
 }
 
 /// The answer for `batch`, signed with `credential` at `now`, expiring as `expiry` says.
@@ -193,7 +147,7 @@ pub(crate) fn answer(
             headers: Ordered(&batch.headers),
         })
         .collect();
-    let answer = Answer {
+    let answer = PartsAnswer {
         status_code: 200,
         method: "PUT",
         parts,
@@ -206,8 +160,8 @@ pub(crate) fn answer(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::request::{parse_json, parse_query};
+
+    use crate::request::{Operation, parse_json, parse_query};
 
     fn refusal(body: &str) -> (String, String) {
         match parse_json(body.as_bytes()) {

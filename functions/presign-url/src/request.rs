@@ -440,7 +440,7 @@ fn operation(raw: &Raw) -> Result<Operation, ApiError> {
     if let Some(part_numbers) = &raw.part_numbers {
         let single_or_step = raw.part_number.is_some() || raw.multipart.is_some();
         let upload_id = raw.upload_id.as_ref();
-        return parts::operation(method.as_deref(), upload_id, single_or_step, part_numbers);
+        return parts_operation(method.as_deref(), upload_id, single_or_step, part_numbers);
     }
     if let Some(step) = &raw.multipart {
         return multipart_step(raw, step);
@@ -753,6 +753,26 @@ fn checksum(name: &str, value: Value, bytes: usize) -> Result<String, ApiError> 
         _ => Err(ApiError::bad_request(
             "InvalidChecksum",
             format!("{name} must be the base64 of {bytes} bytes"),
+        )),
+    }
+}
+
+/// The operation `partNumbers` asks for: part uploads (`method: "PUT"` with `uploadId`, no
+/// `partNumber` and no `multipart` step).
+fn parts_operation(
+    method: Option<&str>,
+    upload_id: Option<&String>,
+    single_or_step: bool,
+    part_numbers: &[u32],
+) -> Result<Operation, ApiError> {
+    match (method, upload_id) {
+        (Some("PUT"), Some(upload_id)) if !single_or_step => Ok(Operation::Parts {
+            upload_id: upload_id.clone(),
+            part_numbers: part_numbers.to_vec(),
+        }),
+        _ => Err(ApiError::bad_request(
+            "InvalidMultipart",
+            "partNumbers goes with method PUT and uploadId, without partNumber or multipart",
         )),
     }
 }

@@ -5,9 +5,9 @@
 //! drops one breaks the signature. Where a store cannot enforce a rule on a path, the request
 //! is refused with why.
 
+use crate::settings::{MAX_METADATA_BYTES, UploadRules};
 use lambda_http::http::StatusCode;
 use stsvend::caller::Caller;
-use stsvend::host::config::{MAX_METADATA_BYTES, UploadRules};
 use stsvend::host::response::ApiError;
 use stsvend::sign::encode::{RFC3986_UNRESERVED, percent_encode};
 use stsvend::sign::presign::Scheme;

@@ -76,24 +76,7 @@ pub(crate) fn read(
     bucket: &str,
     now: SystemTime,
 ) -> Result<Upload, ApiError> {
-    // The whole body must be JSON (UTF-8 and all), not only the members read here, and no
-    // object in it may name a member twice: a parser that skips what it ignores, or keeps
-    // another of two members, would read bodies another reader reads otherwise.
-    let body = json::parse(body).map_err(|e| match e {
-        JsonError::RepeatedMember => ApiError::bad_request(
-            "DuplicateField",
-            "the callback body names a member twice in one object",
-        ),
-        e @ JsonError::Invalid(_) => {
-            ApiError::bad_request("InvalidCallbackBody", format!("the callback body {e}"))
-        }
-    })?;
-    let body: Body = serde_json::from_value(body).map_err(|e| {
-        ApiError::bad_request(
-            "InvalidCallbackBody",
-            format!("the callback body {}", json_problem(&e)),
-        )
-    })?;
+    let body = parse(body)?;
     let pin = body.stsvend.as_ref().ok_or_else(|| {
         forbidden(
             "UntaggedCallback",
@@ -161,6 +144,28 @@ pub(crate) fn read(
         image,
         source: Source::OssCallback,
         time: format_iso8601(now),
+    })
+}
+
+/// The pinned body's members. The whole body must be JSON (UTF-8 and all), not only the
+/// members read here, and no object in it may name a member twice: a parser that skips what
+/// it ignores, or keeps another of two members, would read bodies another reader reads
+/// otherwise.
+fn parse(body: &[u8]) -> Result<Body, ApiError> {
+    let body = json::parse(body).map_err(|e| match e {
+        JsonError::RepeatedMember => ApiError::bad_request(
+            "DuplicateField",
+            "the callback body names a member twice in one object",
+        ),
+        e @ JsonError::Invalid(_) => {
+            ApiError::bad_request("InvalidCallbackBody", format!("the callback body {e}"))
+        }
+    })?;
+    serde_json::from_value(body).map_err(|e| {
+        ApiError::bad_request(
+            "InvalidCallbackBody",
+            format!("the callback body {}", json_problem(&e)),
+        )
     })
 }
 

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use stsvend::error::Error;
 use stsvend::host::EventAnswer;
-use stsvend::host::config::{CallbackSettings, Config, RecordMode, RecordSettings};
+use stsvend::host::config::{CallbackSettings, Config};
 use stsvend::host::log::escaped;
 use stsvend::host::response::{self, ApiError};
 use stsvend::provider::Provider;
@@ -30,6 +30,7 @@ use crate::callback;
 use crate::events::{OssEvents, S3Event, Uploads};
 use crate::keys::{self, CallbackKeys};
 use crate::record::{Judged, Record};
+use crate::settings::{RecordMode, RecordSettings};
 use crate::store::{self, ObjectFacts, Seen, Store};
 use crate::webhook::{self, Webhook};
 

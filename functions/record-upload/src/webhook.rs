@@ -6,11 +6,11 @@ use std::time::{Duration, SystemTime};
 
 use lambda_http::http::{HeaderName, Method};
 use serde_json::{Value, json};
-use stsvend::host::config::WebhookSettings;
 use stsvend::time::{format_iso8601, unix_seconds};
 use stsvend::transport::{HttpSender, SignedRequest};
 
 use crate::record::{Record, Rejection, rejection_id, webhook_id};
+use crate::settings::WebhookSettings;
 
 /// How long a delivery may take: inside OSS's 5-second callback budget, with room for the
 /// store's `HEAD` ([`crate::store::HEAD_DEADLINE`]), the verification and the answer.

@@ -1,12 +1,13 @@
 //! The typed readers every configuration line goes through: one per shape of value (text,
-//! choice, whole number in a range, list), each naming its variable in its error.
+//! choice, whole number in a range, list), each naming its variable in its error. Public, so
+//! that each function reads its own settings (`settings.rs` in its crate) the same way.
 
 use std::ops::RangeInclusive;
 
 use crate::error::Error;
 
 /// A configuration error naming `variable`.
-pub(crate) fn config(variable: &'static str, reason: impl Into<String>) -> Error {
+pub fn config(variable: &'static str, reason: impl Into<String>) -> Error {
     Error::Config {
         variable,
         reason: reason.into(),
@@ -16,33 +17,33 @@ pub(crate) fn config(variable: &'static str, reason: impl Into<String>) -> Error
 /// The variables, read through a lookup. An empty value counts as unset (SAM passes empty
 /// optional parameters), except through [`Env::as_set`].
 #[derive(Clone, Copy)]
-pub(crate) struct Env<'a> {
+pub struct Env<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
 }
 
 impl<'a> Env<'a> {
     /// Reads through `lookup`, which returns a variable's value.
-    pub(crate) fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Self {
+    pub fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Self {
         Self { lookup }
     }
 
     /// The value, when set and not empty.
-    pub(crate) fn text(&self, name: &str) -> Option<String> {
+    pub fn text(&self, name: &str) -> Option<String> {
         (self.lookup)(name).filter(|v| !v.is_empty())
     }
 
     /// The value as set, empty included: for the variables whose empty value means something.
-    pub(crate) fn as_set(&self, name: &str) -> Option<String> {
+    pub fn as_set(&self, name: &str) -> Option<String> {
         (self.lookup)(name)
     }
 
     /// The value, or an error saying it is required and what it looks like.
-    pub(crate) fn required(&self, name: &'static str, hint: &str) -> Result<String, Error> {
+    pub fn required(&self, name: &'static str, hint: &str) -> Result<String, Error> {
         self.text(name).ok_or_else(|| config(name, hint))
     }
 
     /// One of `choices` by its name, or `default` when unset.
-    pub(crate) fn choice<T: Copy>(
+    pub fn choice<T: Copy>(
         &self,
         name: &'static str,
         default: T,
@@ -62,7 +63,7 @@ impl<'a> Env<'a> {
 
     /// Two variables that go together: both values, or `None` when neither is set; one
     /// without the other is an error naming the missing one (`hint` says what it holds).
-    pub(crate) fn both(
+    pub fn both(
         &self,
         first: &'static str,
         second: &'static str,
@@ -77,13 +78,13 @@ impl<'a> Env<'a> {
     }
 
     /// `true` or `false`, or `default` when unset.
-    pub(crate) fn flag(&self, name: &'static str, default: bool) -> Result<bool, Error> {
+    pub fn flag(&self, name: &'static str, default: bool) -> Result<bool, Error> {
         self.choice(name, default, &[("true", true), ("false", false)])
     }
 
     /// A whole number within `range`, or `default` when unset; `what` describes the range for
     /// the error ("a whole number of seconds from 1 to 604800 (7 days)").
-    pub(crate) fn number(
+    pub fn number(
         &self,
         name: &'static str,
         default: u64,
@@ -111,7 +112,7 @@ fn one_of(names: &[&str]) -> String {
 
 /// A comma list of entries, blanks trimmed and empty entries skipped, each read by `entry`,
 /// whose error is reported against `variable`.
-pub(crate) fn list<T>(
+pub fn list<T>(
     variable: &'static str,
     list: &str,
     entry: impl Fn(&str) -> Result<T, String>,
@@ -125,7 +126,7 @@ pub(crate) fn list<T>(
 
 /// A `left/right` or `left/*` entry, lower-cased, each side non-empty and made of bytes
 /// `allowed` accepts; `shape` names the form for the error.
-pub(crate) fn slash_entry(
+pub fn slash_entry(
     entry: &str,
     allowed: impl Fn(u8) -> bool,
     shape: &str,

@@ -6,33 +6,31 @@
 //! malformed value is an [`Error::Config`] that names the variable, and start-up stops.
 //!
 //! [`Config::load`] reads like a table: one line per variable, through the typed readers of
-//! `env.rs`, grouped per concern. presign-url's own variables are kept as set and read by
-//! [`PresignSettings::load`] where presign-url starts, so they cannot stop issue-token.
+//! `env.rs`, grouped per concern. The variables only one function reads
+//! ([`FUNCTION_VARIABLES`]) are kept as set, and each function reads its own where it starts
+//! (its crate's `settings.rs`, through [`Config::read`]), so that a bad `PRESIGN_METHODS`
+//! cannot stop issue-token. [`CallbackSettings`] stays here: presign-url pins the callback and
+//! record-upload verifies it.
 
+mod callback;
 mod checks;
 mod credentials;
 mod env;
-mod presign;
-mod rules;
 mod seed;
-mod upload;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-pub use self::presign::{DEFAULT_ALLOWED_PROCESS, PresignMethods, PresignSettings};
-pub use self::rules::{DEFAULT_UPLOAD_METADATA, MAX_METADATA_BYTES, MAX_TAGS, UploadRules};
-pub use self::upload::{
-    CallbackSettings, MIN_CALLBACK_SECRET_BYTES, RecordMode, RecordSettings, WebhookSettings,
-};
+pub use self::callback::{CallbackSettings, MIN_CALLBACK_SECRET_BYTES};
+pub use self::env::{Env, config as invalid, list, slash_entry};
 
 use self::checks::{
     check_bucket, check_region, check_role_arn, jwt_settings, listen_address,
     parse_duration_seconds, parse_origins,
 };
-use self::env::{Env, config};
+use self::env::config;
 use self::seed::{SeedConfig, load_policy};
 use crate::error::Error;
 use crate::identity::AuthMode;
@@ -44,6 +42,39 @@ use crate::vend::policy::{self, PolicyTemplate};
 use crate::vend::prefix::{self, PrefixTemplate};
 use crate::vend::scope::Scope;
 use crate::vend::sts_client::{StsAction, StsSettings};
+
+/// The variables only some functions read, kept as set at cold start for [`Config::read`]:
+/// presign-url's (`settings.rs` in its crate), record-upload's (likewise), the upload callback
+/// both read ([`CallbackSettings`]), and Function Compute's own. A function's tests check that
+/// every variable it reads is listed here.
+pub const FUNCTION_VARIABLES: &[&str] = &[
+    // presign-url: what it signs.
+    "SIGNATURE_VERSION",
+    "PRESIGN_MAX_EXPIRES_SECONDS",
+    "PRESIGN_METHODS",
+    "UPLOAD_MAX_BYTES",
+    "ALLOWED_CONTENT_TYPES",
+    "ALLOWED_PROCESS",
+    // presign-url: the upload rules signed into every upload.
+    "UPLOAD_OVERWRITE",
+    "UPLOAD_METADATA",
+    "UPLOAD_CLIENT_METADATA",
+    "UPLOAD_TAGGING",
+    "UPLOAD_SERVER_SIDE_ENCRYPTION",
+    "UPLOAD_REQUIRE_CHECKSUM",
+    "UPLOAD_REQUIRE_SIZE",
+    // presign-url and record-upload: the pinned callback.
+    "UPLOAD_CALLBACK_URL",
+    "UPLOAD_CALLBACK_SECRET",
+    // record-upload.
+    "UPLOAD_WEBHOOK_URL",
+    "UPLOAD_WEBHOOK_SECRET",
+    "OSS_CALLBACK_PUBLIC_KEY_FILE",
+    "RECORD_UPLOAD_MODE",
+    // Function Compute sets these.
+    "FC_FUNCTION_NAME",
+    "FC_REGION",
+];
 
 /// Everything a function needs to know, validated, grouped per concern.
 #[derive(Debug, Clone)]
@@ -67,8 +98,8 @@ pub struct Config {
     pub cors_allow_origins: Vec<String>,
     /// `BIND` and `PORT` (or `FC_SERVER_PORT`): where HTTP mode listens.
     pub listen: SocketAddr,
-    /// The variables only some functions read, as set: [`PresignSettings::load`],
-    /// [`CallbackSettings::load`] and [`RecordSettings::load`] read them.
+    /// The variables only some functions read ([`FUNCTION_VARIABLES`]), as set; each function
+    /// reads its own through [`Config::read`].
     deferred: BTreeMap<&'static str, String>,
 }
 
@@ -114,11 +145,8 @@ impl Config {
             auth_mode: auth_mode(&env)?,
             cors_allow_origins: parse_origins(&env.text("CORS_ALLOW_ORIGINS").unwrap_or_default())?,
             listen: listen_address(&env)?,
-            deferred: presign::VARIABLES
+            deferred: FUNCTION_VARIABLES
                 .iter()
-                .chain(upload::VARIABLES)
-                .chain(rules::VARIABLES)
-                .chain(["FC_FUNCTION_NAME", "FC_REGION"].iter())
                 .filter_map(|&name| env.as_set(name).map(|value| (name, value)))
                 .collect(),
         };
@@ -153,6 +181,13 @@ impl Config {
     /// A variable read only where it is used, as it was set at cold start.
     fn deferred(&self, name: &str) -> Option<String> {
         self.deferred.get(name).cloned()
+    }
+
+    /// Reads a function's own variables ([`FUNCTION_VARIABLES`]), as they were set at cold
+    /// start, through the typed readers.
+    pub fn read<R>(&self, read: impl FnOnce(&Env<'_>) -> R) -> R {
+        let lookup = |name: &str| self.deferred(name);
+        read(&Env::new(&lookup))
     }
 }
 
@@ -310,7 +345,6 @@ fn bucket_endpoint(
 mod tests {
     use super::*;
     use crate::caller::Caller;
-    use crate::sign::presign::Scheme;
     use std::collections::HashMap;
 
     fn minimal() -> HashMap<&'static str, String> {
@@ -343,13 +377,8 @@ mod tests {
         Config::load(&|k| vars.get(k).cloned())
     }
 
-    /// presign-url's settings, read as presign-url reads them at cold start.
-    fn presign(vars: &HashMap<&'static str, String>) -> Result<PresignSettings, Error> {
-        load(vars).and_then(|config| PresignSettings::load(&config))
-    }
-
     fn refused_variable(vars: &HashMap<&'static str, String>) -> &'static str {
-        match presign(vars) {
+        match load(vars) {
             Err(Error::Config { variable, .. }) => variable,
             other => panic!("expected a configuration error, got {other:?}"),
         }
@@ -397,35 +426,6 @@ mod tests {
     }
 
     #[test]
-    fn allowed_process_defaults_to_image_operations_and_empty_means_none() {
-        let unset = presign(&minimal()).expect("valid");
-        assert!(unset.allowed_process.contains(&"image/resize".to_owned()));
-        assert!(
-            unset
-                .allowed_process
-                .contains(&"image/watermark".to_owned())
-        );
-        assert!(
-            unset
-                .allowed_process
-                .iter()
-                .all(|op| op.starts_with("image/"))
-        );
-        let mut vars = minimal();
-        vars.insert("ALLOWED_PROCESS", String::new());
-        assert!(presign(&vars).expect("valid").allowed_process.is_empty());
-        vars.insert("ALLOWED_PROCESS", "Image/Resize, style/*".to_owned());
-        assert_eq!(
-            presign(&vars).expect("valid").allowed_process,
-            ["image/resize", "style/*"]
-        );
-        for bad in ["image", "image/resize|sys", "/resize", "image/re size"] {
-            vars.insert("ALLOWED_PROCESS", bad.to_owned());
-            assert_eq!(refused_variable(&vars), "ALLOWED_PROCESS", "{bad}");
-        }
-    }
-
-    #[test]
     fn an_empty_object_prefix_is_the_whole_bucket_and_unset_is_the_default() {
         let alice = Caller::with_sub("alice");
         let unset = load(&minimal()).expect("valid");
@@ -465,40 +465,17 @@ mod tests {
             c.bucket_endpoint,
             crate::sign::aliyun::oss::public_endpoint("cn-hangzhou")
         );
-        let p = presign(&minimal()).expect("valid");
-        assert_eq!(p.scheme, Scheme::OssV4);
-        assert_eq!(p.max_expires_seconds, 3600);
-        assert!(p.methods.allows("GET") && p.methods.allows("HEAD"));
-        assert!(p.methods.allows("PUT") && p.methods.allows("POST"));
-        assert!(!p.methods.allows("DELETE"));
-        assert!(
-            p.methods.allows("LIST"),
-            "a caller who may read their files may list them"
-        );
-        assert_eq!(p.upload_max_bytes, 104_857_600);
-        assert!(p.allowed_content_types.is_empty());
     }
 
     #[test]
-    fn presign_settings_are_read() {
+    fn the_bucket_endpoint_and_path_style_are_read() {
         let mut vars = minimal();
         vars.insert("BUCKET_ENDPOINT", "http://127.0.0.1:9000".to_owned());
-        vars.insert("SIGNATURE_VERSION", "v1".to_owned());
-        vars.insert("PRESIGN_METHODS", "get, delete".to_owned());
-        vars.insert(
-            "ALLOWED_CONTENT_TYPES",
-            "image/*, Application/PDF".to_owned(),
-        );
         let c = load(&vars).expect("valid");
         assert_eq!(
             c.bucket_endpoint.object_url("examplebucket", "k"),
             "http://127.0.0.1:9000/examplebucket/k"
         );
-        let p = PresignSettings::load(&c).expect("valid");
-        assert_eq!(p.scheme, Scheme::OssV1);
-        assert!(p.methods.allows("GET") && p.methods.allows("DELETE"));
-        assert!(!p.methods.allows("PUT"));
-        assert_eq!(p.allowed_content_types, ["image/*", "application/pdf"]);
         vars.remove("BUCKET_ENDPOINT");
         vars.insert("PATH_STYLE", "true".to_owned());
         let c = load(&vars).expect("valid");
@@ -531,7 +508,6 @@ mod tests {
                 "http://minio.internal:9000",
                 "BUCKET_ENDPOINT",
             ),
-            ("ALLOWED_PROCESS", "video", "ALLOWED_PROCESS"),
             ("BUCKET", "Example_Bucket", "BUCKET"),
             ("BUCKET_REGION", "oss-cn-hangzhou", "BUCKET_REGION"),
             ("OBJECT_PREFIX", "uploads/${sub}", "OBJECT_PREFIX"),
@@ -545,26 +521,6 @@ mod tests {
                 "BUCKET_ENDPOINT",
             ),
             ("PATH_STYLE", "yes", "PATH_STYLE"),
-            ("SIGNATURE_VERSION", "v2", "SIGNATURE_VERSION"),
-            (
-                "PRESIGN_MAX_EXPIRES_SECONDS",
-                "604801",
-                "PRESIGN_MAX_EXPIRES_SECONDS",
-            ),
-            (
-                "PRESIGN_MAX_EXPIRES_SECONDS",
-                "-1",
-                "PRESIGN_MAX_EXPIRES_SECONDS",
-            ),
-            ("PRESIGN_METHODS", "GET,PATCH", "PRESIGN_METHODS"),
-            ("PRESIGN_METHODS", ",", "PRESIGN_METHODS"),
-            ("UPLOAD_MAX_BYTES", "0", "UPLOAD_MAX_BYTES"),
-            ("ALLOWED_CONTENT_TYPES", "image", "ALLOWED_CONTENT_TYPES"),
-            (
-                "ALLOWED_CONTENT_TYPES",
-                "image/png;q=1",
-                "ALLOWED_CONTENT_TYPES",
-            ),
         ];
         for &(name, value, expected) in cases {
             let mut vars = minimal();
@@ -581,132 +537,6 @@ mod tests {
             vars.remove(required);
             assert_eq!(refused_variable(&vars), required);
         }
-    }
-
-    #[test]
-    fn presign_only_settings_are_checked_only_by_presign_url() {
-        for (name, value) in [
-            ("PRESIGN_METHODS", "GET,PATCH"),
-            ("SIGNATURE_VERSION", "v2"),
-            ("UPLOAD_MAX_BYTES", "0"),
-            ("ALLOWED_PROCESS", "video"),
-        ] {
-            let mut vars = minimal();
-            vars.insert(name, value.to_owned());
-            let config = load(&vars).expect("issue-token starts");
-            assert!(
-                matches!(PresignSettings::load(&config), Err(Error::Config { variable, .. }) if variable == name),
-                "{name}={value}"
-            );
-        }
-    }
-
-    #[test]
-    fn upload_completion_settings_name_their_variable_when_wrong() {
-        let secret = "0123456789abcdef0123456789abcdef".to_owned();
-        let callback = [
-            (
-                "UPLOAD_CALLBACK_URL",
-                "https://api.example.com/oss-callback".to_owned(),
-            ),
-            ("UPLOAD_CALLBACK_SECRET", secret.clone()),
-        ];
-        let webhook = [
-            (
-                "UPLOAD_WEBHOOK_URL",
-                "https://app.example.com/hooks".to_owned(),
-            ),
-            (
-                "UPLOAD_WEBHOOK_SECRET",
-                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned(),
-            ),
-        ];
-        let record = |extra: &[(&'static str, String)]| {
-            let mut vars = minimal();
-            vars.extend(callback.iter().cloned());
-            vars.extend(webhook.iter().cloned());
-            vars.extend(extra.iter().cloned());
-            load(&vars).and_then(|c| RecordSettings::load(&c))
-        };
-        let settings = record(&[]).expect("valid");
-        assert_eq!(settings.mode, RecordMode::Callbacks);
-        assert_eq!(
-            settings
-                .callback
-                .as_ref()
-                .map(|c| c.signed_path_and_query()),
-            Some(("/oss-callback", None))
-        );
-        assert!(
-            !format!("{settings:?}").contains(&secret),
-            "the secret is redacted"
-        );
-        let cases: &[(&str, &str, &str)] = &[
-            ("UPLOAD_CALLBACK_SECRET", "", "UPLOAD_CALLBACK_SECRET"),
-            ("UPLOAD_CALLBACK_SECRET", "short", "UPLOAD_CALLBACK_SECRET"),
-            ("UPLOAD_CALLBACK_URL", "", "UPLOAD_CALLBACK_URL"),
-            (
-                "UPLOAD_CALLBACK_URL",
-                "https://a.example.com/x;https://b.example.com/",
-                "UPLOAD_CALLBACK_URL",
-            ),
-            (
-                "UPLOAD_CALLBACK_URL",
-                "ftp://a.example.com/",
-                "UPLOAD_CALLBACK_URL",
-            ),
-            (
-                "UPLOAD_WEBHOOK_SECRET",
-                "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-                "UPLOAD_WEBHOOK_SECRET",
-            ),
-            ("UPLOAD_WEBHOOK_SECRET", "", "UPLOAD_WEBHOOK_SECRET"),
-            (
-                "UPLOAD_WEBHOOK_URL",
-                "http://app.example.com/hooks",
-                "UPLOAD_WEBHOOK_URL",
-            ),
-            (
-                "UPLOAD_WEBHOOK_URL",
-                "https://user@app.example.com/",
-                "UPLOAD_WEBHOOK_URL",
-            ),
-            ("RECORD_UPLOAD_MODE", "events", "RECORD_UPLOAD_MODE"),
-            ("RECORD_UPLOAD_MODE", "oss-events", "RECORD_UPLOAD_MODE"),
-            (
-                "OSS_CALLBACK_PUBLIC_KEY_FILE",
-                "/nonexistent/key.pem",
-                "OSS_CALLBACK_PUBLIC_KEY_FILE",
-            ),
-        ];
-        for &(name, value, expected) in cases {
-            match record(&[(name, value.to_owned())]) {
-                Err(Error::Config { variable, .. }) => {
-                    assert_eq!(variable, expected, "{name}={value}")
-                }
-                other => panic!("{name}={value}: {other:?}"),
-            }
-        }
-        let mut aws = minimal();
-        aws.extend([
-            ("PROVIDER", "aws".to_owned()),
-            ("AWS_ACCESS_KEY_ID", "AKIDTEST".to_owned()),
-            ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
-            ("BUCKET_REGION", "us-east-1".to_owned()),
-            (
-                "ROLE_ARN",
-                "arn:aws:iam::123456789012:role/uploader".to_owned(),
-            ),
-        ]);
-        aws.extend(callback.iter().cloned());
-        let config = load(&aws).expect("the common settings hold");
-        assert!(matches!(
-            CallbackSettings::load(&config),
-            Err(Error::Config {
-                variable: "UPLOAD_CALLBACK_URL",
-                ..
-            })
-        ));
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! Lambda runtime with S3 events (against s3s-fs for the store's word), and presign-url's
 //! pinned callbacks through record-upload.
 
+// Tests read better whole: a table of cases, or one scenario from start to end.
+#![allow(clippy::too_many_lines)]
+
 mod lambda_events;
 mod pinned_callbacks;
 mod store_word;

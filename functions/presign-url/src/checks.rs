@@ -4,25 +4,17 @@
 
 use std::time::SystemTime;
 
+use crate::settings::PresignSettings;
 use lambda_http::http::StatusCode;
 use stsvend::credential::Credential;
-use stsvend::host::config::PresignSettings;
 use stsvend::host::response::ApiError;
 use stsvend::provider::Provider;
 use stsvend::sign::presign::Scheme;
 use stsvend::vend::prefix::check_key;
 
+use crate::answer::Expiry;
 use crate::process;
 use crate::request::{Ask, DEFAULT_EXPIRES_SECONDS, Operation};
-
-/// A URL's lifetime, and the setting that shortened an explicit `expires`, if one did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Expiry {
-    /// Seconds from now.
-    pub(crate) expires_in: u64,
-    /// `PRESIGN_MAX_EXPIRES_SECONDS` or `CredentialExpiration`.
-    pub(crate) capped_by: Option<&'static str>,
-}
 
 /// The key to sign: present (or, for a `startsWith` form, defaulting to the caller's
 /// prefix), well-formed, and under the caller's prefix.

@@ -1,0 +1,277 @@
+//! record-upload's own settings: where records go (`UPLOAD_WEBHOOK_URL`,
+//! `UPLOAD_WEBHOOK_SECRET`), the callback key (`OSS_CALLBACK_PUBLIC_KEY_FILE`) and what it
+//! serves (`RECORD_UPLOAD_MODE`), read where record-upload starts. The pinned callback's
+//! settings are the library's ([`CallbackSettings`]): presign-url reads them too.
+
+use stsvend::error::Error;
+use stsvend::host::config::{CallbackSettings, Config, Env, invalid as config_error};
+use stsvend::provider::Provider;
+use stsvend::sign::aliyun::callback::PublicKey;
+use stsvend::sign::endpoint::plain_http_allowed;
+use stsvend::sign::webhook::WebhookSecret;
+
+/// The variables read here (each is in [`stsvend::host::config::FUNCTION_VARIABLES`]).
+#[cfg(test)]
+const VARIABLES: &[&str] = &[
+    "UPLOAD_WEBHOOK_URL",
+    "UPLOAD_WEBHOOK_SECRET",
+    "OSS_CALLBACK_PUBLIC_KEY_FILE",
+    "RECORD_UPLOAD_MODE",
+];
+
+/// Where record-upload delivers records, signed per Standard Webhooks.
+#[derive(Debug, Clone)]
+pub(crate) struct WebhookSettings {
+    /// `UPLOAD_WEBHOOK_URL`.
+    pub(crate) url: String,
+    /// `UPLOAD_WEBHOOK_SECRET` (`whsec_<base64>`).
+    pub(crate) secret: WebhookSecret,
+}
+
+/// Where record-upload's records come from in HTTP mode (`RECORD_UPLOAD_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RecordMode {
+    /// `callbacks` (default): OSS upload callbacks, over HTTP.
+    Callbacks,
+    /// `oss-events`: a Function Compute event function behind an OSS trigger; it answers
+    /// Function Compute's event invocations only, never a callback.
+    OssEvents,
+}
+
+/// What record-upload needs besides the common configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct RecordSettings {
+    /// The callback presign-url pins, whose tags record-upload checks.
+    pub(crate) callback: Option<CallbackSettings>,
+    /// Where records are delivered, when set.
+    pub(crate) webhook: Option<WebhookSettings>,
+    /// `OSS_CALLBACK_PUBLIC_KEY_FILE`: the one key callbacks must be signed with (no
+    /// fetching); `None` for OSS's published key and keys fetched from `gosspublic.alicdn.com`.
+    pub(crate) pinned_key: Option<PublicKey>,
+    /// `RECORD_UPLOAD_MODE`.
+    pub(crate) mode: RecordMode,
+}
+
+impl RecordSettings {
+    /// Reads record-upload's variables as `config` found them at cold start.
+    pub(crate) fn load(config: &Config) -> Result<Self, Error> {
+        let (mode, webhook, pinned_key) = config.read(|env| {
+            let mode = env.choice(
+                "RECORD_UPLOAD_MODE",
+                RecordMode::Callbacks,
+                &[
+                    ("callbacks", RecordMode::Callbacks),
+                    ("oss-events", RecordMode::OssEvents),
+                ],
+            )?;
+            let pinned_key = match env.text("OSS_CALLBACK_PUBLIC_KEY_FILE") {
+                None => None,
+                Some(path) => Some(pinned_key(&path)?),
+            };
+            Ok::<_, Error>((mode, webhook(env)?, pinned_key))
+        })?;
+        if mode == RecordMode::OssEvents && !config.function_compute() {
+            return Err(config_error(
+                "RECORD_UPLOAD_MODE",
+                "oss-events answers Function Compute's event invocations only, and FC_FUNCTION_NAME and FC_REGION (which Function Compute sets) are missing: anywhere else, an HTTP caller could send events",
+            ));
+        }
+        if mode == RecordMode::OssEvents && config.provider != Provider::Aliyun {
+            return Err(config_error(
+                "RECORD_UPLOAD_MODE",
+                "oss-events is for Function Compute with PROVIDER=aliyun; S3 events arrive under Lambda",
+            ));
+        }
+        Ok(Self {
+            callback: CallbackSettings::load(config)?,
+            webhook,
+            pinned_key,
+            mode,
+        })
+    }
+}
+
+/// `UPLOAD_WEBHOOK_URL` with `UPLOAD_WEBHOOK_SECRET`, or neither.
+fn webhook(env: &Env<'_>) -> Result<Option<WebhookSettings>, Error> {
+    let Some((url, secret)) = env.both(
+        "UPLOAD_WEBHOOK_URL",
+        "UPLOAD_WEBHOOK_SECRET",
+        "whsec_ and base64",
+    )?
+    else {
+        return Ok(None);
+    };
+    let secret = WebhookSecret::parse(&secret)
+        .map_err(|reason| config_error("UPLOAD_WEBHOOK_SECRET", reason))?;
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", ""));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let shape_ok = !host.is_empty()
+        && !host.contains('@')
+        && !url.contains(char::is_whitespace)
+        && (scheme == "https" || (scheme == "http" && plain_http_allowed(host)));
+    if !shape_ok {
+        return Err(config_error(
+            "UPLOAD_WEBHOOK_URL",
+            format!(
+                "{url:?} must be an https:// URL (http:// only for localhost, a loopback or a private address)"
+            ),
+        ));
+    }
+    Ok(Some(WebhookSettings { url, secret }))
+}
+
+/// Reads the pinned public key.
+fn pinned_key(path: &str) -> Result<PublicKey, Error> {
+    let pem = std::fs::read_to_string(path).map_err(|e| {
+        config_error(
+            "OSS_CALLBACK_PUBLIC_KEY_FILE",
+            format!("cannot read {path}: {e}"),
+        )
+    })?;
+    PublicKey::from_pem(&pem)
+        .map_err(|e| config_error("OSS_CALLBACK_PUBLIC_KEY_FILE", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use stsvend::host::config::{Config, FUNCTION_VARIABLES};
+
+    use super::*;
+
+    fn minimal() -> HashMap<&'static str, String> {
+        HashMap::from([
+            (
+                "ALIBABA_CLOUD_ACCESS_KEY_ID",
+                "LTAI-test-config-key".to_owned(),
+            ),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "test-secret".to_owned()),
+            (
+                "ROLE_ARN",
+                "acs:ram::1234567890123:role/uploader".to_owned(),
+            ),
+            ("BUCKET", "examplebucket".to_owned()),
+            ("BUCKET_REGION", "cn-hangzhou".to_owned()),
+        ])
+    }
+
+    fn load(vars: &HashMap<&'static str, String>) -> Result<Config, Error> {
+        Config::load(&|k| vars.get(k).cloned())
+    }
+
+    #[test]
+    fn every_variable_read_here_is_kept_for_record_upload_at_cold_start() {
+        for name in VARIABLES {
+            assert!(FUNCTION_VARIABLES.contains(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn upload_completion_settings_name_their_variable_when_wrong() {
+        let secret = "0123456789abcdef0123456789abcdef".to_owned();
+        let callback = [
+            (
+                "UPLOAD_CALLBACK_URL",
+                "https://api.example.com/oss-callback".to_owned(),
+            ),
+            ("UPLOAD_CALLBACK_SECRET", secret.clone()),
+        ];
+        let webhook = [
+            (
+                "UPLOAD_WEBHOOK_URL",
+                "https://app.example.com/hooks".to_owned(),
+            ),
+            (
+                "UPLOAD_WEBHOOK_SECRET",
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned(),
+            ),
+        ];
+        let record = |extra: &[(&'static str, String)]| {
+            let mut vars = minimal();
+            vars.extend(callback.iter().cloned());
+            vars.extend(webhook.iter().cloned());
+            vars.extend(extra.iter().cloned());
+            load(&vars).and_then(|c| RecordSettings::load(&c))
+        };
+        let settings = record(&[]).expect("valid");
+        assert_eq!(settings.mode, RecordMode::Callbacks);
+        assert_eq!(
+            settings
+                .callback
+                .as_ref()
+                .map(|c| c.signed_path_and_query()),
+            Some(("/oss-callback", None))
+        );
+        assert!(
+            !format!("{settings:?}").contains(&secret),
+            "the secret is redacted"
+        );
+        let cases: &[(&str, &str, &str)] = &[
+            ("UPLOAD_CALLBACK_SECRET", "", "UPLOAD_CALLBACK_SECRET"),
+            ("UPLOAD_CALLBACK_SECRET", "short", "UPLOAD_CALLBACK_SECRET"),
+            ("UPLOAD_CALLBACK_URL", "", "UPLOAD_CALLBACK_URL"),
+            (
+                "UPLOAD_CALLBACK_URL",
+                "https://a.example.com/x;https://b.example.com/",
+                "UPLOAD_CALLBACK_URL",
+            ),
+            (
+                "UPLOAD_CALLBACK_URL",
+                "ftp://a.example.com/",
+                "UPLOAD_CALLBACK_URL",
+            ),
+            (
+                "UPLOAD_WEBHOOK_SECRET",
+                "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                "UPLOAD_WEBHOOK_SECRET",
+            ),
+            ("UPLOAD_WEBHOOK_SECRET", "", "UPLOAD_WEBHOOK_SECRET"),
+            (
+                "UPLOAD_WEBHOOK_URL",
+                "http://app.example.com/hooks",
+                "UPLOAD_WEBHOOK_URL",
+            ),
+            (
+                "UPLOAD_WEBHOOK_URL",
+                "https://user@app.example.com/",
+                "UPLOAD_WEBHOOK_URL",
+            ),
+            ("RECORD_UPLOAD_MODE", "events", "RECORD_UPLOAD_MODE"),
+            ("RECORD_UPLOAD_MODE", "oss-events", "RECORD_UPLOAD_MODE"),
+            (
+                "OSS_CALLBACK_PUBLIC_KEY_FILE",
+                "/nonexistent/key.pem",
+                "OSS_CALLBACK_PUBLIC_KEY_FILE",
+            ),
+        ];
+        for &(name, value, expected) in cases {
+            match record(&[(name, value.to_owned())]) {
+                Err(Error::Config { variable, .. }) => {
+                    assert_eq!(variable, expected, "{name}={value}")
+                }
+                other => panic!("{name}={value}: {other:?}"),
+            }
+        }
+        let mut aws = minimal();
+        aws.extend([
+            ("PROVIDER", "aws".to_owned()),
+            ("AWS_ACCESS_KEY_ID", "AKIDTEST".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+            ("BUCKET_REGION", "us-east-1".to_owned()),
+            (
+                "ROLE_ARN",
+                "arn:aws:iam::123456789012:role/uploader".to_owned(),
+            ),
+        ]);
+        aws.extend(callback.iter().cloned());
+        let config = load(&aws).expect("the common settings hold");
+        assert!(matches!(
+            CallbackSettings::load(&config),
+            Err(Error::Config {
+                variable: "UPLOAD_CALLBACK_URL",
+                ..
+            })
+        ));
+    }
+}
