@@ -1,5 +1,9 @@
-//! The shape of the library, checked: each layer names only the layers below it, `sign/`
-//! never names an I/O crate, and no function outside tests runs over 80 lines.
+//! The shape of the library, checked: each layer names only the layers below it, `sign/` and
+//! the keyless sources never name an I/O crate, and no function outside tests runs over 80
+//! lines.
+//!
+//! The layers, each naming only those before it: base; `sign/`; `keyless/`; `vend/`;
+//! `identity/` (base only); `host/` (everything).
 //!
 //! The checks read the source as text (a light lexer that skips comments, strings and
 //! `#[cfg(test)]` modules), so they see what a reader sees.
@@ -195,6 +199,7 @@ fn sign_names_no_upper_layer_and_no_io_crate() {
     let found = naming(
         "src/sign",
         &[
+            "crate::keyless",
             "crate::vend",
             "crate::identity",
             "crate::host",
@@ -206,6 +211,19 @@ fn sign_names_no_upper_layer_and_no_io_crate() {
         ],
     );
     assert!(found.is_empty(), "src/sign names:\n{}", found.join("\n"));
+}
+
+#[test]
+fn the_keyless_sources_name_no_io_crate() {
+    let found = naming(
+        "src/keyless/sources",
+        &["tokio", "hyper", "hyper_util", "reqwest", "lambda_http"],
+    );
+    assert!(
+        found.is_empty(),
+        "src/keyless/sources names:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]
@@ -224,6 +242,7 @@ fn each_layer_names_only_the_layers_below_it() {
         for name in paths(&production_code(&path)) {
             for layer in [
                 "crate::sign",
+                "crate::keyless",
                 "crate::vend",
                 "crate::identity",
                 "crate::host",
@@ -234,10 +253,19 @@ fn each_layer_names_only_the_layers_below_it() {
             }
         }
     }
+    found.extend(naming(
+        "src/keyless",
+        &["crate::vend", "crate::identity", "crate::host"],
+    ));
     found.extend(naming("src/vend", &["crate::identity", "crate::host"]));
     found.extend(naming(
         "src/identity",
-        &["crate::sign", "crate::vend", "crate::host"],
+        &[
+            "crate::sign",
+            "crate::keyless",
+            "crate::vend",
+            "crate::host",
+        ],
     ));
     assert!(found.is_empty(), "upward names:\n{}", found.join("\n"));
 }
