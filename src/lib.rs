@@ -3,14 +3,17 @@
 //! long-lived key on the device.
 //!
 //! This crate is the library the function binaries share, in layers whose dependencies point
-//! one way (a layer names only those to its left: base ← [`sign`] ← [`vend`]; base ←
-//! [`identity`]; all of them ← [`host`]):
+//! one way (a layer names only those to its left: base ← [`sign`] ← [`keyless`] ← [`vend`];
+//! base ← [`identity`]; all of them ← [`host`]):
 //!
 //! - base: [`error`], [`time`] (the one clock), [`credential`], [`provider`], [`caller`] and
 //!   [`transport`] (the one network seam);
 //! - [`sign`]: sans-IO signing: the V4 skeleton, OSS V1/V4 and S3 presigning, form policies,
 //!   the presign dispatch, STS requests and answers; it never names tokio, hyper, reqwest or
 //!   lambda_http (a test checks);
+//! - [`keyless`]: the function's own credentials: which source the environment names (one file
+//!   per source), the credential held and refreshed, the key handed to an invocation, cold
+//!   start;
 //! - [`vend`]: what one caller may reach (prefix, key rules, policy templates, session names)
 //!   and getting credentials for it (STS client, cache);
 //! - [`identity`]: who is asking (gateway claims, JWT verification, JWKS fetching);
@@ -48,6 +51,7 @@ pub mod credential;
 pub mod error;
 pub mod host;
 pub mod identity;
+pub mod keyless;
 pub mod provider;
 pub mod sign;
 pub mod time;

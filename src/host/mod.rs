@@ -7,14 +7,12 @@
 //!
 //! By subsystem: `serve.rs` starts a function (configuration, state, which host);
 //! [`http`] is the HTTP/1.1 server and how it shares its connections; `log.rs` is logging
-//! (and the escaping of what callers chose); `function_compute.rs` is Function Compute's
-//! per-invocation key; [`config`], [`cors`], [`credentials`] (the function's own, at cold
-//! start), [`json`] and [`response`] are what every function shares.
+//! (and the escaping of what callers chose); [`config`], [`cors`], [`json`] and [`response`]
+//! are what every function shares. The function's own credentials (their source, refresh,
+//! cold start and Function Compute's per-invocation key) are [`crate::keyless`]'s.
 
 pub mod config;
 pub mod cors;
-pub mod credentials;
-mod function_compute;
 pub mod http;
 pub mod json;
 pub mod log;

@@ -16,15 +16,15 @@ use crate::error::Error;
 use crate::host::config::Config;
 use crate::host::cors::Cors;
 use crate::identity::AuthMode;
+use crate::keyless::{self, StartParams, invocation_credential, with_invocation_credential};
 use crate::time::{Clock, SystemClock};
 use crate::transport::{HttpSender, ReqwestSender};
-use crate::vend::credentials::with_invocation_credential;
+use crate::vend::sts_client::StsAction;
 
-use crate::host::function_compute::invocation_credential;
+use crate::host::Handler;
 use crate::host::http::run;
 use crate::host::init_logging;
 use crate::host::json;
-use crate::host::{Handler, credentials};
 
 /// Whether this process was started by the Lambda runtime.
 pub fn in_lambda() -> bool {
@@ -124,7 +124,14 @@ where
         // Function Compute hands each invocation the role's key (below); Lambda never does.
         let fc = config.function_compute() && !in_lambda();
         let sender: Arc<dyn HttpSender> = Arc::new(ReqwestSender::new(config.sts.timeout)?);
-        credentials::start(&config, &sender, Arc::new(SystemClock)).await?;
+        let sts = &config.sts;
+        let params = StartParams {
+            provider: config.provider,
+            signs_assume_role: sts.action == StsAction::AssumeRole,
+            role_arn_set: sts.role_arn.is_some(),
+            duration_seconds: sts.duration_seconds,
+        };
+        keyless::start(&sts.credentials, params, &sender, Arc::new(SystemClock)).await?;
         if config.sts.role_arn.is_some() {
             // Open the STS connection now, so that the first caller does not pay the handshakes.
             let (sender, url) = (Arc::clone(&sender), format!("{}/", config.sts.endpoint));
@@ -145,7 +152,7 @@ where
     let handler = move |request: Request| {
         let (state, cors, handle) = (Arc::clone(&served), cors.clone(), handle.clone());
         let handed = if fc {
-            invocation_credential(&request)
+            invocation_credential(request.headers())
         } else {
             None
         };

@@ -4,7 +4,6 @@
 
 pub mod aliyun;
 pub mod aws;
-pub mod credentials_answer;
 pub mod encode;
 pub mod endpoint;
 pub mod listing;

@@ -41,7 +41,7 @@ pub struct CacheKey {
     /// `DurationSeconds`.
     pub duration_seconds: u32,
     /// Who signed the `AssumeRole`: the fingerprint of the key the platform handed the
-    /// invocation ([`crate::vend::credentials::invocation_fingerprint`]), never the key itself;
+    /// invocation ([`crate::keyless::invocation_fingerprint`]), never the key itself;
     /// `None` for the function's own credentials.
     pub signed_by: Option<String>,
 }

@@ -3,7 +3,6 @@
 //! cache.
 
 pub mod cache;
-pub mod credentials;
 pub mod policy;
 pub mod prefix;
 pub mod scope;

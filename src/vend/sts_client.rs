@@ -11,6 +11,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use crate::caller::Caller;
 use crate::credential::Credential;
 use crate::error::{Error, StsRejection};
+use crate::keyless::{CredentialProvider, invocation_fingerprint};
 use crate::provider::Provider;
 use crate::sign::aliyun::sts::{self, AssumeRoleParams, OidcParams};
 use crate::sign::aws::sts::{self as aws_sts, WebIdentityParams};
@@ -18,7 +19,6 @@ use crate::sign::encode::hex_lower;
 use crate::sign::signing_key::SigningKeyCache;
 use crate::transport::{HttpSender, SignedRequest};
 use crate::vend::cache::{CacheKey, CredentialCache};
-use crate::vend::credentials::{CredentialProvider, invocation_fingerprint};
 use crate::vend::session::role_session_name;
 
 /// The most STS requests one `AssumeRole` makes.
@@ -304,7 +304,7 @@ impl CachedRole {
     /// Credentials under `policy` for `caller`: the cached ones while more than `min_left`
     /// of their life remains at `now`, otherwise fresh ones from STS (with `STS_ACTION` a
     /// token exchange, for the caller's own token). Inside an invocation handed a key of its
-    /// own ([`crate::vend::credentials::with_invocation_credential`]), only what that same key
+    /// own ([`crate::keyless::with_invocation_credential`]), only what that same key
     /// obtained is reused.
     pub async fn credentials(
         &self,
@@ -346,9 +346,9 @@ impl CachedRole {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keyless::{CredentialSource, with_invocation_credential};
     use crate::time::{Clock, FixedClock};
     use crate::transport::CannedSender;
-    use crate::vend::credentials::{CredentialSource, with_invocation_credential};
 
     /// A recorded `AssumeRole` success, valid until 2026-11-22T09:53:10Z.
     const ISSUED: &str = r#"{"RequestId":"r","Credentials":{"AccessKeyId":"STS.issued","AccessKeySecret":"s","SecurityToken":"t","Expiration":"2026-11-22T09:53:10Z"}}"#;

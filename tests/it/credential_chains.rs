@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde_json::json;
 use stsvend::host::config::Config;
-use stsvend::vend::credentials::CredentialSource;
+use stsvend::keyless::CredentialSource;
 
 /// One environment: the provider, its variables, the files under `HOME`, and whether the
 /// instance metadata service answers there.

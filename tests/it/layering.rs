@@ -1,6 +1,9 @@
 //! The shape of the library, checked: each layer names only the layers below it, and `sign/`
-//! never names an I/O crate. (No function outside tests runs over 80 lines: clippy's
-//! `too_many_lines`, configured in `clippy.toml`, checks that in every crate.)
+//! and the keyless sources never name an I/O crate. (No function outside tests runs over 80
+//! lines: clippy's `too_many_lines`, configured in `clippy.toml`, checks that in every crate.)
+//!
+//! The layers, each naming only those before it: base; `sign/`; `keyless/`; `vend/`;
+//! `identity/` (base only); `host/` (everything).
 //!
 //! The checks read the source as text (a light lexer that skips comments, strings and
 //! `#[cfg(test)]` modules), so they see what a reader sees.
@@ -193,6 +196,7 @@ fn sign_names_no_upper_layer_and_no_io_crate() {
     let found = naming(
         "src/sign",
         &[
+            "crate::keyless",
             "crate::vend",
             "crate::identity",
             "crate::host",
@@ -204,6 +208,19 @@ fn sign_names_no_upper_layer_and_no_io_crate() {
         ],
     );
     assert!(found.is_empty(), "src/sign names:\n{}", found.join("\n"));
+}
+
+#[test]
+fn the_keyless_sources_name_no_io_crate() {
+    let found = naming(
+        "src/keyless/sources",
+        &["tokio", "hyper", "hyper_util", "reqwest", "lambda_http"],
+    );
+    assert!(
+        found.is_empty(),
+        "src/keyless/sources names:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]
@@ -222,6 +239,7 @@ fn each_layer_names_only_the_layers_below_it() {
         for name in paths(&production_code(&path)) {
             for layer in [
                 "crate::sign",
+                "crate::keyless",
                 "crate::vend",
                 "crate::identity",
                 "crate::host",
@@ -232,10 +250,19 @@ fn each_layer_names_only_the_layers_below_it() {
             }
         }
     }
+    found.extend(naming(
+        "src/keyless",
+        &["crate::vend", "crate::identity", "crate::host"],
+    ));
     found.extend(naming("src/vend", &["crate::identity", "crate::host"]));
     found.extend(naming(
         "src/identity",
-        &["crate::sign", "crate::vend", "crate::host"],
+        &[
+            "crate::sign",
+            "crate::keyless",
+            "crate::vend",
+            "crate::host",
+        ],
     ));
     assert!(found.is_empty(), "upward names:\n{}", found.join("\n"));
 }

@@ -11,11 +11,11 @@ use std::time::{Duration, SystemTime};
 
 use lambda_http::http::{HeaderMap, Method, header};
 use stsvend::host::config::Config;
+use stsvend::keyless::CredentialProvider;
 use stsvend::provider::Provider;
 use stsvend::sign::object::ObjectRequest;
 use stsvend::sign::presign::{Presigner, Scheme};
 use stsvend::transport::{HttpSender, SignedRequest};
-use stsvend::vend::credentials::CredentialProvider;
 
 use crate::record::normalized_etag;
 

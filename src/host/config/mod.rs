@@ -14,7 +14,6 @@
 
 mod callback;
 mod checks;
-mod credentials;
 mod env;
 mod seed;
 
@@ -34,10 +33,10 @@ use self::env::config;
 use self::seed::{SeedConfig, load_policy};
 use crate::error::Error;
 use crate::identity::AuthMode;
+use crate::keyless::{self, CredentialProvider, CredentialSource, Variables};
 use crate::provider::Provider;
 use crate::sign::aliyun::sts;
 use crate::sign::endpoint::{self, Addressing, Endpoint};
-use crate::vend::credentials::{CredentialProvider, CredentialSource};
 use crate::vend::policy::{self, PolicyTemplate};
 use crate::vend::prefix::{self, PrefixTemplate};
 use crate::vend::scope::Scope;
@@ -218,9 +217,11 @@ fn sts_settings(
     endpoint::upstream_origin(&endpoint).map_err(|reason| config("STS_ENDPOINT", reason))?;
     let endpoint = endpoint.trim_end_matches('/').to_owned();
     let action = sts_action(env, provider)?;
+    let (text, flag) = (|name: &str| env.text(name), |name, on| env.flag(name, on));
+    let lent = Variables::new(&text, &flag);
     let source = match provider {
-        Provider::Aliyun => credentials::aliyun_source(env, seed, &endpoint),
-        Provider::Aws => credentials::aws_source(env, &endpoint),
+        Provider::Aliyun => keyless::aliyun_source(lent, seed.key(), &endpoint),
+        Provider::Aws => keyless::aws_source(lent, &endpoint),
     };
     // A token exchange needs no credentials of the function's own.
     let source = match (source, &action) {

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::host::config::env::config;
+use crate::keyless::SeedKey;
 use crate::vend::policy::PolicyTemplate;
 
 /// A seed-style `config.json`; the environment wins over every key.
@@ -49,6 +50,14 @@ impl SeedConfig {
     /// A seed key's value, unless empty.
     pub(crate) fn text(value: &Option<String>) -> Option<String> {
         value.clone().filter(|v| !v.is_empty())
+    }
+
+    /// The seed's key, for the keyless chain to read after the environment's.
+    pub(crate) fn key(&self) -> SeedKey {
+        SeedKey {
+            access_key_id: Self::text(&self.access_key_id),
+            access_key_secret: Self::text(&self.access_key_secret),
+        }
     }
 
     /// `TokenExpireTime` as the string it should have been.

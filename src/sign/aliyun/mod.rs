@@ -1,7 +1,6 @@
 //! Alibaba Cloud: STS (RPC signature v1) and OSS.
 
 pub mod callback;
-pub mod metadata;
 pub mod oss;
 pub mod rpc;
 pub mod sts;

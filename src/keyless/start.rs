@@ -7,17 +7,30 @@ use std::sync::Arc;
 
 use tracing::{info, warn};
 
+use super::provider::CredentialProvider;
+use super::sources::CredentialSource;
 use crate::error::Error;
-use crate::host::config::Config;
 use crate::provider::Provider;
 use crate::time::Clock;
 use crate::transport::HttpSender;
-use crate::vend::credentials::CredentialSource;
-use crate::vend::sts_client::StsAction;
 
 /// The longest `DurationSeconds` AWS STS grants an `AssumeRole` signed by a role's session
 /// (role chaining).
 pub const AWS_ROLE_CHAINING_MAX_SECONDS: u32 = 3600;
+
+/// What cold start is told of the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct StartParams {
+    /// `PROVIDER`: which variables the message names when no source is found.
+    pub provider: Provider,
+    /// Whether the function signs `AssumeRole` with its own credentials (`STS_ACTION` unset or
+    /// `AssumeRole`); a token exchange uses none, and nothing is fetched.
+    pub signs_assume_role: bool,
+    /// Whether `ROLE_ARN` is set: a named source failing its first fetch then stops start-up.
+    pub role_arn_set: bool,
+    /// `TOKEN_DURATION_SECONDS`, for the role-chaining warning.
+    pub duration_seconds: u32,
+}
 
 /// Checks the function's own credentials at cold start and starts their refresher.
 ///
@@ -26,13 +39,13 @@ pub const AWS_ROLE_CHAINING_MAX_SECONDS: u32 = 3600;
 /// be assumed; so does the instance-metadata fallback (nothing named at all), with a message
 /// naming the variables to set.
 pub async fn start(
-    config: &Config,
+    credentials: &Arc<CredentialProvider>,
+    params: StartParams,
     sender: &Arc<dyn HttpSender>,
     clock: Arc<dyn Clock>,
 ) -> Result<(), Error> {
-    let credentials = &config.sts.credentials;
     let source = credentials.source();
-    if config.sts.action != StsAction::AssumeRole {
+    if !params.signs_assume_role {
         info!(
             "STS_ACTION exchanges each caller's verified token: the function uses no credentials of its own"
         );
@@ -47,11 +60,11 @@ pub async fn start(
             "the function's own credentials, refreshed before they expire"
         ),
     }
-    warn_of_role_chaining(config);
+    warn_of_role_chaining(source, params);
     match credentials.credential(sender, clock.now()).await {
         Ok(_) => {}
-        Err(error) if is_fallback(source) => return Err(nothing_found(config.provider, &error)),
-        Err(error) if config.sts.role_arn.is_some() => return Err(error),
+        Err(error) if is_fallback(source) => return Err(nothing_found(params.provider, &error)),
+        Err(error) if params.role_arn_set => return Err(error),
         Err(error) => warn!(error = %error, "the function's own credentials are not available yet"),
     }
     credentials.spawn_refresher(Arc::clone(sender), clock);
@@ -87,16 +100,15 @@ fn nothing_found(provider: Provider, error: &Error) -> Error {
 
 /// AWS refuses `DurationSeconds` over an hour for an `AssumeRole` signed by a role session
 /// (Lambda's execution role, IRSA, an ECS task role, an instance profile).
-fn warn_of_role_chaining(config: &Config) {
-    let sts = &config.sts;
-    if config.provider == Provider::Aws
-        && sts.credentials.source().is_role_session()
-        && sts.duration_seconds > AWS_ROLE_CHAINING_MAX_SECONDS
+fn warn_of_role_chaining(source: &CredentialSource, params: StartParams) {
+    if params.provider == Provider::Aws
+        && source.is_role_session()
+        && params.duration_seconds > AWS_ROLE_CHAINING_MAX_SECONDS
     {
         warn!(
-            token_duration_seconds = sts.duration_seconds,
+            token_duration_seconds = params.duration_seconds,
             "TOKEN_DURATION_SECONDS is over 3600, but the function's own credentials are a role session ({}): AWS caps AssumeRole by a role session (role chaining) at one hour, so STS will answer ValidationError; set TOKEN_DURATION_SECONDS=3600 or less",
-            sts.credentials.source().name()
+            source.name()
         );
     }
 }

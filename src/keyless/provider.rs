@@ -1,7 +1,6 @@
-//! The function's own credentials: where they come from ([`CredentialSource`], chosen at cold
-//! start from the environment the way the providers' official default chains choose), and the
-//! credential to sign with at a given instant ([`CredentialProvider`]), refreshed before it
-//! expires.
+//! The function's own credential to sign with at a given instant ([`CredentialProvider`]),
+//! fetched from its [`CredentialSource`] and refreshed before it expires, and the key the
+//! platform handed the invocation a task serves ([`with_invocation_credential`]).
 //!
 //! Refresh: a temporary credential is refreshed in the background once less than
 //! [`refresh_margin`] of its life is left (half its life, at most 15 minutes, as the official
@@ -12,132 +11,17 @@
 //! refreshes on time even when no request comes, so no request waits for a refresh that could
 //! have happened earlier.
 
-mod fetch;
-
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
 use tracing::{info, warn};
 
+use super::sources::{self, CredentialSource};
 use crate::credential::Credential;
 use crate::error::Error;
 use crate::time::Clock;
 use crate::transport::HttpSender;
-
-/// Where the function's own credentials come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CredentialSource {
-    /// A key given as is: the environment, a profile file, a seed `config.json`. Used as given.
-    Static {
-        /// The key (and its security token, when temporary).
-        credential: Credential,
-        /// Where it was read, for the log (`environment`, `~/.aliyun/config.json`, ...).
-        origin: String,
-    },
-    /// AWS EC2 instance metadata (IMDSv2), the instance profile's role.
-    AwsInstanceMetadata {
-        /// `AWS_EC2_METADATA_SERVICE_ENDPOINT`, else `http://169.254.169.254`.
-        endpoint: String,
-    },
-    /// AWS container credentials (ECS task role, EKS Pod Identity).
-    AwsContainer {
-        /// The full URI (`AWS_CONTAINER_CREDENTIALS_FULL_URI`, or ECS's host and the relative URI).
-        url: String,
-        /// `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` (read at every fetch) or the token itself.
-        authorization: Option<Authorization>,
-    },
-    /// AWS web identity (`AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ROLE_ARN`): EKS IRSA.
-    AwsWebIdentity(TokenExchange),
-    /// Alibaba Cloud ECS/ECI instance RAM role, through the metadata service's hardened mode.
-    AliyunEcsRamRole {
-        /// `ALIBABA_CLOUD_ECS_METADATA_ENDPOINT`, else `http://100.100.100.200`.
-        endpoint: String,
-        /// `ALIBABA_CLOUD_ECS_METADATA`; asked of the metadata service when unset.
-        role: Option<String>,
-    },
-    /// Alibaba Cloud RRSA (`ALIBABA_CLOUD_OIDC_TOKEN_FILE`, ...): ACK's OIDC token exchanged
-    /// with `AssumeRoleWithOIDC`.
-    AliyunOidc {
-        /// The token file, role and session.
-        exchange: TokenExchange,
-        /// `ALIBABA_CLOUD_OIDC_PROVIDER_ARN`.
-        oidc_provider_arn: String,
-    },
-    /// Alibaba Cloud credentials URI (`ALIBABA_CLOUD_CREDENTIALS_URI`).
-    AliyunCredentialsUri {
-        /// The URI.
-        uri: String,
-    },
-    /// None: `STS_ACTION` exchanges each caller's token, and no source was named.
-    Unneeded,
-}
-
-/// A container authorization token, or the file it is read from at every fetch.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Authorization {
-    /// `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` (EKS Pod Identity rotates it).
-    File(PathBuf),
-    /// `AWS_CONTAINER_AUTHORIZATION_TOKEN`.
-    Token(String),
-}
-
-impl std::fmt::Debug for Authorization {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::File(path) => f.debug_tuple("File").field(path).finish(),
-            Self::Token(_) => f.write_str("Token(<redacted>)"),
-        }
-    }
-}
-
-/// A token file exchanged for a role's credentials at STS.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenExchange {
-    /// The OIDC token file, read at every fetch (the platform rotates it).
-    pub token_file: PathBuf,
-    /// The role to assume.
-    pub role_arn: String,
-    /// `RoleSessionName` of the function's own session.
-    pub session_name: String,
-    /// STS (`STS_ENDPOINT` or the provider's default).
-    pub sts_endpoint: String,
-}
-
-impl CredentialSource {
-    /// The source in the provider's words, for logs and errors.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Static { .. } => "a static key",
-            Self::AwsInstanceMetadata { .. } => "EC2 instance metadata (IMDSv2)",
-            Self::AwsContainer { .. } => "container credentials",
-            Self::AwsWebIdentity(_) => "web identity (AssumeRoleWithWebIdentity)",
-            Self::AliyunEcsRamRole { .. } => "ECS RAM role (metadata, hardened mode)",
-            Self::AliyunOidc { .. } => "RRSA (AssumeRoleWithOIDC)",
-            Self::AliyunCredentialsUri { .. } => "ALIBABA_CLOUD_CREDENTIALS_URI",
-            Self::Unneeded => "none (STS_ACTION exchanges the caller's token)",
-        }
-    }
-
-    /// The key itself, for a [`CredentialSource::Static`] source.
-    pub fn static_credential(&self) -> Option<&Credential> {
-        match self {
-            Self::Static { credential, .. } => Some(credential),
-            _ => None,
-        }
-    }
-
-    /// Whether its credentials are a role's session: AWS then caps a chained `AssumeRole`
-    /// at one hour.
-    pub fn is_role_session(&self) -> bool {
-        match self {
-            Self::Static { credential, .. } => credential.security_token.is_some(),
-            Self::Unneeded => false,
-            _ => true,
-        }
-    }
-}
 
 /// Refresh in the background once less than this is left of a credential that lived `life`:
 /// half its life, at most 15 minutes (the official SDKs' stale time).
@@ -308,7 +192,7 @@ impl CredentialProvider {
         if let Some(held) = self.held().filter(|h| fresh(h)) {
             return Ok(held.credential);
         }
-        let fetched = tokio::time::timeout(self.timeout, fetch::fetch(&self.source, sender, now))
+        let fetched = tokio::time::timeout(self.timeout, sources::fetch(&self.source, sender, now))
             .await
             .unwrap_or_else(|_| {
                 Err(Error::CredentialSource {
