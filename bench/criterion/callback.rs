@@ -9,7 +9,7 @@ use std::hint::black_box;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use criterion::{Criterion, criterion_group, criterion_main};
-use stsvend::sign::aliyun::callback::{self, PublicKey, TagScope};
+use stsvend_sign::aliyun::callback::{self, PublicKey, TagScope};
 
 fn callbacks(c: &mut Criterion) {
     let key = PublicKey::from_pem(callback::PUBLISHED_KEY_PEM).expect("the published key");

@@ -9,11 +9,11 @@ use std::hint::black_box;
 use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use stsvend::credential::Credential;
-use stsvend::sign::aliyun::oss::{self, KeyCondition, ObjectRequest, PostParams, UrlParams};
-use stsvend::sign::aliyun::sts::{self, AssumeRoleParams};
-use stsvend::sign::endpoint::{Addressing, Endpoint};
-use stsvend::sign::presign::{Presigner, Scheme};
+use stsvend_sign::aliyun::oss::{self, KeyCondition, ObjectRequest, PostParams, UrlParams};
+use stsvend_sign::aliyun::sts::{self, AssumeRoleParams};
+use stsvend_sign::credential::Credential;
+use stsvend_sign::endpoint::{Addressing, Endpoint};
+use stsvend_sign::presign::{Presigner, Scheme};
 
 fn signing(c: &mut Criterion) {
     let now = UNIX_EPOCH + Duration::from_secs(1_795_337_590);
@@ -78,17 +78,17 @@ fn signing(c: &mut Criterion) {
     c.bench_function("oss post v4: form policy", |b| {
         b.iter(|| oss::post_policy_v4(&temporary, black_box(&post), &keys))
     });
-    let s3 = stsvend::sign::endpoint::Endpoint::new(
+    let s3 = stsvend_sign::endpoint::Endpoint::new(
         "https",
         "s3.us-east-1.amazonaws.com",
-        stsvend::sign::endpoint::Addressing::VirtualHosted,
+        stsvend_sign::endpoint::Addressing::VirtualHosted,
     );
     let s3_url = url(&s3, "us-east-1");
     c.bench_function("sigv4: S3 presigned PUT", |b| {
-        b.iter(|| stsvend::sign::aws::s3::presign(&temporary, black_box(&s3_url), &keys));
+        b.iter(|| stsvend_sign::aws::s3::presign(&temporary, black_box(&s3_url), &keys));
     });
     c.bench_function("sigv4: S3 POST policy", |b| {
-        b.iter(|| stsvend::sign::aws::s3::post_policy(&temporary, black_box(&post), &keys))
+        b.iter(|| stsvend_sign::aws::s3::post_policy(&temporary, black_box(&post), &keys))
     });
     c.bench_function("oss post v1: form policy", |b| {
         b.iter(|| oss::post_policy_v1(&temporary, black_box(&post)))

@@ -109,7 +109,7 @@ class StandInTestCase(unittest.TestCase):
 def assume_role_params(access_key_id: str, secret: str, *, policy: Optional[dict] = None,
                        session: str = "alice", token: Optional[str] = None, method: str = "POST",
                        timestamp: Optional[datetime.datetime] = None, **overrides) -> Dict[str, str]:
-    """AssumeRole's parameters as issue-token builds them (src/sign/aliyun/sts.rs), signed with
+    """AssumeRole's parameters as issue-token builds them (crates/sign/src/aliyun/sts.rs), signed with
     alibabacloud-openapi-util's get_rpcsignature; `overrides` replace parameters before signing
     (None removes one)."""
     moment = timestamp or datetime.datetime.now(datetime.timezone.utc)

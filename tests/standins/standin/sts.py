@@ -1,7 +1,7 @@
 """A local stand-in for Alibaba Cloud STS (AssumeRole), for stsvend's tests: NOT STS.
 
 It serves the RPC `AssumeRole` on 127.0.0.1 as stsvend's issue-token sends it (a POST form,
-src/sign/aliyun/sts.rs) and as the official SDKs do (a GET query; parameters may come in both),
+crates/sign/src/aliyun/sts.rs) and as the official SDKs do (a GET query; parameters may come in both),
 and checks, in STS's order of concern:
 
 * the parameters STS requires (`Missing<Name>`, "<Name> is mandatory for this action.");

@@ -8,7 +8,7 @@
 
 use ring::{digest, hmac};
 
-use crate::sign::encode::{RFC3986_UNRESERVED, hex_lower, percent_encode};
+use crate::encode::{RFC3986_UNRESERVED, hex_lower, percent_encode};
 
 /// The names one V4 signature uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

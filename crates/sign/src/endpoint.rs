@@ -1,6 +1,6 @@
 //! Where a bucket's objects are reached: the endpoint, and how URLs name the bucket.
 
-use crate::sign::encode::{RFC3986_PATH, percent_encode};
+use crate::encode::{RFC3986_PATH, percent_encode};
 
 /// How URLs name the bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

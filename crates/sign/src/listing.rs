@@ -12,10 +12,10 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::aliyun::oss;
 use crate::credential::Credential;
-use crate::sign::aliyun::oss;
-use crate::sign::object::{ObjectRequest, PresignedUrl};
-use crate::sign::presign::{Presigner, Scheme};
+use crate::object::{ObjectRequest, PresignedUrl};
+use crate::presign::{Presigner, Scheme};
 
 /// The most keys one ListObjectsV2 page returns, on OSS as on S3.
 pub const MAX_KEYS: u32 = 1000;
@@ -93,7 +93,7 @@ impl Presigner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sign::aliyun::oss::{
+    use crate::aliyun::oss::{
         Addressing, Endpoint, canonicalized_oss_headers, canonicalized_resource, signature_v1,
         string_to_sign_v1,
     };

@@ -9,10 +9,10 @@ use std::time::{Duration, SystemTime};
 use ring::digest;
 
 use crate::credential::Credential;
-use crate::sign::encode::{RFC3986_PATH, hex_lower, percent_encode};
-use crate::sign::signing_key::SigningKeyCache;
-use crate::sign::v4::{self, Stages};
+use crate::encode::{RFC3986_PATH, hex_lower, percent_encode};
+use crate::signing_key::SigningKeyCache;
 use crate::time::{format_compact, format_date};
+use crate::v4::{self, Stages};
 
 /// The algorithm name.
 pub const ALGORITHM: &str = v4::AWS4.algorithm;
@@ -76,7 +76,7 @@ pub fn canonical_headers(headers: &[(&str, &str)]) -> (String, String) {
     (canonical, signed)
 }
 
-pub use crate::sign::v4::{canonical_request, signature};
+pub use crate::v4::{canonical_request, signature};
 
 /// Hex SHA-256 of a payload, as the canonical request and `x-amz-content-sha256` carry it.
 pub fn payload_hash(body: &[u8]) -> String {

@@ -8,14 +8,14 @@ use std::time::SystemTime;
 use http::Method;
 use http::header::{CONTENT_TYPE, HeaderName};
 
+use crate::aliyun::sts::AssumeRoleParams;
+use crate::aws::sigv4;
 use crate::credential::Credential;
+use crate::encode::{RFC3986_UNRESERVED, percent_encode};
 use crate::error::{Error, StsRejection};
-use crate::sign::aliyun::sts::AssumeRoleParams;
-use crate::sign::aws::sigv4;
-use crate::sign::encode::{RFC3986_UNRESERVED, percent_encode};
-use crate::sign::signing_key::SigningKeyCache;
+use crate::request::SignedRequest;
+use crate::signing_key::SigningKeyCache;
 use crate::time::parse_iso8601;
-use crate::transport::SignedRequest;
 
 /// The STS API version `AssumeRole` belongs to.
 pub const API_VERSION: &str = "2011-06-15";

@@ -11,12 +11,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 
+use crate::aws::sigv4::{self, ALGORITHM};
 use crate::credential::Credential;
-use crate::sign::aws::sigv4::{self, ALGORITHM};
-use crate::sign::object::{PostForm, PostParams, PresignedUrl, UrlParams, form_conditions};
-use crate::sign::signing_key::SigningKeyCache;
-use crate::sign::v4::{self, Stages};
+use crate::object::{PostForm, PostParams, PresignedUrl, UrlParams, form_conditions};
+use crate::signing_key::SigningKeyCache;
 use crate::time::{format_compact, format_date, format_iso8601_millis};
+use crate::v4::{self, Stages};
 
 /// The service name in S3 signatures.
 pub const SERVICE: &str = "s3";

@@ -16,14 +16,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use ring::{digest, hmac};
 
+use crate::aliyun::oss::{self, V4Options};
+use crate::aws::s3;
 use crate::credential::Credential;
-use crate::sign::aliyun::oss::{self, V4Options};
-use crate::sign::aws::s3;
-use crate::sign::encode::{RFC3986_UNRESERVED, hex_lower, percent_encode};
-use crate::sign::object::{ObjectRequest, PresignedUrl, UrlParams};
-use crate::sign::signing_key::SigningKeyCache;
-use crate::sign::v4::{self, Stages};
+use crate::encode::{RFC3986_UNRESERVED, hex_lower, percent_encode};
+use crate::object::{ObjectRequest, PresignedUrl, UrlParams};
+use crate::signing_key::SigningKeyCache;
 use crate::time::format_date;
+use crate::v4::{self, Stages};
 
 /// The query parameter that numbers a part (OSS and S3 alike).
 pub const PART_NUMBER: &str = "partNumber";
@@ -266,8 +266,8 @@ mod tests {
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     use super::*;
-    use crate::sign::endpoint::{Addressing, Endpoint};
-    use crate::sign::presign::{Presigner, Scheme};
+    use crate::endpoint::{Addressing, Endpoint};
+    use crate::presign::{Presigner, Scheme};
 
     /// 2026-11-22T08:53:10Z.
     const NOW: u64 = 1_795_337_590;

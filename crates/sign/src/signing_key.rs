@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use ring::hmac;
 
-use crate::sign::v4::Flavor;
+use crate::v4::Flavor;
 
 type Id = (&'static str, String, String, String, String);
 

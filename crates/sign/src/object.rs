@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::sign::endpoint::Endpoint;
+use crate::endpoint::Endpoint;
 
 use serde_json::{Value, json};
 

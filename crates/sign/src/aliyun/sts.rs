@@ -9,11 +9,11 @@ use http::Method;
 use http::header::CONTENT_TYPE;
 use serde::Deserialize;
 
+use crate::aliyun::rpc;
 use crate::credential::Credential;
 use crate::error::{Error, StsRejection};
-use crate::sign::aliyun::rpc;
+use crate::request::SignedRequest;
 use crate::time::{format_iso8601, parse_iso8601};
-use crate::transport::SignedRequest;
 
 /// The global STS endpoint, the default of every official SDK.
 pub const DEFAULT_ENDPOINT: &str = "https://sts.aliyuncs.com";

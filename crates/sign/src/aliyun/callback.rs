@@ -15,7 +15,7 @@ use rsa::pkcs8::DecodePublicKey;
 use rsa::signature::Verifier;
 use serde_json::json;
 
-use crate::sign::encode::{Decoding, hex_lower, percent_decode};
+use crate::encode::{Decoding, hex_lower, percent_decode};
 
 /// The only places a callback's public key may be fetched from, compared byte for byte with
 /// the start of the decoded `x-oss-pub-key-url`.

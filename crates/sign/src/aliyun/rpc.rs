@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use ring::hmac;
 
-use crate::sign::encode::{RFC3986_UNRESERVED, percent_encode};
+use crate::encode::{RFC3986_UNRESERVED, percent_encode};
 
 /// The canonicalized query string: every parameter but `Signature`, name and value
 /// percent-encoded, sorted by encoded name.

@@ -3,14 +3,14 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::aliyun::oss;
+use crate::aws::s3;
 use crate::credential::Credential;
+use crate::endpoint::Endpoint;
+use crate::object::{ObjectRequest, PostForm, PostParams, PresignedUrl, UrlParams};
+use crate::parts;
 use crate::provider::Provider;
-use crate::sign::aliyun::oss;
-use crate::sign::aws::s3;
-use crate::sign::endpoint::Endpoint;
-use crate::sign::object::{ObjectRequest, PostForm, PostParams, PresignedUrl, UrlParams};
-use crate::sign::parts;
-use crate::sign::signing_key::SigningKeyCache;
+use crate::signing_key::SigningKeyCache;
 
 /// How URLs and forms are signed: a provider with one of its signature versions, so that an
 /// impossible pair (S3 with OSS V1) cannot be written down.

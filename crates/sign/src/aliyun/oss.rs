@@ -17,14 +17,14 @@ use ring::hmac;
 use serde_json::{Value, json};
 
 use crate::credential::Credential;
-use crate::sign::encode::{RFC3986_PATH, RFC3986_UNRESERVED, percent_encode};
-pub use crate::sign::endpoint::{Addressing, Endpoint};
-pub use crate::sign::object::{
+use crate::encode::{RFC3986_PATH, RFC3986_UNRESERVED, percent_encode};
+pub use crate::endpoint::{Addressing, Endpoint};
+pub use crate::object::{
     KeyCondition, ObjectRequest, PostForm, PostParams, PresignedUrl, UrlParams, form_conditions,
 };
-pub use crate::sign::signing_key::SigningKeyCache;
-use crate::sign::v4::{self, Stages};
+pub use crate::signing_key::SigningKeyCache;
 use crate::time::{format_compact, format_date, format_iso8601_millis, unix_seconds};
+use crate::v4::{self, Stages};
 
 /// The V4 signature algorithm name.
 pub const V4_ALGORITHM: &str = v4::OSS4.algorithm;
