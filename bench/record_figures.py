@@ -10,7 +10,8 @@ store's signed HEAD, answer; no webhook). The store is a small keep-alive HTTP/1
 HEAD to it from Python is printed too, so the rest is record-upload's own. presign-url signs a
 V4 GET with the function's own key. Reports medians.
 
-usage: python3 bench/record_figures.py [--starts 30] [--requests 3000]
+usage: python3 bench/record_figures.py [--starts 30] [--requests 3000] [--target target/release]
+  (--target: the folder holding the binaries, e.g. another checkout's, to compare two builds)
   (needs `cargo build --release` and the Python `cryptography` package, which .venv has)
 """
 
@@ -160,6 +161,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--starts", type=int, default=30)
     parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--target", default="target/release")
     args = parser.parse_args()
     key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -176,7 +178,7 @@ def main():
         "presign-url": (COMMON, ("GET", "/?key=uploads/anonymous/photo%201.jpg")),
     }
     for name, (env, request) in runs.items():
-        binary = f"target/release/{name}"
+        binary = os.path.join(args.target, name)
         starts = [first_answer_ms(binary, env, request) for _ in range(args.starts)]
         times, rss = steady(binary, env, request, args.requests)
         print(f"{name}: binary {os.path.getsize(binary):,} bytes; start to first answer, median of {args.starts}: "
