@@ -1,8 +1,8 @@
-//! What the tests of stsvend's packages share: a stand-in STS ([`sts`]), a runner for a
-//! function binary in HTTP mode ([`function`]) and under a stand-in Lambda runtime
-//! ([`lambda`]), a minimal HTTP/1.1 client ([`http`]), JWT makers ([`tokens`]), awkward object
-//! keys ([`keys`]), moto and the oracle SDKs' Python ([`oracles`]), s3s-fs ([`s3s`]), and the committed API
-//! Gateway events ([`event`]).
+//! What the tests of stsvend's packages share: the smallest configuration ([`config`]), a
+//! stand-in STS ([`sts`]), a runner for a function binary in HTTP mode ([`function`]) and
+//! under a stand-in Lambda runtime ([`lambda`]), a minimal HTTP/1.1 client ([`http`]), JWT
+//! makers ([`tokens`]), awkward object keys ([`keys`]), moto and the oracle SDKs' Python
+//! ([`oracles`]), s3s-fs ([`s3s`]), and the committed API Gateway events ([`event`]).
 //!
 //! The binaries themselves are the tests' to name: a test passes
 //! `env!("CARGO_BIN_EXE_<name>")` of its own package to [`function::Function::start`].
@@ -10,6 +10,7 @@
 // Test tooling: a table of cases or a stand-in's whole request check reads better whole.
 #![allow(clippy::too_many_lines)]
 
+pub mod config;
 pub mod function;
 pub mod http;
 pub mod keys;

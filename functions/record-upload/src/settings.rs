@@ -134,31 +134,11 @@ fn pinned_key(path: &str) -> Result<PublicKey, Error> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
 
-    use stsvend::host::config::{Config, FUNCTION_VARIABLES};
+    use stsvend::host::config::FUNCTION_VARIABLES;
+    use stsvend_test_support::config::{load, minimal};
 
     use super::*;
-
-    fn minimal() -> HashMap<&'static str, String> {
-        HashMap::from([
-            (
-                "ALIBABA_CLOUD_ACCESS_KEY_ID",
-                "LTAI-test-config-key".to_owned(),
-            ),
-            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "test-secret".to_owned()),
-            (
-                "ROLE_ARN",
-                "acs:ram::1234567890123:role/uploader".to_owned(),
-            ),
-            ("BUCKET", "examplebucket".to_owned()),
-            ("BUCKET_REGION", "cn-hangzhou".to_owned()),
-        ])
-    }
-
-    fn load(vars: &HashMap<&'static str, String>) -> Result<Config, Error> {
-        Config::load(&|k| vars.get(k).cloned())
-    }
 
     #[test]
     fn every_variable_read_here_is_kept_for_record_upload_at_cold_start() {
