@@ -24,15 +24,21 @@ impl std::fmt::Display for JsonError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::RepeatedMember => f.write_str("names a member twice in one object"),
-            Self::Invalid(e) => {
-                let what = match e.classify() {
-                    serde_json::error::Category::Eof => "ends early",
-                    _ => "is not valid JSON",
-                };
-                write!(f, "{what} (line {}, column {})", e.line(), e.column())
-            }
+            Self::Invalid(e) => f.write_str(&problem(e)),
         }
     }
+}
+
+/// Why a body is not the JSON expected, in words that never quote the body (serde's own
+/// messages echo values: a log or an answer would carry whatever a sender put there).
+pub fn problem(error: &serde_json::Error) -> String {
+    let what = match error.classify() {
+        serde_json::error::Category::Syntax => "is not valid JSON",
+        serde_json::error::Category::Eof => "ends early",
+        serde_json::error::Category::Data => "does not have the expected members and types",
+        serde_json::error::Category::Io => "could not be read",
+    };
+    format!("{what} (line {}, column {})", error.line(), error.column())
 }
 
 /// `bytes` as a JSON value, refusing an object that names a member twice.

@@ -22,7 +22,7 @@ use lambda_http::tracing::subscriber::registry::LookupSpan;
 use tracing::field::Field;
 use tracing::{Metadata, Subscriber};
 
-use crate::vend::prefix::{is_blank_looking, is_invisible};
+use crate::vend::prefix::{is_blank_looking, is_invisible, is_variation_selector};
 
 /// Whether `c` is written as an escape: control characters (C0, DEL, C1), Unicode format
 /// characters and line or paragraph separators ([`is_invisible`]), characters that look blank
@@ -33,7 +33,7 @@ pub fn needs_escape(c: char) -> bool {
         || c.is_control()
         || is_invisible(c)
         || is_blank_looking(c)
-        || matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
+        || is_variation_selector(c)
 }
 
 /// Writes `text` with [`needs_escape`] characters escaped: `\n`, `\r`, `\t`, `\\`, and
@@ -118,6 +118,8 @@ impl fmt::Debug for Escaped<'_> {
 ///
 /// Every line it writes is one line with no raw control, invisible or blank-looking character,
 /// whatever a call site passed (`%value`, `?value`, a `&str`, the message, a span's fields).
+/// Plain fields are written here rather than by tracing's own formatter, which (with colours
+/// off) escapes ESC and DEL as `\x1b`, `\x7f` and leaves the rest: one notation throughout.
 /// Plain lines write each field and the message with those characters escaped as
 /// [`write_escaped`] does (but for `\`, which such text often holds as an escape already:
 /// [`escaped`] output, or tracing's `?value`). Every line, plain or JSON, then passes a writer
@@ -399,6 +401,10 @@ mod tests {
         \r nul\0 esc\u{1b}[2J del\u{7f} nel\u{85} csi\u{9b} rlo\u{202e} zw\u{200b} \
         ls\u{2028} ps\u{2029} bom\u{feff} filler\u{3164} tag\u{e0041} vs\u{fe0f} \\n";
 
+    /// `KEY` as `escaped` must write it, by hand: quoted, `"` and `\` escaped, each
+    /// character the log may not carry raw as `\n`, `\r` or `\u{XXXX}`.
+    const KEY_ESCAPED: &str = r#""a.jpg\nINFO upload recorded key=x uploader={\"sub\": \"bob\"}\r nul\u{0000} esc\u{001b}[2J del\u{007f} nel\u{0085} csi\u{009b} rlo\u{202e} zw\u{200b} ls\u{2028} ps\u{2029} bom\u{feff} filler\u{3164} tag\u{e0041} vs\u{fe0f} \\n""#;
+
     /// A call site that logs.
     type Logs<'a> = Box<dyn FnOnce() + 'a>;
 
@@ -490,7 +496,7 @@ mod tests {
                 "message" => (&fields["message"], format!("refused {KEY}")),
                 "error" => (&fields["error"], KEY.to_owned()),
                 "span" => (&line["span"]["key"], KEY.to_owned()),
-                _ => (&fields["key"], escaped(KEY).to_string()),
+                _ => (&fields["key"], KEY_ESCAPED.to_owned()),
             };
             assert_eq!(got.as_str(), Some(want.as_str()), "{how}: {output}");
         }

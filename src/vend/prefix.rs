@@ -256,15 +256,19 @@ pub fn hides_characters(text: &str) -> bool {
             '\u{200C}' | '\u{200D}' => !(visible(prev) && visible(next)),
             '\u{E0020}'..='\u{E007E}' => !(prev == Some('\u{1F3F4}') || is_tag(prev)),
             '\u{E007F}' => !is_tag(prev),
-            '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}' => {
-                !takes_variation_selector(prev, c, next)
-            }
+            c if is_variation_selector(c) => !takes_variation_selector(prev, c, next),
             // Mongolian free variation selectors select a glyph after a Mongolian letter only.
             '\u{180B}'..='\u{180D}' | '\u{180F}' => {
                 !prev.is_some_and(|p| ('\u{1820}'..='\u{18AA}').contains(&p))
             }
             other => is_invisible(other) || is_blank_looking(other),
         })
+}
+
+/// Whether `c` is a variation selector: VS1–VS16 (U+FE00–U+FE0F) or an ideographic one
+/// (U+E0100–U+E01EF). Alone it shows nothing; after the right character it picks a glyph.
+pub fn is_variation_selector(c: char) -> bool {
+    matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
 }
 
 /// Whether variation selector `selector` after `base` (and before `next`) selects a glyph, as

@@ -20,7 +20,7 @@ use stsvend::host::response::ApiError;
 use stsvend::sign::aliyun::callback::{TagScope, tag_holds};
 use stsvend::time::format_iso8601;
 
-use crate::record::{Image, Source, Upload, json_problem};
+use crate::record::{Image, Source, Upload};
 
 /// How long after its URL expired a callback tagged for one key is still believed: a
 /// multipart upload started just before the expiry may take this long to complete (a large
@@ -164,7 +164,7 @@ fn parse(body: &[u8]) -> Result<Body, ApiError> {
     serde_json::from_value(body).map_err(|e| {
         ApiError::bad_request(
             "InvalidCallbackBody",
-            format!("the callback body {}", json_problem(&e)),
+            format!("the callback body {}", json::problem(&e)),
         )
     })
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use stsvend::host::json;
 use stsvend::sign::encode::{Decoding, percent_decode};
 
-use crate::record::{Source, Upload, json_problem};
+use crate::record::{Source, Upload};
 
 /// An S3 event notification: `Records[]`, or the `s3:TestEvent` S3 sends when a
 /// notification is configured (no `Records`).
@@ -154,7 +154,7 @@ impl OssEvents {
         // twice (see `callback.rs`).
         let value = json::parse(body).map_err(|e| format!("the OSS trigger event {e}"))?;
         serde_json::from_value(value)
-            .map_err(|e| format!("the OSS trigger event {}", json_problem(&e)))
+            .map_err(|e| format!("the OSS trigger event {}", json::problem(&e)))
     }
 
     /// The object creations it reports. OSS writes keys as they are (not URL-encoded).

@@ -234,15 +234,3 @@ fn message_id(kind: &str, identity: &str) -> String {
     let hash = hex_lower(digest::digest(&digest::SHA256, identity.as_bytes()).as_ref());
     format!("{kind}_{}", &hash[..32])
 }
-
-/// Why a body is not the JSON expected, in words that never quote the body (serde's own
-/// messages echo values: a log or an answer would carry whatever a sender put there).
-pub(crate) fn json_problem(error: &serde_json::Error) -> String {
-    let what = match error.classify() {
-        serde_json::error::Category::Syntax => "is not valid JSON",
-        serde_json::error::Category::Eof => "ends early",
-        serde_json::error::Category::Data => "does not have the expected members and types",
-        serde_json::error::Category::Io => "could not be read",
-    };
-    format!("{what} (line {}, column {})", error.line(), error.column())
-}

@@ -10,15 +10,6 @@ use stsvend::sign::aliyun::callback::PublicKey;
 use stsvend::sign::endpoint::plain_http_allowed;
 use stsvend::sign::webhook::WebhookSecret;
 
-/// The variables read here (each is in [`stsvend::host::config::FUNCTION_VARIABLES`]).
-#[cfg(test)]
-const VARIABLES: &[&str] = &[
-    "UPLOAD_WEBHOOK_URL",
-    "UPLOAD_WEBHOOK_SECRET",
-    "OSS_CALLBACK_PUBLIC_KEY_FILE",
-    "RECORD_UPLOAD_MODE",
-];
-
 /// Where record-upload delivers records, signed per Standard Webhooks.
 #[derive(Debug, Clone)]
 pub(crate) struct WebhookSettings {
@@ -135,17 +126,9 @@ fn pinned_key(path: &str) -> Result<PublicKey, Error> {
 #[cfg(test)]
 mod tests {
 
-    use stsvend::host::config::FUNCTION_VARIABLES;
     use stsvend_test_support::config::{load, minimal};
 
     use super::*;
-
-    #[test]
-    fn every_variable_read_here_is_kept_for_record_upload_at_cold_start() {
-        for name in VARIABLES {
-            assert!(FUNCTION_VARIABLES.contains(name), "{name}");
-        }
-    }
 
     #[test]
     fn upload_completion_settings_name_their_variable_when_wrong() {

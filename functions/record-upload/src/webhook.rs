@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use lambda_http::http::{HeaderName, Method};
+use serde::Serialize;
 use serde_json::{Value, json};
 use stsvend::time::{format_iso8601, unix_seconds};
 use stsvend::transport::{HttpSender, SignedRequest};
@@ -36,8 +37,7 @@ impl Webhook {
         now: SystemTime,
         within: Duration,
     ) -> Result<Option<Value>, String> {
-        let data = serde_json::to_value(record).map_err(|e| e.to_string())?;
-        self.send("upload.completed", webhook_id(record), data, now, within)
+        self.send("upload.completed", webhook_id(record), record, now, within)
             .await
     }
 
@@ -47,11 +47,10 @@ impl Webhook {
         rejection: &Rejection,
         now: SystemTime,
     ) -> Result<(), String> {
-        let data = serde_json::to_value(rejection).map_err(|e| e.to_string())?;
         self.send(
             "upload.rejected",
             rejection_id(rejection),
-            data,
+            rejection,
             now,
             DEADLINE,
         )
@@ -65,7 +64,7 @@ impl Webhook {
         &self,
         kind: &str,
         id: String,
-        data: Value,
+        data: &impl Serialize,
         now: SystemTime,
         within: Duration,
     ) -> Result<Option<Value>, String> {

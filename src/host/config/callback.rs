@@ -4,7 +4,7 @@
 
 use crate::error::Error;
 use crate::host::config::Config;
-use crate::host::config::env::{Env, config as config_error};
+use crate::host::config::env::config as config_error;
 use crate::provider::Provider;
 
 /// The shortest `UPLOAD_CALLBACK_SECRET`, in bytes.
@@ -32,14 +32,14 @@ impl std::fmt::Debug for CallbackSettings {
 impl CallbackSettings {
     /// Both variables, or neither (`None`); callbacks exist on OSS only.
     pub fn load(config: &Config) -> Result<Option<Self>, Error> {
-        let lookup = |name: &str| config.deferred(name);
-        let env = Env::new(&lookup);
-        let Some((url, secret)) = env.both(
-            "UPLOAD_CALLBACK_URL",
-            "UPLOAD_CALLBACK_SECRET",
-            "at least 32 bytes",
-        )?
-        else {
+        let both = config.read(|env| {
+            env.both(
+                "UPLOAD_CALLBACK_URL",
+                "UPLOAD_CALLBACK_SECRET",
+                "at least 32 bytes",
+            )
+        })?;
+        let Some((url, secret)) = both else {
             return Ok(None);
         };
         if config.provider != Provider::Aliyun {

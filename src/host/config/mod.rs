@@ -44,8 +44,8 @@ use crate::vend::sts_client::{StsAction, StsSettings};
 
 /// The variables only some functions read, kept as set at cold start for [`Config::read`]:
 /// presign-url's (`settings.rs` in its crate), record-upload's (likewise), the upload callback
-/// both read ([`CallbackSettings`]), and Function Compute's own. A function's tests check that
-/// every variable it reads is listed here.
+/// both read ([`CallbackSettings`]), and Function Compute's own. Reading a name not listed here
+/// through [`Config::read`] fails every debug build's test that reads it.
 pub const FUNCTION_VARIABLES: &[&str] = &[
     // presign-url: what it signs.
     "SIGNATURE_VERSION",
@@ -177,8 +177,14 @@ impl Config {
         set("FC_FUNCTION_NAME") && set("FC_REGION")
     }
 
-    /// A variable read only where it is used, as it was set at cold start.
+    /// A variable read only where it is used, as it was set at cold start. Only the names in
+    /// [`FUNCTION_VARIABLES`] were kept: reading another would always see it unset, so in a
+    /// debug build (every test) that mistake stops the reader at once.
     fn deferred(&self, name: &str) -> Option<String> {
+        debug_assert!(
+            FUNCTION_VARIABLES.contains(&name),
+            "{name} is read through Config::read but is not in FUNCTION_VARIABLES, so it was not kept"
+        );
         self.deferred.get(name).cloned()
     }
 
@@ -538,6 +544,14 @@ mod tests {
             vars.remove(required);
             assert_eq!(refused_variable(&vars), required);
         }
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "not in FUNCTION_VARIABLES")]
+    fn a_function_variable_not_kept_at_cold_start_cannot_be_read() {
+        let config = load(&minimal()).expect("valid");
+        config.read(|env| env.text("PRESIGN_SOMETHING_NEW"));
     }
 
     #[test]
