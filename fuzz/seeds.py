@@ -91,8 +91,12 @@ seeds["jwks"] += [
     b'{"keys":[]}',
 ]
 
+# The STS answers are the signing crate's to parse: its fuzz package holds their seeds.
+SIGN_TARGETS = {"sts_json", "sts_xml"}
+
 for target, items in seeds.items():
-    folder = here / "seeds" / target
+    package = repo / "crates/sign/fuzz" if target in SIGN_TARGETS else here
+    folder = package / "seeds" / target
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.iterdir():
         if not old.name.startswith("regression_"):

@@ -2,8 +2,8 @@
 
 1. Every environment variable the code reads is in the configuration page
    (docs/src/configuration.md): named in the first column of one of its tables. The variables
-   are found where the code reads them, in src/ and functions/*/src/ (not the tests' tools):
-   the typed readers of src/host/config/env.rs (`env.text("NAME")`, `env.required("NAME", …)`,
+   are found where the code reads them, in src/, crates/host/src/ and functions/*/src/ (not the tests' tools):
+   the typed readers of crates/host/src/config/env.rs (`env.text("NAME")`, `env.required("NAME", …)`,
    `.flag(`, `.choice(`, `.number(`, `.both("A", "B", …)`, …, whatever methods env.rs
    defines), helpers handed the environment and a name (`session_name(env, "NAME")`), the
    `VARIABLES` lists, names chained into those lists (`.chain(["A", "B"]…)`), closures over a
@@ -55,8 +55,8 @@ def without_tests(source: str) -> str:
 
 
 def env_readers(root: pathlib.Path) -> list[str]:
-    """The reader methods `Env` defines: every `fn name(&self, …` in src/host/config/env.rs."""
-    text = (root / "src/host/config/env.rs").read_text()
+    """The reader methods `Env` defines: every `fn name(&self, …` in crates/host/src/config/env.rs."""
+    text = (root / "crates/host/src/config/env.rs").read_text()
     return re.findall(r"fn\s+(\w+)\s*(?:<[^>]*>)?\(\s*&self\b", text)
 
 
@@ -64,7 +64,7 @@ def variables_read(root: pathlib.Path) -> dict[str, set[str]]:
     """Each variable the code reads, with the files that read it."""
     readers = env_readers(root)
     if not readers:
-        raise SystemExit("FAIL src/host/config/env.rs defines no reader methods: update check_docs.py")
+        raise SystemExit("FAIL crates/host/src/config/env.rs defines no reader methods: update check_docs.py")
     calls = re.compile(r"\.\s*(?:%s)\(\s*((?:\"[A-Z][A-Z0-9_]*\"\s*,\s*)*\"[A-Z][A-Z0-9_]*\")" % "|".join(readers))
     helper = re.compile(r"\b\w+\(\s*&?env\s*,\s*" + NAME)
     lists = re.compile(r"\bVARIABLES\s*:\s*&\[&str\]\s*=\s*&\[(.*?)\]\s*;", re.S)
@@ -73,7 +73,7 @@ def variables_read(root: pathlib.Path) -> dict[str, set[str]]:
     deferred = re.compile(r"\bdeferred\(\s*" + NAME)
     closure = re.compile(r"let\s+(\w+)\s*=\s*(?:move\s*)?\|\s*name\b[^|]*\|([^;]*)")
     found: dict[str, set[str]] = {}
-    files = sorted(root.glob("src/**/*.rs")) + sorted(root.glob("functions/*/src/**/*.rs"))
+    files = sorted(root.glob("src/**/*.rs")) + sorted(root.glob("crates/host/src/**/*.rs")) + sorted(root.glob("functions/*/src/**/*.rs"))
     for path in files:
         if path.name == "tests.rs":  # a module of tests on its own
             continue

@@ -2,24 +2,28 @@
 //! browser apps upload straight to object storage with no app server in the data path and no
 //! long-lived key on the device.
 //!
-//! This crate is the library the function binaries share, in layers whose dependencies point
-//! one way (a layer names only those to its left: base ← [`sign`] ← [`keyless`] ← [`vend`];
-//! base ← [`identity`]; all of them ← [`host`]):
+//! This crate is the library the function binaries share: what one caller may reach and the
+//! credentials for it. Its layers are private modules whose dependencies point one way (a
+//! layer names only those to its left: base ← sign ← keyless ← vend; base ← identity), and
+//! what the functions use is re-exported here, at the root:
 //!
-//! - base and [`sign`] are the crate `stsvend-sign` (`crates/sign`), re-exported here: the
-//!   base types [`error`], [`time`] (the one clock), [`credential`], [`provider`], and sans-IO
-//!   signing: the V4 skeleton, OSS V1/V4 and S3 presigning, form policies, the presign
-//!   dispatch, STS requests and answers. Its dependency tree has no tokio, hyper, reqwest or
-//!   lambda_http, so no code in it can do I/O;
-//! - [`caller`] (who is asking, once established) and [`transport`] (the one network seam)
-//!   are base too;
-//! - [`keyless`]: the function's own credentials: which source the environment names (one file
-//!   per source), the credential held and refreshed, the key handed to an invocation, cold
-//!   start;
-//! - [`vend`]: what one caller may reach (prefix, key rules, policy templates, session names)
-//!   and getting credentials for it (STS client, cache);
-//! - [`identity`]: who is asking (gateway claims, JWT verification, JWKS fetching);
-//! - [`host`]: running a binary: the Lambda and HTTP hosts, configuration, answers, CORS.
+//! - the base types of the signing crate `stsvend-sign` ([`Error`], [`Clock`] (the one
+//!   clock), [`Credential`], [`Provider`], [`SignedRequest`]), and the crate itself as
+//!   [`sign`]: sans-IO signing, whose dependency tree has no tokio, hyper, reqwest or
+//!   lambda_http;
+//! - who is asking, once established ([`Caller`]), and the one network seam
+//!   ([`HttpSender`]);
+//! - keyless: the function's own credentials ([`CredentialProvider`], [`CredentialSource`],
+//!   [`start`]): which source the environment names (one file per source), the credential
+//!   held and refreshed, the key handed to an invocation, cold start;
+//! - vend: what one caller may reach ([`PrefixTemplate`], [`check_key`], [`PolicyTemplate`],
+//!   [`Stamp`], [`role_session_name`]) and getting credentials for it ([`CredentialCache`],
+//!   [`CachedRole`]);
+//! - identity: who is asking ([`Authenticator`]: gateway claims, [`jwt`] verification, JWKS
+//!   fetching).
+//!
+//! Running a binary (the Lambda and HTTP hosts, configuration, answers, CORS) is the crate
+//! `stsvend-host` (`crates/host`), above this one.
 //!
 //! Signing code never reads the clock or a random source: the instant and the nonce are
 //! arguments (the signing crate's own documentation signs Alibaba's published `AssumeRole`
@@ -29,11 +33,27 @@
 #![cfg_attr(test, allow(clippy::too_many_lines))]
 
 pub use stsvend_sign as sign;
-pub use stsvend_sign::{credential, error, provider, time};
+#[cfg(any(test, feature = "test-util"))]
+pub use stsvend_sign::FixedClock;
+pub use stsvend_sign::{
+    Clock, Credential, Error, Provider, SignedRequest, StsRejection, SystemClock, format_iso8601,
+    parse_iso8601, source_chain, unix_seconds,
+};
 
-pub mod caller;
-pub mod host;
-pub mod identity;
-pub mod keyless;
-pub mod transport;
-pub mod vend;
+mod caller;
+mod identity;
+mod keyless;
+mod transport;
+mod vend;
+
+pub use caller::{ANONYMOUS, Caller};
+pub use identity::{
+    AuthMode, Authenticator, JWKS_FIRST_RETRY, JWKS_REFETCH_INTERVAL, JwtSettings, jwt,
+};
+pub use keyless::*;
+#[cfg(any(test, feature = "test-util"))]
+pub use transport::CannedSender;
+pub use transport::{
+    BoxFuture, HttpReply, HttpSender, MAX_REPLY_BYTES, ReqwestSender, retry_after_seconds,
+};
+pub use vend::*;

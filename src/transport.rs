@@ -8,9 +8,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
-use crate::error::Error;
+use crate::Error;
 
-pub use stsvend_sign::request::SignedRequest;
+pub(crate) use stsvend_sign::SignedRequest;
 
 /// The largest upstream answer read; STS answers are a few KiB.
 pub const MAX_REPLY_BYTES: usize = 1 << 20;

@@ -8,9 +8,7 @@ use std::hint::black_box;
 use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use stsvend::credential::Credential;
-use stsvend::vend::cache::{CacheKey, CredentialCache};
-use stsvend::vend::sts_client::CachedRole;
+use stsvend::{CacheKey, CachedRole, Credential, CredentialCache};
 
 fn key(caller: usize) -> CacheKey {
     CacheKey {

@@ -9,11 +9,11 @@ use std::hint::black_box;
 use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use stsvend_sign::aliyun::oss::{self, KeyCondition, ObjectRequest, PostParams, UrlParams};
-use stsvend_sign::aliyun::sts::{self, AssumeRoleParams};
-use stsvend_sign::credential::Credential;
-use stsvend_sign::endpoint::{Addressing, Endpoint};
-use stsvend_sign::presign::{Presigner, Scheme};
+use stsvend_sign::{
+    Addressing, Credential, Endpoint, Presigner, Scheme,
+    aliyun::oss::{self, KeyCondition, ObjectRequest, PostParams, UrlParams},
+    aliyun::sts::{self, AssumeRoleParams},
+};
 
 fn signing(c: &mut Criterion) {
     let now = UNIX_EPOCH + Duration::from_secs(1_795_337_590);
@@ -78,10 +78,10 @@ fn signing(c: &mut Criterion) {
     c.bench_function("oss post v4: form policy", |b| {
         b.iter(|| oss::post_policy_v4(&temporary, black_box(&post), &keys))
     });
-    let s3 = stsvend_sign::endpoint::Endpoint::new(
+    let s3 = stsvend_sign::Endpoint::new(
         "https",
         "s3.us-east-1.amazonaws.com",
-        stsvend_sign::endpoint::Addressing::VirtualHosted,
+        stsvend_sign::Addressing::VirtualHosted,
     );
     let s3_url = url(&s3, "us-east-1");
     c.bench_function("sigv4: S3 presigned PUT", |b| {

@@ -5,11 +5,11 @@
 //! `functions/presign-url/tests/it/fuzz_corpora.rs` replays the committed corpora through the
 //! same functions in `cargo test`, so a crash once found stays fixed.
 //!
-//! Untrusted input, target by target:
+//! Untrusted input, target by target (the STS answers, which only the signing crate parses,
+//! are fuzzed in `crates/sign/fuzz`, against that crate alone):
 //! - [`presign_query`], [`presign_json`]: a presign-url request, as a query string or a JSON
 //!   body, through the whole handler (parsing, key and prefix checks, signing, the answer);
 //! - [`policy_render`]: a session-policy template and the caller values placed into it;
-//! - [`sts_json`], [`sts_xml`]: an STS answer, Alibaba's JSON or AWS's XML;
 //! - [`jwt`], [`jwks`]: a bearer token, and a JWKS document;
 //! - [`jwt_claims`]: a claims set in a correctly signed token, so that the claim rules are
 //!   reached;
@@ -28,13 +28,11 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request};
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
-use stsvend::caller::Caller;
-use stsvend::error::Error;
-use stsvend::host::config::Config;
-use stsvend::identity::jwt::{self, Expectations, KeySet};
-use stsvend::time::FixedClock;
-use stsvend::transport::CannedSender;
-use stsvend::vend::policy::{PolicyTemplate, PolicyVars};
+use stsvend::{
+    Caller, CannedSender, Error, FixedClock, PolicyTemplate, PolicyVars,
+    jwt::{self, Expectations, KeySet},
+};
+use stsvend_host::Config;
 
 /// The prefix of the anonymous caller: every signed key must stay under it.
 const PREFIX: &str = "uploads/anonymous/";
@@ -304,67 +302,6 @@ fn is_safe_segment(value: &str) -> bool {
         && value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._@:+=-".contains(&b))
-}
-
-/// An HTTP status from the first two bytes, and the rest as the body.
-fn status_and_body(data: &[u8]) -> Option<(u16, &[u8])> {
-    let [high, low, body @ ..] = data else {
-        return None;
-    };
-    Some((100 + u16::from_be_bytes([*high, *low]) % 500, body))
-}
-
-/// An Alibaba STS `AssumeRole` answer (JSON) with any status.
-pub fn sts_json(data: &[u8]) {
-    if let Some((status, body)) = status_and_body(data) {
-        check_sts_outcome(
-            status,
-            stsvend::sign::aliyun::sts::parse_assume_role_response(status, body),
-        );
-    }
-}
-
-/// An AWS STS `AssumeRole` answer (XML) with any status.
-pub fn sts_xml(data: &[u8]) {
-    if let Some((status, body)) = status_and_body(data) {
-        check_sts_outcome(
-            status,
-            stsvend::sign::aws::sts::parse_assume_role_response(status, body),
-        );
-    }
-}
-
-/// Credentials only from a 2xx answer with every field; an error that can be logged and
-/// answered: no control characters, and bounded.
-fn check_sts_outcome(status: u16, outcome: Result<stsvend::credential::Credential, Error>) {
-    match outcome {
-        Ok(credential) => {
-            assert!(
-                (200..300).contains(&status),
-                "credentials from status {status}"
-            );
-            assert!(!credential.access_key_id.is_empty());
-            assert!(!credential.access_key_secret.is_empty());
-            assert!(
-                credential
-                    .security_token
-                    .as_deref()
-                    .is_some_and(|t| !t.is_empty())
-            );
-            assert!(credential.expiration.is_some());
-        }
-        Err(error) => {
-            let shown = error.to_string();
-            assert!(
-                !shown.chars().any(char::is_control),
-                "a control character in {shown:?}"
-            );
-            assert!(
-                shown.chars().count() <= 600,
-                "an unbounded error: {shown:?}"
-            );
-        }
-    }
 }
 
 /// The published P-256 public key of RFC 7515, Appendix A.3.

@@ -9,7 +9,7 @@
   must give the case's published signature, so a hand-written stage is exactly what the
   official signature covers.
 
-Rust's tests/it/vectors.rs checks stsvend against the same files stage by stage.
+Rust's crates/sign/tests/vectors.rs checks stsvend against the same files stage by stage.
 """
 
 import base64
@@ -55,7 +55,7 @@ def oss_v1_case(case):
 
 def oss_v4_case(case):
     if "canonical_request" not in case:
-        return []  # only the signature is published; tests/it/vectors.rs checks it
+        return []  # only the signature is published; crates/sign/tests/vectors.rs checks it
     date = case["date_time"][:8]
     scope = f"{date}/{case['region']}/{case['product']}/aliyun_v4_request"
     digest = hashlib.sha256(case["canonical_request"].encode()).hexdigest()

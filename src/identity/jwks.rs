@@ -10,8 +10,8 @@ use tracing::{info, warn};
 
 use super::jwt::{self, Expectations, JwtError, KeySet};
 use super::{JWKS_FIRST_RETRY, JWKS_REFETCH_INTERVAL, JwtSettings};
-use crate::error::{Error, source_chain};
 use crate::transport::{HttpSender, SignedRequest};
+use crate::{Error, source_chain};
 
 /// The key material of `AUTH_MODE=jwt`.
 pub(super) struct JwtKeys {

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Booleans, claims_as_text};
-use crate::error::Error;
+use crate::Error;
 
 /// The largest token accepted, in bytes: real identity tokens are 1 to 2 KiB.
 pub const MAX_TOKEN_BYTES: usize = 8191;

@@ -18,8 +18,8 @@ use tracing::trace;
 
 use self::jwks::JwtKeys;
 use self::jwt::Expectations;
+use crate::Error;
 use crate::caller::{ANONYMOUS, Caller};
-use crate::error::Error;
 use crate::transport::HttpSender;
 
 /// The shortest time between two fetches of `JWT_JWKS_URL` for unknown `kid`s.

@@ -7,9 +7,9 @@ use http::Method;
 use http::header::HeaderName;
 use serde_json::Value;
 
-use crate::credential::Credential;
-use crate::error::Error;
-use crate::time::parse_iso8601;
+use crate::Credential;
+use crate::Error;
+use crate::parse_iso8601;
 use crate::transport::SignedRequest;
 
 /// The field names of one provider's answer.
@@ -98,7 +98,7 @@ pub(crate) fn get(url: String, headers: Vec<(HeaderName, String)>) -> SignedRequ
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::time::{Clock, FixedClock};
+    use crate::{Clock, FixedClock};
 
     /// The shape of the answer in the ECS documentation, with invented values.
     const ECS_ANSWER: &str = r#"{"AccessKeyId":"STS.test-ecs-key","AccessKeySecret":"ecs-secret/9","Expiration":"2017-11-01T05:20:01Z","SecurityToken":"CAIS+ecs-token","LastUpdated":"2017-10-31T23:20:01Z","Code":"Success"}"#;

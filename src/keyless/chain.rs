@@ -14,13 +14,13 @@ use super::sources::{
     CredentialSource, Variables, config, container, credentials_uri, instance_metadata, profile,
     static_keys, web_identity,
 };
-use crate::error::Error;
+use crate::Error;
 
 /// The variables that name an AWS source, for the message when none does.
 const AWS_HINT: &str = "is required: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN, or AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI, or leave AWS_EC2_METADATA_DISABLED unset on EC2";
 
 /// The Alibaba Cloud source, in the official chain's order.
-pub(crate) fn aliyun_source(
+pub fn aliyun_source(
     env: Variables<'_>,
     seed: SeedKey,
     sts_endpoint: &str,
@@ -62,10 +62,7 @@ fn aliyun_instance(env: Variables<'_>) -> Result<CredentialSource, Error> {
 }
 
 /// The AWS source, in botocore's order.
-pub(crate) fn aws_source(
-    env: Variables<'_>,
-    sts_endpoint: &str,
-) -> Result<CredentialSource, Error> {
+pub fn aws_source(env: Variables<'_>, sts_endpoint: &str) -> Result<CredentialSource, Error> {
     if let Some(source) = static_keys::aws(env)? {
         return Ok(source);
     }

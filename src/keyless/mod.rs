@@ -23,7 +23,7 @@
 //! its fetch in `sources/mod.rs`), and its place in `chain.rs`.
 //!
 //! Layering: this room names the base and [`crate::sign`] only; [`crate::vend`] (whose STS
-//! client signs with [`CredentialProvider`]) and [`crate::host`] name it. The sources never
+//! client signs with [`CredentialProvider`]) and the host (the crate `stsvend-host`) name it. The sources never
 //! name tokio, hyper, reqwest or lambda_http: they send through the one
 //! [`HttpSender`](crate::transport::HttpSender), and the timers, tasks and task-local are
 //! `provider.rs`'s.
@@ -34,13 +34,13 @@ mod provider;
 mod sources;
 mod start;
 
-pub(crate) use self::chain::{aliyun_source, aws_source};
+pub use self::chain::{aliyun_source, aws_source};
 pub use self::provider::{
     CredentialProvider, invocation_fingerprint, refresh_margin, signing_margin,
     with_invocation_credential,
 };
-pub(crate) use self::sources::Variables;
-pub(crate) use self::sources::function_compute::invocation_credential;
-pub(crate) use self::sources::static_keys::SeedKey;
+pub use self::sources::Variables;
+pub use self::sources::function_compute::invocation_credential;
+pub use self::sources::static_keys::SeedKey;
 pub use self::sources::{Authorization, CredentialSource, TokenExchange};
 pub use self::start::{AWS_ROLE_CHAINING_MAX_SECONDS, StartParams, start};

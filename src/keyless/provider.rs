@@ -18,9 +18,9 @@ use std::time::{Duration, SystemTime};
 use tracing::{info, warn};
 
 use super::sources::{self, CredentialSource};
-use crate::credential::Credential;
-use crate::error::Error;
-use crate::time::Clock;
+use crate::Clock;
+use crate::Credential;
+use crate::Error;
 use crate::transport::HttpSender;
 
 /// Refresh in the background once less than this is left of a credential that lived `life`:
@@ -85,7 +85,7 @@ pub async fn with_invocation_credential<F: std::future::Future>(
 /// A fingerprint of the credential handed to the invocation this task serves
 /// ([`with_invocation_credential`]); `None` outside such an invocation.
 ///
-/// What a handed key signed is kept under this fingerprint ([`crate::vend::cache::CacheKey`]),
+/// What a handed key signed is kept under this fingerprint ([`crate::CacheKey`]),
 /// so it is reused only for invocations handed the same key, and never for another key's
 /// invocation or for one signed with the function's own. It is not the key: the hex SHA-256 of
 /// the key id, secret and security token, each prefixed with its length.
@@ -111,7 +111,7 @@ fn fingerprint(credential: &Credential) -> String {
             None => hash.update(&u64::MAX.to_be_bytes()),
         }
     }
-    crate::sign::encode::hex_lower(hash.finish().as_ref())
+    crate::sign::hex_lower(hash.finish().as_ref())
 }
 
 /// The function's own credential at any instant, from its [`CredentialSource`].
@@ -202,7 +202,7 @@ impl CredentialProvider {
             });
         match fetched {
             Ok(credential) => {
-                info!(source = self.source.name(), key_id = %credential.access_key_id, expiration = ?credential.expiration.map(crate::time::format_iso8601), "fetched the function's credentials");
+                info!(source = self.source.name(), key_id = %credential.access_key_id, expiration = ?credential.expiration.map(crate::format_iso8601), "fetched the function's credentials");
                 if let Ok(mut current) = self.current.lock() {
                     *current = Some(Held {
                         credential: credential.clone(),

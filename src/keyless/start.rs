@@ -9,9 +9,9 @@ use tracing::{info, warn};
 
 use super::provider::CredentialProvider;
 use super::sources::CredentialSource;
-use crate::error::Error;
-use crate::provider::Provider;
-use crate::time::Clock;
+use crate::Clock;
+use crate::Error;
+use crate::Provider;
 use crate::transport::HttpSender;
 
 /// The longest `DurationSeconds` AWS STS grants an `AssumeRole` signed by a role's session

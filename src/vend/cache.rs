@@ -23,8 +23,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use crate::credential::Credential;
-use crate::error::Error;
+use crate::Credential;
+use crate::Error;
 
 /// What a cached credential was issued for: the whole `AssumeRole` request but its signature.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -226,7 +226,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::time::{Clock, FixedClock};
+    use crate::{Clock, FixedClock};
 
     fn key(policy: &str) -> CacheKey {
         CacheKey {
@@ -447,7 +447,7 @@ mod tests {
     }
 
     fn throttled(retry_after: Option<u64>) -> Error {
-        Error::StsRejected(crate::error::StsRejection {
+        Error::StsRejected(crate::StsRejection {
             status: 429,
             code: "Throttling.User".to_owned(),
             message: "Request was denied due to user flow control.".to_owned(),

@@ -2,10 +2,23 @@
 //! key rules, session-policy templates, session names, the STS client and the credential
 //! cache.
 
-pub mod cache;
-pub mod policy;
-pub mod prefix;
-pub mod scope;
-pub mod session;
-pub mod stamp;
-pub mod sts_client;
+mod cache;
+mod policy;
+mod prefix;
+mod scope;
+mod session;
+mod stamp;
+mod sts_client;
+
+pub use self::cache::{CacheKey, CredentialCache, FAILURE_HOLD, MAX_FAILURE_HOLD};
+pub use self::policy::{
+    LIST_OSS, LIST_S3, MAX_POLICY_BYTES, PolicyTemplate, PolicyVars, default_template,
+};
+pub use self::prefix::{
+    DEFAULT_PREFIX, MAX_KEY_BYTES, MAX_SEGMENT_BYTES, PrefixTemplate, check_key, check_segment,
+    hides_characters, is_blank_looking, is_invisible, is_variation_selector,
+};
+pub use self::scope::Scope;
+pub use self::session::role_session_name;
+pub use self::stamp::{Encryption, Stamp, is_metadata_name, is_tag_key, parse_stamps};
+pub use self::sts_client::{CachedRole, MAX_ATTEMPTS, StsAction, StsSettings};

@@ -25,9 +25,9 @@
 
 use serde_json::Value;
 
+use crate::Error;
+use crate::Provider;
 use crate::caller::Caller;
-use crate::error::Error;
-use crate::provider::Provider;
 use crate::vend::prefix::{caller_value, is_claim_name};
 
 /// The RAM action that lists a bucket's objects (ListObjects and ListObjectsV2).
@@ -41,7 +41,7 @@ pub const LIST_S3: &str = "s3:ListBucket";
 pub const MAX_POLICY_BYTES: usize = 2048;
 
 /// The templates that ship inside the binaries, by the names `POLICY_FILE` accepts for them.
-pub const BUNDLED: &[(&str, &str)] = &[
+pub(super) const BUNDLED: &[(&str, &str)] = &[
     (
         "bucket_write_policy.json",
         include_str!("../../policies/bucket_write_policy.json"),

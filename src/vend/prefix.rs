@@ -14,11 +14,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::Error;
 use crate::caller::Caller;
-use crate::error::Error;
 
 /// The default `OBJECT_PREFIX`.
-pub const DEFAULT_TEMPLATE: &str = "uploads/${sub}/";
+pub const DEFAULT_PREFIX: &str = "uploads/${sub}/";
 
 /// The longest value a placeholder segment may take, in bytes.
 pub const MAX_SEGMENT_BYTES: usize = 128;
@@ -153,7 +153,7 @@ impl PrefixTemplate {
 }
 
 /// A claim name as `${claim.NAME}` may write it: letters, digits and `_:.-`.
-pub fn is_claim_name(name: &str) -> bool {
+pub(super) fn is_claim_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()
@@ -161,7 +161,7 @@ pub fn is_claim_name(name: &str) -> bool {
 }
 
 /// The caller's `sub` (for `"sub"`) or claim `name`, when it is a safe path segment.
-pub fn caller_value<'a>(caller: &'a Caller, name: &str) -> Result<&'a str, Error> {
+pub(super) fn caller_value<'a>(caller: &'a Caller, name: &str) -> Result<&'a str, Error> {
     let value = if name == "sub" {
         Some(caller.sub.as_str())
     } else {
@@ -403,7 +403,7 @@ mod tests {
 
     #[test]
     fn default_template_gives_each_caller_a_folder() {
-        let t = PrefixTemplate::parse(DEFAULT_TEMPLATE).expect("parse");
+        let t = PrefixTemplate::parse(DEFAULT_PREFIX).expect("parse");
         assert!(t.is_per_caller());
         assert_eq!(
             t.render(&Caller::with_sub("alice")).expect("render"),
@@ -456,7 +456,7 @@ mod tests {
 
     #[test]
     fn unsafe_identities_are_refused_not_escaped() {
-        let t = PrefixTemplate::parse(DEFAULT_TEMPLATE).expect("parse");
+        let t = PrefixTemplate::parse(DEFAULT_PREFIX).expect("parse");
         for bad in [
             "",
             ".",

@@ -1,8 +1,8 @@
 //! What one caller may reach: the bucket, the caller's prefix and the IMM project, and the
 //! session policies rendered from them.
 
+use crate::Error;
 use crate::caller::Caller;
-use crate::error::Error;
 use crate::vend::policy::{MAX_POLICY_BYTES, PolicyTemplate, PolicyVars};
 use crate::vend::prefix::{MAX_SEGMENT_BYTES, PrefixTemplate};
 

@@ -3,8 +3,8 @@
 //! placeholders as `OBJECT_PREFIX` (`${sub}`, `${claim.NAME}`), and the server-side
 //! encryption every upload must ask for (`UPLOAD_SERVER_SIDE_ENCRYPTION`).
 
+use crate::Error;
 use crate::caller::Caller;
-use crate::error::Error;
 use crate::vend::prefix::{caller_value, is_claim_name};
 
 /// One piece of a stamped value.

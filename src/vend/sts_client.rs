@@ -8,18 +8,18 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ring::rand::{SecureRandom, SystemRandom};
 
+use crate::Credential;
+use crate::Provider;
 use crate::caller::Caller;
-use crate::credential::Credential;
-use crate::error::{Error, StsRejection};
 use crate::keyless::{CredentialProvider, invocation_fingerprint};
-use crate::provider::Provider;
+use crate::sign::SigningKeyCache;
 use crate::sign::aliyun::sts::{self, AssumeRoleParams, OidcParams};
 use crate::sign::aws::sts::{self as aws_sts, WebIdentityParams};
-use crate::sign::encode::hex_lower;
-use crate::sign::signing_key::SigningKeyCache;
+use crate::sign::hex_lower;
 use crate::transport::{HttpSender, SignedRequest};
 use crate::vend::cache::{CacheKey, CredentialCache};
 use crate::vend::session::role_session_name;
+use crate::{Error, StsRejection};
 
 /// The most STS requests one `AssumeRole` makes.
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -65,7 +65,7 @@ pub struct StsSettings {
 }
 
 /// Calls STS `AssumeRole` with the function's own credentials, on the configured provider.
-pub struct StsClient {
+pub(super) struct StsClient {
     provider: Provider,
     endpoint: String,
     region: String,
@@ -89,7 +89,7 @@ impl std::fmt::Debug for StsClient {
 
 impl StsClient {
     /// A client for `settings`' STS endpoint, credentials and deadline.
-    pub fn new(settings: &StsSettings, sender: Arc<dyn HttpSender>) -> Self {
+    pub(super) fn new(settings: &StsSettings, sender: Arc<dyn HttpSender>) -> Self {
         Self {
             provider: settings.provider,
             endpoint: settings.endpoint.clone(),
@@ -110,7 +110,7 @@ impl StsClient {
     ///
     /// With `STS_ACTION` a token exchange, `caller_token` (the caller's verified bearer token)
     /// is exchanged instead, and the function's own credentials are not used.
-    pub async fn assume_role(
+    pub(super) async fn assume_role(
         &self,
         params: &AssumeRoleParams<'_>,
         caller_token: Option<&str>,
@@ -347,8 +347,8 @@ impl CachedRole {
 mod tests {
     use super::*;
     use crate::keyless::{CredentialSource, with_invocation_credential};
-    use crate::time::{Clock, FixedClock};
     use crate::transport::CannedSender;
+    use crate::{Clock, FixedClock};
 
     /// A recorded `AssumeRole` success, valid until 2026-11-22T09:53:10Z.
     const ISSUED: &str = r#"{"RequestId":"r","Credentials":{"AccessKeyId":"STS.issued","AccessKeySecret":"s","SecurityToken":"t","Expiration":"2026-11-22T09:53:10Z"}}"#;

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::json;
-use stsvend::host::config::Config;
-use stsvend::keyless::CredentialSource;
+use stsvend::CredentialSource;
+use stsvend_host::Config;
 
 /// One environment: the provider, its variables, the files under `HOME`, and whether the
 /// instance metadata service answers there.

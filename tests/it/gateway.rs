@@ -3,12 +3,9 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use stsvend::caller::Caller;
-use stsvend::error::Error;
-use stsvend::identity::{AuthMode, Authenticator};
-use stsvend::transport::CannedSender;
-use stsvend::vend::prefix::PrefixTemplate;
-use stsvend::vend::session::role_session_name;
+use stsvend::{
+    AuthMode, Authenticator, Caller, CannedSender, Error, PrefixTemplate, role_session_name,
+};
 use stsvend_test_support::event as event_text;
 
 async fn caller(event: &str) -> Result<Caller, Error> {

@@ -6,11 +6,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_http::{Body, Request};
 use serde_json::json;
-use stsvend::error::Error;
-use stsvend::identity::jwt::Expectations;
-use stsvend::identity::{AuthMode, Authenticator, JwtSettings};
-use stsvend::transport::SignedRequest;
-use stsvend::transport::{BoxFuture, CannedSender, HttpReply, HttpSender};
+use stsvend::{
+    AuthMode, Authenticator, BoxFuture, CannedSender, Error, HttpReply, HttpSender, JwtSettings,
+    SignedRequest, jwt::Expectations,
+};
 use stsvend_test_support::tokens::{self, AUDIENCE, HS256_SECRET, ISSUER, Keys};
 
 /// 2026-11-22T08:53:10Z.
@@ -58,7 +57,7 @@ fn with_file(keys: &Keys) -> Authenticator {
     auth.expect("authenticator")
 }
 
-fn refusal_code(result: Result<stsvend::caller::Caller, Error>) -> String {
+fn refusal_code(result: Result<stsvend::Caller, Error>) -> String {
     match result {
         Err(Error::TokenRefused { code, .. }) => code.to_owned(),
         other => panic!("expected a JWT refusal, got {other:?}"),
@@ -272,7 +271,7 @@ fn jwt_mode_settings_are_validated_at_start_up() {
     ];
     let refused = |extra: &[(&str, &str)]| {
         let vars: Vec<(&str, &str)> = base.iter().chain(extra).copied().collect();
-        match stsvend::host::config::Config::load(&|k| {
+        match stsvend_host::Config::load(&|k| {
             vars.iter()
                 .rev()
                 .find(|(n, _)| *n == k)

@@ -10,4 +10,3 @@ mod gateway;
 mod jwt;
 mod layering;
 mod properties;
-mod vectors;

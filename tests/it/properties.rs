@@ -4,11 +4,11 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use percent_encoding::percent_decode_str;
 use proptest::prelude::*;
-use stsvend::caller::Caller;
-use stsvend::sign::encode::{RFC3986_PATH, RFC3986_UNRESERVED, percent_encode};
-use stsvend::time::{format_iso8601, parse_iso8601};
-use stsvend::vend::policy::{PolicyTemplate, PolicyVars};
-use stsvend::vend::prefix::{PrefixTemplate, check_segment};
+use stsvend::{
+    Caller, PolicyTemplate, PolicyVars, PrefixTemplate, check_segment, format_iso8601,
+    parse_iso8601,
+    sign::{RFC3986_PATH, RFC3986_UNRESERVED, percent_encode},
+};
 
 /// Identity values that pass the safe-segment rule.
 fn safe_segment() -> impl Strategy<Value = String> {
@@ -37,7 +37,7 @@ proptest! {
         let _ = parse_iso8601(&s);
         let _ = stsvend::sign::aliyun::sts::parse_assume_role_response(200, s.as_bytes());
         let _ = stsvend::sign::aws::sts::parse_assume_role_response(200, s.as_bytes());
-        let _ = stsvend::identity::jwt::decode(&s);
+        let _ = stsvend::jwt::decode(&s);
     }
 
     #[test]

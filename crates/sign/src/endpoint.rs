@@ -33,13 +33,13 @@ pub struct HostRules {
 }
 
 /// OSS: `*.aliyuncs.com` is virtual-hosted, another host is a CNAME bound to the bucket.
-pub const OSS: HostRules = HostRules {
+pub const OSS_HOSTS: HostRules = HostRules {
     own_domain: ".aliyuncs.com",
     other_hosts: Addressing::Custom,
 };
 
 /// S3 and S3-compatible stores: virtual-hosted unless path-style is asked for.
-pub const S3: HostRules = HostRules {
+pub const S3_HOSTS: HostRules = HostRules {
     own_domain: ".amazonaws.com",
     other_hosts: Addressing::VirtualHosted,
 };
@@ -244,7 +244,7 @@ mod tests {
             ),
         ];
         for (url, path_style, addressing, object) in cases {
-            let endpoint = Endpoint::parse(url, "b1", path_style, OSS).expect(url);
+            let endpoint = Endpoint::parse(url, "b1", path_style, OSS_HOSTS).expect(url);
             assert_eq!(endpoint.addressing(), addressing, "{url}");
             assert_eq!(endpoint.object_url("b1", "a b/c"), object, "{url}");
         }
@@ -264,28 +264,36 @@ mod tests {
             "https://a.com/path",
             "https://u@a.com",
         ] {
-            assert!(Endpoint::parse(bad, "b1", false, OSS).is_err(), "{bad}");
+            assert!(
+                Endpoint::parse(bad, "b1", false, OSS_HOSTS).is_err(),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn s3_compatible_hosts_are_virtual_hosted_unless_path_style() {
-        let r2 =
-            Endpoint::parse("https://acct.r2.cloudflarestorage.com", "b1", false, S3).expect("r2");
+        let r2 = Endpoint::parse(
+            "https://acct.r2.cloudflarestorage.com",
+            "b1",
+            false,
+            S3_HOSTS,
+        )
+        .expect("r2");
         assert_eq!(
             r2.object_url("b1", "a b"),
             "https://b1.acct.r2.cloudflarestorage.com/a%20b"
         );
         assert_eq!(r2.host_for("b1"), "b1.acct.r2.cloudflarestorage.com");
         let minio =
-            Endpoint::parse("https://minio.example.com:9000", "b1", true, S3).expect("minio");
+            Endpoint::parse("https://minio.example.com:9000", "b1", true, S3_HOSTS).expect("minio");
         assert_eq!(
             minio.object_url("b1", "k"),
             "https://minio.example.com:9000/b1/k"
         );
         assert_eq!(minio.host_for("b1"), "minio.example.com:9000");
         assert_eq!(minio.object_path("b1", "a b"), "/b1/a b");
-        let local = Endpoint::parse("http://127.0.0.1:8014", "b1", false, S3).expect("local");
+        let local = Endpoint::parse("http://127.0.0.1:8014", "b1", false, S3_HOSTS).expect("local");
         assert_eq!(local.addressing(), Addressing::PathStyle);
     }
 }

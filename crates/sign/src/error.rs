@@ -119,11 +119,11 @@ pub struct StsRejection {
 }
 
 /// The longest STS message kept, in characters.
-pub const MAX_STS_MESSAGE_CHARS: usize = 300;
+pub(crate) const MAX_STS_MESSAGE_CHARS: usize = 300;
 
 impl StsRejection {
     /// A rejection as STS's answer states it, whichever the provider, cleaned by the one
-    /// cleaner ([`clean_upstream_message`]); `Retry-After` is added by whoever reads the
+    /// cleaner (`clean_upstream_message`); `Retry-After` is added by whoever reads the
     /// answer's headers.
     pub fn new(status: u16, code: &str, message: &str, request_id: Option<&str>) -> Self {
         Self {
@@ -151,7 +151,7 @@ const ECHO_MARKERS: [&str; 6] = [
 
 /// Makes a message from upstream (STS) safe to log: cut where it starts echoing a string to
 /// sign or a canonical request, control characters dropped, at most `max` characters.
-pub fn clean_upstream_message(message: &str, max: usize) -> String {
+pub(crate) fn clean_upstream_message(message: &str, max: usize) -> String {
     let lower = message.to_ascii_lowercase();
     let cut = ECHO_MARKERS.iter().filter_map(|m| lower.find(m)).min();
     let (kept, removed) = match cut {

@@ -26,10 +26,10 @@ use crate::time::format_date;
 use crate::v4::{self, Stages};
 
 /// The query parameter that numbers a part (OSS and S3 alike).
-pub const PART_NUMBER: &str = "partNumber";
+pub(crate) const PART_NUMBER: &str = "partNumber";
 
 /// Parts of one upload, each with its URL: OSS signature V4.
-pub fn oss_v4(
+pub(crate) fn oss_v4(
     credential: &Credential,
     params: &UrlParams<'_>,
     part_numbers: &[u32],
@@ -48,7 +48,7 @@ pub fn oss_v4(
 }
 
 /// Parts of one upload, each with its URL: S3 SigV4.
-pub fn s3(
+pub(crate) fn s3(
     credential: &Credential,
     params: &UrlParams<'_>,
     part_numbers: &[u32],
@@ -62,7 +62,7 @@ pub fn s3(
 }
 
 /// Parts of one upload, each with its URL: OSS signature V1.
-pub fn oss_v1(
+pub(crate) fn oss_v1(
     credential: &Credential,
     params: &UrlParams<'_>,
     part_numbers: &[u32],

@@ -119,7 +119,7 @@ impl Presigner {
     /// URLs for parts `part_numbers` of one multipart upload, in the order given, signed
     /// together: `request` is the part request without `partNumber` (its query holds
     /// `uploadId`), and each URL is the one [`Presigner::url`] makes for the request with
-    /// `partNumber=<n>` first in its query, at a fraction of the cost ([`parts`]).
+    /// `partNumber=<n>` first in its query, at a fraction of the cost (`parts.rs`).
     pub fn part_urls(
         &self,
         credential: &Credential,

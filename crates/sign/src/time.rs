@@ -116,7 +116,7 @@ pub fn format_iso8601(t: SystemTime) -> String {
 ///
 /// # Format
 /// `YYYY-MM-DDThh:mm:ss.000Z`, e.g. `2023-12-17T03:54:37.000Z`.
-pub fn format_iso8601_millis(t: SystemTime) -> String {
+pub(crate) fn format_iso8601_millis(t: SystemTime) -> String {
     let c = Civil::from_system_time(t);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.000Z",
@@ -128,7 +128,7 @@ pub fn format_iso8601_millis(t: SystemTime) -> String {
 ///
 /// # Format
 /// `YYYYMMDDThhmmssZ`, e.g. `20231217T025437Z`.
-pub fn format_compact(t: SystemTime) -> String {
+pub(crate) fn format_compact(t: SystemTime) -> String {
     let c = Civil::from_system_time(t);
     format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
@@ -140,7 +140,7 @@ pub fn format_compact(t: SystemTime) -> String {
 ///
 /// # Format
 /// `YYYYMMDD`, e.g. `20231217`.
-pub fn format_date(t: SystemTime) -> String {
+pub(crate) fn format_date(t: SystemTime) -> String {
     let c = Civil::from_system_time(t);
     format!("{:04}{:02}{:02}", c.year, c.month, c.day)
 }

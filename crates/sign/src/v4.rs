@@ -122,7 +122,7 @@ pub fn canonical_request(
 
 /// The canonical query string's pairs: names and values RFC 3986-encoded, sorted by encoded
 /// name then value. OSS V4 writes an empty value as the bare name, SigV4 as `name=`.
-pub fn encoded_sorted(query: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn encoded_sorted(query: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut encoded: Vec<(String, String)> = query
         .iter()
         .map(|(k, v)| {

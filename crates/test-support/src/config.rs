@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use stsvend::error::Error;
-use stsvend::host::config::Config;
+use stsvend::Error;
+use stsvend_host::Config;
 
 /// The variables of the smallest valid configuration.
 pub fn minimal() -> HashMap<&'static str, String> {

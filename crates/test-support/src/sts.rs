@@ -304,8 +304,8 @@ fn serve_one(
         problems,
     });
     if own_oidc_session {
-        let expiration = stsvend::time::format_iso8601(
-            stsvend::time::Clock::now(&stsvend::time::SystemClock) + Duration::from_secs(3600),
+        let expiration = stsvend::format_iso8601(
+            stsvend::Clock::now(&stsvend::SystemClock) + Duration::from_secs(3600),
         );
         let body = format!(
             r#"{{"RequestId":"0A1B","Credentials":{{"AccessKeyId":"{FUNCTION_KEY_ID}","AccessKeySecret":"{FUNCTION_SECRET}","SecurityToken":"{FUNCTION_TOKEN}","Expiration":"{expiration}"}}}}"#
@@ -351,8 +351,8 @@ fn write_reply(stream: &mut TcpStream, status: u16, body: &str, retry_after: Opt
 /// A success issued to `session` ([`issued_to`]), valid for `seconds`.
 fn issue(stream: &mut TcpStream, session: &str, seconds: u64) {
     let (id, secret, token) = issued_to(session);
-    let expiration = stsvend::time::format_iso8601(
-        stsvend::time::Clock::now(&stsvend::time::SystemClock) + Duration::from_secs(seconds),
+    let expiration = stsvend::format_iso8601(
+        stsvend::Clock::now(&stsvend::SystemClock) + Duration::from_secs(seconds),
     );
     let body = format!(
         r#"{{"RequestId":"6894B13B-6D71-4EF5-88FA-F32781734A7F","AssumedRoleUser":{{"Arn":"{ROLE_ARN}/{session}","AssumedRoleId":"344584339364951186:{session}"}},"Credentials":{{"AccessKeyId":"{id}","AccessKeySecret":"{secret}","SecurityToken":"{token}","Expiration":"{expiration}"}}}}"#
@@ -486,10 +486,10 @@ fn check_assume_role(
     check(
         timestamp.len() == 20
             && timestamp.ends_with('Z')
-            && stsvend::time::parse_iso8601(timestamp).is_some(),
+            && stsvend::parse_iso8601(timestamp).is_some(),
         format!("Timestamp {timestamp:?}"),
     );
-    if let (Some(expires), Some(at)) = (expires, stsvend::time::parse_iso8601(timestamp)) {
+    if let (Some(expires), Some(at)) = (expires, stsvend::parse_iso8601(timestamp)) {
         check(
             at < expires,
             format!("signed at {timestamp} with a key expired by then"),
@@ -551,7 +551,7 @@ pub fn rpc_signature(secret: &str, method: &str, params: &[(String, String)]) ->
 }
 
 /// Waits until a failed `AssumeRole` is no longer answered again to its policy's callers
-/// ([`stsvend::vend::cache::FAILURE_HOLD`]), so that the next request reaches STS.
+/// ([`stsvend::FAILURE_HOLD`]), so that the next request reaches STS.
 pub fn wait_out_failure_hold() {
-    thread::sleep(stsvend::vend::cache::FAILURE_HOLD + Duration::from_millis(100));
+    thread::sleep(stsvend::FAILURE_HOLD + Duration::from_millis(100));
 }

@@ -6,16 +6,14 @@ use std::time::{Duration, Instant};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
-use stsvend::credential::Credential;
-use stsvend::error::Error;
-use stsvend::host::config::Config;
-use stsvend::host::response::{self, ApiError};
-use stsvend::identity::Authenticator;
-use stsvend::provider::Provider;
-use stsvend::time::{Clock, format_iso8601};
-use stsvend::transport::HttpSender;
-use stsvend::vend::session::role_session_name;
-use stsvend::vend::sts_client::CachedRole;
+use stsvend::{
+    Authenticator, CachedRole, Clock, Credential, Error, HttpSender, Provider, format_iso8601,
+    role_session_name,
+};
+use stsvend_host::{
+    config::Config,
+    response::{self, ApiError},
+};
 
 /// What every request needs, built once per cold start.
 pub(crate) struct AppState {
@@ -125,9 +123,7 @@ fn answer(credential: &Credential, provider: Provider) -> Response<Body> {
 mod tests {
     use std::collections::{BTreeMap, HashMap};
 
-    use stsvend::time::FixedClock;
-    use stsvend::transport::CannedSender;
-    use stsvend::transport::SignedRequest;
+    use stsvend::{CannedSender, FixedClock, SignedRequest};
 
     use super::*;
 

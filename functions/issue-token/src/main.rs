@@ -8,5 +8,5 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    stsvend::host::serve_function(handler::AppState::new, handler::handle).await
+    stsvend_host::serve_function(handler::AppState::new, handler::handle).await
 }

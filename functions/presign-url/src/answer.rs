@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
-use stsvend::time::format_iso8601;
+use stsvend::format_iso8601;
 
 /// A URL's lifetime, and the setting that shortened an explicit `expires`, if one did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

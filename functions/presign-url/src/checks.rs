@@ -6,11 +6,8 @@ use std::time::SystemTime;
 
 use crate::settings::PresignSettings;
 use lambda_http::http::StatusCode;
-use stsvend::credential::Credential;
-use stsvend::host::response::ApiError;
-use stsvend::provider::Provider;
-use stsvend::sign::presign::Scheme;
-use stsvend::vend::prefix::check_key;
+use stsvend::{Credential, Provider, check_key, sign::Scheme};
+use stsvend_host::ApiError;
 
 use crate::answer::Expiry;
 use crate::process;

@@ -10,22 +10,18 @@ use std::time::{Duration, Instant, SystemTime};
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use stsvend::caller::Caller;
-use stsvend::credential::Credential;
-use stsvend::error::Error;
-use stsvend::host::config::{CallbackSettings, Config};
+use stsvend::{Caller, Credential, Error};
+use stsvend_host::{CallbackSettings, Config};
 
 use crate::settings::PresignSettings;
-use stsvend::host::response::{self, ApiError};
-use stsvend::identity::Authenticator;
-use stsvend::sign::aliyun::callback::{self, TagScope};
-use stsvend::sign::object::{KeyCondition, ObjectRequest, PostParams};
-use stsvend::sign::presign::Presigner;
-use stsvend::time::{Clock, unix_seconds};
-use stsvend::transport::HttpSender;
-use stsvend::vend::policy::PolicyTemplate;
-use stsvend::vend::session::role_session_name;
-use stsvend::vend::sts_client::CachedRole;
+use stsvend::{
+    Authenticator, CachedRole, Clock, HttpSender, PolicyTemplate, role_session_name,
+    sign::Presigner,
+    sign::aliyun::callback::{self, TagScope},
+    sign::{KeyCondition, ObjectRequest, PostParams},
+    unix_seconds,
+};
+use stsvend_host::response::{self, ApiError};
 
 use crate::answer::{Expiry, Ordered, UrlAnswer};
 use crate::checks;
@@ -356,9 +352,7 @@ mod tests {
 
     use base64::Engine as _;
     use serde_json::{Value, json};
-    use stsvend::sign::aliyun::oss;
-    use stsvend::time::FixedClock;
-    use stsvend::transport::CannedSender;
+    use stsvend::{CannedSender, FixedClock, sign::aliyun::oss};
 
     use super::*;
 

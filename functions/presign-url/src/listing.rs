@@ -7,8 +7,8 @@
 
 use crate::settings::PresignSettings;
 use lambda_http::http::StatusCode;
-use stsvend::host::response::ApiError;
-use stsvend::sign::listing::ListParams;
+use stsvend::sign::ListParams;
+use stsvend_host::ApiError;
 
 /// One page of the caller's listing, as asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +74,7 @@ pub(crate) fn check(
 mod tests {
     use std::collections::HashMap;
 
-    use stsvend::host::config::Config;
+    use stsvend_host::Config;
 
     use super::*;
 

@@ -7,5 +7,5 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    stsvend::host::serve_function(presign_url::AppState::new, presign_url::handle).await
+    stsvend_host::serve_function(presign_url::AppState::new, presign_url::handle).await
 }

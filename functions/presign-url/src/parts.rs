@@ -1,18 +1,15 @@
 //! Batch part signing: `partNumbers` with `uploadId` and `method: "PUT"`, one answer with a
 //! URL and the headers to send for each part (`"Parts":[{"PartNumber":1,"URL":…,"Headers":{…}},
 //! …]`), up to [`MAX_PARTS_PER_CALL`] a call, signed together by
-//! [`Presigner::part_urls`](stsvend::sign::presign::Presigner::part_urls).
+//! [`Presigner::part_urls`](stsvend::sign::Presigner::part_urls).
 
 use std::time::{Duration, SystemTime};
 
 use lambda_http::Body;
 use lambda_http::http::{Response, StatusCode};
 use serde_json::{Map, Value};
-use stsvend::credential::Credential;
-use stsvend::host::response::{self, ApiError};
-use stsvend::sign::object::ObjectRequest;
-use stsvend::sign::presign::Presigner;
-use stsvend::time::format_iso8601;
+use stsvend::{Credential, format_iso8601, sign::ObjectRequest, sign::Presigner};
+use stsvend_host::response::{self, ApiError};
 
 use crate::answer::{Expiry, Ordered, Part, PartsAnswer};
 

@@ -19,8 +19,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use lambda_http::http::StatusCode;
-use stsvend::host::response::ApiError;
-use stsvend::vend::prefix::check_key;
+use stsvend::check_key;
+use stsvend_host::ApiError;
 
 /// Checks a `process` value: only the characters OSS's syntax uses, every operation allowed
 /// by an entry of `allowed` (`kind/name` or `kind/*`), and a watermark image only under

@@ -7,10 +7,12 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value};
-use stsvend::host::response::ApiError;
-use stsvend::sign::encode::{Decoding, percent_decode};
-use stsvend::sign::listing::MAX_KEYS;
-use stsvend::vend::prefix::hides_characters;
+use stsvend::{
+    hides_characters,
+    sign::MAX_KEYS,
+    sign::{Decoding, percent_decode},
+};
+use stsvend_host::ApiError;
 
 use crate::listing::Listing;
 use crate::parts;
@@ -731,7 +733,7 @@ fn metadata(value: Value, source: Source) -> Result<Vec<(String, String)>, ApiEr
             let printable = |s: &str| s.bytes().all(|b| (0x20..0x7f).contains(&b));
             match value {
                 Value::String(text)
-                    if stsvend::vend::stamp::is_metadata_name(&name)
+                    if stsvend::is_metadata_name(&name)
                         && printable(&text)
                         && text.len() <= MAX_METADATA_VALUE_BYTES =>
                 {

@@ -5,13 +5,14 @@
 //! metadata and tags, server-side encryption, the integrity and size a request must bring).
 //! Deployment policy, never the client's choice.
 
-use stsvend::error::Error;
-use stsvend::host::config::{Config, Env, invalid as config, list, slash_entry};
-use stsvend::provider::Provider;
-use stsvend::sign::aliyun::oss;
-use stsvend::sign::presign::Scheme;
-use stsvend::vend::policy::{LIST_OSS, LIST_S3};
-use stsvend::vend::stamp::{Encryption, Stamp, is_metadata_name, is_tag_key, parse_stamps};
+use stsvend::{
+    Encryption, Error, LIST_OSS, LIST_S3, Provider, Stamp, is_metadata_name, is_tag_key,
+    parse_stamps, sign::Scheme, sign::aliyun::oss,
+};
+use stsvend_host::{
+    Config, Env,
+    config::{invalid as config, list, slash_entry},
+};
 
 /// The `x-oss-process` operations signed when `ALLOWED_PROCESS` is unset: the image operations
 /// the seeds use for thumbnails and watermarks. No IMM, video or document processing (billed).
@@ -149,7 +150,7 @@ impl PresignMethods {
     /// PUT and POST (plus the multipart actions for PUT), delete for DELETE, in the provider's
     /// names (`oss:GetObject`, `s3:GetObject`, ...); and the bucket's listing action for LIST
     /// (`oss:ListObjects`, `s3:ListBucket`), which
-    /// [`PolicyTemplate::allowing`](stsvend::vend::policy::PolicyTemplate::allowing) confines to
+    /// [`PolicyTemplate::allowing`](stsvend::PolicyTemplate::allowing) confines to
     /// the caller's prefix.
     pub(crate) fn actions(&self, provider: Provider) -> Vec<&'static str> {
         let (get, put, multipart, delete) = match provider {

@@ -7,11 +7,12 @@
 
 use crate::settings::{MAX_METADATA_BYTES, UploadRules};
 use lambda_http::http::StatusCode;
-use stsvend::caller::Caller;
-use stsvend::host::response::ApiError;
-use stsvend::sign::encode::{RFC3986_UNRESERVED, percent_encode};
-use stsvend::sign::presign::Scheme;
-use stsvend::vend::stamp::Encryption;
+use stsvend::{
+    Caller, Encryption,
+    sign::Scheme,
+    sign::{RFC3986_UNRESERVED, percent_encode},
+};
+use stsvend_host::ApiError;
 
 use crate::request::{Ask, Operation};
 
@@ -233,7 +234,7 @@ fn tagging(
         .tagging
         .iter()
         .map(|tag| Ok((tag.name.clone(), tag.value.render(caller)?)))
-        .collect::<Result<Vec<_>, stsvend::error::Error>>()?;
+        .collect::<Result<Vec<_>, stsvend::Error>>()?;
     Ok(Some(tags))
 }
 

@@ -14,11 +14,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lambda_http::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
-use stsvend::host::config::CallbackSettings;
-use stsvend::host::json::{self, JsonError};
-use stsvend::host::response::ApiError;
-use stsvend::sign::aliyun::callback::{TagScope, tag_holds};
-use stsvend::time::format_iso8601;
+use stsvend::{
+    format_iso8601,
+    sign::aliyun::callback::{TagScope, tag_holds},
+};
+use stsvend_host::{
+    config::CallbackSettings,
+    json::{self, JsonError},
+    response::ApiError,
+};
 
 use crate::record::{Image, Source, Upload};
 

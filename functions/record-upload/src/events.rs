@@ -7,8 +7,8 @@
 
 use serde::Deserialize;
 use serde_json::Value;
-use stsvend::host::json;
-use stsvend::sign::encode::{Decoding, percent_decode};
+use stsvend::sign::{Decoding, percent_decode};
+use stsvend_host::json;
 
 use crate::record::{Source, Upload};
 

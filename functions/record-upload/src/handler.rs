@@ -15,15 +15,13 @@ use lambda_http::http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
-use stsvend::error::Error;
-use stsvend::host::EventAnswer;
-use stsvend::host::config::{CallbackSettings, Config};
-use stsvend::host::log::escaped;
-use stsvend::host::response::{self, ApiError};
-use stsvend::provider::Provider;
-use stsvend::sign::aliyun::callback as oss_callback;
-use stsvend::time::Clock;
-use stsvend::transport::HttpSender;
+use stsvend::{Clock, Error, HttpSender, Provider, sign::aliyun::callback as oss_callback};
+use stsvend_host::{
+    EventAnswer,
+    config::{CallbackSettings, Config},
+    log::escaped,
+    response::{self, ApiError},
+};
 use tracing::{info, warn};
 
 use crate::callback;
@@ -478,8 +476,7 @@ mod tests {
     use rsa::pkcs8::EncodePublicKey;
     use rsa::signature::{SignatureEncoding, Signer};
     use serde_json::json;
-    use stsvend::time::FixedClock;
-    use stsvend::transport::{BoxFuture, HttpReply, SignedRequest};
+    use stsvend::{BoxFuture, FixedClock, HttpReply, SignedRequest};
 
     use super::*;
 

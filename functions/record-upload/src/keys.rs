@@ -8,9 +8,11 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use lambda_http::http::{Method, StatusCode};
-use stsvend::host::response::ApiError;
-use stsvend::sign::aliyun::callback::{self, PublicKey};
-use stsvend::transport::{HttpSender, SignedRequest};
+use stsvend::{
+    HttpSender, SignedRequest,
+    sign::aliyun::callback::{self, PublicKey},
+};
+use stsvend_host::ApiError;
 
 /// How long one key fetch may take.
 pub(crate) const FETCH_DEADLINE: Duration = Duration::from_secs(2);
@@ -193,7 +195,7 @@ fn unavailable(message: &str) -> ApiError {
 
 #[cfg(test)]
 mod tests {
-    use stsvend::transport::CannedSender;
+    use stsvend::CannedSender;
 
     use super::*;
 

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    stsvend::host::serve_function_with_events(
+    stsvend_host::serve_function_with_events(
         record_upload::AppState::new,
         record_upload::handle,
         record_upload::on_event,

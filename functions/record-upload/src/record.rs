@@ -6,9 +6,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use ring::digest;
 use serde::Serialize;
-use stsvend::host::log::{escape, escaped};
-use stsvend::sign::encode::hex_lower;
-use stsvend::vend::prefix::{PrefixTemplate, check_key};
+use stsvend::{PrefixTemplate, check_key, sign::hex_lower};
+use stsvend_host::log::{escape, escaped};
 use tracing::{info, warn};
 
 /// Where a record was learnt; it serializes as [`Source::name`].

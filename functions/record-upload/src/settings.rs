@@ -3,12 +3,11 @@
 //! serves (`RECORD_UPLOAD_MODE`), read where record-upload starts. The pinned callback's
 //! settings are the library's ([`CallbackSettings`]): presign-url reads them too.
 
-use stsvend::error::Error;
-use stsvend::host::config::{CallbackSettings, Config, Env, invalid as config_error};
-use stsvend::provider::Provider;
-use stsvend::sign::aliyun::callback::PublicKey;
-use stsvend::sign::endpoint::plain_http_allowed;
-use stsvend::sign::webhook::WebhookSecret;
+use stsvend::{
+    Error, Provider, sign::WebhookSecret, sign::aliyun::callback::PublicKey,
+    sign::plain_http_allowed,
+};
+use stsvend_host::{CallbackSettings, Config, Env, config::invalid as config_error};
 
 /// Where record-upload delivers records, signed per Standard Webhooks.
 #[derive(Debug, Clone)]

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use lambda_http::http::{HeaderMap, Method, header};
-use stsvend::host::config::Config;
-use stsvend::keyless::CredentialProvider;
-use stsvend::provider::Provider;
-use stsvend::sign::object::ObjectRequest;
-use stsvend::sign::presign::{Presigner, Scheme};
-use stsvend::transport::{HttpSender, SignedRequest};
+use stsvend::{
+    CredentialProvider, HttpSender, Provider, SignedRequest,
+    sign::ObjectRequest,
+    sign::{Presigner, Scheme},
+};
+use stsvend_host::Config;
 
 use crate::record::normalized_etag;
 

@@ -7,8 +7,7 @@ use std::time::{Duration, SystemTime};
 use lambda_http::http::{HeaderName, Method};
 use serde::Serialize;
 use serde_json::{Value, json};
-use stsvend::time::{format_iso8601, unix_seconds};
-use stsvend::transport::{HttpSender, SignedRequest};
+use stsvend::{HttpSender, SignedRequest, format_iso8601, unix_seconds};
 
 use crate::record::{Record, Rejection, rejection_id, webhook_id};
 use crate::settings::WebhookSettings;

@@ -2,7 +2,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::AtomicUsize;
 
 use super::*;
-use crate::time::FixedClock;
+use crate::FixedClock;
 use crate::transport::{BoxFuture, HttpReply, SignedRequest};
 
 /// 2026-11-22T08:53:10Z (`date -u -d @1795337590`).

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use http::header::AUTHORIZATION;
 
 use super::{CredentialSource, Variables, check_readable, check_url, config, read_token, send};
-use crate::credential::Credential;
-use crate::error::Error;
+use crate::Credential;
+use crate::Error;
 use crate::keyless::answer;
 use crate::transport::{HttpSender, SignedRequest};
 

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use super::{CredentialSource, check_url, send};
-use crate::credential::Credential;
-use crate::error::Error;
+use crate::Credential;
+use crate::Error;
 use crate::keyless::answer;
 use crate::transport::{HttpSender, SignedRequest};
 

@@ -3,7 +3,7 @@
 
 use http::HeaderMap;
 
-use crate::credential::Credential;
+use crate::Credential;
 
 /// The function role's temporary key that Function Compute hands each invocation
 /// (`x-fc-access-key-id`, `x-fc-access-key-secret`, `x-fc-security-token`), fresher than the
@@ -15,7 +15,7 @@ use crate::credential::Credential;
 /// header starting with `x-fc-` from a client, so a client cannot choose the key; and used for
 /// that invocation alone ([`with_invocation_credential`](crate::keyless::with_invocation_credential)),
 /// never kept for another.
-pub(crate) fn invocation_credential(headers: &HeaderMap) -> Option<Credential> {
+pub fn invocation_credential(headers: &HeaderMap) -> Option<Credential> {
     let header = |name| {
         headers
             .get(name)

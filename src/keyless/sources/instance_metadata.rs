@@ -15,8 +15,8 @@ use http::Method;
 use http::header::HeaderName;
 
 use super::{CredentialSource, Variables, check_url, send};
-use crate::credential::Credential;
-use crate::error::Error;
+use crate::Credential;
+use crate::Error;
 use crate::keyless::answer;
 use crate::transport::{HttpSender, SignedRequest};
 

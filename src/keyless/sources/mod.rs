@@ -17,8 +17,8 @@ use std::time::SystemTime;
 
 pub use self::container::Authorization;
 pub use self::web_identity::TokenExchange;
-use crate::credential::Credential;
-use crate::error::Error;
+use crate::Credential;
+use crate::Error;
 use crate::transport::{HttpReply, HttpSender, SignedRequest};
 
 /// Where the function's own credentials come from.
@@ -139,9 +139,9 @@ pub(crate) async fn fetch(
 }
 
 /// The environment as the chains and the sources read it: the host's typed readers
-/// (`Env` in `src/host/config/env.rs`), lent, so that every variable still goes through them.
+/// (`Env` in the host crate, `crates/host/src/config/env.rs`), lent, so that every variable still goes through them.
 #[derive(Clone, Copy)]
-pub(crate) struct Variables<'a> {
+pub struct Variables<'a> {
     text: &'a dyn Fn(&str) -> Option<String>,
     flag: &'a dyn Fn(&'static str, bool) -> Result<bool, Error>,
 }
@@ -149,7 +149,7 @@ pub(crate) struct Variables<'a> {
 impl<'a> Variables<'a> {
     /// The readers lent: `text` a variable's value when set and not empty, `flag` `true` or
     /// `false` (or the default when unset), another value an error naming the variable.
-    pub(crate) fn new(
+    pub fn new(
         text: &'a dyn Fn(&str) -> Option<String>,
         flag: &'a dyn Fn(&'static str, bool) -> Result<bool, Error>,
     ) -> Self {

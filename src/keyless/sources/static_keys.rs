@@ -3,8 +3,8 @@
 //! given, never fetched; a half-given key stops start-up.
 
 use super::{CredentialSource, Variables, config};
-use crate::credential::Credential;
-use crate::error::Error;
+use crate::Credential;
+use crate::Error;
 
 /// The variables that name an Alibaba Cloud source, for the message when none does (here and
 /// in the chain).
@@ -13,11 +13,11 @@ pub(crate) const ALIYUN_HINT: &str = "is required: set ALIBABA_CLOUD_ACCESS_KEY_
 /// The seed `config.json`'s key (`AccessKeyID`, `AccessKeySecret`), each unless empty: read
 /// after the environment's.
 #[derive(Debug, Default)]
-pub(crate) struct SeedKey {
+pub struct SeedKey {
     /// `AccessKeyID`.
-    pub(crate) access_key_id: Option<String>,
+    pub access_key_id: Option<String>,
     /// `AccessKeySecret`.
-    pub(crate) access_key_secret: Option<String>,
+    pub access_key_secret: Option<String>,
 }
 
 /// The environment key, then the seed's; a half-given key stops start-up.

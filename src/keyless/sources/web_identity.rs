@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::{CredentialSource, Variables, check_readable, read_token, send};
-use crate::credential::Credential;
-use crate::error::Error;
+use crate::Credential;
+use crate::Error;
 use crate::sign::aliyun::sts::{self as aliyun_sts, OidcParams};
 use crate::sign::aws::sts::{self as aws_sts, WebIdentityParams};
 use crate::transport::HttpSender;

@@ -6,7 +6,7 @@
 //! `AssumeRole` (and, moto's limit, then refuses a chained one: see [`assert_authenticated`]).
 
 use serde_json::{Value, json};
-use stsvend::time::{Clock, SystemClock, unix_seconds};
+use stsvend::{Clock, SystemClock, unix_seconds};
 use stsvend_test_support::function::Function;
 use stsvend_test_support::metadata::{StandInMetadata, aws_credentials};
 use stsvend_test_support::{oracles, tokens};

@@ -46,9 +46,7 @@ fn assume_role_on_moto_succeeds_and_a_wrong_secret_fails() {
             .as_str()
             .is_some_and(|t| t.len() > 20)
     );
-    assert!(
-        stsvend::time::parse_iso8601(answer["Expiration"].as_str().expect("Expiration")).is_some()
-    );
+    assert!(stsvend::parse_iso8601(answer["Expiration"].as_str().expect("Expiration")).is_some());
 
     let (status, answer) = run("not-the-secret".to_owned());
     assert_eq!(status, 500, "{answer}");

@@ -4,7 +4,7 @@
 //! `s.yaml` sets `BIND=0.0.0.0`.
 
 use serde_json::json;
-use stsvend::time::{Clock, SystemClock, unix_seconds};
+use stsvend::{Clock, SystemClock, unix_seconds};
 use stsvend_test_support::function::Function;
 use stsvend_test_support::sts::{self, Canned, Expected, StandInSts};
 use stsvend_test_support::{http, tokens};

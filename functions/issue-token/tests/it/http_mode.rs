@@ -200,10 +200,7 @@ fn issue_token_in_http_mode_against_a_stand_in_sts() {
             !log.contains(secret.as_str()),
             "{secret:?} appears in the output:\n{log}"
         );
-        let encoded = stsvend::sign::encode::percent_encode(
-            secret,
-            stsvend::sign::encode::RFC3986_UNRESERVED,
-        );
+        let encoded = stsvend::sign::percent_encode(secret, stsvend::sign::RFC3986_UNRESERVED);
         assert!(
             !log.contains(&encoded),
             "{encoded:?} appears in the output:\n{log}"

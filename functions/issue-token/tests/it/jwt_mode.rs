@@ -4,7 +4,7 @@
 //! their own prefix; CORS on the wire.
 
 use serde_json::{Value, json};
-use stsvend::time::{Clock, SystemClock, unix_seconds};
+use stsvend::{Clock, SystemClock, unix_seconds};
 use stsvend_test_support::function::Function;
 use stsvend_test_support::sts::{self, Canned, Expected, StandInSts};
 use stsvend_test_support::tokens::{self, AUDIENCE, HS256_SECRET, ISSUER, Keys};

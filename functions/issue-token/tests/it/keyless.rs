@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use stsvend::time::{Clock, SystemClock, format_iso8601, unix_seconds};
+use stsvend::{Clock, SystemClock, format_iso8601, unix_seconds};
 use stsvend_test_support::function::Function;
 use stsvend_test_support::metadata::{StandInMetadata, aliyun_credentials};
 use stsvend_test_support::sts::{

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::json;
-use stsvend::time::{Clock, SystemClock, unix_seconds};
+use stsvend::{Clock, SystemClock, unix_seconds};
 use stsvend_test_support::lambda::{self, LambdaFunction, Posted};
 use stsvend_test_support::sts::{
     self, Canned, Expected, FUNCTION_SECRET, FUNCTION_TOKEN, StandInSts, VENDED_SECRET,
@@ -119,7 +119,7 @@ fn identity_pool_users_behind_one_role_each_get_their_own_token() {
     // Each STS call answers with credentials of its own, so that an answer shows which call
     // it came from; they last long enough to be cached, so callers who shared a policy would
     // share one credential.
-    let expiration = stsvend::time::format_iso8601(SystemClock.now() + Duration::from_secs(900));
+    let expiration = stsvend::format_iso8601(SystemClock.now() + Duration::from_secs(900));
     for (_, _, name, session) in &users {
         let body = sts::success_body_until(session, &expiration)
             .replace("STS.test-vended-key", &format!("STS.{name}-key"))
@@ -249,9 +249,7 @@ fn nothing_secret_is_logged_under_the_lambda_runtime_at_trace() {
         ];
         let encoded: Vec<String> = secrets
             .iter()
-            .map(|s| {
-                stsvend::sign::encode::percent_encode(s, stsvend::sign::encode::RFC3986_UNRESERVED)
-            })
+            .map(|s| stsvend::sign::percent_encode(s, stsvend::sign::RFC3986_UNRESERVED))
             .collect();
         secrets.extend(encoded);
         for secret in &secrets {

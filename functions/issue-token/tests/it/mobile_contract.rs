@@ -24,8 +24,8 @@ struct Token {
 /// gives `now + 30 s`, which we report as `None`.
 fn android_expiration(text: &str) -> Option<i64> {
     let prefix = text.get(..19)?;
-    let parsed = stsvend::time::parse_iso8601(&format!("{prefix}Z"))?;
-    i64::try_from(stsvend::time::unix_seconds(parsed)).ok()
+    let parsed = stsvend::parse_iso8601(&format!("{prefix}Z"))?;
+    i64::try_from(stsvend::unix_seconds(parsed)).ok()
 }
 
 /// iOS `NSDateFormatter` with `yyyy-MM-dd'T'HH:mm:ssZ` (`en_US_POSIX`): the STS form with `Z`

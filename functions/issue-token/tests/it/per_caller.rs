@@ -11,7 +11,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use stsvend::time::{Clock, SystemClock, unix_seconds};
+use stsvend::{Clock, SystemClock, unix_seconds};
 use stsvend_test_support::function::{self, Function};
 use stsvend_test_support::sts::issued_to;
 use stsvend_test_support::{oracles, tokens};

@@ -65,8 +65,6 @@ replay_tests!(
     presign_query,
     presign_json,
     policy_render,
-    sts_json,
-    sts_xml,
     jwt,
     jwt_claims,
     jwks,

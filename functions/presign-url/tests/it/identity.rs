@@ -3,7 +3,7 @@
 //! caller's prefix, and hostile claims are refused rather than escaped.
 
 use serde_json::{Value, json};
-use stsvend::time::{Clock, SystemClock, unix_seconds};
+use stsvend::{Clock, SystemClock, unix_seconds};
 use stsvend_test_support::function::Function;
 use stsvend_test_support::sts::{self, Canned, Expected, StandInSts};
 use stsvend_test_support::tokens::{self, AUDIENCE, HS256_SECRET, ISSUER};

@@ -6,7 +6,7 @@
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
-use stsvend::vend::prefix::{is_blank_looking, is_invisible};
+use stsvend::{is_blank_looking, is_invisible};
 use stsvend_test_support::function::Function;
 use stsvend_test_support::sts::{self, StandInSts};
 

@@ -6,7 +6,7 @@
 //! [`each_part`] into one record per part, which the SDK oracles check like any single URL.
 
 use serde_json::{Value, json};
-use stsvend::time::{Clock, SystemClock, format_iso8601};
+use stsvend::{Clock, SystemClock, format_iso8601};
 use stsvend_test_support::function::Function;
 use stsvend_test_support::sts::{self, Canned, StandInSts};
 

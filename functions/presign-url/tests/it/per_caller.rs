@@ -3,7 +3,7 @@
 //! never carries another caller's session key.
 
 use serde_json::{Value, json};
-use stsvend::time::{Clock, SystemClock, unix_seconds};
+use stsvend::{Clock, SystemClock, unix_seconds};
 use stsvend_test_support::function::{self, Function};
 use stsvend_test_support::sts::issued_to;
 use stsvend_test_support::tokens;

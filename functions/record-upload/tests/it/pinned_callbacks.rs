@@ -11,9 +11,8 @@ use lambda_http::{Body, Request};
 use rsa::pkcs8::EncodePublicKey;
 use rsa::signature::{SignatureEncoding, Signer};
 use serde_json::Value;
-use stsvend::host::config::Config;
-use stsvend::time::FixedClock;
-use stsvend::transport::CannedSender;
+use stsvend::{CannedSender, FixedClock};
+use stsvend_host::Config;
 
 /// 2026-11-22T08:53:10Z.
 const NOW: u64 = 1_795_337_590;

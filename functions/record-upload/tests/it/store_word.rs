@@ -10,11 +10,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use md5::Digest as _;
 use serde_json::{Value, json};
-use stsvend::credential::Credential;
-use stsvend::sign::endpoint::{Addressing, Endpoint};
-use stsvend::sign::object::ObjectRequest;
-use stsvend::sign::presign::{Presigner, Scheme};
-use stsvend::time::{Clock, SystemClock};
+use stsvend::{
+    Clock, Credential, SystemClock,
+    sign::ObjectRequest,
+    sign::{Addressing, Endpoint},
+    sign::{Presigner, Scheme},
+};
 use stsvend_test_support::http::http;
 use stsvend_test_support::lambda::{self, LambdaFunction};
 use stsvend_test_support::s3s::{ACCESS_KEY, BUCKET, SECRET_KEY, Store};

@@ -1,4 +1,4 @@
-//! How HTTP mode ([`crate::host::serve_http`]) shares its connections, so that one client
+//! How HTTP mode ([`crate::http::serve_http`]) shares its connections, so that one client
 //! cannot starve the others:
 //!
 //! - at most [`Limits::connections`] connections at once, derived from the process's
@@ -35,36 +35,36 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tracing::debug;
 
-use crate::host::Handler;
-use crate::host::response::{self, ErrorBody};
+use crate::http::Handler;
+use crate::response::{self, ErrorBody};
 
 /// The most connections HTTP mode ever serves at once, however high the open-file limit.
-pub const MAX_CONNECTIONS: usize = 4096;
+pub(crate) const MAX_CONNECTIONS: usize = 4096;
 
 /// Open files kept out of the connection limit: the STS client's connections, the log, the
 /// runtime's own descriptors, and a connection being refused.
-pub const FILE_HEADROOM: u64 = 64;
+pub(crate) const FILE_HEADROOM: u64 = 64;
 
 /// The fewest connections served at once, however low the open-file limit.
-pub const MIN_CONNECTIONS: usize = 16;
+pub(crate) const MIN_CONNECTIONS: usize = 16;
 
 /// The per-address limit is a quarter of the connection limit, but at least this many (or
 /// the whole limit when it is lower): a reverse proxy or Function Compute's front end sends
 /// every caller from one address.
-pub const MIN_PER_PEER: usize = 64;
+pub(crate) const MIN_PER_PEER: usize = 64;
 
 /// The open-file limit assumed when it cannot be read (no `/proc/self/limits`): macOS's
 /// default soft limit.
-pub const ASSUMED_OPEN_FILES: u64 = 256;
+pub(crate) const ASSUMED_OPEN_FILES: u64 = 256;
 
 /// How long a new connection may stay silent before it is closed.
-pub const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The first pause after a failed `accept`; each further failure doubles it.
-pub const ACCEPT_BACKOFF_FIRST: Duration = Duration::from_millis(10);
+pub(crate) const ACCEPT_BACKOFF_FIRST: Duration = Duration::from_millis(10);
 
 /// The longest pause after failed `accept`s.
-pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+pub(crate) const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// How often, at most, refused and closed-for-room connections are summarised in the log.
 const REFUSALS_LOGGED_EVERY: Duration = Duration::from_secs(10);
@@ -72,7 +72,7 @@ const REFUSALS_LOGGED_EVERY: Duration = Duration::from_secs(10);
 /// How many connections HTTP mode serves, from one address and in all, and how long a new
 /// one may stay silent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// The most connections open at once.
     pub connections: usize,
     /// The most connections open at once from one address (an IPv6 /64 is one address).
@@ -86,7 +86,7 @@ impl Limits {
     /// as [`ASSUMED_OPEN_FILES`]): that minus [`FILE_HEADROOM`], within [`MIN_CONNECTIONS`]
     /// and [`MAX_CONNECTIONS`]; a quarter of that per address, but at least
     /// [`MIN_PER_PEER`].
-    pub fn for_open_files(soft: Option<u64>) -> Self {
+    pub(crate) fn for_open_files(soft: Option<u64>) -> Self {
         let usable = soft
             .unwrap_or(ASSUMED_OPEN_FILES)
             .saturating_sub(FILE_HEADROOM);
@@ -101,14 +101,14 @@ impl Limits {
     }
 
     /// The limits for this process's open-file limit ([`open_files_limit`]).
-    pub fn from_process() -> Self {
+    pub(crate) fn from_process() -> Self {
         Self::for_open_files(open_files_limit())
     }
 }
 
 /// This process's soft `RLIMIT_NOFILE`, read from `/proc/self/limits` (`u64::MAX` when
 /// unlimited); `None` where that cannot be read.
-pub fn open_files_limit() -> Option<u64> {
+pub(crate) fn open_files_limit() -> Option<u64> {
     std::fs::read_to_string("/proc/self/limits")
         .ok()
         .as_deref()
@@ -144,7 +144,7 @@ fn peer_key(ip: IpAddr) -> IpAddr {
 /// which CORS and the functions' own checks answer, or naming a host of its own that its DNS
 /// then points at 127.0.0.1 (DNS rebinding), which makes the request same-origin for that page.
 /// Such a request still carries the page's host in `Host`, which is what is checked here.
-pub fn loopback_only(listen: SocketAddr, handler: impl Handler) -> impl Handler {
+pub(crate) fn loopback_only(listen: SocketAddr, handler: impl Handler) -> impl Handler {
     let checked = listen.ip().to_canonical().is_loopback();
     move |request: lambda_http::Request| {
         let refused = if checked { misdirected(&request) } else { None };
@@ -191,7 +191,7 @@ fn misdirected(request: &lambda_http::Request) -> Option<lambda_http::Response<l
 /// # Reference
 ///
 /// <https://www.rfc-editor.org/rfc/rfc9110#name-host-and-authority>
-pub fn is_loopback_host(host: &str) -> bool {
+pub(crate) fn is_loopback_host(host: &str) -> bool {
     // The port follows the last ':', unless that ':' is inside an IPv6 address's brackets.
     let (name, port) = match host.rfind(':') {
         Some(at) if !host[at..].contains(']') => (&host[..at], &host[at + 1..]),
@@ -215,7 +215,7 @@ pub fn is_loopback_host(host: &str) -> bool {
 /// warning when it starts ([`AcceptBackoff::failed`] says so) and one line with its count
 /// when the next `accept` succeeds ([`AcceptBackoff::succeeded`]).
 #[derive(Debug, Default)]
-pub struct AcceptBackoff {
+pub(crate) struct AcceptBackoff {
     failures: u64,
     pause: Duration,
 }
@@ -223,7 +223,7 @@ pub struct AcceptBackoff {
 impl AcceptBackoff {
     /// Counts a failed `accept`: how long to pause before the next, and whether this failure
     /// starts a burst (log it then, and only then).
-    pub fn failed(&mut self) -> (Duration, bool) {
+    pub(crate) fn failed(&mut self) -> (Duration, bool) {
         let starts = self.failures == 0;
         self.failures += 1;
         self.pause = if starts {
@@ -235,7 +235,7 @@ impl AcceptBackoff {
     }
 
     /// Counts a successful `accept`: the number of failures in the burst it ends, if any.
-    pub fn succeeded(&mut self) -> Option<u64> {
+    pub(crate) fn succeeded(&mut self) -> Option<u64> {
         let failures = std::mem::take(&mut self.failures);
         self.pause = Duration::ZERO;
         (failures > 0).then_some(failures)
@@ -382,7 +382,7 @@ pub(crate) struct Watched {
 }
 
 /// How long an answer's write may make no progress before the connection is closed.
-pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Watched {
     pub(crate) fn new(stream: TcpStream, tracked: Arc<Tracked>) -> Self {
@@ -881,7 +881,7 @@ mod tests {
         let handler = |_: lambda_http::Request| async {
             lambda_http::Response::new(lambda_http::Body::Text("handled".to_owned()))
         };
-        tokio::spawn(crate::host::serve_http_with(
+        tokio::spawn(crate::http::serve_http_with(
             listener,
             Limits::for_open_files(None),
             loopback_only(address, handler),

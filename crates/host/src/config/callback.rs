@@ -2,10 +2,9 @@
 //! `UPLOAD_CALLBACK_SECRET`) and record-upload verifies: the one setting two functions share.
 //! Read only by those two.
 
-use crate::error::Error;
-use crate::host::config::Config;
-use crate::host::config::env::config as config_error;
-use crate::provider::Provider;
+use crate::config::Config;
+use crate::config::env::config as config_error;
+use stsvend::{Error, Provider};
 
 /// The shortest `UPLOAD_CALLBACK_SECRET`, in bytes.
 pub const MIN_CALLBACK_SECRET_BYTES: usize = 32;

@@ -183,7 +183,7 @@ async fn a_client_that_never_reads_its_answer_gives_up_its_slot_after_10_seconds
         "HTTP/1.1 503 Service Unavailable"
     );
     // ...until its write has made no progress for 10 s.
-    tokio::time::sleep(crate::host::http::listener::WRITE_STALL_TIMEOUT).await;
+    tokio::time::sleep(crate::http::listener::WRITE_STALL_TIMEOUT).await;
     assert_eq!(head(&exchange(address, close).await), "HTTP/1.1 200 OK");
     drop(reader_that_never_reads);
 }

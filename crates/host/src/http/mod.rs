@@ -1,7 +1,7 @@
 //! HTTP mode: a plain HTTP/1.1 server (hyper) that turns each request into the
 //! `lambda_http::Request` a Lambda event would give, within the limits of `listener.rs`.
 
-pub mod listener;
+pub(crate) mod listener;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -20,11 +20,12 @@ use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
 
-use crate::host::http::listener::{
+use crate::http::listener::{
     AcceptBackoff, Admission, Limits, Refusal, Refusals, Registry, Slot, Tracked, Watched,
     is_connection_error,
 };
-use crate::host::{in_lambda, response};
+use crate::response;
+use crate::serve::in_lambda;
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -32,14 +33,14 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The most a request's head (request line, headers and the blank line that ends them) may
 /// take, in bytes, however it arrives; more is 431. Room for an 8 KiB bearer token and
 /// ordinary headers.
-pub const MAX_HEAD_BYTES: usize = 32 * 1024;
+pub(crate) const MAX_HEAD_BYTES: usize = 32 * 1024;
 
 /// The most header lines a request may have (`Host` counts); more is 431.
-pub const MAX_HEADERS: usize = 100;
+pub(crate) const MAX_HEADERS: usize = 100;
 
 /// How long a client may take to send its request headers: on a new connection, from when
 /// it is accepted (and the first byte must come within
-/// [`FIRST_BYTE_TIMEOUT`](crate::host::http::listener::FIRST_BYTE_TIMEOUT)); on a kept-alive one, from
+/// [`FIRST_BYTE_TIMEOUT`](crate::http::listener::FIRST_BYTE_TIMEOUT)); on a kept-alive one, from
 /// the previous answer, so that this is also how long it may stay idle.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -73,7 +74,7 @@ where
 }
 
 /// Serves `handler` under the Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set, and
-/// otherwise over HTTP on `listen` until SIGTERM or Ctrl-C ([`listener::loopback_only`]).
+/// otherwise over HTTP on `listen` until SIGTERM or Ctrl-C (`listener::loopback_only`).
 pub async fn run(listen: SocketAddr, handler: impl Handler) -> Result<(), lambda_http::Error> {
     if in_lambda() {
         info!("serving under the Lambda runtime");
@@ -84,7 +85,7 @@ pub async fn run(listen: SocketAddr, handler: impl Handler) -> Result<(), lambda
         .await
     } else {
         let listener = TcpListener::bind(listen).await?;
-        let handler = crate::host::http::listener::loopback_only(listen, handler);
+        let handler = crate::http::listener::loopback_only(listen, handler);
         serve_http(listener, handler, shutdown_signal()).await?;
         Ok(())
     }
@@ -93,7 +94,7 @@ pub async fn run(listen: SocketAddr, handler: impl Handler) -> Result<(), lambda
 /// Serves `handler` over HTTP/1.1 on `listener` until `shutdown` completes, then lets
 /// requests in flight finish (up to 10 s), with the connection limits for this process's
 /// open-file limit ([`Limits::from_process`]).
-pub async fn serve_http(
+pub(crate) async fn serve_http(
     listener: TcpListener,
     handler: impl Handler,
     shutdown: impl Future<Output = ()>,
@@ -101,8 +102,8 @@ pub async fn serve_http(
     serve_http_with(listener, Limits::from_process(), handler, shutdown).await
 }
 
-/// [`serve_http`] with the given connection limits (see [`crate::host::http::listener`]).
-pub async fn serve_http_with(
+/// [`serve_http`] with the given connection limits (see [`crate::http::listener`]).
+pub(crate) async fn serve_http_with(
     listener: TcpListener,
     limits: Limits,
     handler: impl Handler,

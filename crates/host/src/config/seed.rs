@@ -5,10 +5,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::Error;
-use crate::host::config::env::config;
-use crate::keyless::SeedKey;
-use crate::vend::policy::PolicyTemplate;
+use crate::config::env::config;
+use stsvend::{Error, PolicyTemplate, SeedKey};
 
 /// A seed-style `config.json`; the environment wins over every key.
 #[derive(Debug, Default, Deserialize)]

@@ -21,13 +21,13 @@ use lambda_http::{Body, Request, Response};
 
 /// The allowed origins.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cors {
+pub(crate) struct Cors {
     origins: Vec<String>,
 }
 
 impl Cors {
     /// CORS for `origins`, or `None` when the list is empty (no CORS at all).
-    pub fn new(origins: &[String]) -> Option<Self> {
+    pub(crate) fn new(origins: &[String]) -> Option<Self> {
         (!origins.is_empty()).then(|| Self {
             origins: origins.to_vec(),
         })
@@ -47,7 +47,7 @@ impl Cors {
     }
 
     /// Answers preflights here and adds CORS headers to everything `handler` answers.
-    pub async fn serve<F>(
+    pub(crate) async fn serve<F>(
         &self,
         request: Request,
         handler: impl FnOnce(Request) -> F,

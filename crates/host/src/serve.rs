@@ -12,22 +12,20 @@ use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, Body, BoxFuture, LambdaEvent, Request, Response, Service, service_fn};
 use tracing::{error, info, warn};
 
-use crate::error::Error;
-use crate::host::config::Config;
-use crate::host::cors::Cors;
-use crate::identity::AuthMode;
-use crate::keyless::{self, StartParams, invocation_credential, with_invocation_credential};
-use crate::time::{Clock, SystemClock};
-use crate::transport::{HttpSender, ReqwestSender};
-use crate::vend::sts_client::StsAction;
+use crate::config::Config;
+use crate::cors::Cors;
+use stsvend::{
+    AuthMode, Clock, Error, HttpSender, ReqwestSender, StartParams, StsAction, SystemClock,
+    invocation_credential, with_invocation_credential,
+};
 
-use crate::host::Handler;
-use crate::host::http::run;
-use crate::host::init_logging;
-use crate::host::json;
+use crate::http::Handler;
+use crate::http::run;
+use crate::json;
+use crate::log::init_logging;
 
 /// Whether this process was started by the Lambda runtime.
-pub fn in_lambda() -> bool {
+pub(crate) fn in_lambda() -> bool {
     std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
 }
 
@@ -131,7 +129,7 @@ where
             role_arn_set: sts.role_arn.is_some(),
             duration_seconds: sts.duration_seconds,
         };
-        keyless::start(&sts.credentials, params, &sender, Arc::new(SystemClock)).await?;
+        stsvend::start(&sts.credentials, params, &sender, Arc::new(SystemClock)).await?;
         if config.sts.role_arn.is_some() {
             // Open the STS connection now, so that the first caller does not pay the handshakes.
             let (sender, url) = (Arc::clone(&sender), format!("{}/", config.sts.endpoint));

@@ -4,7 +4,7 @@
 
 use std::ops::RangeInclusive;
 
-use crate::error::Error;
+use stsvend::Error;
 
 /// A configuration error naming `variable`.
 pub fn config(variable: &'static str, reason: impl Into<String>) -> Error {

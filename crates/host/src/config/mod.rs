@@ -31,16 +31,12 @@ use self::checks::{
 };
 use self::env::config;
 use self::seed::{SeedConfig, load_policy};
-use crate::error::Error;
-use crate::identity::AuthMode;
-use crate::keyless::{self, CredentialProvider, CredentialSource, Variables};
-use crate::provider::Provider;
-use crate::sign::aliyun::sts;
-use crate::sign::endpoint::{self, Addressing, Endpoint};
-use crate::vend::policy::{self, PolicyTemplate};
-use crate::vend::prefix::{self, PrefixTemplate};
-use crate::vend::scope::Scope;
-use crate::vend::sts_client::{StsAction, StsSettings};
+use stsvend::{
+    AuthMode, CredentialProvider, CredentialSource, Error, PolicyTemplate, PrefixTemplate,
+    Provider, Scope, StsAction, StsSettings, Variables,
+    sign::aliyun::sts,
+    sign::{Addressing, Endpoint, OSS_HOSTS, S3_HOSTS, upstream_origin},
+};
 
 /// The variables only some functions read, kept as set at cold start for [`Config::read`]:
 /// presign-url's (`settings.rs` in its crate), record-upload's (likewise), the upload callback
@@ -136,7 +132,7 @@ impl Config {
                 object_prefix: PrefixTemplate::parse(
                     env.as_set("OBJECT_PREFIX")
                         .as_deref()
-                        .unwrap_or(prefix::DEFAULT_TEMPLATE),
+                        .unwrap_or(stsvend::DEFAULT_PREFIX),
                 )?,
                 imm_project: env.text("IMM_PROJECT"),
             },
@@ -220,14 +216,14 @@ fn sts_settings(
         }
     };
     let endpoint = env.text("STS_ENDPOINT").unwrap_or(default_endpoint);
-    endpoint::upstream_origin(&endpoint).map_err(|reason| config("STS_ENDPOINT", reason))?;
+    upstream_origin(&endpoint).map_err(|reason| config("STS_ENDPOINT", reason))?;
     let endpoint = endpoint.trim_end_matches('/').to_owned();
     let action = sts_action(env, provider)?;
     let (text, flag) = (|name: &str| env.text(name), |name, on| env.flag(name, on));
     let lent = Variables::new(&text, &flag);
     let source = match provider {
-        Provider::Aliyun => keyless::aliyun_source(lent, seed.key(), &endpoint),
-        Provider::Aws => keyless::aws_source(lent, &endpoint),
+        Provider::Aliyun => stsvend::aliyun_source(lent, seed.key(), &endpoint),
+        Provider::Aws => stsvend::aws_source(lent, &endpoint),
     };
     // A token exchange needs no credentials of the function's own.
     let source = match (source, &action) {
@@ -305,7 +301,7 @@ fn policy_template(
     match (env.text("POLICY_FILE"), SeedConfig::text(&seed.policy_file)) {
         (Some(path), _) => load_policy("POLICY_FILE", Path::new(&path), &path),
         (None, Some(path)) => load_policy("PolicyFile", &seed.dir.join(&path), &path),
-        (None, None) => PolicyTemplate::bundled(policy::default_template(provider))
+        (None, None) => PolicyTemplate::bundled(stsvend::default_template(provider))
             .ok_or_else(|| config("POLICY_FILE", "the bundled default template is missing")),
     }
 }
@@ -333,8 +329,8 @@ fn bucket_endpoint(
 ) -> Result<Endpoint, Error> {
     let path_style = env.flag("PATH_STYLE", false)?;
     let (rules, public_host) = match provider {
-        Provider::Aliyun => (endpoint::OSS, format!("oss-{region}.aliyuncs.com")),
-        Provider::Aws => (endpoint::S3, format!("s3.{region}.amazonaws.com")),
+        Provider::Aliyun => (OSS_HOSTS, format!("oss-{region}.aliyuncs.com")),
+        Provider::Aws => (S3_HOSTS, format!("s3.{region}.amazonaws.com")),
     };
     let addressing = if path_style {
         Addressing::PathStyle
@@ -351,8 +347,8 @@ fn bucket_endpoint(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::caller::Caller;
     use std::collections::HashMap;
+    use stsvend::Caller;
 
     fn minimal() -> HashMap<&'static str, String> {
         HashMap::from([
@@ -371,7 +367,7 @@ mod tests {
     }
 
     /// The function's own key, as read from the environment or the seed.
-    fn own(c: &Config) -> crate::credential::Credential {
+    fn own(c: &Config) -> stsvend::Credential {
         c.sts
             .credentials
             .source()
@@ -470,7 +466,7 @@ mod tests {
         assert_eq!(own(&c).security_token, None);
         assert_eq!(
             c.bucket_endpoint,
-            crate::sign::aliyun::oss::public_endpoint("cn-hangzhou")
+            stsvend::sign::aliyun::oss::public_endpoint("cn-hangzhou")
         );
     }
 
@@ -583,7 +579,7 @@ mod tests {
         std::fs::create_dir_all(dir.join("policy")).expect("mkdir");
         std::fs::write(
             dir.join("policy/bucket_read_policy.txt"),
-            include_str!("../../../policies/bucket_read_policy.json"),
+            include_str!("../../../../policies/bucket_read_policy.json"),
         )
         .expect("write policy");
         std::fs::write(

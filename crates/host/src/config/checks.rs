@@ -3,11 +3,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use crate::error::Error;
-use crate::host::config::env::{Env, config};
-use crate::identity::JwtSettings;
-use crate::identity::jwt::Expectations;
-use crate::provider::Provider;
+use crate::config::env::{Env, config};
+use stsvend::{Error, JwtSettings, Provider, jwt::Expectations};
 
 /// `AUTH_MODE=jwt`: a key source (`JWT_JWKS_FILE`, `JWT_JWKS_URL` or `JWT_HS256_SECRET`),
 /// and the issuer and audience every token must name.

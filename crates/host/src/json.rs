@@ -59,7 +59,7 @@ pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
 /// A JSON value that deserializes only when no object in it names a member twice: what the
 /// Lambda host reads a platform event as.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StrictValue(pub Value);
+pub(crate) struct StrictValue(pub Value);
 
 impl<'de> Deserialize<'de> for StrictValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

@@ -22,7 +22,7 @@ use lambda_http::tracing::subscriber::registry::LookupSpan;
 use tracing::field::Field;
 use tracing::{Metadata, Subscriber};
 
-use crate::vend::prefix::{is_blank_looking, is_invisible, is_variation_selector};
+use stsvend::{is_blank_looking, is_invisible, is_variation_selector};
 
 /// Whether `c` is written as an escape: control characters (C0, DEL, C1), Unicode format
 /// characters and line or paragraph separators ([`is_invisible`]), characters that look blank

@@ -9,8 +9,8 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 use tracing::{info, warn};
 
-use crate::error::{Error, StsRejection, source_chain};
-use crate::host::log::escaped;
+use crate::log::escaped;
+use stsvend::{Error, StsRejection, source_chain};
 
 /// The error answer of every function:
 /// `{"StatusCode":429,"ErrorCode":"Throttling.User","ErrorMessage":"…"}`, where
@@ -195,7 +195,7 @@ impl ApiError {
 }
 
 /// The longest `Retry-After` a caller is told, in seconds, whatever STS said.
-pub const MAX_RETRY_AFTER_SECONDS: u64 = 60;
+pub(crate) const MAX_RETRY_AFTER_SECONDS: u64 = 60;
 
 /// Fault in the deployment: the caller can do nothing but report it (500).
 const MISCONFIGURED: StatusCode = StatusCode::INTERNAL_SERVER_ERROR;
@@ -203,7 +203,7 @@ const MISCONFIGURED: StatusCode = StatusCode::INTERNAL_SERVER_ERROR;
 /// The HTTP status for an STS error `Code`, and the fixed sentence a caller is told (never
 /// STS's own message). The code's family decides; the status STS used decides only for codes
 /// not known here.
-pub fn sts_refusal(code: &str, sts_http_status: u16) -> (StatusCode, &'static str) {
+pub(crate) fn sts_refusal(code: &str, sts_http_status: u16) -> (StatusCode, &'static str) {
     let family = code.split('.').next().unwrap_or(code);
     match family {
         "Throttling" => (
@@ -332,7 +332,7 @@ mod tests {
 
     #[test]
     fn a_refused_token_is_401_with_its_own_code_and_sentence() {
-        use crate::identity::jwt::JwtError;
+        use stsvend::jwt::JwtError;
         for (refusal, code, message) in [
             (JwtError::Expired, "TokenExpired", "the token has expired"),
             (
