@@ -27,7 +27,7 @@ use crate::time::{format_compact, format_date, format_iso8601_millis, unix_secon
 use crate::v4::{self, Stages};
 
 /// The V4 signature algorithm name.
-pub const V4_ALGORITHM: &str = v4::OSS4.algorithm;
+pub(crate) const V4_ALGORITHM: &str = v4::OSS4.algorithm;
 
 /// The longest a V4 presigned URL may live: 7 days.
 pub const V4_MAX_EXPIRES_SECONDS: u64 = 604_800;
@@ -36,7 +36,7 @@ pub const V4_MAX_EXPIRES_SECONDS: u64 = 604_800;
 pub const PRODUCT: &str = "oss";
 
 /// The payload hash of a presigned request.
-pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+pub(crate) const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
 /// Query parameters that V1 signs as sub-resources (the list of `oss2`, the fullest of the
 /// official SDKs; ALGORITHMS.md §2). Any other parameter rides along unsigned in V1.
@@ -215,7 +215,7 @@ pub fn presign_v1(credential: &Credential, params: &UrlParams<'_>) -> PresignedU
 }
 
 /// [`presign_v1`], returning the string to sign beside the URL.
-pub fn presign_v1_stages(
+pub(crate) fn presign_v1_stages(
     credential: &Credential,
     params: &UrlParams<'_>,
 ) -> (PresignedUrl, String) {
@@ -317,7 +317,7 @@ pub fn canonical_headers(headers: &[(&str, &str)], additional_headers: &[&str]) 
 
 /// The V4 canonical request ([`v4::canonical_request`], with `AdditionalHeaders` as its fifth
 /// line).
-pub fn canonical_request_v4(
+pub(crate) fn canonical_request_v4(
     method: &str,
     canonical_uri: &str,
     canonical_query_string: &str,

@@ -19,7 +19,7 @@ use crate::time::{format_iso8601, parse_iso8601};
 pub const DEFAULT_ENDPOINT: &str = "https://sts.aliyuncs.com";
 
 /// The STS API version `AssumeRole` belongs to.
-pub const API_VERSION: &str = "2015-04-01";
+pub(crate) const API_VERSION: &str = "2015-04-01";
 
 /// What to ask `AssumeRole` for.
 #[derive(Debug, Clone, Copy)]

@@ -19,7 +19,7 @@ use crate::time::{format_compact, format_date, format_iso8601_millis};
 use crate::v4::{self, Stages};
 
 /// The service name in S3 signatures.
-pub const SERVICE: &str = "s3";
+pub(crate) const SERVICE: &str = "s3";
 
 /// A presigned URL for `params.request`, valid for `params.expires_in` (at most 7 days). The
 /// headers in the request (`Content-Type`, `Content-MD5`, `Content-Length`) are signed and

@@ -18,10 +18,10 @@ use crate::v4::{self, Stages};
 pub const ALGORITHM: &str = v4::AWS4.algorithm;
 
 /// The payload hash of a presigned S3 request.
-pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+pub(crate) const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
 /// The longest a presigned URL may live: 7 days.
-pub const MAX_EXPIRES_SECONDS: u64 = 604_800;
+pub(crate) const MAX_EXPIRES_SECONDS: u64 = 604_800;
 
 /// The canonical URI: the path, each byte outside RFC 3986 `unreserved` and `/`
 /// percent-encoded once (S3 does not encode twice or normalize).
@@ -187,7 +187,7 @@ pub fn presign_url(
 
 /// Signs `request` with `body`, and returns the headers to add: `x-amz-date`,
 /// `x-amz-security-token` (signed) with a temporary key, and `authorization`.
-pub fn sign_headers(
+pub(crate) fn sign_headers(
     credential: &Credential,
     request: &Request<'_>,
     body: &[u8],

@@ -18,7 +18,7 @@ use crate::signing_key::SigningKeyCache;
 use crate::time::parse_iso8601;
 
 /// The STS API version `AssumeRole` belongs to.
-pub const API_VERSION: &str = "2011-06-15";
+pub(crate) const API_VERSION: &str = "2011-06-15";
 
 /// Builds the signed `AssumeRole` request as a POST form (as the AWS SDKs send it; a signed
 /// GET is mis-verified by some STS implementations). With a temporary key (a Lambda execution
