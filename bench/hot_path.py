@@ -16,7 +16,7 @@ Exits non-zero if a server answers anything but 200, or wrk reports a non-2xx an
 socket error. Both servers are stopped on exit, error or Ctrl-C included.
 
     python3 bench/hot_path.py [--rounds 3] [--duration 10] [--connections 16]
-        [--rust-log warn] [--presign PATH] [--no-build]
+        [--rust-log warn] [--env NAME=VALUE ...] [--presign PATH] [--no-build]
 
 Builds into $CARGO_TARGET_DIR (else target/); the trivial server into its trivial-server/
 subfolder. --presign runs another presign-url binary (a profiling or experimental build).
@@ -135,6 +135,9 @@ def run(args, servers):
     )
     if args.rust_log:
         env["RUST_LOG"] = args.rust_log
+    for setting in args.env:
+        name, _, value = setting.partition("=")
+        env[name] = value
     start(servers, "presign-url", [str(presign)], env, port)
     body = fetch(port)
     port = free_port()
@@ -143,7 +146,8 @@ def run(args, servers):
         die("the trivial server's body is not as long as presign-url's")
     print(f"presign-url {presign}, answer {len(body)} bytes; "
           f"wrk -t1 -c{args.connections} -d{args.duration}s; "
-          f"RUST_LOG={args.rust_log or '(unset: info)'}")
+          f"RUST_LOG={args.rust_log or '(unset: info)'}"
+          + "".join(f"; {setting}" for setting in args.env))
     for name in servers:  # warm up: connections, allocator, caches
         wrk(servers[name]["port"], 1, args.connections)
     print(f"{'round':>5}  {'presign µs/req':>14}  {'trivial µs/req':>14}  {'ratio':>6}"
@@ -166,6 +170,8 @@ def main():
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rust-log", help="presign-url's RUST_LOG (default unset: info)")
     parser.add_argument("--presign", type=Path, help="another presign-url binary to run")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="one more variable for presign-url (TOKIO_WORKER_THREADS=1, ...)")
     parser.add_argument("--no-build", action="store_true")
     args = parser.parse_args()
     if subprocess.run(["sh", "-c", "command -v wrk"], capture_output=True).returncode:
