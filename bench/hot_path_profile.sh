@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Where presign-url's CPU per request goes (bench/HOT_PATH_PROFILE.md): builds presign-url
-# with debug symbols (the release profile otherwise unchanged) into $CARGO_TARGET_DIR-prof,
+# with debug symbols (the release profile otherwise unchanged) into target/hot-path-prof/
+# (under $CARGO_TARGET_DIR when set),
 # starts it as bench/hot_path.py does, and under wrk -t1 -c16 records 8 s of it with
 # `perf record --call-graph dwarf`; then prints each step's share of the samples and µs per
 # request (bench/hot_path_categories.py), given the CPU per request bench/hot_path.py measured
 # (the first argument, default 26.85 µs). Needs perf (kernel.perf_event_paranoid <= 1) and wrk.
-# Leaves perf.data and its script in target/hot-path-profile/ (or $CARGO_TARGET_DIR-prof/...).
+# Leaves perf.data and its script in its hot-path-profile/ folder.
 #
 #   bench/hot_path_profile.sh [US_PER_REQUEST] [PRESIGN_URL_BINARY]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 per_request=${1:-26.85}
-target="${CARGO_TARGET_DIR:-target}-prof"
+target="${CARGO_TARGET_DIR:-target}/hot-path-prof"
 binary=${2:-$target/release/presign-url}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
 command -v perf >/dev/null || { echo "needs perf (apt-get install linux-perf)"; exit 1; }
