@@ -241,7 +241,7 @@ fn attachments(function: &Function, version: &str) -> Vec<Value> {
         ])),
         "{conditions}"
     );
-    let get = json!({"profile": "attachment", "key": key});
+    let get = json!({"profile": "attachment", "key": key, "responseContentDisposition": "Attachment; filename=\"r.pdf\""});
     let (status, read) = ask(function, &get);
     assert_eq!(
         (status, read["Profile"].as_str()),
@@ -321,6 +321,16 @@ fn refusals(function: &Function) {
             json!({"key": "attachments/anonymous/a.pdf", "method": "PUT"}),
             400,
             "SizeNotEnforceable",
+        ),
+        (
+            json!({"key": "attachments/anonymous/a.html", "responseContentDisposition": "inline"}),
+            403,
+            "ContentDispositionNotAllowed",
+        ),
+        (
+            json!({"key": "attachments/anonymous/a.html", "responseContentDisposition": "inline; filename=\"attachment\""}),
+            403,
+            "ContentDispositionNotAllowed",
         ),
         (
             json!({"key": "attachments/anonymous/a.pdf", "method": "POST", "filename": "a.pdf"}),
