@@ -230,6 +230,16 @@ impl Profiles {
             })
     }
 
+    /// The prefix template of the profile whose prefix holds `key` (for one of its callers),
+    /// so that record-upload attributes an upload under any profile's prefix; `None` when no
+    /// profile's does. Profiles' prefixes do not overlap, so at most one holds a key.
+    pub fn prefix_holding(&self, key: &str) -> Option<&PrefixTemplate> {
+        self.list
+            .iter()
+            .map(|profile| &profile.prefix)
+            .find(|prefix| prefix.attribute(key).is_some())
+    }
+
     fn names(&self) -> String {
         let names: Vec<&str> = self.list.iter().map(|p| p.name.as_str()).collect();
         names.join(", ")
@@ -530,6 +540,22 @@ on_violation = "report"
         assert_eq!(profiles.list[2].on_violation, Some(OnViolation::Report));
         assert_eq!(profiles.choose(None).expect("default"), 0);
         assert_eq!(profiles.choose(Some("avatar")).expect("avatar"), 1);
+    }
+
+    #[test]
+    fn an_upload_is_attributed_under_the_profile_whose_prefix_holds_it() {
+        let (_, config) = with_file("holding", GOOD);
+        let profiles = config.expect("valid").profiles;
+        let holding = |key: &str| {
+            profiles
+                .prefix_holding(key)
+                .and_then(|prefix| prefix.attribute(key))
+                .map(|claims| claims["sub"].clone())
+        };
+        assert_eq!(holding("avatars/alice/x.png").as_deref(), Some("alice"));
+        assert_eq!(holding("videos/bob/v.mp4").as_deref(), Some("bob"));
+        assert_eq!(holding("uploads/alice/x.png"), None);
+        assert_eq!(holding("avatars/x.png"), None);
     }
 
     #[test]
