@@ -479,6 +479,80 @@ mod tests {
     }
 
     #[test]
+    fn a_profiles_unset_fields_take_the_variables_and_its_set_fields_replace_them() {
+        let dir = std::env::temp_dir().join(format!("stsvend-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("profiles.toml");
+        std::fs::write(
+            &file,
+            r#"
+[profiles.plain]
+prefix = "plain/${sub}/"
+
+[profiles.own]
+prefix = "own/${sub}/"
+methods = ["GET"]
+content_types = ["video/*"]
+min_bytes = 10
+max_bytes = 20
+overwrite = true
+content_disposition = "attachment"
+metadata = { kind = "own" }
+tagging = { stage = "b" }
+server_side_encryption = "AES256"
+require_checksum = false
+expires = 60
+on_violation = "report"
+"#,
+        )
+        .expect("write");
+        let mut vars = minimal();
+        vars.insert("PROFILES_FILE", file.display().to_string());
+        vars.insert("PRESIGN_METHODS", "GET,PUT".to_owned());
+        vars.insert("ALLOWED_CONTENT_TYPES", "image/*".to_owned());
+        vars.insert("UPLOAD_MAX_BYTES", "1000".to_owned());
+        vars.insert("UPLOAD_OVERWRITE", "false".to_owned());
+        vars.insert("UPLOAD_METADATA", "team=x".to_owned());
+        vars.insert("UPLOAD_TAGGING", "stage=a".to_owned());
+        vars.insert("UPLOAD_REQUIRE_CHECKSUM", "true".to_owned());
+        vars.insert("PRESIGN_MAX_EXPIRES_SECONDS", "300".to_owned());
+        let config = load(&vars).expect("config");
+        let base = PresignSettings::load(&config).expect("settings");
+        let path = file.display().to_string();
+        let names: Vec<&str> = config
+            .profiles
+            .list
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(names, ["own", "plain"]);
+        let plain = base
+            .for_profile(&config.profiles.list[1], &path)
+            .expect("plain");
+        assert_eq!(plain, base, "no field set: the variables' settings");
+        assert!(!plain.rules.require_size && !plain.rules.checked_after);
+        let own = base
+            .for_profile(&config.profiles.list[0], &path)
+            .expect("own");
+        assert!(own.methods.allows("GET") && !own.methods.allows("PUT"));
+        assert_eq!(own.allowed_content_types, ["video/*"]);
+        assert_eq!((own.min_bytes, own.upload_max_bytes), (10, 20));
+        assert_eq!(own.max_expires_seconds, 60);
+        assert!(own.rules.overwrite && !own.rules.require_checksum);
+        assert_eq!(own.rules.metadata.len(), 1);
+        assert_eq!(own.rules.metadata[0].name, "kind");
+        assert_eq!(own.rules.tagging[0].name, "stage");
+        assert_eq!(own.rules.encryption, Some(Encryption::Aes256));
+        assert_eq!(
+            own.rules.content_disposition,
+            Some(ContentDisposition::Attachment)
+        );
+        assert!(own.rules.require_size && own.rules.checked_after);
+        assert_eq!(own.scheme, base.scheme, "what no profile sets stays");
+        assert_eq!(own.allowed_process, base.allowed_process);
+    }
+
+    #[test]
     fn presign_only_settings_are_checked_only_by_presign_url() {
         for (name, value) in [
             ("PRESIGN_METHODS", "GET,PATCH"),
