@@ -67,6 +67,7 @@ fn signing(c: &mut Criterion) {
         bucket: "examplebucket",
         region: "cn-hangzhou",
         key: KeyCondition::Exact("uploads/user-42/holiday photo+1.jpg"),
+        min_bytes: 0,
         max_bytes: 104_857_600,
         content_type: Some("image/jpeg"),
         success_action_status: "201",

@@ -3,6 +3,7 @@
 //! cache.
 
 mod cache;
+mod key_template;
 mod policy;
 mod prefix;
 mod scope;
@@ -11,6 +12,7 @@ mod stamp;
 mod sts_client;
 
 pub use self::cache::{CacheKey, CredentialCache, FAILURE_HOLD, MAX_FAILURE_HOLD};
+pub use self::key_template::{KeyParts, KeyTemplate, MAX_FILENAME_BYTES};
 pub use self::policy::{
     LIST_OSS, LIST_S3, MAX_POLICY_BYTES, PolicyTemplate, PolicyVars, default_template,
 };
@@ -20,5 +22,7 @@ pub use self::prefix::{
 };
 pub use self::scope::Scope;
 pub use self::session::role_session_name;
-pub use self::stamp::{Encryption, Stamp, is_metadata_name, is_tag_key, parse_stamps};
+pub use self::stamp::{
+    Encryption, Stamp, ValueTemplate, is_metadata_name, is_tag_key, parse_stamps,
+};
 pub use self::sts_client::{CachedRole, MAX_ATTEMPTS, StsAction, StsSettings};

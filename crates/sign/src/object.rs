@@ -85,7 +85,9 @@ pub struct PostParams<'a> {
     pub region: &'a str,
     /// The key condition.
     pub key: KeyCondition<'a>,
-    /// The largest file accepted, in bytes (`content-length-range` 0 to this).
+    /// The smallest file accepted, in bytes (`content-length-range` from this).
+    pub min_bytes: u64,
+    /// The largest file accepted, in bytes (`content-length-range` to this).
     pub max_bytes: u64,
     /// The exact `Content-Type` the form must send, when restricted.
     pub content_type: Option<&'a str>,
@@ -123,7 +125,7 @@ impl std::fmt::Debug for PostForm {
 
 /// The conditions every form policy carries, OSS's and S3's alike, pushed onto `conditions`,
 /// and the matching fields onto `fields`: the bucket, the key (exact, or `starts-with` with the
-/// `${filename}` field), `content-length-range` 0 to `max_bytes`, `success_action_status`, and
+/// `${filename}` field), `content-length-range` `min_bytes` to `max_bytes`, `success_action_status`, and
 /// `Content-Type` when restricted.
 pub fn form_conditions(
     params: &PostParams<'_>,
@@ -141,7 +143,11 @@ pub fn form_conditions(
             fields.push(("key".to_owned(), format!("{prefix}${{filename}}")));
         }
     }
-    conditions.push(json!(["content-length-range", 0, params.max_bytes]));
+    conditions.push(json!([
+        "content-length-range",
+        params.min_bytes,
+        params.max_bytes
+    ]));
     conditions.push(json!({ "success_action_status": params.success_action_status }));
     fields.push((
         "success_action_status".to_owned(),

@@ -75,8 +75,29 @@ impl Presigner {
         now: SystemTime,
         expires_in: Duration,
     ) -> PresignedUrl {
+        // OSS V4 signs `x-oss-*`, `Content-Type` and `Content-MD5` by default; any other header
+        // the request carries (`Content-Disposition`, an upload rule) is signed as an
+        // additional header, so that a client cannot drop or change it.
+        let mut additional: Vec<String> = request
+            .headers
+            .iter()
+            .map(|(name, _)| name.to_ascii_lowercase())
+            .filter(|name| {
+                !name.starts_with("x-oss-") && name != "content-type" && name != "content-md5"
+            })
+            .collect();
+        additional.sort();
+        additional.dedup();
         let params = self.params(request, now, expires_in);
         match self.scheme {
+            Scheme::OssV4 if !additional.is_empty() => {
+                let names: Vec<&str> = additional.iter().map(String::as_str).collect();
+                let options = oss::V4Options {
+                    additional_headers: &names,
+                    ..oss::V4Options::default()
+                };
+                oss::presign_v4_stages(credential, &params, &options, &self.keys).0
+            }
             Scheme::OssV4 => oss::presign_v4(credential, &params, &self.keys),
             Scheme::OssV1 => oss::presign_v1(credential, &params),
             Scheme::S3 => s3::presign(credential, &params, &self.keys),

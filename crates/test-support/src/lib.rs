@@ -2,7 +2,7 @@
 //! stand-in STS ([`sts`]), a runner for a function binary in HTTP mode ([`function`]) and
 //! under a stand-in Lambda runtime ([`lambda`]), a minimal HTTP/1.1 client ([`http`]), JWT
 //! makers ([`tokens`]), awkward object keys ([`keys`]), moto and the oracle SDKs' Python
-//! ([`oracles`]), s3s-fs ([`s3s`]), and the committed API Gateway events ([`event`]).
+//! ([`oracles`]), s3s-fs ([`s3s`]), the upload profiles file ([`profiles`]), and the committed API Gateway events ([`event`]).
 //!
 //! The binaries themselves are the tests' to name: a test passes
 //! `env!("CARGO_BIN_EXE_<name>")` of its own package to [`function::Function::start`].
@@ -17,6 +17,7 @@ pub mod keys;
 pub mod lambda;
 pub mod metadata;
 pub mod oracles;
+pub mod profiles;
 pub mod s3s;
 pub mod sts;
 pub mod tokens;

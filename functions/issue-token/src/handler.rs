@@ -9,6 +9,7 @@ use serde::Serialize;
 use stsvend::{
     Authenticator, CachedRole, Clock, Credential, Error, HttpSender, Provider, format_iso8601,
     role_session_name,
+    sign::{Decoding, percent_decode},
 };
 use stsvend_host::{
     config::Config,
@@ -81,12 +82,13 @@ async fn issue(state: &AppState, request: &Request) -> Result<(Response<Body>, S
         ));
     }
     let config = &state.config;
+    let asked = profile_asked(request.uri().query().unwrap_or_default())?;
+    let profile = &config.profiles.list[config.profiles.choose(asked.as_deref())?];
     let now = state.clock.now();
     let caller = state.auth.identify(request, now).await?;
-    let prefix = config.scope.object_prefix.render(&caller)?;
-    let policy = config
-        .scope
-        .render_policy(&config.policy, &caller, &prefix)?;
+    let prefix = profile.prefix.render(&caller)?;
+    let template = profile.policy.as_ref().unwrap_or(&config.policy);
+    let policy = config.scope.render_policy(template, &caller, &prefix)?;
     let session = role_session_name(&caller.sub);
 
     let min_left = min_life_left(state.role.duration());
@@ -95,6 +97,31 @@ async fn issue(state: &AppState, request: &Request) -> Result<(Response<Body>, S
         .credentials(&caller, policy, now, min_left)
         .await?;
     Ok((answer(&credential, config.provider), session))
+}
+
+/// The `profile` query parameter (`?profile=avatar`), as the mobile SDKs send the token URL
+/// they were given; every other parameter is left alone, as before profiles. Given twice, or
+/// with a malformed percent-escape, it is refused.
+fn profile_asked(query: &str) -> Result<Option<String>, ApiError> {
+    let mut asked = None;
+    for pair in query.split('&') {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if name != "profile" {
+            continue;
+        }
+        let value = percent_decode(value.as_bytes(), Decoding::Form)
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| {
+                ApiError::bad_request("InvalidRequest", "profile has a malformed percent-escape")
+            })?;
+        if asked.replace(value).is_some() {
+            return Err(ApiError::bad_request(
+                "DuplicateField",
+                "profile is given more than once",
+            ));
+        }
+    }
+    Ok(asked)
 }
 
 fn answer(credential: &Credential, provider: Provider) -> Response<Body> {

@@ -47,11 +47,23 @@ pub(crate) struct UrlAnswer<'a> {
     pub(crate) expires_in: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) expires_capped_by: Option<&'static str>,
+    /// The upload profile the answer was signed under.
+    pub(crate) profile: &'a str,
+    /// The key the server chose (a profile with a `key` template).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) key: Option<&'a str>,
 }
 
 impl<'a> UrlAnswer<'a> {
-    /// A 200 answer for `method` at `url`, expiring as `expiry` says from `now`.
-    pub(crate) fn new(method: &'a str, url: String, now: SystemTime, expiry: Expiry) -> Self {
+    /// A 200 answer for `method` at `url` under `profile`, expiring as `expiry` says from
+    /// `now`.
+    pub(crate) fn new(
+        method: &'a str,
+        url: String,
+        now: SystemTime,
+        expiry: Expiry,
+        profile: &'a str,
+    ) -> Self {
         Self {
             status_code: 200,
             method,
@@ -61,6 +73,8 @@ impl<'a> UrlAnswer<'a> {
             expiration: format_iso8601(now + Duration::from_secs(expiry.expires_in)),
             expires_in: expiry.expires_in,
             expires_capped_by: expiry.capped_by,
+            profile,
+            key: None,
         }
     }
 }
@@ -86,4 +100,6 @@ pub(crate) struct PartsAnswer<'a> {
     pub(crate) expires_in: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) expires_capped_by: Option<&'static str>,
+    /// The upload profile the parts were signed under.
+    pub(crate) profile: &'a str,
 }

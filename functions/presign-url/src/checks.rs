@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use crate::settings::PresignSettings;
 use lambda_http::http::StatusCode;
 use stsvend::{Credential, Provider, check_key, sign::Scheme};
-use stsvend_host::ApiError;
+use stsvend_host::{ApiError, config::ContentDisposition};
 
 use crate::answer::Expiry;
 use crate::process;
@@ -50,10 +50,13 @@ pub(crate) fn check(
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "MethodNotPermitted",
-            format!("this deployment does not presign {permission} (PRESIGN_METHODS)"),
+            format!(
+                "this deployment does not presign {permission} (PRESIGN_METHODS, or the profile's methods)"
+            ),
         ));
     }
     check_content_type(ask, &settings.allowed_content_types)?;
+    check_served_disposition(ask, settings.rules.content_disposition)?;
     check_provider_fields(ask, settings.scheme.provider())?;
     if let Some((_, process)) = ask.overrides.iter().find(|(n, _)| *n == "x-oss-process") {
         process::check(process, &settings.allowed_process, prefix)?;
@@ -152,6 +155,35 @@ fn check_content_type(ask: &Ask, allowed: &[String]) -> Result<(), ApiError> {
         )),
         None => Ok(()),
     }
+}
+
+/// A profile whose uploads are served as attachments (`content_disposition = "attachment"`)
+/// signs no GET that would serve one inline: a `responseContentDisposition` must be an
+/// `attachment` too, or a file of any type (HTML) could be served inline from the bucket's
+/// origin through a URL presign-url signed.
+fn check_served_disposition(
+    ask: &Ask,
+    disposition: Option<ContentDisposition>,
+) -> Result<(), ApiError> {
+    if disposition != Some(ContentDisposition::Attachment) {
+        return Ok(());
+    }
+    let Some((_, value)) = ask
+        .overrides
+        .iter()
+        .find(|(name, _)| *name == "response-content-disposition")
+    else {
+        return Ok(());
+    };
+    let kind = value.split(';').next().unwrap_or("").trim();
+    if kind.eq_ignore_ascii_case("attachment") {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "ContentDispositionNotAllowed",
+        "this profile serves its files as attachments; responseContentDisposition must be attachment",
+    ))
 }
 
 /// Whether the media type of `content_type` (parameters aside) matches an entry of `allowed`.

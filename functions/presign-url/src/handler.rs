@@ -14,8 +14,9 @@ use stsvend::{Caller, Credential, Error};
 use stsvend_host::{CallbackSettings, Config};
 
 use crate::settings::PresignSettings;
+use ring::rand::{SecureRandom, SystemRandom};
 use stsvend::{
-    Authenticator, CachedRole, Clock, HttpSender, PolicyTemplate, role_session_name,
+    Authenticator, CachedRole, Clock, HttpSender, role_session_name,
     sign::Presigner,
     sign::aliyun::callback::{self, TagScope},
     sign::{KeyCondition, ObjectRequest, PostParams},
@@ -27,6 +28,7 @@ use crate::answer::{Expiry, Ordered, UrlAnswer};
 use crate::checks;
 use crate::listing::{self, Listing};
 use crate::parts;
+use crate::profile::{self, ProfileState};
 use crate::request::{self, Ask, Operation};
 use crate::upload;
 
@@ -36,7 +38,8 @@ const SUCCESS_ACTION_STATUS: &str = "201";
 /// What every request needs, built once per cold start.
 pub struct AppState {
     config: Config,
-    settings: PresignSettings,
+    /// The upload profiles, in `config.profiles`' order.
+    profiles: Vec<ProfileState>,
     clock: Arc<dyn Clock>,
     auth: Authenticator,
     signer: Signer,
@@ -55,9 +58,8 @@ enum Signer {
     Role(Box<RoleSigner>),
 }
 
-/// Signing with temporary keys of an assumed role.
+/// Signing with temporary keys of an assumed role, under each profile's session policy.
 struct RoleSigner {
-    policy: PolicyTemplate,
     role: CachedRole,
 }
 
@@ -71,20 +73,12 @@ impl AppState {
         sender: Arc<dyn HttpSender>,
     ) -> Result<Self, Error> {
         let settings = PresignSettings::load(&config)?;
+        let profiles = profile::load(&config, &settings)?;
         let callback = CallbackSettings::load(&config)?;
         let signer = match &config.sts.role_arn {
-            Some(role_arn) => {
-                let policy = PolicyTemplate::allowing(
-                    "presign-url session policy",
-                    config.provider,
-                    &settings.methods.actions(config.provider),
-                );
-                config.scope.check_policy_fits(&policy)?;
-                Signer::Role(Box::new(RoleSigner {
-                    policy,
-                    role: CachedRole::new(&config.sts, role_arn, Arc::clone(&sender)),
-                }))
-            }
+            Some(role_arn) => Signer::Role(Box::new(RoleSigner {
+                role: CachedRole::new(&config.sts, role_arn, Arc::clone(&sender)),
+            })),
             None => Signer::Own(Arc::clone(&sender)),
         };
         let presigner = Presigner::new(
@@ -96,7 +90,7 @@ impl AppState {
         Ok(Self {
             auth: Authenticator::new(&config.auth_mode, sender, config.sts.timeout)?,
             config,
-            settings,
+            profiles,
             clock,
             signer,
             presigner,
@@ -115,9 +109,10 @@ impl AppState {
         Some(callback::callback_parameter(&settings.url, &body))
     }
 
-    /// The credential that signs for `caller`.
+    /// The credential that signs for `caller` under `profile`.
     async fn credential(
         &self,
+        profile: &ProfileState,
         caller: &Caller,
         prefix: &str,
         now: SystemTime,
@@ -131,7 +126,7 @@ impl AppState {
         let policy = self
             .config
             .scope
-            .render_policy(&role.policy, caller, prefix)?;
+            .render_policy(&profile.session_policy, caller, prefix)?;
         // Reused while more than half their life is left; a URL cannot outlive them.
         let half_life = role.role.duration() / 2;
         role.role.credentials(caller, policy, now, half_life).await
@@ -149,27 +144,26 @@ async fn presign(
     request: &Request,
 ) -> Result<(Response<Body>, String), ApiError> {
     let ask = parse(request)?;
+    let profile = &state.profiles[state.config.profiles.choose(ask.profile.as_deref())?];
     let now = state.clock.now();
     let caller = state.auth.identify(request, now).await?;
-    let prefix = state.config.scope.object_prefix.render(&caller)?;
+    let prefix = profile.prefix.render(&caller)?;
     if let Operation::List(listing) = &ask.operation {
-        return list(state, &ask, listing, &caller, &prefix, now).await;
+        return list(state, profile, &ask, listing, &caller, &prefix, now).await;
     }
-    let key = checks::checked_key(&ask, &prefix)?;
-    checks::check(&ask, &key, &prefix, &state.settings)?;
-    let settings = &state.settings;
-    upload::check(
-        &ask,
-        settings.scheme,
-        &settings.rules,
-        settings.upload_max_bytes,
-    )?;
+    let random = random_bytes()?;
+    let (key, chosen) = profile::key(&ask, &prefix, profile.key.as_ref(), now, random)?;
+    let settings = &profile.settings;
+    checks::check(&ask, &key, &prefix, settings)?;
+    upload::check(&ask, settings)?;
     let stamped = upload::stamped(&ask, settings.scheme, &settings.rules, &caller)?;
-    let credential = state.credential(&caller, &prefix, now).await?;
+    let credential = state.credential(profile, &caller, &prefix, now).await?;
     let expiry = checks::expiry(&ask, settings.max_expires_seconds, &credential, now)?;
     let job = Job {
         ask: &ask,
+        profile,
         key: &key,
+        chosen,
         credential: &credential,
         now,
         expiry,
@@ -186,12 +180,26 @@ async fn presign(
                 upload_id,
                 part_numbers,
                 headers: signed_headers(&ask),
+                profile: &profile.name,
             };
             parts::answer(&state.presigner, &batch, &credential, now, expiry)
         }
         ref operation => url(state, &job, operation),
     };
     Ok((answer, role_session_name(&caller.sub)))
+}
+
+/// 16 bytes from the system's random source, for a server-chosen key's `${uuid}`.
+fn random_bytes() -> Result<[u8; 16], ApiError> {
+    let mut bytes = [0; 16];
+    SystemRandom::new().fill(&mut bytes).map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "the system's random source failed",
+        )
+    })?;
+    Ok(bytes)
 }
 
 /// The request's fields: a query on GET, a JSON body on POST.
@@ -215,7 +223,10 @@ fn parse(request: &Request) -> Result<Ask, ApiError> {
 /// for how long, and what the upload rules add.
 struct Job<'a> {
     ask: &'a Ask,
+    profile: &'a ProfileState,
     key: &'a str,
+    /// Whether the server chose the key (the answer names it).
+    chosen: bool,
     credential: &'a Credential,
     now: SystemTime,
     expiry: Expiry,
@@ -227,7 +238,9 @@ struct Job<'a> {
 fn form(state: &AppState, job: &Job<'_>, starts_with: bool) -> Response<Body> {
     let Job {
         ask,
+        profile,
         key,
+        chosen,
         credential,
         now,
         expiry,
@@ -248,7 +261,8 @@ fn form(state: &AppState, job: &Job<'_>, starts_with: bool) -> Response<Body> {
         } else {
             KeyCondition::Exact(key)
         },
-        max_bytes: state.settings.upload_max_bytes,
+        min_bytes: profile.settings.min_bytes,
+        max_bytes: profile.settings.upload_max_bytes,
         content_type: ask.content_type.as_deref(),
         success_action_status: SUCCESS_ACTION_STATUS,
         expiration,
@@ -259,7 +273,14 @@ fn form(state: &AppState, job: &Job<'_>, starts_with: bool) -> Response<Body> {
     let form = state.presigner.form(credential, &params);
     let answer = UrlAnswer {
         fields: Some(Ordered(&form.fields)),
-        ..UrlAnswer::new("POST", state.presigner.form_url(), now, expiry)
+        key: chosen.then_some(key),
+        ..UrlAnswer::new(
+            "POST",
+            state.presigner.form_url(),
+            now,
+            expiry,
+            &profile.name,
+        )
     };
     response::json(StatusCode::OK, &answer)
 }
@@ -268,7 +289,9 @@ fn form(state: &AppState, job: &Job<'_>, starts_with: bool) -> Response<Body> {
 fn url(state: &AppState, job: &Job<'_>, operation: &Operation) -> Response<Body> {
     let Job {
         ask,
+        profile,
         key,
+        chosen,
         credential,
         now,
         expiry,
@@ -300,7 +323,14 @@ fn url(state: &AppState, job: &Job<'_>, operation: &Operation) -> Response<Body>
     let presigned = state.presigner.url(credential, request, now, expires_in);
     let answer = UrlAnswer {
         headers: Some(Ordered(&headers)),
-        ..UrlAnswer::new(operation.http_method(), presigned.url, now, expiry)
+        key: chosen.then_some(key),
+        ..UrlAnswer::new(
+            operation.http_method(),
+            presigned.url,
+            now,
+            expiry,
+            &profile.name,
+        )
     };
     response::json(StatusCode::OK, &answer)
 }
@@ -309,6 +339,7 @@ fn url(state: &AppState, job: &Job<'_>, operation: &Operation) -> Response<Body>
 /// with no headers to send.
 async fn list(
     state: &AppState,
+    profile: &ProfileState,
     ask: &Ask,
     listing: &Listing,
     caller: &Caller,
@@ -316,15 +347,16 @@ async fn list(
     now: SystemTime,
 ) -> Result<(Response<Body>, String), ApiError> {
     let confined_by_policy = matches!(state.signer, Signer::Role(_));
-    listing::check(listing, prefix, &state.settings, confined_by_policy)?;
-    let credential = state.credential(caller, prefix, now).await?;
-    let expiry = checks::expiry(ask, state.settings.max_expires_seconds, &credential, now)?;
+    let settings = &profile.settings;
+    listing::check(listing, prefix, settings, confined_by_policy)?;
+    let credential = state.credential(profile, caller, prefix, now).await?;
+    let expiry = checks::expiry(ask, settings.max_expires_seconds, &credential, now)?;
     let expires_in = Duration::from_secs(expiry.expires_in);
     let params = listing.params(prefix);
     let presigned = state.presigner.list(&credential, &params, now, expires_in);
     let answer = UrlAnswer {
         headers: Some(Ordered(&[])),
-        ..UrlAnswer::new("GET", presigned.url, now, expiry)
+        ..UrlAnswer::new("GET", presigned.url, now, expiry, &profile.name)
     };
     let answer = response::json(StatusCode::OK, &answer);
     Ok((answer, role_session_name(&caller.sub)))

@@ -13,6 +13,7 @@ mod handler;
 mod listing;
 mod parts;
 mod process;
+mod profile;
 mod request;
 mod settings;
 mod upload;

@@ -110,6 +110,8 @@ pub(crate) struct Batch<'a> {
     pub(crate) part_numbers: &'a [u32],
     /// The headers every part signs, which the client must send as given.
     pub(crate) headers: Vec<(String, String)>,
+    /// The upload profile, named in the answer.
+    pub(crate) profile: &'a str,
 }
 
 /// The answer for `batch`, signed with `credential` at `now`, expiring as `expiry` says.
@@ -151,6 +153,7 @@ pub(crate) fn answer(
         expiration: format_iso8601(now + expires_in),
         expires_in: expiry.expires_in,
         expires_capped_by: expiry.capped_by,
+        profile: batch.profile,
     };
     response::json(StatusCode::OK, &answer)
 }

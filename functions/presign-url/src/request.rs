@@ -42,6 +42,11 @@ pub(crate) struct Ask {
     /// S3 checksums to sign (`checksumSha256`, `checksumCrc32`): the algorithm's header
     /// suffix (`sha256`, `crc32`) and the base64 value.
     pub(crate) checksums: Vec<(&'static str, String)>,
+    /// The upload profile asked for (`profile`); `None` for the deployment's default.
+    pub(crate) profile: Option<String>,
+    /// The uploaded file's own name (`filename`), from which a profile's server-chosen key is
+    /// made.
+    pub(crate) filename: Option<String>,
 }
 
 /// What the URL or form will do.
@@ -259,6 +264,8 @@ struct Raw {
     max_keys: Option<u64>,
     metadata: Option<Vec<(String, String)>>,
     checksums: Vec<(&'static str, String)>,
+    profile: Option<String>,
+    filename: Option<String>,
 }
 
 fn parse_fields(fields: Map<String, Value>, source: Source) -> Result<Ask, ApiError> {
@@ -298,13 +305,15 @@ fn parse_fields(fields: Map<String, Value>, source: Source) -> Result<Ask, ApiEr
             "metadata" => raw.metadata = Some(metadata(value, source)?),
             "checksumSha256" => raw.checksums.push(("sha256", checksum(&name, value, 32)?)),
             "checksumCrc32" => raw.checksums.push(("crc32", checksum(&name, value, 4)?)),
+            "profile" => raw.profile = Some(string(&name, value)?),
+            "filename" => raw.filename = Some(string(&name, value)?),
             _ => {
                 return Err(ApiError::bad_request(
                     "UnknownField",
                     format!(
                         "{name:?} is not a field presign-url knows (key, method, expires, contentType, contentMd5, \
                          contentLength, responseContentType, responseContentDisposition, process, uploadId, partNumber, partNumbers, multipart, startsWith, \
-                         list, startAfter, continuationToken, maxKeys, metadata, checksumSha256, checksumCrc32)"
+                         list, startAfter, continuationToken, maxKeys, metadata, checksumSha256, checksumCrc32, profile, filename)"
                     ),
                 ));
             }
@@ -333,6 +342,8 @@ fn resolve(raw: Raw) -> Result<Ask, ApiError> {
         overrides,
         metadata: raw.metadata.unwrap_or_default(),
         checksums: raw.checksums,
+        profile: raw.profile,
+        filename: raw.filename,
     })
 }
 
@@ -504,6 +515,7 @@ fn listing(raw: &Raw) -> Result<Option<Operation>, ApiError> {
         ("uploadId", raw.upload_id.is_some()),
         ("partNumber", raw.part_number.is_some()),
         ("startsWith", raw.starts_with.is_some()),
+        ("filename", raw.filename.is_some()),
     ];
     if let Some(error) = not_applicable(&object, "does not apply to list: it lists your own prefix")
     {
@@ -813,6 +825,8 @@ mod tests {
             overrides: Vec::new(),
             metadata: Vec::new(),
             checksums: Vec::new(),
+            profile: None,
+            filename: None,
         };
         assert_eq!(from_body.expect("body"), expected);
         assert_eq!(from_query.expect("query"), expected);

@@ -11,7 +11,7 @@ use stsvend::{
 };
 use stsvend_host::{
     Config, Env,
-    config::{invalid as config, list, slash_entry},
+    config::{ContentDisposition, Profile, invalid as config, invalid_profile, list, slash_entry},
 };
 
 /// The `x-oss-process` operations signed when `ALLOWED_PROCESS` is unset: the image operations
@@ -34,8 +34,12 @@ pub(crate) struct PresignSettings {
     pub(crate) max_expires_seconds: u64,
     /// `PRESIGN_METHODS`.
     pub(crate) methods: PresignMethods,
-    /// `UPLOAD_MAX_BYTES`: the `content-length-range` maximum of form policies.
+    /// `UPLOAD_MAX_BYTES` (a profile's `max_bytes`): the `content-length-range` maximum of
+    /// form policies, and the most an S3 PUT's `contentLength` may be.
     pub(crate) upload_max_bytes: u64,
+    /// A profile's `min_bytes` (0 without one): the `content-length-range` minimum of form
+    /// policies, and the least an S3 PUT's `contentLength` may be.
+    pub(crate) min_bytes: u64,
     /// `ALLOWED_CONTENT_TYPES`: `type/subtype` or `type/*` entries; empty means any.
     pub(crate) allowed_content_types: Vec<String>,
     /// `ALLOWED_PROCESS`: the `x-oss-process` operations presign-url signs, `kind/name` or
@@ -78,8 +82,55 @@ impl PresignSettings {
             allowed_process: process_operations(
                 process.as_deref().unwrap_or(DEFAULT_ALLOWED_PROCESS),
             )?,
+            min_bytes: 0,
             rules: UploadRules::load(env)?,
         })
+    }
+
+    /// These settings (the variables') with the fields `profile` of `file` sets in their
+    /// place; a bad value names the file, the profile and the field.
+    pub(crate) fn for_profile(&self, profile: &Profile, file: &str) -> Result<Self, Error> {
+        let bad = |field: &str, error: Error| {
+            let reason = match error {
+                Error::Config { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            invalid_profile(file, Some(&profile.name), Some(field), reason)
+        };
+        let mut out = self.clone();
+        if let Some(methods) = &profile.methods {
+            out.methods =
+                PresignMethods::parse(&methods.join(",")).map_err(|e| bad("methods", e))?;
+        }
+        if let Some(types) = &profile.content_types {
+            out.allowed_content_types =
+                content_types(&types.join(",")).map_err(|e| bad("content_types", e))?;
+        }
+        out.upload_max_bytes = profile.max_bytes.unwrap_or(out.upload_max_bytes);
+        out.min_bytes = profile.min_bytes.unwrap_or(0);
+        if out.min_bytes > out.upload_max_bytes {
+            let reason = format!("it is over the largest upload, {}", out.upload_max_bytes);
+            return Err(bad("min_bytes", config("min_bytes", reason)));
+        }
+        out.max_expires_seconds = profile.expires.unwrap_or(out.max_expires_seconds);
+        let rules = &mut out.rules;
+        rules.overwrite = profile.overwrite.unwrap_or(rules.overwrite);
+        if let Some(metadata) = &profile.metadata {
+            check_metadata_room(metadata).map_err(|e| bad("metadata", e))?;
+            rules.metadata.clone_from(metadata);
+        }
+        if let Some(tagging) = &profile.tagging {
+            check_tags(tagging).map_err(|e| bad("tagging", e))?;
+            rules.tagging.clone_from(tagging);
+        }
+        if let Some(encryption) = &profile.server_side_encryption {
+            rules.encryption = Some(encryption.clone());
+        }
+        rules.require_checksum = profile.require_checksum.unwrap_or(rules.require_checksum);
+        rules.require_size = rules.require_size || profile.bounds_size();
+        rules.content_disposition = profile.content_disposition;
+        rules.checked_after = profile.on_violation.is_some();
+        Ok(out)
     }
 }
 
@@ -239,8 +290,15 @@ pub(crate) struct UploadRules {
     pub(crate) encryption: Option<Encryption>,
     /// `UPLOAD_REQUIRE_CHECKSUM`: an upload must name its content's checksum.
     pub(crate) require_checksum: bool,
-    /// `UPLOAD_REQUIRE_SIZE`: an upload must be bounded in size by the store.
+    /// `UPLOAD_REQUIRE_SIZE`, or a profile's `min_bytes` or `max_bytes`: an upload must be
+    /// bounded in size, by the store or, with `checked_after`, by record-upload.
     pub(crate) require_size: bool,
+    /// A profile's `content_disposition`: signed into every upload.
+    pub(crate) content_disposition: Option<ContentDisposition>,
+    /// A profile's `on_violation` is set: record-upload checks each upload against the
+    /// profile, so the uploads whose size the store cannot bound (an OSS PUT, a multipart
+    /// upload) may be signed.
+    pub(crate) checked_after: bool,
 }
 
 impl UploadRules {
@@ -253,27 +311,10 @@ impl UploadRules {
             is_metadata_name,
         )
         .map_err(|reason| config("UPLOAD_METADATA", reason))?;
-        let longest: usize = metadata
-            .iter()
-            .map(|s| s.name.len() + s.value.max_len())
-            .sum();
-        if longest > MAX_METADATA_BYTES / 2 {
-            return Err(config(
-                "UPLOAD_METADATA",
-                format!(
-                    "its names and values may reach {longest} bytes; keep them within {} so that S3's 2 KB has room for a client's entries",
-                    MAX_METADATA_BYTES / 2
-                ),
-            ));
-        }
+        check_metadata_room(&metadata)?;
         let tagging = parse_stamps(&env.text("UPLOAD_TAGGING").unwrap_or_default(), is_tag_key)
             .map_err(|reason| config("UPLOAD_TAGGING", reason))?;
-        if tagging.len() > MAX_TAGS || tagging.iter().any(|t| t.value.max_len() > 256) {
-            return Err(config(
-                "UPLOAD_TAGGING",
-                "the stores keep at most 10 tags per object, each value at most 256 bytes",
-            ));
-        }
+        check_tags(&tagging)?;
         let encryption = match env.text("UPLOAD_SERVER_SIDE_ENCRYPTION") {
             None => None,
             Some(text) => Some(
@@ -289,8 +330,39 @@ impl UploadRules {
             encryption,
             require_checksum: env.flag("UPLOAD_REQUIRE_CHECKSUM", false)?,
             require_size: env.flag("UPLOAD_REQUIRE_SIZE", false)?,
+            content_disposition: None,
+            checked_after: false,
         })
     }
+}
+
+/// Stamped metadata must leave room in S3's 2 KB for a client's entries.
+fn check_metadata_room(metadata: &[Stamp]) -> Result<(), Error> {
+    let longest: usize = metadata
+        .iter()
+        .map(|s| s.name.len() + s.value.max_len())
+        .sum();
+    if longest > MAX_METADATA_BYTES / 2 {
+        return Err(config(
+            "UPLOAD_METADATA",
+            format!(
+                "its names and values may reach {longest} bytes; keep them within {} so that S3's 2 KB has room for a client's entries",
+                MAX_METADATA_BYTES / 2
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The stores keep at most [`MAX_TAGS`] tags per object, each value at most 256 bytes.
+fn check_tags(tagging: &[Stamp]) -> Result<(), Error> {
+    if tagging.len() > MAX_TAGS || tagging.iter().any(|t| t.value.max_len() > 256) {
+        return Err(config(
+            "UPLOAD_TAGGING",
+            "the stores keep at most 10 tags per object, each value at most 256 bytes",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -404,6 +476,80 @@ mod tests {
             vars.insert("ALLOWED_PROCESS", bad.to_owned());
             assert_eq!(refused_variable(&vars), "ALLOWED_PROCESS", "{bad}");
         }
+    }
+
+    #[test]
+    fn a_profiles_unset_fields_take_the_variables_and_its_set_fields_replace_them() {
+        let dir = std::env::temp_dir().join(format!("stsvend-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("profiles.toml");
+        std::fs::write(
+            &file,
+            r#"
+[profiles.plain]
+prefix = "plain/${sub}/"
+
+[profiles.own]
+prefix = "own/${sub}/"
+methods = ["GET"]
+content_types = ["video/*"]
+min_bytes = 10
+max_bytes = 20
+overwrite = true
+content_disposition = "attachment"
+metadata = { kind = "own" }
+tagging = { stage = "b" }
+server_side_encryption = "AES256"
+require_checksum = false
+expires = 60
+on_violation = "report"
+"#,
+        )
+        .expect("write");
+        let mut vars = minimal();
+        vars.insert("PROFILES_FILE", file.display().to_string());
+        vars.insert("PRESIGN_METHODS", "GET,PUT".to_owned());
+        vars.insert("ALLOWED_CONTENT_TYPES", "image/*".to_owned());
+        vars.insert("UPLOAD_MAX_BYTES", "1000".to_owned());
+        vars.insert("UPLOAD_OVERWRITE", "false".to_owned());
+        vars.insert("UPLOAD_METADATA", "team=x".to_owned());
+        vars.insert("UPLOAD_TAGGING", "stage=a".to_owned());
+        vars.insert("UPLOAD_REQUIRE_CHECKSUM", "true".to_owned());
+        vars.insert("PRESIGN_MAX_EXPIRES_SECONDS", "300".to_owned());
+        let config = load(&vars).expect("config");
+        let base = PresignSettings::load(&config).expect("settings");
+        let path = file.display().to_string();
+        let names: Vec<&str> = config
+            .profiles
+            .list
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(names, ["own", "plain"]);
+        let plain = base
+            .for_profile(&config.profiles.list[1], &path)
+            .expect("plain");
+        assert_eq!(plain, base, "no field set: the variables' settings");
+        assert!(!plain.rules.require_size && !plain.rules.checked_after);
+        let own = base
+            .for_profile(&config.profiles.list[0], &path)
+            .expect("own");
+        assert!(own.methods.allows("GET") && !own.methods.allows("PUT"));
+        assert_eq!(own.allowed_content_types, ["video/*"]);
+        assert_eq!((own.min_bytes, own.upload_max_bytes), (10, 20));
+        assert_eq!(own.max_expires_seconds, 60);
+        assert!(own.rules.overwrite && !own.rules.require_checksum);
+        assert_eq!(own.rules.metadata.len(), 1);
+        assert_eq!(own.rules.metadata[0].name, "kind");
+        assert_eq!(own.rules.tagging[0].name, "stage");
+        assert_eq!(own.rules.encryption, Some(Encryption::Aes256));
+        assert_eq!(
+            own.rules.content_disposition,
+            Some(ContentDisposition::Attachment)
+        );
+        assert!(own.rules.require_size && own.rules.checked_after);
+        assert_eq!(own.scheme, base.scheme, "what no profile sets stays");
+        assert_eq!(own.allowed_process, base.allowed_process);
     }
 
     #[test]

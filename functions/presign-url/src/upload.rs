@@ -5,7 +5,7 @@
 //! drops one breaks the signature. Where a store cannot enforce a rule on a path, the request
 //! is refused with why.
 
-use crate::settings::{MAX_METADATA_BYTES, UploadRules};
+use crate::settings::{MAX_METADATA_BYTES, PresignSettings, UploadRules};
 use lambda_http::http::StatusCode;
 use stsvend::{
     Caller, Encryption,
@@ -53,12 +53,8 @@ fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) ->
 }
 
 /// Refuses what a rule or a provider cannot enforce for `ask`.
-pub(crate) fn check(
-    ask: &Ask,
-    scheme: Scheme,
-    rules: &UploadRules,
-    max_bytes: u64,
-) -> Result<(), ApiError> {
+pub(crate) fn check(ask: &Ask, settings: &PresignSettings) -> Result<(), ApiError> {
+    let (scheme, rules) = (settings.scheme, &settings.rules);
     let op = &ask.operation;
     let bad = |code, message: &str| Err(refuse(StatusCode::BAD_REQUEST, code, message));
     if !ask.checksums.is_empty() && scheme != Scheme::S3 {
@@ -89,10 +85,47 @@ pub(crate) fn check(
             "each part has its own checksum: sign parts one at a time with partNumber and contentMd5",
         );
     }
-    if ask.content_length.is_some_and(|length| length > max_bytes) {
+    check_size(ask, settings)?;
+    if rules.content_disposition.is_some()
+        && scheme == Scheme::OssV1
+        && matches!(op, Operation::Put | Operation::Initiate)
+    {
+        return bad(
+            "RuleNotEnforceable",
+            "OSS V1 does not sign Content-Disposition, which this profile signs into every upload; use a form upload, or V4",
+        );
+    }
+    if !rules.overwrite && scheme == Scheme::S3 && matches!(op, Operation::Form { .. }) {
+        return bad(
+            "RuleNotEnforceable",
+            "S3 form uploads cannot be made create-only (UPLOAD_OVERWRITE=false); use a PUT URL",
+        );
+    }
+    Ok(())
+}
+
+/// The size rules: a signed `contentLength` within the bounds, and, when the size must be
+/// bounded, only the paths whose store bounds it (an S3 PUT with `contentLength`, a form), or,
+/// when record-upload checks each upload against its profile (`on_violation`), any path.
+fn check_size(ask: &Ask, settings: &PresignSettings) -> Result<(), ApiError> {
+    let (scheme, rules, op) = (settings.scheme, &settings.rules, &ask.operation);
+    let bad = |code, message: &str| Err(refuse(StatusCode::BAD_REQUEST, code, message));
+    if ask
+        .content_length
+        .is_some_and(|length| length > settings.upload_max_bytes)
+    {
         return bad(
             "ContentLengthTooLarge",
-            "contentLength is over UPLOAD_MAX_BYTES",
+            "contentLength is over the largest upload (UPLOAD_MAX_BYTES, or the profile's max_bytes)",
+        );
+    }
+    if ask
+        .content_length
+        .is_some_and(|length| length < settings.min_bytes)
+    {
+        return bad(
+            "ContentLengthTooSmall",
+            "contentLength is under the profile's min_bytes",
         );
     }
     if rules.require_size {
@@ -103,6 +136,7 @@ pub(crate) fn check(
                     "this deployment signs S3 uploads only with contentLength",
                 );
             }
+            _ if rules.checked_after => {}
             (Operation::Put, Scheme::OssV4 | Scheme::OssV1) => {
                 return bad(
                     "SizeNotEnforceable",
@@ -123,12 +157,6 @@ pub(crate) fn check(
             }
             _ => {}
         }
-    }
-    if !rules.overwrite && scheme == Scheme::S3 && matches!(op, Operation::Form { .. }) {
-        return bad(
-            "RuleNotEnforceable",
-            "S3 form uploads cannot be made create-only (UPLOAD_OVERWRITE=false); use a PUT URL",
-        );
     }
     Ok(())
 }
@@ -172,6 +200,12 @@ pub(crate) fn stamped(
             });
         }
         out.extend(encryption(rules.encryption.as_ref(), names));
+        if let Some(disposition) = rules.content_disposition {
+            out.push((
+                "Content-Disposition".to_owned(),
+                disposition.as_str().to_owned(),
+            ));
+        }
     }
     if matches!(ask.operation, Operation::Put | Operation::Part { .. }) {
         for (algorithm, value) in &ask.checksums {

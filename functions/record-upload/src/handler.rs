@@ -140,7 +140,8 @@ async fn record_all(state: &AppState, uploads: Uploads) -> Result<Told, String> 
             warn!(bucket = %escaped(&upload.bucket), key = %escaped(&upload.key), "event for another bucket: not recorded");
             continue;
         }
-        match upload.judge(&state.config.scope.object_prefix) {
+        let prefix = state.config.profiles.prefix_holding(&upload.key);
+        match upload.judge(prefix.unwrap_or(&state.config.scope.object_prefix)) {
             Judged::Unattributed => {}
             Judged::Rejected(rejection) => {
                 if let Some(webhook) = &state.webhook {
@@ -285,7 +286,8 @@ async fn oss_callback(
         etag: crate::record::normalized_etag(&upload.etag),
         content_type: upload.content_type.clone(),
     };
-    let mut record = match upload.judge(&state.config.scope.object_prefix) {
+    let prefix = state.config.profiles.prefix_holding(&upload.key);
+    let mut record = match upload.judge(prefix.unwrap_or(&state.config.scope.object_prefix)) {
         Judged::Attributed(record) => record,
         Judged::Rejected(rejection) => {
             return Err(ApiError::new(

@@ -15,6 +15,7 @@
 mod callback;
 mod checks;
 mod env;
+mod profile;
 mod seed;
 
 use std::collections::BTreeMap;
@@ -24,6 +25,10 @@ use std::time::Duration;
 
 pub use self::callback::{CallbackSettings, MIN_CALLBACK_SECRET_BYTES};
 pub use self::env::{Env, config as invalid, list, slash_entry};
+pub use self::profile::{
+    ContentDisposition, DEFAULT_PROFILE, MAX_PROFILE_BYTES, OnViolation, Profile, Profiles,
+    invalid as invalid_profile,
+};
 
 use self::checks::{
     check_bucket, check_region, check_role_arn, jwt_settings, listen_address,
@@ -87,6 +92,8 @@ pub struct Config {
     pub scope: Scope,
     /// The session-policy template (`POLICY_FILE`).
     pub policy: PolicyTemplate,
+    /// `PROFILES_FILE`'s upload profiles, or the one profile `default` the variables form.
+    pub profiles: Profiles,
     /// `AUTH_MODE`, with the `JWT_*` settings in `jwt` mode.
     pub auth_mode: AuthMode,
     /// `CORS_ALLOW_ORIGINS`: browser origins allowed (`*` for any); empty means no CORS.
@@ -120,7 +127,7 @@ impl Config {
             "is required, e.g. cn-hangzhou or us-east-1",
         )?;
         check_region("BUCKET_REGION", &bucket_region)?;
-        let config = Self {
+        let mut config = Self {
             provider,
             bucket_endpoint: bucket_endpoint(&env, provider, &bucket, &bucket_region)?,
             sts: sts_settings(&env, &seed, provider, &bucket_region)?,
@@ -137,6 +144,7 @@ impl Config {
                 imm_project: env.text("IMM_PROJECT"),
             },
             bucket_region,
+            profiles: Profiles::from_variables(PrefixTemplate::parse("")?),
             auth_mode: auth_mode(&env)?,
             cors_allow_origins: parse_origins(&env.text("CORS_ALLOW_ORIGINS").unwrap_or_default())?,
             listen: listen_address(&env)?,
@@ -146,6 +154,10 @@ impl Config {
                 .collect(),
         };
         config.scope.check_policy_fits(&config.policy)?;
+        config.profiles = match env.text("PROFILES_FILE") {
+            Some(path) => Profiles::read(&path, &config.scope)?,
+            None => Profiles::from_variables(config.scope.object_prefix.clone()),
+        };
         if config.sts.action != StsAction::AssumeRole {
             if !matches!(config.auth_mode, AuthMode::Jwt(_)) {
                 return Err(env::config(

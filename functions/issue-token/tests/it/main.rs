@@ -14,3 +14,4 @@ mod keyless;
 mod lambda_mode;
 mod mobile_contract;
 mod per_caller;
+mod profiles;

@@ -48,6 +48,7 @@ fn a_listing_url_names_the_callers_prefix_and_the_page_asked_for() {
             "ExpiresIn",
             "Headers",
             "Method",
+            "Profile",
             "StatusCode",
             "URL"
         ],

@@ -12,5 +12,6 @@ mod listing;
 mod log_lines;
 mod parts;
 mod per_caller;
+mod profiles;
 mod s3s_fs;
 mod upload_rules;

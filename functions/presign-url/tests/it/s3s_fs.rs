@@ -83,7 +83,7 @@ pub(crate) fn send(answer: &Value, body: &[u8]) -> (u16, Vec<u8>) {
 }
 
 /// A multipart/form-data body: the fields in order, then the file.
-fn form_body(fields: &serde_json::Map<String, Value>, file: &[u8]) -> (String, Vec<u8>) {
+pub(crate) fn form_body(fields: &serde_json::Map<String, Value>, file: &[u8]) -> (String, Vec<u8>) {
     let boundary = "stsvend-form-boundary-7d3e";
     let mut body = Vec::new();
     for (name, value) in fields {
