@@ -16,10 +16,13 @@ Exits non-zero if a server answers anything but 200, or wrk reports a non-2xx an
 socket error. Both servers are stopped on exit, error or Ctrl-C included.
 
     python3 bench/hot_path.py [--rounds 3] [--duration 10] [--connections 16]
-        [--rust-log warn] [--env NAME=VALUE ...] [--presign PATH] [--no-build]
+        [--rust-log warn] [--env NAME=VALUE ...] [--presign PATH] [--compare PATH]
+        [--no-build]
 
 Builds into $CARGO_TARGET_DIR (else target/); the trivial server into its trivial-server/
-subfolder. --presign runs another presign-url binary (a profiling or experimental build).
+subfolder. --presign runs another presign-url binary (a profiling or experimental build); --compare
+measures a second one (an older build) in the same rounds, its order rotated with the others,
+so that two builds are compared under the same load on the machine.
 """
 
 import argparse
@@ -140,6 +143,12 @@ def run(args, servers):
         env[name] = value
     start(servers, "presign-url", [str(presign)], env, port)
     body = fetch(port)
+    if args.compare:
+        port = free_port()
+        start(servers, "compare", [str(args.compare)], dict(env, PORT=str(port)), port)
+        other = len(fetch(port))
+        if other != len(body):
+            print(f"note: the compared build answers {other} bytes, this one {len(body)}")
     port = free_port()
     start(servers, "trivial", [str(trivial), str(port), str(len(body))], {}, port)
     if len(fetch(port)) != len(body):
@@ -147,20 +156,28 @@ def run(args, servers):
     print(f"presign-url {presign}, answer {len(body)} bytes; "
           f"wrk -t1 -c{args.connections} -d{args.duration}s; "
           f"RUST_LOG={args.rust_log or '(unset: info)'}"
-          + "".join(f"; {setting}" for setting in args.env))
+          + "".join(f"; {setting}" for setting in args.env)
+          + (f"; compared with {args.compare}" if args.compare else ""))
     for name in servers:  # warm up: connections, allocator, caches
         wrk(servers[name]["port"], 1, args.connections)
+    compare = "compare" in servers
     print(f"{'round':>5}  {'presign µs/req':>14}  {'trivial µs/req':>14}  {'ratio':>6}"
-          f"  {'presign req/s':>13}  {'trivial req/s':>13}")
+          f"  {'presign req/s':>13}  {'trivial req/s':>13}"
+          + (f"  {'compared µs/req':>15}  {'its ratio':>9}" if compare else ""))
     rows = []
+    names = list(servers)
     for round_ in range(1, args.rounds + 1):
-        order = ["presign-url", "trivial"] if round_ % 2 else ["trivial", "presign-url"]
+        shift = (round_ - 1) % len(names)
+        order = names[shift:] + names[:shift]
         got = {name: measure(servers[name], args) for name in order}
         (p, p_rps), (t, t_rps) = got["presign-url"], got["trivial"]
-        rows.append((p, t, p / t))
-        print(f"{round_:>5}  {p:>14.2f}  {t:>14.2f}  {p / t:>6.2f}  {p_rps:>13,.0f}  {t_rps:>13,.0f}")
-    p, t, r = (statistics.median(col) for col in zip(*rows))
-    print(f"{'median':>5}  {p:>14.2f}  {t:>14.2f}  {r:>6.2f}")
+        c = got["compare"][0] if compare else p
+        rows.append((p, t, p / t, c, c / t))
+        print(f"{round_:>5}  {p:>14.2f}  {t:>14.2f}  {p / t:>6.2f}  {p_rps:>13,.0f}  {t_rps:>13,.0f}"
+              + (f"  {c:>15.2f}  {c / t:>9.2f}" if compare else ""))
+    p, t, r, c, cr = (statistics.median(col) for col in zip(*rows))
+    print(f"{'median':>5}  {p:>14.2f}  {t:>14.2f}  {r:>6.2f}"
+          + (f"  {'':>13}  {'':>13}  {c:>15.2f}  {cr:>9.2f}" if compare else ""))
 
 
 def main():
@@ -170,6 +187,9 @@ def main():
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rust-log", help="presign-url's RUST_LOG (default unset: info)")
     parser.add_argument("--presign", type=Path, help="another presign-url binary to run")
+    parser.add_argument("--compare", type=Path, metavar="PATH",
+                        help="a second presign-url binary (an older build, say) measured in the "
+                             "same rounds, with the same settings, order rotated each round")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="one more variable for presign-url (TOKIO_WORKER_THREADS=1, ...)")
     parser.add_argument("--no-build", action="store_true")
