@@ -397,6 +397,9 @@ struct CallbackAnswer<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     content_type: Option<&'a str>,
     uploader: &'a BTreeMap<String, String>,
+    /// The profile whose rules the upload holds to (`PROFILES_FILE` deployments).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     app: Option<Value>,
 }
@@ -474,6 +477,7 @@ async fn oss_callback(
         etag: &record.etag,
         content_type: record.content_type.as_deref(),
         uploader: &record.uploader,
+        profile: record.profile.as_deref(),
         app,
     };
     let who = record.uploader.get("sub").cloned().unwrap_or_default();

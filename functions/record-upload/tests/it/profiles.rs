@@ -54,7 +54,8 @@ on_violation = "report"
 
 /// A real PNG's first bytes (signature and IHDR), padded to `len`.
 fn png(len: usize) -> Vec<u8> {
-    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89".to_vec();
+    let mut bytes =
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89".to_vec();
     bytes.resize(len, 0);
     bytes
 }
@@ -149,14 +150,25 @@ fn uploads_that_break_their_profile_are_deleted_or_reported_and_good_ones_record
     let page = "avatars/alice/2d7e4c0a-3b5f-4e9c-a04d-7f8b9c0d1e2f.png";
     let clip = "videos/alice/clip.mp4";
     let stray = "uploads/alice/notes.txt";
-    let meta = [("Content-Type", "image/png"), ("x-amz-meta-uploader", "alice")];
+    let meta = [
+        ("Content-Type", "image/png"),
+        ("x-amz-meta-uploader", "alice"),
+    ];
     let html = b"<!DOCTYPE html><html><script>alert(document.cookie)</script></html>";
     let uploads: Vec<(&str, Vec<u8>, Vec<(&str, &str)>)> = vec![
         (good, png(100), meta.to_vec()),
         (large, png(5000), meta.to_vec()),
         (page, html.to_vec(), meta.to_vec()),
-        (clip, b"not a video at all".to_vec(), vec![("Content-Type", "video/mp4")]),
-        (stray, b"hello".to_vec(), vec![("Content-Type", "text/plain")]),
+        (
+            clip,
+            b"not a video at all".to_vec(),
+            vec![("Content-Type", "video/mp4")],
+        ),
+        (
+            stray,
+            b"hello".to_vec(),
+            vec![("Content-Type", "text/plain")],
+        ),
     ];
     let records: Vec<Value> = uploads
         .iter()
@@ -186,11 +198,21 @@ fn uploads_that_break_their_profile_are_deleted_or_reported_and_good_ones_record
         assert_eq!(data["reason"], reason, "{key}: {data}");
         assert_eq!(data["action"], action, "{key}: {data}");
         assert_eq!(data["size"], json!(size), "{key}");
-        assert!(data["etag"].as_str().is_some_and(|e| e.len() == 32), "{data}");
-        assert_eq!(data.get("profile").and_then(Value::as_str).unwrap_or(""), profile);
+        assert!(
+            data["etag"].as_str().is_some_and(|e| e.len() == 32),
+            "{data}"
+        );
+        assert_eq!(
+            data.get("profile").and_then(Value::as_str).unwrap_or(""),
+            profile
+        );
         assert!(told[key].0.starts_with("rejected_"), "{key}");
         let present = store.dir.join(BUCKET).join(key).exists();
-        assert_eq!(present, action == "reported", "{key} in the store: {present}");
+        assert_eq!(
+            present,
+            action == "reported",
+            "{key} in the store: {present}"
+        );
     }
     assert_eq!(data(page)["detectedType"], "text/html");
     assert_eq!(data(page)["contentType"], "image/png");
@@ -199,7 +221,11 @@ fn uploads_that_break_their_profile_are_deleted_or_reported_and_good_ones_record
     // The same event again: the deleted objects are gone (nothing more to say of them); the
     // others are told again under the same ids, which the app de-duplicates.
     let (again, told_again) = run(&store, &file, &event);
-    assert_eq!(again, json!({"recorded": 1, "rejected": 2}), "{told_again:#?}");
+    assert_eq!(
+        again,
+        json!({"recorded": 1, "rejected": 2}),
+        "{told_again:#?}"
+    );
     for key in [good, clip, stray] {
         assert_eq!(told_again[key].0, told[key].0, "{key}");
     }
