@@ -315,17 +315,20 @@ mod tests {
             .collect()
     }
 
+    /// A name, the key, the size, the type and metadata stored, and the rule broken.
+    type Case = (
+        &'static str,
+        &'static str,
+        u64,
+        Option<&'static str>,
+        BTreeMap<String, String>,
+        Option<Reason>,
+    );
+
     #[test]
     fn each_rule_is_told_by_its_reason() {
         let good = meta(&[("uploader", "alice"), ("kind", "avatar")]);
-        let cases: Vec<(
-            &str,
-            &str,
-            u64,
-            Option<&str>,
-            BTreeMap<String, String>,
-            Option<Reason>,
-        )> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "good",
                 UUID_KEY,

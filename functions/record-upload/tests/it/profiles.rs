@@ -140,6 +140,9 @@ fn run(store: &Store, file: &str, event: &str) -> (Value, BTreeMap<String, (Stri
     (answer, by_key)
 }
 
+/// A key, its bytes and the headers it is put with.
+type Put<'a> = (&'a str, Vec<u8>, Vec<(&'a str, &'a str)>);
+
 #[test]
 #[ignore = "needs s3s-fs 0.14.1 from crates.io: scripts/test runs it"]
 fn uploads_that_break_their_profile_are_deleted_or_reported_and_good_ones_recorded() {
@@ -155,7 +158,7 @@ fn uploads_that_break_their_profile_are_deleted_or_reported_and_good_ones_record
         ("x-amz-meta-uploader", "alice"),
     ];
     let html = b"<!DOCTYPE html><html><script>alert(document.cookie)</script></html>";
-    let uploads: Vec<(&str, Vec<u8>, Vec<(&str, &str)>)> = vec![
+    let uploads: Vec<Put<'_>> = vec![
         (good, png(100), meta.to_vec()),
         (large, png(5000), meta.to_vec()),
         (page, html.to_vec(), meta.to_vec()),
