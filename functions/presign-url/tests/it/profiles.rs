@@ -434,7 +434,7 @@ fn a_cap_set_by_a_profiles_expires_is_named_as_the_profiles() {
     // avatar: expires = 600 in the file; attachment: PRESIGN_MAX_EXPIRES_SECONDS (3600).
     let (status, answer) = ask(
         &function,
-        &json!({"profile": "avatar", "filename": "me.png", "method": "PUT", "expires": 5000}),
+        &json!({"profile": "avatar", "filename": "me.png", "method": "POST", "contentType": "image/png", "expires": 5000}),
     );
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["ExpiresIn"], 600);
