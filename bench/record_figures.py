@@ -8,9 +8,12 @@ through the whole path (key-URL check, tag, key rules, attribution, RSA-MD5 veri
 store's signed HEAD, answer; no webhook). The store is a small keep-alive HTTP/1.1 server here
 (BUCKET_ENDPOINT) answering every HEAD with the object the callback describes; the time of one
 HEAD to it from Python is printed too, so the rest is record-upload's own. presign-url signs a
-V4 GET with the function's own key. Reports medians.
+V4 GET with the function's own key. "record-upload (profiles)" is the same callback with a
+PROFILES_FILE whose profile holds the key and sets every rule record-upload checks (size, type,
+metadata, and detect_type: one more signed ranged GET, answered here with a JPEG's first bytes).
+Reports medians.
 
-usage: python3 bench/record_figures.py [--starts 30] [--requests 3000] [--target target/release]
+usage: python3 bench/record_figures.py [--starts 30] [--requests 3000] [--target target/release] [--only NAMES]
   (--target: the folder holding the binaries, e.g. another checkout's, to compare two builds)
   (needs `cargo build --release` and the Python `cryptography` package, which .venv has)
 """
@@ -40,6 +43,28 @@ COMMON = {
     "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAI-test-bench-key", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "bench-secret",
 }
 
+# Three profiles; the callback's key lies under "photo", which sets every rule record-upload
+# checks on the store's facts, and detect_type.
+PROFILES = """
+[profiles.photo]
+prefix = "uploads/${sub}/"
+content_types = ["image/jpeg", "image/png"]
+min_bytes = 1
+max_bytes = 2097152
+metadata = { uploader = "${sub}" }
+detect_type = true
+on_violation = "delete"
+
+[profiles.attachment]
+prefix = "attachments/${sub}/"
+max_bytes = 104857600
+
+[profiles.video]
+prefix = "videos/${sub}/"
+content_types = ["video/*"]
+on_violation = "report"
+"""
+
 
 def free_port():
     with socket.socket() as s:
@@ -51,6 +76,7 @@ class Store(http.server.BaseHTTPRequestHandler):
     """The bucket, as far as record-upload asks: HEAD of the object the callback describes."""
     protocol_version = "HTTP/1.1"
     heads = 0
+    gets = 0
 
     def log_message(self, *args):
         pass
@@ -61,7 +87,20 @@ class Store(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "1024")
         self.send_header("ETag", '"9B2CF535F27731C974343645A3985328"')
         self.send_header("Content-Type", "image/jpeg")
+        self.send_header("x-oss-meta-uploader", "anonymous")
         self.end_headers()
+
+    def do_GET(self):
+        """The ranged GET of detect_type: a JPEG's first bytes."""
+        Store.gets += 1
+        body = b"\xff\xd8\xff\xe0\0\x10JFIF\0\x01\x01\0\0\x01\0\x01\0\0" + b"\0" * 1004
+        self.send_response(206)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Range", "bytes 0-1023/1024")
+        self.send_header("ETag", '"9B2CF535F27731C974343645A3985328"')
+        self.send_header("Content-Type", "image/jpeg")
+        self.end_headers()
+        self.wfile.write(body)
 
 
 def start_store():
@@ -162,6 +201,7 @@ def main():
     parser.add_argument("--starts", type=int, default=30)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--target", default="target/release")
+    parser.add_argument("--only", help="comma-separated runs, e.g. 'record-upload,record-upload (profiles)'")
     args = parser.parse_args()
     key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -170,22 +210,29 @@ def main():
     body, headers = callback_request(key)
     store = start_store()
     store_url = f"http://127.0.0.1:{store.server_port}"
+    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as profiles:
+        profiles.write(PROFILES)
+    record = {**COMMON, "UPLOAD_CALLBACK_URL": f"https://api.example.com{CALLBACK_PATH}",
+              "UPLOAD_CALLBACK_SECRET": SECRET, "OSS_CALLBACK_PUBLIC_KEY_FILE": f.name,
+              "BUCKET_ENDPOINT": store_url}
     runs = {
-        "record-upload": ({**COMMON, "UPLOAD_CALLBACK_URL": f"https://api.example.com{CALLBACK_PATH}",
-                           "UPLOAD_CALLBACK_SECRET": SECRET, "OSS_CALLBACK_PUBLIC_KEY_FILE": f.name,
-                           "BUCKET_ENDPOINT": store_url},
-                          ("POST", CALLBACK_PATH, body, headers)),
+        "record-upload": (record, ("POST", CALLBACK_PATH, body, headers)),
+        "record-upload (profiles)": ({**record, "PROFILES_FILE": profiles.name},
+                                     ("POST", CALLBACK_PATH, body, headers)),
         "presign-url": (COMMON, ("GET", "/?key=uploads/anonymous/photo%201.jpg")),
     }
+    if args.only:
+        runs = {name: runs[name] for name in args.only.split(",")}
     for name, (env, request) in runs.items():
-        binary = os.path.join(args.target, name)
+        binary = os.path.join(args.target, name.split(" ")[0])
         starts = [first_answer_ms(binary, env, request) for _ in range(args.starts)]
         times, rss = steady(binary, env, request, args.requests)
         print(f"{name}: binary {os.path.getsize(binary):,} bytes; start to first answer, median of {args.starts}: "
               f"{statistics.median(starts):.2f} ms (p90 {statistics.quantiles(starts, n=10)[8]:.2f}); "
               f"one request over loopback, median of {args.requests}: {statistics.median(times):.3f} ms; "
               f"peak RSS {rss / 1024:.1f} MiB")
-    print(f"the store stand-in: {Store.heads} HEADs answered; one HEAD to it from Python over loopback, "
+    os.unlink(profiles.name)
+    print(f"the store stand-in: {Store.heads} HEADs and {Store.gets} ranged GETs answered; one HEAD to it from Python over loopback, "
           f"median of {args.requests}: {head_round_trip_ms(store.server_port, args.requests):.3f} ms")
     os.unlink(f.name)
 

@@ -109,6 +109,16 @@ impl KeyTemplate {
         Ok(self.fill(filename, &ext, &parts.random, &date))
     }
 
+    /// Whether `rest` (a key with its profile's prefix taken off) has the template's shape: its
+    /// literal text where the template has it, a lower-case UUID v4 for `${uuid}`, an
+    /// extension [`render`](Self::render) could give for `${ext}` (empty, or `.` and one
+    /// lower-case segment without `.`), a filename `render` would take for `${filename}`
+    /// (one segment) and `YYYY/MM/DD` for `${date}`. record-upload refuses a key of another
+    /// shape under a profile whose keys the server chooses (`KeyNotOfProfile`).
+    pub fn matches(&self, rest: &str) -> bool {
+        shaped(&self.pieces, rest)
+    }
+
     fn fill(&self, filename: &str, ext: &str, random: &[u8; 16], date: &str) -> String {
         let mut out = String::with_capacity(64);
         for piece in &self.pieces {
@@ -122,6 +132,70 @@ impl KeyTemplate {
         }
         out
     }
+}
+
+/// Whether `rest` is `pieces` filled in some way [`KeyTemplate::render`] could fill them.
+fn shaped(pieces: &[Piece], rest: &str) -> bool {
+    let Some((piece, after)) = pieces.split_first() else {
+        return rest.is_empty();
+    };
+    let fixed = |len: usize, ok: fn(&str) -> bool| {
+        rest.get(..len)
+            .is_some_and(|head| ok(head) && shaped(after, &rest[len..]))
+    };
+    match piece {
+        Piece::Literal(text) => rest
+            .strip_prefix(text.as_str())
+            .is_some_and(|tail| shaped(after, tail)),
+        Piece::Uuid => fixed(36, is_uuid_v4),
+        Piece::Date => fixed(10, is_date),
+        // Variable lengths: try every split at a character boundary, shortest first.
+        Piece::Ext | Piece::Filename => rest
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain(std::iter::once(rest.len()))
+            .any(|end| {
+                let value = &rest[..end];
+                let fits = match piece {
+                    Piece::Ext => is_extension(value),
+                    _ => check_filename(value).is_ok() && !value.is_empty(),
+                };
+                fits && shaped(after, &rest[end..])
+            }),
+    }
+}
+
+/// A lower-case RFC 9562 UUID v4, as [`uuid_v4`] writes it.
+fn is_uuid_v4(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            14 => *b == b'4',
+            19 => b"89ab".contains(b),
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(b),
+        })
+}
+
+/// `YYYY/MM/DD`.
+fn is_date(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 10
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'/',
+            _ => b.is_ascii_digit(),
+        })
+}
+
+/// What `${ext}` can be: empty, or `.` and a lower-case segment without another `.`.
+fn is_extension(text: &str) -> bool {
+    text.is_empty()
+        || text.strip_prefix('.').is_some_and(|ext| {
+            !ext.is_empty()
+                && !ext.contains('.')
+                && !ext.bytes().any(|b| b.is_ascii_uppercase())
+                && check_segment(text).is_ok()
+        })
 }
 
 /// A `filename` as one key segment.
@@ -225,6 +299,81 @@ mod tests {
         }
         assert!(render("${filename}", None).is_err());
         assert!(render("${uuid}", Some(&"a".repeat(256))).is_err());
+    }
+
+    #[test]
+    fn keys_are_told_by_the_templates_shape() {
+        let cases: &[(&str, &str, bool)] = &[
+            (
+                "${uuid}${ext}",
+                "0b5c2a8e-1f3d-4c7a-9e2b-5d6f7a8b9c0d.png",
+                true,
+            ),
+            (
+                "${uuid}${ext}",
+                "0b5c2a8e-1f3d-4c7a-9e2b-5d6f7a8b9c0d",
+                true,
+            ),
+            (
+                "${uuid}${ext}",
+                "0b5c2a8e-1f3d-4c7a-9e2b-5d6f7a8b9c0d.PNG",
+                false,
+            ),
+            (
+                "${uuid}${ext}",
+                "0b5c2a8e-1f3d-4c7a-9e2b-5d6f7a8b9c0d.tar.gz",
+                false,
+            ),
+            (
+                "${uuid}${ext}",
+                "0B5C2A8E-1F3D-4C7A-9E2B-5D6F7A8B9C0D.png",
+                false,
+            ),
+            // version 1, not 4; variant 0xxx.
+            (
+                "${uuid}${ext}",
+                "0b5c2a8e-1f3d-1c7a-9e2b-5d6f7a8b9c0d.png",
+                false,
+            ),
+            (
+                "${uuid}${ext}",
+                "0b5c2a8e-1f3d-4c7a-7e2b-5d6f7a8b9c0d.png",
+                false,
+            ),
+            ("${uuid}${ext}", "me.png", false),
+            (
+                "${uuid}${ext}",
+                "sub/0b5c2a8e-1f3d-4c7a-9e2b-5d6f7a8b9c0d.png",
+                false,
+            ),
+            ("${uuid}${ext}", "", false),
+            ("${date}/${filename}", "2026/11/22/a b.pdf", true),
+            ("${date}/${filename}", "2026/11/22/a/b.pdf", false),
+            ("${date}/${filename}", "2026-11-22/a.pdf", false),
+            ("${date}/${filename}", "2026/11/22/", false),
+            ("x${ext}", "x", true),
+            ("x${ext}", "x.jpg", true),
+            ("x${ext}", "y.jpg", false),
+        ];
+        for (template, rest, expected) in cases {
+            let template = KeyTemplate::parse(template).expect("template");
+            assert_eq!(template.matches(rest), *expected, "{rest:?}");
+        }
+    }
+
+    #[test]
+    fn every_rendered_key_has_its_templates_shape() {
+        for template in [
+            "${uuid}${ext}",
+            "${date}/${uuid}-${filename}",
+            "a${ext}${ext}",
+        ] {
+            for name in ["Photo.JPG", "a b.pdf", "README", ".bashrc", "x.y.Z"] {
+                let key = render(template, Some(name)).expect("key");
+                let parsed = KeyTemplate::parse(template).expect("template");
+                assert!(parsed.matches(&key), "{template} {key:?}");
+            }
+        }
     }
 
     #[test]

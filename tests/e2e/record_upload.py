@@ -28,6 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "standins"))
 from standin import oss as standin_oss  # noqa: E402
+import oss2  # noqa: E402
 
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 ACCESS_KEY_ID, SECRET = "LTAI-test-e2e-key", "e2e-function-secret"
@@ -161,6 +162,7 @@ def main():
                 **common, "UPLOAD_CALLBACK_URL": "", "UPLOAD_CALLBACK_SECRET": "", "UPLOAD_OVERWRITE": "false",
                 "SIGNATURE_VERSION": version, "BUCKET_ENDPOINT": f"http://127.0.0.1:{oss_port}"}))
             run_create_only(version, rules_port)
+        run_profiles(work, oss, oss_port, receiver, common, key_file, processes)
     finally:
         for process in processes:
             process.terminate()
@@ -287,6 +289,130 @@ def run_create_only(version, presign_port):
     data, content_type = multipart(form["Fields"], "x.txt", b"third")
     status, body = call("POST", form["URL"], data, {"Content-Type": content_type})
     check(f"{version} a create-only form over it is refused", status == 409, (status, body[:200]))
+
+
+PROFILES_FILE = """
+[profiles.avatar]
+prefix = "avatars/${sub}/"
+key = "${uuid}${ext}"
+methods = ["PUT", "POST", "GET"]
+content_types = ["image/png", "image/jpeg"]
+min_bytes = 1
+max_bytes = 4096
+metadata = { uploader = "${sub}" }
+detect_type = true
+on_violation = "delete"
+
+[profiles.attachment]
+prefix = "attachments/${sub}/"
+max_bytes = 8192
+on_violation = "delete"
+
+[profiles.video]
+prefix = "videos/${sub}/"
+content_types = ["video/*"]
+detect_type = true
+on_violation = "report"
+"""
+
+# A real PNG's first bytes: the signature and an IHDR chunk.
+PNG = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89"
+HTML = b"<!DOCTYPE html><html><script>alert(document.cookie)</script></html>"
+
+
+def run_profiles(work, oss, oss_port, receiver, common, key_file, processes):
+    """PROFILES_FILE: record-upload checks each upload against its profile, from callbacks (a
+    presigned PUT) and from OSS events (objects put with the bucket's keys, as issue-token's
+    credentials put them, with no presigned rule)."""
+    file = os.path.join(work, "profiles.toml")
+    with open(file, "w") as f:
+        f.write(PROFILES_FILE)
+    store = {"BUCKET_ENDPOINT": f"http://127.0.0.1:{oss_port}", "PROFILES_FILE": file}
+    record_port, events_port, presign_port = free_port(), free_port(), free_port()
+    processes.append(start("record-upload", record_port, {
+        **common, **store, "OSS_CALLBACK_PUBLIC_KEY_FILE": key_file,
+        "UPLOAD_CALLBACK_URL": f"http://127.0.0.1:{record_port}/oss/callback?stage=e2e",
+        "UPLOAD_WEBHOOK_URL": receiver.url, "UPLOAD_WEBHOOK_SECRET": WEBHOOK_SECRET}))
+    processes.append(start("record-upload", events_port, {
+        **common, **store, "RECORD_UPLOAD_MODE": "oss-events", "FC_FUNCTION_NAME": "record-upload-events",
+        "FC_REGION": REGION, "UPLOAD_WEBHOOK_URL": receiver.url, "UPLOAD_WEBHOOK_SECRET": WEBHOOK_SECRET}))
+    processes.append(start("presign-url", presign_port, {
+        **common, **store, "SIGNATURE_VERSION": "v4",
+        "UPLOAD_CALLBACK_URL": f"http://127.0.0.1:{record_port}/oss/callback?stage=e2e"}))
+    stored = lambda key: os.path.exists(os.path.join(oss.root, BUCKET, key))  # noqa: E731
+    before = len(receiver.deliveries)
+
+    # Callbacks: a presigned avatar PUT (the server chose the key, the metadata is signed in).
+    def avatar_put(body):
+        answer = presign(presign_port, {"profile": "avatar", "filename": "me.png", "method": "PUT",
+                                        "contentType": "image/png"})
+        status, out = call("PUT", answer["URL"], body, answer["Headers"])
+        return answer["Key"], status, out
+
+    key, status, out = avatar_put(PNG + b"\0" * 100)
+    relayed = json.loads(out) if status == 200 else {}
+    check("profiles: a good avatar's callback is answered with its profile",
+          status == 200 and relayed.get("Profile") == "avatar" and relayed.get("Key") == key, (status, out[:300]))
+    check("profiles: the good avatar stays", stored(key), key)
+    page, status, out = avatar_put(HTML)
+    check("profiles: HTML sent as image/png is rejected, and OSS tells the uploader why",
+          status == 203 and b"422" in out and b"UploadRejected.ContentNotOfType" in out, (status, out[:300]))
+    check("profiles: the HTML avatar is deleted from the store", not stored(page), page)
+
+    # OSS events: objects put straight into the bucket with its keys (oss2), then the events a
+    # Function Compute OSS trigger would deliver.
+    auth = oss2.Auth(ACCESS_KEY_ID, SECRET)
+    bucket = oss2.Bucket(auth, f"http://127.0.0.1:{oss_port}", BUCKET, is_path_style=True)
+    meta = {"Content-Type": "image/png", "x-oss-meta-uploader": "anonymous"}
+    puts = {
+        "avatars/anonymous/0b5c2a8e-1f3d-4c7a-9e2b-5d6f7a8b9c0d.png": (PNG + b"\0" * 5000, meta),
+        "avatars/anonymous/1c6d3b9f-2a4e-4d8b-8f3c-6e7a8b9c0d1e.png": (HTML, meta),
+        "videos/anonymous/clip.mp4": (b"not a video at all", {"Content-Type": "video/mp4"}),
+        "avatars/anonymous/2d7e4c0a-3b5f-4e9c-a04d-7f8b9c0d1e2f.jpg": (PNG + b"\0" * 10, meta),
+    }
+    events = []
+    for name, (body, headers) in puts.items():
+        result = bucket.put_object(name, body, headers=headers)
+        events.append({"eventName": "ObjectCreated:PutObject", "eventSource": "acs:oss",
+                       "eventTime": "2026-12-07T08:00:00.000Z", "region": REGION,
+                       "oss": {"bucket": {"name": BUCKET, "arn": f"acs:oss:{REGION}:1:{BUCKET}"},
+                               "object": {"key": name, "size": len(body), "eTag": result.etag.strip('"'),
+                                          "deltaSize": len(body)}}})
+    invoke = json.dumps({"events": events}).encode()
+    status, out = call("POST", f"http://127.0.0.1:{events_port}/invoke", invoke,
+                       {"x-fc-control-path": "/invoke", "Content-Type": "application/json"})
+    answer = json.loads(out) if out.startswith(b"{") else {}
+    check("profiles: the OSS events are answered", status == 200 and answer.get("Recorded") == 1
+          and answer.get("Rejected") == 3, (status, out[:300]))
+    told = {m["data"]["key"]: (h.get("webhook-id"), m) for h, m in receiver.deliveries[before:]}
+    expected = [
+        ("avatars/anonymous/0b5c2a8e-1f3d-4c7a-9e2b-5d6f7a8b9c0d.png", "avatar", "TooLarge", "deleted"),
+        ("avatars/anonymous/1c6d3b9f-2a4e-4d8b-8f3c-6e7a8b9c0d1e.png", "avatar", "ContentNotOfType", "deleted"),
+        ("videos/anonymous/clip.mp4", "video", "ContentNotOfType", "reported"),
+        (page, "avatar", "ContentNotOfType", "deleted"),
+    ]
+    for name, profile, reason, action in expected:
+        data = told.get(name, (None, {}))[1].get("data", {})
+        check(f"profiles: {name} is reported as {reason}, {action}",
+              told.get(name, (None, {}))[1].get("type") == "upload.rejected" and data.get("profile") == profile
+              and data.get("reason") == reason and data.get("action") == action
+              and isinstance(data.get("size"), int) and data.get("etag"), told.get(name))
+        check(f"profiles: {name} {'stays' if action == 'reported' else 'is gone'}",
+              stored(name) == (action == "reported"), name)
+    for name in (key, "avatars/anonymous/2d7e4c0a-3b5f-4e9c-a04d-7f8b9c0d1e2f.jpg"):
+        message = told.get(name, (None, {}))[1]
+        check(f"profiles: {name} is recorded with its profile",
+              message.get("type") == "upload.completed" and message["data"].get("profile") == "avatar", message)
+    # The same events again: the deleted objects are gone and are not told twice; the video is
+    # told under the same id, which the app de-duplicates.
+    before_again = len(receiver.deliveries)
+    status, out = call("POST", f"http://127.0.0.1:{events_port}/invoke", invoke,
+                       {"x-fc-control-path": "/invoke", "Content-Type": "application/json"})
+    again = {m["data"]["key"]: h.get("webhook-id") for h, m in receiver.deliveries[before_again:]}
+    check("profiles: replayed events tell the kept objects under the same ids",
+          status == 200 and set(again) == {"videos/anonymous/clip.mp4",
+                                           "avatars/anonymous/2d7e4c0a-3b5f-4e9c-a04d-7f8b9c0d1e2f.jpg"}
+          and again["videos/anonymous/clip.mp4"] == told["videos/anonymous/clip.mp4"][0], (status, again))
 
 
 if __name__ == "__main__":

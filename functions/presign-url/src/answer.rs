@@ -13,7 +13,7 @@ use stsvend::format_iso8601;
 pub(crate) struct Expiry {
     /// Seconds from now.
     pub(crate) expires_in: u64,
-    /// `PRESIGN_MAX_EXPIRES_SECONDS` or `CredentialExpiration`.
+    /// `PRESIGN_MAX_EXPIRES_SECONDS`, `profile.expires` or `CredentialExpiration`.
     pub(crate) capped_by: Option<&'static str>,
 }
 

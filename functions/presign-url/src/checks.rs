@@ -200,12 +200,12 @@ fn media_type_allowed(content_type: &str, allowed: &[String]) -> bool {
         .any(|entry| *entry == media || entry.strip_suffix("/*") == Some(kind))
 }
 
-/// The URL's lifetime: `expires` (default 900 s), capped by `PRESIGN_MAX_EXPIRES_SECONDS`
-/// and by what is left of the signing credential's life. A cap on an explicit `expires` is
-/// reported by name.
+/// The URL's lifetime: `expires` (default 900 s), capped by `max` (`PRESIGN_MAX_EXPIRES_SECONDS`,
+/// or the profile's `expires`, which `max_by` names) and by what is left of the signing
+/// credential's life. A cap on an explicit `expires` is reported by name.
 pub(crate) fn expiry(
     ask: &Ask,
-    max: u64,
+    (max, max_by): (u64, &'static str),
     credential: &Credential,
     now: SystemTime,
 ) -> Result<Expiry, ApiError> {
@@ -213,7 +213,7 @@ pub(crate) fn expiry(
     let mut capped_by = None;
     if expires_in > max {
         expires_in = max;
-        capped_by = Some("PRESIGN_MAX_EXPIRES_SECONDS");
+        capped_by = Some(max_by);
     }
     if let Some(expiration) = credential.expiration {
         let left = expiration.duration_since(now).map_or(0, |d| d.as_secs());

@@ -158,7 +158,12 @@ async fn presign(
     upload::check(&ask, settings)?;
     let stamped = upload::stamped(&ask, settings.scheme, &settings.rules, &caller)?;
     let credential = state.credential(profile, &caller, &prefix, now).await?;
-    let expiry = checks::expiry(&ask, settings.max_expires_seconds, &credential, now)?;
+    let expiry = checks::expiry(
+        &ask,
+        (settings.max_expires_seconds, settings.max_expires_by),
+        &credential,
+        now,
+    )?;
     let job = Job {
         ask: &ask,
         profile,
@@ -350,7 +355,12 @@ async fn list(
     let settings = &profile.settings;
     listing::check(listing, prefix, settings, confined_by_policy)?;
     let credential = state.credential(profile, caller, prefix, now).await?;
-    let expiry = checks::expiry(ask, settings.max_expires_seconds, &credential, now)?;
+    let expiry = checks::expiry(
+        ask,
+        (settings.max_expires_seconds, settings.max_expires_by),
+        &credential,
+        now,
+    )?;
     let expires_in = Duration::from_secs(expiry.expires_in);
     let params = listing.params(prefix);
     let presigned = state.presigner.list(&credential, &params, now, expires_in);

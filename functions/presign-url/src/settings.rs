@@ -32,6 +32,9 @@ pub(crate) struct PresignSettings {
     pub(crate) scheme: Scheme,
     /// `PRESIGN_MAX_EXPIRES_SECONDS`.
     pub(crate) max_expires_seconds: u64,
+    /// What set [`Self::max_expires_seconds`], as `ExpiresCappedBy` names it:
+    /// `PRESIGN_MAX_EXPIRES_SECONDS`, or `profile.expires` when the profile's `expires` did.
+    pub(crate) max_expires_by: &'static str,
     /// `PRESIGN_METHODS`.
     pub(crate) methods: PresignMethods,
     /// `UPLOAD_MAX_BYTES` (a profile's `max_bytes`): the `content-length-range` maximum of
@@ -48,6 +51,9 @@ pub(crate) struct PresignSettings {
     /// The upload rules signed into every upload (`UPLOAD_OVERWRITE`, `UPLOAD_METADATA`, ...).
     pub(crate) rules: UploadRules,
 }
+
+/// `ExpiresCappedBy` when a profile's `expires` capped the URL's life.
+pub(crate) const PROFILE_EXPIRES: &str = "profile.expires";
 
 impl PresignSettings {
     /// Reads presign-url's variables as `config` found them at cold start.
@@ -66,6 +72,7 @@ impl PresignSettings {
                 1..=oss::V4_MAX_EXPIRES_SECONDS,
                 "a whole number of seconds from 1 to 604800 (7 days)",
             )?,
+            max_expires_by: "PRESIGN_MAX_EXPIRES_SECONDS",
             methods: PresignMethods::parse(
                 &env.text("PRESIGN_METHODS")
                     .unwrap_or_else(|| DEFAULT_PRESIGN_METHODS.to_owned()),
@@ -112,7 +119,10 @@ impl PresignSettings {
             let reason = format!("it is over the largest upload, {}", out.upload_max_bytes);
             return Err(bad("min_bytes", config("min_bytes", reason)));
         }
-        out.max_expires_seconds = profile.expires.unwrap_or(out.max_expires_seconds);
+        if let Some(expires) = profile.expires {
+            out.max_expires_seconds = expires;
+            out.max_expires_by = PROFILE_EXPIRES;
+        }
         let rules = &mut out.rules;
         rules.overwrite = profile.overwrite.unwrap_or(rules.overwrite);
         if let Some(metadata) = &profile.metadata {

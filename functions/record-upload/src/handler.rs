@@ -18,16 +18,18 @@ use serde_json::{Value, json};
 use stsvend::{Clock, Error, HttpSender, Provider, sign::aliyun::callback as oss_callback};
 use stsvend_host::{
     EventAnswer,
-    config::{CallbackSettings, Config},
+    config::{CallbackSettings, Config, OnViolation},
     log::escaped,
     response::{self, ApiError},
 };
 use tracing::{info, warn};
 
 use crate::callback;
+use crate::enforce::{self, Action, Enforcer, ProfileRejection, Verdict};
 use crate::events::{OssEvents, S3Event, Uploads};
 use crate::keys::{self, CallbackKeys};
-use crate::record::{Judged, Record};
+use crate::record::{Judged, Record, Upload};
+use crate::rules::ProfileRules;
 use crate::settings::{RecordMode, RecordSettings};
 use crate::store::{self, ObjectFacts, Seen, Store};
 use crate::webhook::{self, Webhook};
@@ -53,6 +55,8 @@ pub struct AppState {
     keys: CallbackKeys,
     store: Store,
     webhook: Option<Webhook>,
+    /// Every profile's rules, with `PROFILES_FILE`; `None`: nothing is checked.
+    enforcer: Option<Enforcer>,
 }
 
 impl AppState {
@@ -82,6 +86,7 @@ impl AppState {
             .webhook
             .clone()
             .map(|webhook| Webhook::new(webhook, sender));
+        let enforcer = Enforcer::new(&config.profiles);
         Ok(Self {
             config,
             settings,
@@ -89,6 +94,7 @@ impl AppState {
             keys,
             store,
             webhook,
+            enforcer,
         })
     }
 }
@@ -130,6 +136,137 @@ struct Told {
     rejected: usize,
 }
 
+impl Told {
+    fn add(&mut self, other: Told) {
+        self.recorded += other.recorded;
+        self.rejected += other.rejected;
+    }
+}
+
+/// An upload under no profile's prefix, as a record naming nobody (for `NoProfile`).
+fn unattributed(upload: Upload) -> Record {
+    Record {
+        etag: crate::record::normalized_etag(&upload.etag),
+        bucket: upload.bucket,
+        key: upload.key,
+        size: upload.size,
+        content_type: upload.content_type,
+        uploader: BTreeMap::new(),
+        source: upload.source,
+        time: upload.time,
+        image: upload.image,
+        profile: None,
+    }
+}
+
+/// One upload of a bucket event, in a `PROFILES_FILE` deployment: the store's facts on the
+/// object the event reported (same ETag), checked against the profile whose prefix holds the
+/// key, then recorded, or reported and (`on_violation = "delete"`) deleted. The app is told
+/// before the object is deleted, so that a delivery that fails leaves the object for the
+/// event's retry to find (one `webhook-id`: the app de-duplicates). An object that changed or
+/// went since the event is not checked here: its newer state has its own event. A store that
+/// cannot be asked fails the invocation, so that the platform delivers the event again.
+async fn checked_event(
+    state: &AppState,
+    enforcer: &Enforcer,
+    mut record: Record,
+    now: SystemTime,
+) -> Result<Told, String> {
+    let facts = match state
+        .store
+        .head(&record.key, now, store::HEAD_DEADLINE)
+        .await?
+    {
+        Seen::Object(facts) if facts.etag == record.etag => facts,
+        _ => {
+            info!(
+                key = %escaped(&record.key),
+                "the object changed or went after the event; its current state, if any, is checked by its own event"
+            );
+            return Ok(Told::default());
+        }
+    };
+    record.size = facts.size;
+    record.content_type.clone_from(&facts.content_type);
+    let Some(rules) = enforcer.holding(&record.key) else {
+        record.uploader.clear();
+        let rejection =
+            ProfileRejection::new(&record, None, enforce::no_profile(), None, Action::Reported);
+        tell_rejected(state, &record.key, &rejection, now, webhook::DEADLINE).await?;
+        return Ok(Told {
+            recorded: 0,
+            rejected: 1,
+        });
+    };
+    let within = store::HEAD_DEADLINE;
+    match enforce::judge(&state.store, rules, &record, facts, now, within).await? {
+        Verdict::Changed => Ok(Told::default()),
+        Verdict::Good => {
+            record.profile = Some(rules.name.clone());
+            record.log();
+            if let Some(webhook) = &state.webhook {
+                webhook.deliver(&record, now, webhook::DEADLINE).await?;
+            }
+            Ok(Told {
+                recorded: 1,
+                rejected: 0,
+            })
+        }
+        Verdict::Broke(violation, found) => {
+            reject(state, rules, &record, violation, found, now, None).await?;
+            Ok(Told {
+                recorded: 0,
+                rejected: 1,
+            })
+        }
+    }
+}
+
+/// An upload that broke `rules`: the app told (`upload.rejected`), then the object deleted
+/// when the profile says so; the rejection as told. `deadline` bounds a callback's calls.
+async fn reject(
+    state: &AppState,
+    rules: &ProfileRules,
+    record: &Record,
+    violation: crate::rules::Violation,
+    found: Option<&'static str>,
+    now: SystemTime,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<ProfileRejection, String> {
+    let action = match rules.on_violation {
+        OnViolation::Delete => Action::Deleted,
+        OnViolation::Report => Action::Reported,
+    };
+    let rejection = ProfileRejection::new(record, Some(&rules.name), violation, found, action);
+    let left = |cap| deadline.map_or(cap, |d| within(d, cap));
+    tell_rejected(state, &record.key, &rejection, now, left(webhook::DEADLINE)).await?;
+    enforce::act(
+        &state.store,
+        rules.on_violation,
+        &record.key,
+        &record.etag,
+        now,
+        left(store::HEAD_DEADLINE),
+    )
+    .await?;
+    Ok(rejection)
+}
+
+/// Logs `rejection` and delivers it when there is a webhook.
+async fn tell_rejected(
+    state: &AppState,
+    key: &str,
+    rejection: &ProfileRejection,
+    now: SystemTime,
+    within: Duration,
+) -> Result<(), String> {
+    rejection.log(key);
+    match &state.webhook {
+        Some(webhook) => webhook.reject_profile(rejection, now, within).await,
+        None => Ok(()),
+    }
+}
+
 /// Judges, logs and delivers each upload of a bucket event; what was told, or the first
 /// delivery failure.
 async fn record_all(state: &AppState, uploads: Uploads) -> Result<Told, String> {
@@ -141,8 +278,18 @@ async fn record_all(state: &AppState, uploads: Uploads) -> Result<Told, String> 
             continue;
         }
         let prefix = state.config.profiles.prefix_holding(&upload.key);
+        let nobody = state.enforcer.as_ref().map(|_| upload.clone());
         match upload.judge(prefix.unwrap_or(&state.config.scope.object_prefix)) {
-            Judged::Unattributed => {}
+            Judged::Unattributed => {
+                if let (Some(enforcer), Some(upload)) = (&state.enforcer, nobody) {
+                    let record = unattributed(upload);
+                    told.add(checked_event(state, enforcer, record, now).await?);
+                }
+            }
+            Judged::Attributed(record) if state.enforcer.is_some() => {
+                let enforcer = state.enforcer.as_ref().expect("checked");
+                told.add(checked_event(state, enforcer, record, now).await?);
+            }
             Judged::Rejected(rejection) => {
                 if let Some(webhook) = &state.webhook {
                     webhook.reject(&rejection, now).await?;
@@ -250,6 +397,9 @@ struct CallbackAnswer<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     content_type: Option<&'a str>,
     uploader: &'a BTreeMap<String, String>,
+    /// The profile whose rules the upload holds to (`PROFILES_FILE` deployments).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     app: Option<Value>,
 }
@@ -285,6 +435,7 @@ async fn oss_callback(
         size: upload.size,
         etag: crate::record::normalized_etag(&upload.etag),
         content_type: upload.content_type.clone(),
+        metadata: BTreeMap::new(),
     };
     let prefix = state.config.profiles.prefix_holding(&upload.key);
     let mut record = match upload.judge(prefix.unwrap_or(&state.config.scope.object_prefix)) {
@@ -310,8 +461,12 @@ async fn oss_callback(
     verify_signature(state, signature, body, settings, deadline).await?;
     let facts = confirmed(state, &record.key, &claimed, now, deadline).await?;
     record.size = facts.size;
-    record.etag = facts.etag;
-    record.content_type = facts.content_type;
+    record.etag.clone_from(&facts.etag);
+    record.content_type.clone_from(&facts.content_type);
+    if let Some(enforcer) = &state.enforcer {
+        record.profile =
+            Some(checked_callback(state, enforcer, &record, facts, now, deadline).await?);
+    }
     record.log();
     let app = deliver(state, &record, now, within(deadline, webhook::DEADLINE)).await?;
     let answer = CallbackAnswer {
@@ -322,10 +477,85 @@ async fn oss_callback(
         etag: &record.etag,
         content_type: record.content_type.as_deref(),
         uploader: &record.uploader,
+        profile: record.profile.as_deref(),
         app,
     };
     let who = record.uploader.get("sub").cloned().unwrap_or_default();
     Ok((response::json(StatusCode::OK, &answer), who))
+}
+
+/// A callback's upload in a `PROFILES_FILE` deployment, its facts the store's: the name of
+/// the profile whose rules it holds to, or the answer OSS relays to the uploader (as
+/// `CallbackFailed`, HTTP 203, with the answer's first line): 422
+/// `UploadRejected.<reason>` once the app was told and the object deleted or left as the
+/// profile says; 409 `CallbackMismatch` when the object changed while it was checked.
+async fn checked_callback(
+    state: &AppState,
+    enforcer: &Enforcer,
+    record: &Record,
+    facts: ObjectFacts,
+    now: SystemTime,
+    deadline: tokio::time::Instant,
+) -> Result<String, ApiError> {
+    let failed = |cause: String| ApiError {
+        cause: Some(cause),
+        ..ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "ObjectCheckFailed",
+            "the upload could not be checked against its profile; it is not recorded now",
+        )
+    };
+    let Some(rules) = enforcer.holding(&record.key) else {
+        // A tag is only made under a profile's prefix: only a file changed since can say so.
+        let rejection =
+            ProfileRejection::new(record, None, enforce::no_profile(), None, Action::Reported);
+        tell_rejected(
+            state,
+            &record.key,
+            &rejection,
+            now,
+            within(deadline, webhook::DEADLINE),
+        )
+        .await
+        .map_err(failed)?;
+        return Err(rejected_answer(&rejection));
+    };
+    let limit = within(deadline, store::HEAD_DEADLINE);
+    match enforce::judge(&state.store, rules, record, facts, now, limit)
+        .await
+        .map_err(failed)?
+    {
+        Verdict::Good => Ok(rules.name.clone()),
+        Verdict::Changed => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "CallbackMismatch",
+            "the object changed while it was checked; nothing is recorded",
+        )),
+        Verdict::Broke(violation, found) => {
+            let rejection = reject(state, rules, record, violation, found, now, Some(deadline))
+                .await
+                .map_err(failed)?;
+            Err(rejected_answer(&rejection))
+        }
+    }
+}
+
+/// The answer for a rejected upload: 422, `UploadRejected.<reason>` (first on the line OSS
+/// quotes to the uploader), and what was done, in words.
+fn rejected_answer(rejection: &ProfileRejection) -> ApiError {
+    let done = match rejection.action {
+        Action::Deleted => "it was deleted",
+        Action::Reported => "it was kept and reported",
+    };
+    let profile = rejection.profile.as_deref().unwrap_or("none");
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        rejection.reason.code(),
+        format!(
+            "the upload breaks profile {profile}'s rules: {}; {done}",
+            rejection.detail
+        ),
+    )
 }
 
 /// The store's facts on `key`, when they are what the callback claims: 404 `ObjectNotFound`

@@ -20,10 +20,13 @@
 #![cfg_attr(test, allow(clippy::too_many_lines))]
 
 mod callback;
+mod detect;
+mod enforce;
 mod events;
 mod handler;
 mod keys;
 mod record;
+mod rules;
 mod settings;
 mod store;
 mod webhook;

@@ -73,6 +73,10 @@ pub struct Record {
     /// Width, height and format of an image, when OSS gives them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<Image>,
+    /// The profile whose rules the upload was checked against and holds (`PROFILES_FILE`
+    /// deployments only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 /// An object the bucket holds that no caller can have uploaded through stsvend: its key breaks
@@ -170,6 +174,7 @@ impl Upload {
             source: self.source,
             time: self.time,
             image: self.image,
+            profile: None,
         })
     }
 }
@@ -185,6 +190,7 @@ impl Record {
             content_type = %escaped(self.content_type.as_deref().unwrap_or("")),
             uploader = ?self.uploader,
             source = self.source.name(),
+            profile = self.profile.as_deref().unwrap_or(""),
             webhook_id = %webhook_id(self),
             "upload recorded"
         );
@@ -229,7 +235,7 @@ pub fn rejection_id(rejection: &Rejection) -> String {
     message_id("rejected", &identity)
 }
 
-fn message_id(kind: &str, identity: &str) -> String {
+pub(crate) fn message_id(kind: &str, identity: &str) -> String {
     let hash = hex_lower(digest::digest(&digest::SHA256, identity.as_bytes()).as_ref());
     format!("{kind}_{}", &hash[..32])
 }

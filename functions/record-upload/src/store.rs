@@ -6,17 +6,19 @@
 //! body of their choosing, and a tag binds only bucket, key (or prefix) and expiry. So the
 //! size, ETag and type a record gives are the store's, read here, never the callback's.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use lambda_http::http::{HeaderMap, Method, header};
+use lambda_http::http::{HeaderMap, HeaderName, Method, header};
 use stsvend::{
-    CredentialProvider, HttpSender, Provider, SignedRequest,
+    CredentialProvider, HttpReply, HttpSender, Provider, SignedRequest,
     sign::ObjectRequest,
     sign::{Presigner, Scheme},
 };
 use stsvend_host::Config;
 
+use crate::detect::SNIFF_BYTES;
 use crate::record::normalized_etag;
 
 /// How long one `HEAD` may take: OSS waits 5 s for the callback's answer, and the webhook
@@ -35,6 +37,18 @@ pub(crate) struct ObjectFacts {
     pub(crate) etag: String,
     /// `Content-Type`, when the store gives one.
     pub(crate) content_type: Option<String>,
+    /// User metadata (`x-oss-meta-*` or `x-amz-meta-*`), by lower-case name without the
+    /// prefix; values as the store gives them.
+    pub(crate) metadata: BTreeMap<String, String>,
+}
+
+/// What a read of the object's first bytes, or its deletion, found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Bound<T> {
+    /// Done on the object with the ETag given.
+    Done(T),
+    /// The object has another ETag now, or is gone: it was not read (or not deleted).
+    Changed,
 }
 
 /// What a `HEAD` found.
@@ -48,6 +62,7 @@ pub(crate) enum Seen {
 
 /// The bucket, and what signs and sends requests to it.
 pub(crate) struct Store {
+    provider: Provider,
     presigner: Presigner,
     credentials: Arc<CredentialProvider>,
     sender: Arc<dyn HttpSender>,
@@ -62,6 +77,7 @@ impl Store {
             Provider::Aws => Scheme::S3,
         };
         Self {
+            provider: config.provider,
             presigner: Presigner::new(
                 scheme,
                 config.bucket_endpoint.clone(),
@@ -83,8 +99,102 @@ impl Store {
         now: SystemTime,
         within: Duration,
     ) -> Result<Seen, String> {
+        let reply = self
+            .within(within, self.send(Method::HEAD, key, Vec::new(), now))
+            .await?;
+        match reply.status {
+            200 => facts(&reply.headers, self.metadata_prefix()).map(Seen::Object),
+            404 => Ok(Seen::Missing),
+            status => Err(format!("the store answered HEAD with HTTP {status}")),
+        }
+    }
+
+    /// The first [`SNIFF_BYTES`] of `key` while its ETag is `etag`: a signed `GET` with
+    /// `Range: bytes=0-8191` and `If-Match`, whose answer must carry `etag` too (a store that
+    /// ignores `If-Match` is caught there). An object with another ETag, or gone, is
+    /// [`Bound::Changed`].
+    pub(crate) async fn first_bytes(
+        &self,
+        key: &str,
+        etag: &str,
+        now: SystemTime,
+        within: Duration,
+    ) -> Result<Bound<Vec<u8>>, String> {
+        let headers = vec![
+            (header::RANGE, format!("bytes=0-{}", SNIFF_BYTES - 1)),
+            (header::IF_MATCH, self.quoted(etag)),
+        ];
+        let reply = self
+            .within(within, self.send(Method::GET, key, headers, now))
+            .await?;
+        match reply.status {
+            200 | 206 => {
+                let served = reply
+                    .headers
+                    .get(header::ETAG)
+                    .and_then(|v| v.to_str().ok())
+                    .map(normalized_etag);
+                if served.as_deref() != Some(etag) {
+                    return Ok(Bound::Changed);
+                }
+                let mut body = reply.body;
+                body.truncate(usize::try_from(SNIFF_BYTES).unwrap_or(usize::MAX));
+                Ok(Bound::Done(body))
+            }
+            404 | 412 => Ok(Bound::Changed),
+            status => Err(format!("the store answered GET with HTTP {status}")),
+        }
+    }
+
+    /// Deletes `key`, signed `DELETE`. On S3, only while its ETag is `etag` (`If-Match`; 412
+    /// is [`Bound::Changed`]); OSS's `DeleteObject` takes no condition, so there the object
+    /// under the key is deleted whatever it holds now. An object already gone is deleted.
+    pub(crate) async fn delete(
+        &self,
+        key: &str,
+        etag: &str,
+        now: SystemTime,
+        within: Duration,
+    ) -> Result<Bound<()>, String> {
+        let headers = match self.provider {
+            Provider::Aws => vec![(header::IF_MATCH, self.quoted(etag))],
+            Provider::Aliyun => Vec::new(),
+        };
+        let reply = self
+            .within(within, self.send(Method::DELETE, key, headers, now))
+            .await?;
+        match reply.status {
+            200 | 204 | 404 => Ok(Bound::Done(())),
+            412 => Ok(Bound::Changed),
+            status => Err(format!("the store answered DELETE with HTTP {status}")),
+        }
+    }
+
+    /// `etag` (kept lower case) as the store wrote it, quoted: OSS writes upper-case hex,
+    /// S3 lower case, and `If-Match` compares them byte for byte.
+    fn quoted(&self, etag: &str) -> String {
+        match self.provider {
+            Provider::Aliyun => format!("\"{}\"", etag.to_ascii_uppercase()),
+            Provider::Aws => format!("\"{etag}\""),
+        }
+    }
+
+    /// `x-oss-meta-` or `x-amz-meta-`.
+    fn metadata_prefix(&self) -> &'static str {
+        match self.provider {
+            Provider::Aliyun => "x-oss-meta-",
+            Provider::Aws => "x-amz-meta-",
+        }
+    }
+
+    /// `request`, given at most `within` (capped at [`HEAD_DEADLINE`]).
+    async fn within<T>(
+        &self,
+        within: Duration,
+        request: impl Future<Output = Result<T, String>>,
+    ) -> Result<T, String> {
         let within = within.min(HEAD_DEADLINE);
-        tokio::time::timeout(within, self.head_now(key, now))
+        tokio::time::timeout(within, request)
             .await
             .unwrap_or_else(|_| {
                 Err(format!(
@@ -94,14 +204,22 @@ impl Store {
             })
     }
 
-    async fn head_now(&self, key: &str, now: SystemTime) -> Result<Seen, String> {
+    /// `method` on `key`, presigned with the function's own credential (the URL signs no
+    /// header, so `Range` and `If-Match` travel beside it) and sent through the one transport.
+    async fn send(
+        &self,
+        method: Method,
+        key: &str,
+        headers: Vec<(HeaderName, String)>,
+        now: SystemTime,
+    ) -> Result<HttpReply, String> {
         let credential = self
             .credentials
             .credential(&self.sender, now)
             .await
             .map_err(|e| format!("no credential to ask the store with: {e}"))?;
         let request = ObjectRequest {
-            method: "HEAD",
+            method: method.as_str(),
             bucket: self.presigner.bucket(),
             key,
             query: &[],
@@ -112,26 +230,21 @@ impl Store {
             .url(&credential, request, now, URL_LIFETIME)
             .url;
         let request = SignedRequest {
-            method: Method::HEAD,
+            method,
             url,
-            headers: Vec::new(),
+            headers,
             body: Vec::new(),
         };
-        let reply = self
-            .sender
+        self.sender
             .send(request)
             .await
-            .map_err(|_| "the store could not be reached".to_owned())?;
-        match reply.status {
-            200 => facts(&reply.headers).map(Seen::Object),
-            404 => Ok(Seen::Missing),
-            status => Err(format!("the store answered HEAD with HTTP {status}")),
-        }
+            .map_err(|_| "the store could not be reached".to_owned())
     }
 }
 
-/// The size, ETag and type in a `HEAD` answer's headers.
-fn facts(headers: &HeaderMap) -> Result<ObjectFacts, String> {
+/// The size, ETag, type and user metadata (headers named `metadata_prefix`…) in a `HEAD`
+/// answer's headers.
+fn facts(headers: &HeaderMap, metadata_prefix: &str) -> Result<ObjectFacts, String> {
     let text = |name: header::HeaderName| {
         headers
             .get(name)
@@ -143,10 +256,18 @@ fn facts(headers: &HeaderMap) -> Result<ObjectFacts, String> {
         .and_then(|v| v.parse::<u64>().ok())
         .ok_or("the store's HEAD answer has no Content-Length")?;
     let etag = text(header::ETAG).ok_or("the store's HEAD answer has no ETag")?;
+    let metadata = headers
+        .iter()
+        .filter_map(|(name, value)| {
+            let name = name.as_str().strip_prefix(metadata_prefix)?;
+            Some((name.to_owned(), value.to_str().ok()?.trim().to_owned()))
+        })
+        .collect();
     Ok(ObjectFacts {
         size,
         etag: normalized_etag(etag),
         content_type: text(header::CONTENT_TYPE).map(str::to_owned),
+        metadata,
     })
 }
 
@@ -170,25 +291,32 @@ mod tests {
 
     #[test]
     fn a_head_answer_gives_size_etag_and_type() {
-        let got = facts(&headers(&[
-            ("content-length", "50052"),
-            ("etag", "\"5B3B2C0E8E7E4B6F8A1D2C3B4A596877\""),
-            ("content-type", "text/html"),
-        ]));
+        let got = facts(
+            &headers(&[
+                ("content-length", "50052"),
+                ("etag", "\"5B3B2C0E8E7E4B6F8A1D2C3B4A596877\""),
+                ("content-type", "text/html"),
+                ("x-amz-meta-uploader", "alice"),
+                ("x-oss-meta-kind", "avatar"),
+            ]),
+            "x-amz-meta-",
+        );
         assert_eq!(
             got,
             Ok(ObjectFacts {
                 size: 50052,
                 etag: "5b3b2c0e8e7e4b6f8a1d2c3b4a596877".to_owned(),
                 content_type: Some("text/html".to_owned()),
+                metadata: BTreeMap::from([("uploader".to_owned(), "alice".to_owned())]),
             })
         );
     }
 
     #[test]
     fn an_answer_without_size_or_etag_is_no_answer() {
-        assert!(facts(&headers(&[("etag", "\"a\"")])).is_err());
-        assert!(facts(&headers(&[("content-length", "1")])).is_err());
-        assert!(facts(&headers(&[("content-length", "-1"), ("etag", "\"a\"")])).is_err());
+        let m = "x-oss-meta-";
+        assert!(facts(&headers(&[("etag", "\"a\"")]), m).is_err());
+        assert!(facts(&headers(&[("content-length", "1")]), m).is_err());
+        assert!(facts(&headers(&[("content-length", "-1"), ("etag", "\"a\"")]), m).is_err());
     }
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use stsvend::{HttpSender, SignedRequest, format_iso8601, unix_seconds};
 
+use crate::enforce::ProfileRejection;
 use crate::record::{Record, Rejection, rejection_id, webhook_id};
 use crate::settings::WebhookSettings;
 
@@ -55,6 +56,18 @@ impl Webhook {
         )
         .await
         .map(|_| ())
+    }
+
+    /// Tells the app of an upload that broke its profile's rules (`upload.rejected`).
+    pub(crate) async fn reject_profile(
+        &self,
+        rejection: &ProfileRejection,
+        now: SystemTime,
+        within: Duration,
+    ) -> Result<(), String> {
+        self.send("upload.rejected", rejection.id(), rejection, now, within)
+            .await
+            .map(|_| ())
     }
 
     /// `{"type","timestamp","data"}`, signed per Standard Webhooks with `id`, answered

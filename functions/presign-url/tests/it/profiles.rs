@@ -428,6 +428,28 @@ fn without_a_default_profile_a_request_must_name_one() {
 }
 
 #[test]
+fn a_cap_set_by_a_profiles_expires_is_named_as_the_profiles() {
+    let file = profiles::write(tmp(), "expires-cap", PROFILES);
+    let function = start("v4", &file);
+    // avatar: expires = 600 in the file; attachment: PRESIGN_MAX_EXPIRES_SECONDS (3600).
+    let (status, answer) = ask(
+        &function,
+        &json!({"profile": "avatar", "filename": "me.png", "method": "POST", "contentType": "image/png", "expires": 5000}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["ExpiresIn"], 600);
+    assert_eq!(answer["ExpiresCappedBy"], "profile.expires");
+    let (status, answer) = ask(
+        &function,
+        &json!({"key": "attachments/anonymous/a.pdf", "method": "GET", "expires": 5000}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["ExpiresIn"], 3600);
+    assert_eq!(answer["ExpiresCappedBy"], "PRESIGN_MAX_EXPIRES_SECONDS");
+    function.stop();
+}
+
+#[test]
 fn without_a_profiles_file_every_answer_names_the_profile_default() {
     let function = start_without_file();
     let (status, answer) = ask(&function, &json!({"key": "uploads/anonymous/a.png"}));

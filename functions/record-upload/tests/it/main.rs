@@ -7,4 +7,5 @@
 
 mod lambda_events;
 mod pinned_callbacks;
+mod profiles;
 mod store_word;
