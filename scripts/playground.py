@@ -19,6 +19,11 @@ AWS, at /aws/:
 Each provider's record-upload delivers its records to this server's /<provider>/hooks, verified
 with the official `standardwebhooks` package; the page lists /<provider>/records.
 
+Both sides run with the same upload profiles (PROFILES_FILE, written to the data folder):
+`attachment` (the default: any file under uploads/<sub>/, the client names it) and `avatar` (a
+profile photo: an image of at most 2 MiB under avatars/<sub>/, its key chosen by presign-url, its
+content checked by record-upload, deleted if it is not what it says).
+
 usage: .venv/bin/python scripts/playground.py [--port 8080] [--data DIR] [--provider both|aliyun|aws]
 """
 
@@ -58,6 +63,26 @@ ALIYUN_REGION = "cn-hangzhou"
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"stsvend playground webhook key!!").decode()
 MAX_BODY = 1 << 30  # what this server passes on: the page's uploads, held in memory
 CALLBACK_SECRET = "playground-callback-tag-secret-0123456789abcdef"
+# The upload profiles of both sides (PROFILES_FILE). `attachment` keeps every way up of the
+# page as it was; `avatar` is what a profile adds: a server-chosen key, a bounded size, an
+# image type the store is asked to prove, and a delete for what breaks the rules.
+PROFILES = """\
+default_profile = "attachment"
+
+[profiles.attachment]
+prefix = "uploads/${sub}/"
+
+[profiles.avatar]
+prefix = "avatars/${sub}/"
+key = "${uuid}${ext}"
+methods = ["PUT", "POST", "GET", "HEAD"]
+content_types = ["image/png", "image/jpeg", "image/webp", "image/gif"]
+min_bytes = 1
+max_bytes = 2097152
+content_disposition = "inline"
+detect_type = true
+on_violation = "delete"
+"""
 IMM_ANSWER = json.dumps({
     "Code": "NotAvailableLocally",
     "Message": "IMM (DetectImageFaces) runs only on Alibaba Cloud: the playground has no stand-in "
@@ -194,6 +219,7 @@ class OssTrigger:
 class Processes:
     def __init__(self):
         self.children = []
+        self.profiles_file = None  # PROFILES_FILE, given to every function
 
     def start(self, command, env=None, **kwargs) -> subprocess.Popen:
         child = subprocess.Popen(command, env=env, **kwargs)
@@ -203,7 +229,7 @@ class Processes:
     def function(self, name: str, env: dict) -> subprocess.Popen:
         binaries = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug"
         full = {"PATH": os.environ.get("PATH", ""), "AUTH_MODE": "none", "BIND": "127.0.0.1",
-                "BUCKET": BUCKET, "RUST_LOG": "warn", **env}
+                "BUCKET": BUCKET, "RUST_LOG": "warn", "PROFILES_FILE": str(self.profiles_file), **env}
         return self.start([str(binaries / name)], env=full)
 
     def stop(self) -> None:
@@ -474,6 +500,8 @@ def main() -> int:
     data.mkdir(parents=True, exist_ok=True)
     origin = f"http://127.0.0.1:{args.port}"
     processes = Processes()
+    processes.profiles_file = data / "profiles.toml"
+    processes.profiles_file.write_text(PROFILES)
 
     def stop(*_):
         processes.stop()

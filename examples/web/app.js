@@ -82,6 +82,7 @@ const ADVICE = {
   ExpiredToken: ["The temporary credentials have expired.", "Reload the page to get new ones."],
   RequestTimeTooSkewed: ["This device's clock is wrong.", "Set the right time and try again."],
   CallbackFailed: ["The file is stored, but the app was not told about it.", "It will be picked up later; upload again if it doesn't show."],
+  UploadRejected: ["The file was refused: it is not what this kind of upload takes, and it was removed.", "Pick a file of the right kind and size, and try again."],
   NetworkError: ["The store or the API could not be reached.", "Check the connection and try again (for a bucket on another site, its CORS rule must allow this page)."],
   NotTheSameFile: ["That is not the file this upload started with.", "Pick the same file, unchanged (or discard the unfinished upload and start again)."],
   ListTruncated: ["The store holds more parts of this upload than the page can list.", "Discard the unfinished upload and start again."],
@@ -150,7 +151,11 @@ const sendSigned = (signed, extra = {}) => send({ method: signed.Method, url: si
 // What the store answered a finished upload: OSS relays record-upload's answer to a pinned
 // callback as JSON; S3 may answer a completion 200 with an <Error> inside.
 function finished(answer) {
-  if (answer.status === 203) throw new Problem("CallbackFailed", 203, xmlText(answer.text, "Message") || "");
+  if (answer.status === 203) {
+    // OSS relays what record-upload answered its callback; a profile's refusal names itself.
+    const message = xmlText(answer.text, "Message") || "";
+    throw new Problem(/UploadRejected/.test(message) ? "UploadRejected" : "CallbackFailed", 203, message);
+  }
   if (answer.status < 200 || answer.status > 299 || /<Error>/.test(answer.text.slice(0, 200))) throw storeProblem(answer);
   try { return JSON.parse(answer.text); } catch { return null; }
 }
@@ -234,6 +239,21 @@ async function postUpload(file) {
       onProgress: (sent, total) => transfer.progress(Math.max(0, sent - (total - file.size))) });
     transfer.done(finished(answer));
   } catch (error) { transfer.failed(error); }
+}
+
+// A profile photo: the `avatar` profile of the playground's profiles file. presign-url chooses
+// the key (the answer's `Key`) from the file's name; the store holds the size to the profile's
+// bounds where it can (an S3 PUT signs its `Content-Length`), and record-upload checks the rest
+// afterwards (the type the content really is), deleting what breaks the profile's rules.
+async function avatarUpload(file) {
+  let transfer;
+  try {
+    const signed = await presign({ profile: "avatar", filename: file.name, method: "PUT", contentType: typeOf(file),
+      ...(config.provider === "aws" ? { contentLength: file.size } : {}) });
+    transfer = new Transfer("Profile photo", signed.Key, file.size);
+    const answer = await sendSigned(signed, { body: file, onProgress: (n) => transfer.progress(n) });
+    transfer.done(finished(answer));
+  } catch (error) { (transfer ?? new Transfer("Profile photo", `avatars/…/${file.name}`, file.size)).failed(error); }
 }
 
 // ---- Resumable multipart, parts signed in batches -----------------------------------------------
@@ -491,10 +511,30 @@ async function pollRecords() {
   recordsSeen = records.length;
 }
 
+// Why record-upload refused an upload, in words (its `upload.rejected` reasons).
+const REJECTED = {
+  TooLarge: "it is larger than this kind of upload takes",
+  TooSmall: "it is smaller than this kind of upload takes",
+  ContentTypeNotAllowed: "its type is not one this kind of upload takes",
+  ContentNotOfType: "its content is not what its type says",
+  MetadataMissing: "it lacks the uploader's stamp",
+  KeyNotOfProfile: "its name is not one presign-url chose",
+  NoProfile: "it is outside every kind of upload",
+  InvalidKey: "its name is one presign-url would never sign",
+};
+
 function renderRecord({ record, sources, line }) {
+  if (record.reason) {
+    const done = record.action === "deleted" ? "It was deleted from the bucket." : "It was left in the bucket and reported.";
+    line.className = "record rejected";
+    line.replaceChildren(element("code", {}, nameOf(record.key)), ` ${sizeText(record.size)}${record.contentType ? `, sent as ${record.contentType}` : ""}: `,
+      element("b", {}, `refused${record.profile ? ` as ${record.profile}` : ""}, because ${REJECTED[record.reason] ?? record.reason}.`),
+      ` ${done}`, element("div", { class: "meta" }, `${record.reason}${record.detectedType ? ` (the content is ${record.detectedType})` : ""}: ${record.detail ?? ""}; ${record.webhookId}: ${sources.join("; ")}`));
+    return;
+  }
   const image = record.image ? `, ${record.image.width}×${record.image.height}` : "";
   line.replaceChildren(element("code", {}, nameOf(record.key)),
-    ` ${sizeText(record.size)}${record.contentType ? `, ${record.contentType}` : ""}${image}, by `,
+    ` ${sizeText(record.size)}${record.contentType ? `, ${record.contentType}` : ""}${image}${record.profile ? `, as ${record.profile}` : ""}, by `,
     element("b", {}, record.uploader?.sub ?? "?"),
     element("div", { class: "meta" }, `${record.webhookId}: ${sources.join("; ")}`));
 }
@@ -520,6 +560,7 @@ function start() {
   const withFile = (upload) => () => { const file = chosenFile(); if (file) upload(file); };
   $("put").addEventListener("click", withFile(putUpload));
   $("post").addEventListener("click", withFile(postUpload));
+  $("avatar").addEventListener("click", withFile(avatarUpload));
   $("multipart").addEventListener("click", withFile(startMultipart));
   $("alioss").addEventListener("click", withFile(aliOssUpload));
   $("refresh").addEventListener("click", refreshFiles);

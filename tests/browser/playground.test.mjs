@@ -5,7 +5,8 @@
 // emitted, the file list with its thumbnails, record-upload's records, the masked credentials and
 // an error shown in words. On Alibaba's side the store is the stand-in OSS, which verified every
 // request with oss2 and the session policy the stand-in STS issued; on AWS's it is s3s-fs. The
-// seeds' own ali-oss page uploads to the stand-in too. Screenshots of each provider's page after
+// seeds' own ali-oss page uploads to the stand-in too. A profile photo goes up under a key
+// presign-url chose, and an HTML page sent as one is deleted and explained. Screenshots of each provider's page after
 // the uploads are kept at target/playground-aliyun.png and target/playground-aws.png.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -257,6 +258,41 @@ for (const provider of ["aliyun", "aws"]) {
         assert.match(photoRecord, /640×480/, "the callback carried OSS's image info");
       }
       assert.match(records, /by anonymous/);
+
+      // Upload profiles: a profile photo (the `avatar` profile) gets a key presign-url chose; an
+      // HTML page sent as a PNG is refused by record-upload, deleted from the store, and the page
+      // says why in words. (On OSS the pinned callback refuses it to the uploader at once; on S3
+      // the upload succeeds and the bucket event's check deletes it.)
+      const avatarRow = '#transfers li[data-how="Profile photo"]';
+      const face = { name: "face.png", mimeType: "image/png", buffer: png(64, 64) };
+      await upload(page, "#avatar", face);
+      await page.waitForSelector(`${avatarRow}[data-state]`, { timeout: 60_000 });
+      assert.equal(await page.getAttribute(avatarRow, "data-state"), "done", await page.textContent(avatarRow));
+      const faceKey = await page.getAttribute(avatarRow, "data-key");
+      assert.match(faceKey, /^avatars\/anonymous\/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.png$/);
+      assert.deepEqual(stored(provider, faceKey), face.buffer, "the profile photo's bytes in the store");
+      await page.waitForSelector(`#records li.record[data-key="${faceKey}"]`, { timeout: 30_000 });
+      assert.match(await page.textContent(`#records li.record[data-key="${faceKey}"]`), /as avatar, by anonymous/);
+
+      await page.evaluate(() => document.querySelector("#transfers").replaceChildren());
+      const fake = { name: "fake.png", mimeType: "image/png", buffer: Buffer.from("<!DOCTYPE html><script>alert(document.domain)</script>") };
+      await upload(page, "#avatar", fake);
+      await page.waitForSelector(`${avatarRow}[data-state]`, { timeout: 60_000 });
+      const fakeKey = await page.getAttribute(avatarRow, "data-key");
+      assert.match(fakeKey, /^avatars\/anonymous\/[0-9a-f-]{36}\.png$/);
+      const refusal = `#records li.record.rejected[data-key="${fakeKey}"]`;
+      await page.waitForSelector(refusal, { timeout: 30_000 });
+      const said = await page.textContent(refusal);
+      assert.match(said, /refused as avatar, because its content is not what its type says/, said);
+      assert.match(said, /deleted from the bucket/, said);
+      const gone = await (async () => {
+        for (let i = 0; i < 50; i += 1) {
+          try { stored(provider, fakeKey); } catch (error) { if (error.code === "ENOENT") return true; throw error; }
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        return false;
+      })();
+      assert.ok(gone, `${fakeKey}: deleted from the store`);
 
       // The credentials, masked.
       const [tokenAnswer] = await Promise.all([
