@@ -17,14 +17,14 @@ use ring::hmac;
 use serde_json::{Value, json};
 
 use crate::credential::Credential;
-use crate::encode::{RFC3986_PATH, RFC3986_UNRESERVED, percent_encode};
+use crate::encode::{RFC3986_PATH, percent_encode};
 pub use crate::endpoint::{Addressing, Endpoint};
 pub use crate::object::{
     KeyCondition, ObjectRequest, PostForm, PostParams, PresignedUrl, UrlParams, form_conditions,
 };
 pub use crate::signing_key::SigningKeyCache;
 use crate::time::{format_compact, format_date, format_iso8601_millis, unix_seconds};
-use crate::v4::{self, Stages};
+use crate::v4::{self, EmptyValue, EncodedQuery, Stages};
 
 /// The V4 signature algorithm name.
 pub(crate) const V4_ALGORITHM: &str = v4::OSS4.algorithm;
@@ -120,19 +120,8 @@ pub fn public_endpoint(region: &str) -> Endpoint {
 }
 
 /// `key=value&…` for a URL: names and values RFC 3986-encoded, in the order given.
-fn url_query(pairs: &[(&str, &str)]) -> String {
-    let mut out = String::new();
-    for (i, (k, v)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        out.push_str(&percent_encode(k, RFC3986_UNRESERVED));
-        if !v.is_empty() {
-            out.push('=');
-            out.push_str(&percent_encode(v, RFC3986_UNRESERVED));
-        }
-    }
-    out
+fn url_query(pairs: &[(&str, &str)]) -> EncodedQuery {
+    EncodedQuery::new(pairs, 0)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -241,20 +230,29 @@ pub(crate) fn presign_v1_stages(
         ("Signature", &signature),
     ]);
     let url = PresignedUrl {
-        url: object_url(params, &query),
+        url: object_url(params, &url_query(&query)),
         expiration,
     };
     (url, string_to_sign)
 }
 
-/// `<endpoint>/<bucket>/<key>?<query>` as the endpoint addresses the bucket.
-fn object_url(params: &UrlParams<'_>, query: &[(&str, &str)]) -> String {
+/// `<endpoint>/<bucket>/<key>?<query>` as the endpoint addresses the bucket, the query
+/// already encoded, in its order.
+fn object_url(params: &UrlParams<'_>, query: &EncodedQuery) -> String {
     let request = &params.request;
-    format!(
-        "{}?{}",
-        params.endpoint.object_url(request.bucket, request.key),
-        url_query(query)
-    )
+    let mut url = String::with_capacity(
+        params
+            .endpoint
+            .object_url_len_hint(request.bucket, request.key)
+            + query.written_len()
+            + 1,
+    );
+    params
+        .endpoint
+        .object_url_into(&mut url, request.bucket, request.key);
+    url.push('?');
+    query.write_in_order(&mut url, EmptyValue::BareName);
+    url
 }
 
 // ---------------------------------------------------------------------------------------
@@ -279,17 +277,9 @@ pub fn canonical_uri(bucket: &str, key: &str) -> String {
 /// UriEncode(k1) [ "=" UriEncode(v1) ] "&" ...
 /// ```
 pub fn canonical_query_string(query: &[(&str, &str)]) -> String {
-    let mut out = String::new();
-    for (i, (k, v)) in v4::encoded_sorted(query).iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        out.push_str(k);
-        if !v.is_empty() {
-            out.push('=');
-            out.push_str(v);
-        }
-    }
+    let encoded = EncodedQuery::new(query, 0);
+    let mut out = String::with_capacity(encoded.written_len());
+    encoded.write_sorted(&mut out, EmptyValue::BareName);
     out
 }
 
@@ -378,23 +368,28 @@ pub fn presign_v4_stages(
     let expires_in = params.expires_in.as_secs().min(V4_MAX_EXPIRES_SECONDS);
     let expires = expires_in.to_string();
     let additional = options.additional_headers.join(";");
-    let mut query: Vec<(&str, &str)> = request.query.to_vec();
-    query.extend([
-        ("x-oss-signature-version", V4_ALGORITHM),
-        ("x-oss-credential", &credential_param),
-        ("x-oss-date", &date_time),
-        ("x-oss-expires", &expires),
-    ]);
-    if let Some(token) = &credential.security_token {
-        query.push(("x-oss-security-token", token));
+    let token = credential.security_token.as_deref();
+    // Each pair is encoded once, for the canonical query string and again for the URL.
+    let mut query = EncodedQuery::new(
+        request.query,
+        256 + token.map_or(0, str::len) + additional.len(),
+    );
+    query.push("x-oss-signature-version", V4_ALGORITHM);
+    query.push("x-oss-credential", &credential_param);
+    query.push("x-oss-date", &date_time);
+    query.push("x-oss-expires", &expires);
+    if let Some(token) = token {
+        query.push("x-oss-security-token", token);
     }
     if !additional.is_empty() {
-        query.push(("x-oss-additional-headers", &additional));
+        query.push("x-oss-additional-headers", &additional);
     }
+    let mut canonical_query = String::with_capacity(query.written_len());
+    query.write_sorted(&mut canonical_query, EmptyValue::BareName);
     let canonical_request = canonical_request_v4(
         request.method,
         &canonical_uri(request.bucket, request.key),
-        &canonical_query_string(&query),
+        &canonical_query,
         &canonical_headers(request.headers, options.additional_headers),
         &additional,
         UNSIGNED_PAYLOAD,
@@ -407,7 +402,7 @@ pub fn presign_v4_stages(
         options.product,
     );
     let stages = Stages::sign(&v4::OSS4, &key, &date_time, &scope, canonical_request);
-    query.push(("x-oss-signature", &stages.signature));
+    query.push("x-oss-signature", &stages.signature);
     let url = PresignedUrl {
         url: object_url(params, &query),
         expiration: params.now + Duration::from_secs(expires_in),

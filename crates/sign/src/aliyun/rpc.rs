@@ -75,7 +75,11 @@ pub fn signature(access_key_secret: &str, string_to_sign: &str) -> String {
 
 /// Signs `params` for `method` and returns the form body (or query string) to send:
 /// the canonicalized query string followed by `&Signature=…`.
-pub(crate) fn signed_query_string<K, V>(method: &str, params: &[(K, V)], access_key_secret: &str) -> String
+pub(crate) fn signed_query_string<K, V>(
+    method: &str,
+    params: &[(K, V)],
+    access_key_secret: &str,
+) -> String
 where
     K: AsRef<str>,
     V: AsRef<str>,

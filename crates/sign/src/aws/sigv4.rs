@@ -12,7 +12,7 @@ use crate::credential::Credential;
 use crate::encode::{RFC3986_PATH, hex_lower, percent_encode};
 use crate::signing_key::SigningKeyCache;
 use crate::time::{format_compact, format_date};
-use crate::v4::{self, Stages};
+use crate::v4::{self, EmptyValue, EncodedQuery, Stages};
 
 /// The algorithm name.
 pub const ALGORITHM: &str = v4::AWS4.algorithm;
@@ -32,11 +32,14 @@ pub fn canonical_uri(path: &str) -> String {
 /// The canonical query string: names and values RFC 3986-encoded, sorted by name then value,
 /// `name=value` joined by `&` (an empty value still has its `=`).
 pub fn canonical_query_string(query: &[(&str, &str)]) -> String {
-    v4::encoded_sorted(query)
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&")
+    sorted_query(&EncodedQuery::new(query, 0))
+}
+
+/// [`canonical_query_string`] of pairs already encoded.
+fn sorted_query(encoded: &EncodedQuery) -> String {
+    let mut out = String::with_capacity(encoded.written_len());
+    encoded.write_sorted(&mut out, EmptyValue::NameEquals);
+    out
 }
 
 /// The canonical headers and the signed-headers list: names lower-cased and sorted, values
@@ -156,19 +159,18 @@ pub fn presign_url(
     let mut headers: Vec<(&str, &str)> = vec![("host", request.host)];
     headers.extend_from_slice(request.headers);
     let (canonical, signed) = canonical_headers(&headers);
-    let mut query: Vec<(&str, &str)> = request.query.to_vec();
-    query.extend([
-        ("X-Amz-Algorithm", ALGORITHM),
-        ("X-Amz-Credential", &credential_param),
-        ("X-Amz-Date", &date_time),
-        ("X-Amz-Expires", &expires),
-        ("X-Amz-SignedHeaders", &signed),
-    ]);
-    if let Some(token) = &credential.security_token {
-        query.push(("X-Amz-Security-Token", token));
+    let token = credential.security_token.as_deref();
+    let mut query = EncodedQuery::new(request.query, 256 + token.map_or(0, str::len));
+    query.push("X-Amz-Algorithm", ALGORITHM);
+    query.push("X-Amz-Credential", &credential_param);
+    query.push("X-Amz-Date", &date_time);
+    query.push("X-Amz-Expires", &expires);
+    query.push("X-Amz-SignedHeaders", &signed);
+    if let Some(token) = token {
+        query.push("X-Amz-Security-Token", token);
     }
     let uri = canonical_uri(request.path);
-    let canonical_query = canonical_query_string(&query);
+    let canonical_query = sorted_query(&query);
     let canonical_request = canonical_request(
         request.method,
         &uri,
@@ -178,10 +180,19 @@ pub fn presign_url(
         UNSIGNED_PAYLOAD,
     );
     let stages = context.sign(credential, &scope, &date_time, canonical_request);
-    let url = format!(
-        "{origin}{uri}?{canonical_query}&X-Amz-Signature={}",
-        stages.signature
+    let mut url = String::with_capacity(
+        origin.len() + uri.len() + canonical_query.len() + stages.signature.len() + 20,
     );
+    for part in [
+        origin,
+        &uri,
+        "?",
+        &canonical_query,
+        "&X-Amz-Signature=",
+        &stages.signature,
+    ] {
+        url.push_str(part);
+    }
     (url, stages)
 }
 
