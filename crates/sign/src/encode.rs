@@ -42,13 +42,18 @@ pub(crate) fn encoded_len_hint(s: &str) -> usize {
 
 /// Lower-case hexadecimal, as V4 signatures and hashes are written.
 pub fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
+    hex_lower_into(&mut out, bytes);
+    out
+}
+
+/// [`hex_lower`] appended to `out`.
+pub(crate) fn hex_lower_into(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for &b in bytes {
         out.push(char::from(DIGITS[usize::from(b >> 4)]));
         out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }
-    out
 }
 
 /// How [`percent_decode`] reads text.

@@ -8,7 +8,7 @@
 
 use ring::{digest, hmac};
 
-use crate::encode::{RFC3986_UNRESERVED, hex_lower, percent_encode_into};
+use crate::encode::{RFC3986_UNRESERVED, hex_lower, hex_lower_into, percent_encode_into};
 
 /// The names one V4 signature uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +43,8 @@ impl Flavor {
     /// yyyymmdd "/" region "/" service "/" terminator
     /// ```
     pub fn scope(&self, date: &str, region: &str, service: &str) -> String {
-        format!("{date}/{region}/{service}/{}", self.terminator)
+        let parts = [date, "/", region, "/", service, "/", self.terminator];
+        concat(&parts, 0)
     }
 
     /// The credential: the access key id and the scope, as `x-oss-credential` and
@@ -60,7 +61,18 @@ impl Flavor {
         region: &str,
         service: &str,
     ) -> String {
-        format!("{access_key_id}/{}", self.scope(date, region, service))
+        let parts = [
+            access_key_id,
+            "/",
+            date,
+            "/",
+            region,
+            "/",
+            service,
+            "/",
+            self.terminator,
+        ];
+        concat(&parts, 0)
     }
 
     /// The string to sign.
@@ -71,11 +83,10 @@ impl Flavor {
     /// ```
     pub fn string_to_sign(&self, date_time: &str, scope: &str, canonical_request: &str) -> String {
         let hash = digest::digest(&digest::SHA256, canonical_request.as_bytes());
-        format!(
-            "{}\n{date_time}\n{scope}\n{}",
-            self.algorithm,
-            hex_lower(hash.as_ref())
-        )
+        let parts = [self.algorithm, "\n", date_time, "\n", scope, "\n"];
+        let mut out = concat(&parts, 2 * hash.as_ref().len());
+        hex_lower_into(&mut out, hash.as_ref());
+        out
     }
 
     /// The signing key, derived from the secret for one day, region and service.
@@ -115,9 +126,56 @@ pub fn canonical_request(
     signed_headers: &str,
     hashed_payload: &str,
 ) -> String {
-    format!(
-        "{method}\n{canonical_uri}\n{canonical_query_string}\n{canonical_headers}\n{signed_headers}\n{hashed_payload}"
-    )
+    let lines = [
+        canonical_uri,
+        canonical_headers,
+        signed_headers,
+        hashed_payload,
+    ];
+    canonical_request_with(method, lines, canonical_query_string.len(), |out| {
+        out.push_str(canonical_query_string);
+    })
+}
+
+/// [`canonical_request`] in one buffer, its canonical query string written in place by
+/// `write_query` (which writes about `query_len` bytes); `lines` are the canonical URI, the
+/// canonical headers, the signed (additional) headers and the hashed payload.
+pub(crate) fn canonical_request_with(
+    method: &str,
+    [
+        canonical_uri,
+        canonical_headers,
+        signed_headers,
+        hashed_payload,
+    ]: [&str; 4],
+    query_len: usize,
+    write_query: impl FnOnce(&mut String),
+) -> String {
+    let mut out = concat(
+        &[method, "\n", canonical_uri, "\n"],
+        query_len + 8 + canonical_headers.len() + signed_headers.len() + hashed_payload.len(),
+    );
+    write_query(&mut out);
+    for part in [
+        "\n",
+        canonical_headers,
+        "\n",
+        signed_headers,
+        "\n",
+        hashed_payload,
+    ] {
+        out.push_str(part);
+    }
+    out
+}
+
+/// `parts` joined into one `String`, with room for `extra` more bytes.
+fn concat(parts: &[&str], extra: usize) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + extra);
+    for part in parts {
+        out.push_str(part);
+    }
+    out
 }
 
 /// How a canonical query string writes a parameter with an empty value: OSS V4 as the bare

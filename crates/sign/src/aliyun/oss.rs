@@ -17,7 +17,7 @@ use ring::hmac;
 use serde_json::{Value, json};
 
 use crate::credential::Credential;
-use crate::encode::{RFC3986_PATH, percent_encode};
+use crate::encode::{RFC3986_PATH, encoded_len_hint, percent_encode_into};
 pub use crate::endpoint::{Addressing, Endpoint};
 pub use crate::object::{
     KeyCondition, ObjectRequest, PostForm, PostParams, PresignedUrl, UrlParams, form_conditions,
@@ -266,7 +266,12 @@ fn object_url(params: &UrlParams<'_>, query: &EncodedQuery) -> String {
 /// "/" bucket "/" UriEncode(key)
 /// ```
 pub fn canonical_uri(bucket: &str, key: &str) -> String {
-    format!("/{bucket}/{}", percent_encode(key, RFC3986_PATH))
+    let mut out = String::with_capacity(bucket.len() + 2 + encoded_len_hint(key));
+    out.push('/');
+    out.push_str(bucket);
+    out.push('/');
+    percent_encode_into(&mut out, key, RFC3986_PATH);
+    out
 }
 
 /// The V4 canonical query string: every parameter but `x-oss-signature`, name and value
@@ -303,26 +308,6 @@ pub fn canonical_headers(headers: &[(&str, &str)], additional_headers: &[&str]) 
         .collect();
     signed.sort();
     signed.iter().map(|(n, v)| format!("{n}:{v}\n")).collect()
-}
-
-/// The V4 canonical request ([`v4::canonical_request`], with `AdditionalHeaders` as its fifth
-/// line).
-pub(crate) fn canonical_request_v4(
-    method: &str,
-    canonical_uri: &str,
-    canonical_query_string: &str,
-    canonical_headers: &str,
-    additional_headers: &str,
-    hashed_payload: &str,
-) -> String {
-    v4::canonical_request(
-        method,
-        canonical_uri,
-        canonical_query_string,
-        canonical_headers,
-        additional_headers,
-        hashed_payload,
-    )
 }
 
 /// What a V4 URL may sign beyond what presign-url uses: another product (CloudBox's
@@ -362,9 +347,15 @@ pub fn presign_v4_stages(
     keys: &SigningKeyCache,
 ) -> (PresignedUrl, Stages) {
     let request = &params.request;
-    let (date, date_time) = (format_date(params.now), format_compact(params.now));
-    let scope = v4::OSS4.scope(&date, params.region, options.product);
-    let credential_param = format!("{}/{scope}", credential.access_key_id);
+    let date_time = format_compact(params.now);
+    let date = &date_time[..8];
+    let scope = v4::OSS4.scope(date, params.region, options.product);
+    let credential_param = v4::OSS4.credential(
+        &credential.access_key_id,
+        date,
+        params.region,
+        options.product,
+    );
     let expires_in = params.expires_in.as_secs().min(V4_MAX_EXPIRES_SECONDS);
     let expires = expires_in.to_string();
     let additional = options.additional_headers.join(";");
@@ -384,20 +375,22 @@ pub fn presign_v4_stages(
     if !additional.is_empty() {
         query.push("x-oss-additional-headers", &additional);
     }
-    let mut canonical_query = String::with_capacity(query.written_len());
-    query.write_sorted(&mut canonical_query, EmptyValue::BareName);
-    let canonical_request = canonical_request_v4(
+    // The canonical query string is written in place, into the canonical request's buffer.
+    let canonical_request = v4::canonical_request_with(
         request.method,
-        &canonical_uri(request.bucket, request.key),
-        &canonical_query,
-        &canonical_headers(request.headers, options.additional_headers),
-        &additional,
-        UNSIGNED_PAYLOAD,
+        [
+            &canonical_uri(request.bucket, request.key),
+            &canonical_headers(request.headers, options.additional_headers),
+            &additional,
+            UNSIGNED_PAYLOAD,
+        ],
+        query.written_len(),
+        |out| query.write_sorted(out, EmptyValue::BareName),
     );
     let key = keys.get(
         &v4::OSS4,
         &credential.access_key_secret,
-        &date,
+        date,
         params.region,
         options.product,
     );

@@ -152,9 +152,15 @@ pub fn presign_url(
     expires_in: Duration,
     context: &Context<'_>,
 ) -> (String, Stages) {
-    let (date, date_time) = context.dates();
-    let scope = v4::AWS4.scope(&date, context.region, context.service);
-    let credential_param = format!("{}/{scope}", credential.access_key_id);
+    let date_time = format_compact(context.now);
+    let date = &date_time[..8];
+    let scope = v4::AWS4.scope(date, context.region, context.service);
+    let credential_param = v4::AWS4.credential(
+        &credential.access_key_id,
+        date,
+        context.region,
+        context.service,
+    );
     let expires = expires_in.as_secs().min(MAX_EXPIRES_SECONDS).to_string();
     let mut headers: Vec<(&str, &str)> = vec![("host", request.host)];
     headers.extend_from_slice(request.headers);
@@ -170,16 +176,21 @@ pub fn presign_url(
         query.push("X-Amz-Security-Token", token);
     }
     let uri = canonical_uri(request.path);
-    let canonical_query = sorted_query(&query);
-    let canonical_request = canonical_request(
+    // The canonical query string is written in place, into the canonical request's buffer,
+    // and the URL copies it from there.
+    let mut written = 0..0;
+    let canonical_request = v4::canonical_request_with(
         request.method,
-        &uri,
-        &canonical_query,
-        &canonical,
-        &signed,
-        UNSIGNED_PAYLOAD,
+        [&uri, &canonical, &signed, UNSIGNED_PAYLOAD],
+        query.written_len(),
+        |out| {
+            let start = out.len();
+            query.write_sorted(out, EmptyValue::NameEquals);
+            written = start..out.len();
+        },
     );
     let stages = context.sign(credential, &scope, &date_time, canonical_request);
+    let canonical_query = &stages.canonical_request[written];
     let mut url = String::with_capacity(
         origin.len() + uri.len() + canonical_query.len() + stages.signature.len() + 20,
     );
@@ -187,7 +198,7 @@ pub fn presign_url(
         origin,
         &uri,
         "?",
-        &canonical_query,
+        canonical_query,
         "&X-Amz-Signature=",
         &stages.signature,
     ] {
