@@ -15,8 +15,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use lambda_http::aws_lambda_events::query_map::QueryMap;
-use lambda_http::{Body, Request, RequestExt, Response, service_fn};
+use lambda_http::{Body, Request, Response, service_fn};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
 
@@ -358,11 +357,6 @@ async fn answer_http(handler: impl Handler, request: hyper::Request<Incoming>) -
             );
         }
     };
-    let query: QueryMap = parts
-        .uri
-        .query()
-        .map(|q| q.parse().unwrap_or_default())
-        .unwrap_or_default();
     let body = if bytes.is_empty() {
         Body::Empty
     } else {
@@ -372,7 +366,9 @@ async fn answer_http(handler: impl Handler, request: hyper::Request<Incoming>) -
         }
     };
     handler
-        .answer(Request::from_parts(parts, body).with_query_string_parameters(query))
+        // No `query_string_parameters`: no function reads them (presign-url parses
+        // `uri().query()` itself, the others take no query), so the query is not parsed twice.
+        .answer(Request::from_parts(parts, body))
         .await
 }
 
