@@ -39,10 +39,20 @@ pub fn needs_escape(c: char) -> bool {
 /// Writes `text` with [`needs_escape`] characters escaped: `\n`, `\r`, `\t`, `\\`, and
 /// `\u{XXXX}` (hexadecimal code point) for the rest.
 pub fn write_escaped(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
-    for c in text.chars() {
+    // Runs of characters kept as they are go out whole, not a character at a time.
+    let mut start = 0;
+    for (at, c) in text.char_indices().filter(|&(_, c)| needs_escape(c)) {
+        out.write_str(&text[start..at])?;
         write_char_escaped(out, c)?;
+        start = at + c.len_utf8();
     }
-    Ok(())
+    out.write_str(&text[start..])
+}
+
+/// Whether `text` is printable ASCII (space to `~`): no such character is rewritten in logs
+/// ([`rewritten_in_logs`]), so such text is passed on whole, unscanned by character.
+fn is_printable_ascii(text: &str) -> bool {
+    text.bytes().all(|b| matches!(b, b' '..=b'~'))
 }
 
 /// Writes `c`, as an escape if it [`needs_escape`].
@@ -169,6 +179,9 @@ struct LineSafe<W>(W);
 
 impl<W: fmt::Write> fmt::Write for LineSafe<W> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
+        if is_printable_ascii(text) {
+            return self.0.write_str(text);
+        }
         let mut start = 0;
         for (at, c) in text.char_indices().filter(|&(_, c)| rewritten_in_logs(c)) {
             self.0.write_str(&text[start..at])?;
@@ -327,6 +340,43 @@ mod tests {
     use tracing::{info, info_span, warn};
 
     use super::*;
+
+    #[test]
+    fn runs_and_the_printable_ascii_path_write_what_char_by_char_writes() {
+        let texts = [
+            "",
+            "plain text",
+            "a\\b",
+            "line\nbreak",
+            "tab\there",
+            "\u{202E}rtl",
+            "中文 ok",
+            "x\u{200D}y\u{FE0F}",
+            "\u{7f}\u{1b}[31m",
+            "end\\",
+            "~ !\"#$%&'()*+,-./:;<=>?@[]^_`{|}",
+        ];
+        for text in texts {
+            let mut by_char = String::new();
+            for c in text.chars() {
+                write_char_escaped(&mut by_char, c).expect("string");
+            }
+            let mut by_runs = String::new();
+            write_escaped(&mut by_runs, text).expect("string");
+            assert_eq!(by_runs, by_char, "{text:?}");
+            let mut line_safe = String::new();
+            fmt::Write::write_str(&mut LineSafe(&mut line_safe), text).expect("string");
+            let mut expected = String::new();
+            for c in text.chars() {
+                if rewritten_in_logs(c) {
+                    write_char_escaped(&mut expected, c).expect("string");
+                } else {
+                    expected.push(c);
+                }
+            }
+            assert_eq!(line_safe, expected, "{text:?}");
+        }
+    }
 
     #[test]
     fn line_ends_nul_and_invisible_characters_are_written_as_escapes() {
