@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -328,6 +328,13 @@ fn log_refusals(refusals: &mut Refusals, limits: Limits) {
 /// answers it.
 async fn answer_http(handler: impl Handler, request: hyper::Request<Incoming>) -> Response<Body> {
     let (parts, body) = request.into_parts();
+    // A request without a body (a GET, `Content-Length: 0`) has nothing to wait for: no
+    // timer, no collecting.
+    if body.is_end_stream() {
+        return handler
+            .answer(Request::from_parts(parts, Body::Empty))
+            .await;
+    }
     let read = tokio::time::timeout(
         BODY_READ_TIMEOUT,
         Limited::new(body, MAX_BODY_BYTES).collect(),
