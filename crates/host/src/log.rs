@@ -29,11 +29,12 @@ use stsvend::{is_blank_looking, is_invisible, is_variation_selector};
 /// ([`is_blank_looking`]), variation selectors, and `\` itself, so that an escape in the
 /// output always stands for one character of the input.
 pub fn needs_escape(c: char) -> bool {
-    c == '\\'
-        || c.is_control()
-        || is_invisible(c)
-        || is_blank_looking(c)
-        || is_variation_selector(c)
+    // No ASCII character is invisible, blank-looking or a variation selector, and an ASCII
+    // control character is one of `char::is_control`'s: ASCII is answered without the tables.
+    if c.is_ascii() {
+        return c == '\\' || c.is_ascii_control();
+    }
+    c.is_control() || is_invisible(c) || is_blank_looking(c) || is_variation_selector(c)
 }
 
 /// Writes `text` with [`needs_escape`] characters escaped: `\n`, `\r`, `\t`, `\\`, and
@@ -340,6 +341,18 @@ mod tests {
     use tracing::{info, info_span, warn};
 
     use super::*;
+
+    #[test]
+    fn the_ascii_answer_of_needs_escape_is_the_tables_answer_for_every_character() {
+        for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
+            let by_tables = c == '\\'
+                || c.is_control()
+                || is_invisible(c)
+                || is_blank_looking(c)
+                || is_variation_selector(c);
+            assert_eq!(needs_escape(c), by_tables, "{:04x}", u32::from(c));
+        }
+    }
 
     #[test]
     fn runs_and_the_printable_ascii_path_write_what_char_by_char_writes() {
