@@ -241,6 +241,16 @@ pub fn check_key(key: &str) -> Result<(), &'static str> {
 /// between two visible characters, and the tag characters that follow U+1F3F4 in a
 /// subdivision flag (🏴 + U+E0067 … + U+E007F).
 pub fn hides_characters(text: &str) -> bool {
+    // Every character the checks below look for is outside ASCII, so ASCII text (most keys
+    // and header values) has the same verdict without the walk.
+    if text.is_ascii() {
+        return false;
+    }
+    hides_characters_walk(text)
+}
+
+/// [`hides_characters`] by walking every character with its neighbours.
+fn hides_characters_walk(text: &str) -> bool {
     let visible = |c: Option<char>| {
         c.is_some_and(|c| !c.is_control() && !c.is_whitespace() && !is_invisible(c))
     };
@@ -367,7 +377,96 @@ pub fn is_invisible(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    #[test]
+    fn the_ascii_fast_path_gives_the_walks_verdict_on_every_short_ascii_text() {
+        for a in 0u8..128 {
+            for b in 0u8..128 {
+                let text = String::from_utf8(vec![a, b, b'x', a]).expect("ascii");
+                assert!(!hides_characters_walk(&text), "{text:?}");
+                assert_eq!(hides_characters(&text), hides_characters_walk(&text));
+            }
+        }
+        let table = [
+            "",
+            "photo 1.jpg",
+            "uploads/a/b.txt",
+            "a\u{200D}b",
+            "a\u{200D}",
+            "\u{202E}gpj.exe",
+            "\u{1F3F4}\u{E0067}\u{E0062}\u{E007F}",
+            "\u{E007F}",
+            "photo\u{FE0F}.jpg",
+            "\u{2764}\u{FE0F}",
+            "1\u{FE0F}\u{20E3}",
+            "\u{1820}\u{180B}",
+            "\u{180B}",
+            "\u{3164}",
+            "中文.txt",
+            "é",
+            "\u{00AD}",
+        ];
+        for text in table {
+            assert_eq!(
+                hides_characters(text),
+                hides_characters_walk(text),
+                "{text:?}"
+            );
+        }
+    }
+
+    /// Characters the rules name, their neighbours, and plain ones.
+    fn rule_characters() -> impl Strategy<Value = char> {
+        prop_oneof![
+            any::<char>(),
+            proptest::char::range(' ', '~'),
+            proptest::sample::select(vec![
+                '\u{200C}',
+                '\u{200D}',
+                '\u{E0020}',
+                '\u{E0067}',
+                '\u{E007E}',
+                '\u{E007F}',
+                '\u{1F3F4}',
+                '\u{FE00}',
+                '\u{FE0E}',
+                '\u{FE0F}',
+                '\u{E0100}',
+                '\u{20E3}',
+                '\u{2764}',
+                '\u{4E2D}',
+                '\u{2200}',
+                '\u{180B}',
+                '\u{180F}',
+                '\u{1820}',
+                '\u{202E}',
+                '\u{00AD}',
+                '\u{3164}',
+                '\u{2800}',
+                '\u{1F600}',
+                '\n',
+                '\t',
+                '0',
+                '#',
+                '*',
+            ]),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn the_ascii_fast_path_gives_the_walks_verdict(
+            chars in proptest::collection::vec(rule_characters(), 0..16)
+        ) {
+            let text: String = chars.into_iter().collect();
+            prop_assert_eq!(hides_characters(&text), hides_characters_walk(&text));
+        }
+    }
 
     #[test]
     fn keys_are_attributed_to_the_caller_whose_prefix_holds_them() {

@@ -29,20 +29,31 @@ use stsvend::{is_blank_looking, is_invisible, is_variation_selector};
 /// ([`is_blank_looking`]), variation selectors, and `\` itself, so that an escape in the
 /// output always stands for one character of the input.
 pub fn needs_escape(c: char) -> bool {
-    c == '\\'
-        || c.is_control()
-        || is_invisible(c)
-        || is_blank_looking(c)
-        || is_variation_selector(c)
+    // No ASCII character is invisible, blank-looking or a variation selector, and an ASCII
+    // control character is one of `char::is_control`'s: ASCII is answered without the tables.
+    if c.is_ascii() {
+        return c == '\\' || c.is_ascii_control();
+    }
+    c.is_control() || is_invisible(c) || is_blank_looking(c) || is_variation_selector(c)
 }
 
 /// Writes `text` with [`needs_escape`] characters escaped: `\n`, `\r`, `\t`, `\\`, and
 /// `\u{XXXX}` (hexadecimal code point) for the rest.
 pub fn write_escaped(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
-    for c in text.chars() {
+    // Runs of characters kept as they are go out whole, not a character at a time.
+    let mut start = 0;
+    for (at, c) in text.char_indices().filter(|&(_, c)| needs_escape(c)) {
+        out.write_str(&text[start..at])?;
         write_char_escaped(out, c)?;
+        start = at + c.len_utf8();
     }
-    Ok(())
+    out.write_str(&text[start..])
+}
+
+/// Whether `text` is printable ASCII (space to `~`): no such character is rewritten in logs
+/// ([`rewritten_in_logs`]), so such text is passed on whole, unscanned by character.
+fn is_printable_ascii(text: &str) -> bool {
+    text.bytes().all(|b| matches!(b, b' '..=b'~'))
 }
 
 /// Writes `c`, as an escape if it [`needs_escape`].
@@ -169,6 +180,9 @@ struct LineSafe<W>(W);
 
 impl<W: fmt::Write> fmt::Write for LineSafe<W> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
+        if is_printable_ascii(text) {
+            return self.0.write_str(text);
+        }
         let mut start = 0;
         for (at, c) in text.char_indices().filter(|&(_, c)| rewritten_in_logs(c)) {
             self.0.write_str(&text[start..at])?;
@@ -327,6 +341,55 @@ mod tests {
     use tracing::{info, info_span, warn};
 
     use super::*;
+
+    #[test]
+    fn the_ascii_answer_of_needs_escape_is_the_tables_answer_for_every_character() {
+        for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
+            let by_tables = c == '\\'
+                || c.is_control()
+                || is_invisible(c)
+                || is_blank_looking(c)
+                || is_variation_selector(c);
+            assert_eq!(needs_escape(c), by_tables, "{:04x}", u32::from(c));
+        }
+    }
+
+    #[test]
+    fn runs_and_the_printable_ascii_path_write_what_char_by_char_writes() {
+        let texts = [
+            "",
+            "plain text",
+            "a\\b",
+            "line\nbreak",
+            "tab\there",
+            "\u{202E}rtl",
+            "中文 ok",
+            "x\u{200D}y\u{FE0F}",
+            "\u{7f}\u{1b}[31m",
+            "end\\",
+            "~ !\"#$%&'()*+,-./:;<=>?@[]^_`{|}",
+        ];
+        for text in texts {
+            let mut by_char = String::new();
+            for c in text.chars() {
+                write_char_escaped(&mut by_char, c).expect("string");
+            }
+            let mut by_runs = String::new();
+            write_escaped(&mut by_runs, text).expect("string");
+            assert_eq!(by_runs, by_char, "{text:?}");
+            let mut line_safe = String::new();
+            fmt::Write::write_str(&mut LineSafe(&mut line_safe), text).expect("string");
+            let mut expected = String::new();
+            for c in text.chars() {
+                if rewritten_in_logs(c) {
+                    write_char_escaped(&mut expected, c).expect("string");
+                } else {
+                    expected.push(c);
+                }
+            }
+            assert_eq!(line_safe, expected, "{text:?}");
+        }
+    }
 
     #[test]
     fn line_ends_nul_and_invisible_characters_are_written_as_escapes() {

@@ -22,18 +22,38 @@ pub const RFC3986_PATH: &AsciiSet = &RFC3986_UNRESERVED.remove(b'/');
 
 /// Percent-encodes `s` with `set`.
 pub fn percent_encode(s: &str, set: &'static AsciiSet) -> String {
-    utf8_percent_encode(s, set).to_string()
+    let mut out = String::with_capacity(encoded_len_hint(s));
+    percent_encode_into(&mut out, s, set);
+    out
+}
+
+/// [`percent_encode`] appended to `out`: runs of kept bytes are copied whole, without `fmt`
+/// and without a `String` per call.
+pub(crate) fn percent_encode_into(out: &mut String, s: &str, set: &'static AsciiSet) {
+    for chunk in utf8_percent_encode(s, set) {
+        out.push_str(chunk);
+    }
+}
+
+/// A capacity that holds `s` encoded without growing in the common case (a few escapes).
+pub(crate) fn encoded_len_hint(s: &str) -> usize {
+    s.len() + s.len() / 4 + 8
 }
 
 /// Lower-case hexadecimal, as V4 signatures and hashes are written.
 pub fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
+    hex_lower_into(&mut out, bytes);
+    out
+}
+
+/// [`hex_lower`] appended to `out`.
+pub(crate) fn hex_lower_into(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for &b in bytes {
         out.push(char::from(DIGITS[usize::from(b >> 4)]));
         out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }
-    out
 }
 
 /// How [`percent_decode`] reads text.
@@ -145,6 +165,25 @@ mod tests {
         ];
         for (raw, encoded) in table {
             assert_eq!(percent_encode(raw, RFC3986_PATH), encoded, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn encoding_into_a_buffer_appends_what_percent_encode_returns() {
+        for raw in [
+            "",
+            "a b",
+            "dir/a b+c~*!'()中.txt",
+            "😀%/",
+            &"x+/=".repeat(300),
+        ] {
+            for set in [RFC3986_UNRESERVED, RFC3986_PATH] {
+                let mut out = String::from("head&");
+                percent_encode_into(&mut out, raw, set);
+                let expected = utf8_percent_encode(raw, set).to_string();
+                assert_eq!(out, format!("head&{expected}"), "{raw:?}");
+                assert_eq!(percent_encode(raw, set), expected, "{raw:?}");
+            }
         }
     }
 

@@ -1,6 +1,6 @@
 //! Where a bucket's objects are reached: the endpoint, and how URLs name the bucket.
 
-use crate::encode::{RFC3986_PATH, percent_encode};
+use crate::encode::{RFC3986_PATH, encoded_len_hint, percent_encode_into};
 
 /// How URLs name the bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,29 +93,72 @@ impl Endpoint {
 
     /// The URL of `key` in `bucket`, the key percent-encoded (RFC 3986, `/` kept).
     pub fn object_url(&self, bucket: &str, key: &str) -> String {
-        let path = percent_encode(&self.object_path(bucket, key), RFC3986_PATH);
-        format!("{}{path}", self.origin_for(bucket))
+        let mut url = String::with_capacity(self.object_url_len_hint(bucket, key));
+        self.object_url_into(&mut url, bucket, key);
+        url
+    }
+
+    /// [`Endpoint::object_url`] appended to `out`.
+    pub(crate) fn object_url_into(&self, out: &mut String, bucket: &str, key: &str) {
+        self.origin_into(out, bucket);
+        // The raw path encoded piece by piece: the set works byte by byte, so this is the
+        // encoding of the whole path, without building it first.
+        out.push('/');
+        if self.addressing == Addressing::PathStyle {
+            percent_encode_into(out, bucket, RFC3986_PATH);
+            out.push('/');
+        }
+        percent_encode_into(out, key, RFC3986_PATH);
+    }
+
+    /// A capacity that holds [`Endpoint::object_url`] of `key` without growing.
+    pub(crate) fn object_url_len_hint(&self, bucket: &str, key: &str) -> usize {
+        self.scheme.len() + 5 + 2 * bucket.len() + self.host.len() + encoded_len_hint(key)
     }
 
     /// `scheme://host[:port]` of requests for `bucket`.
     pub fn origin_for(&self, bucket: &str) -> String {
-        format!("{}://{}", self.scheme, self.host_for(bucket))
+        let mut origin =
+            String::with_capacity(self.scheme.len() + 4 + bucket.len() + self.host.len());
+        self.origin_into(&mut origin, bucket);
+        origin
+    }
+
+    fn origin_into(&self, out: &mut String, bucket: &str) {
+        out.push_str(&self.scheme);
+        out.push_str("://");
+        self.host_into(out, bucket);
     }
 
     /// The `Host` a request for `bucket` carries.
     pub fn host_for(&self, bucket: &str) -> String {
-        match self.addressing {
-            Addressing::VirtualHosted => format!("{bucket}.{}", self.host),
-            Addressing::PathStyle | Addressing::Custom => self.host.clone(),
+        let mut host = String::with_capacity(bucket.len() + 1 + self.host.len());
+        self.host_into(&mut host, bucket);
+        host
+    }
+
+    fn host_into(&self, out: &mut String, bucket: &str) {
+        if self.addressing == Addressing::VirtualHosted {
+            out.push_str(bucket);
+            out.push('.');
         }
+        out.push_str(&self.host);
     }
 
     /// The raw (not encoded) path of `key` in `bucket` on this endpoint.
     pub fn object_path(&self, bucket: &str, key: &str) -> String {
-        match self.addressing {
-            Addressing::PathStyle => format!("/{bucket}/{key}"),
-            Addressing::VirtualHosted | Addressing::Custom => format!("/{key}"),
+        let mut path = String::with_capacity(bucket.len() + key.len() + 2);
+        self.object_path_into(&mut path, bucket, key);
+        path
+    }
+
+    fn object_path_into(&self, out: &mut String, bucket: &str, key: &str) {
+        out.push('/');
+        if self.addressing == Addressing::PathStyle {
+            out.push_str(bucket);
+            out.push('/');
         }
+        out.push_str(key);
     }
 }
 
@@ -190,6 +233,29 @@ fn host_name(host: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_urls_are_the_origin_and_the_encoded_path() {
+        let keys = ["k", "", "dir/a b+c~*!'()中.txt", "a//b/", "100%?#", "😀/x"];
+        for addressing in [
+            Addressing::VirtualHosted,
+            Addressing::PathStyle,
+            Addressing::Custom,
+        ] {
+            let endpoint = Endpoint::new("https", "oss-cn-hangzhou.aliyuncs.com:8443", addressing);
+            for key in keys {
+                let path = crate::encode::percent_encode(
+                    &endpoint.object_path("examplebucket", key),
+                    RFC3986_PATH,
+                );
+                assert_eq!(
+                    endpoint.object_url("examplebucket", key),
+                    format!("{}{path}", endpoint.origin_for("examplebucket")),
+                    "{addressing:?} {key:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn endpoints_choose_their_addressing() {

@@ -10,18 +10,33 @@ use ring::hmac;
 
 use crate::v4::Flavor;
 
-type Id = (&'static str, String, String, String, String);
+/// One derived key, under the secret it was derived from.
+struct Entry {
+    key_prefix: &'static str,
+    date: String,
+    region: String,
+    service: String,
+    key: hmac::Key,
+}
+
+/// The keys, by secret: a lookup borrows its inputs, so a key already derived costs no
+/// allocation (a secret has few keys: one a day per flavor, region and service).
+#[derive(Default)]
+struct Keys {
+    by_secret: HashMap<String, Vec<Entry>>,
+    count: usize,
+}
 
 /// Signing keys derived once and then reused.
 #[derive(Default)]
 pub struct SigningKeyCache {
-    keys: Mutex<HashMap<Id, hmac::Key>>,
+    keys: Mutex<Keys>,
 }
 
 impl std::fmt::Debug for SigningKeyCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The map's keys hold secrets: show the count only.
-        let entries = self.keys.lock().map_or(0, |keys| keys.len());
+        let entries = self.keys.lock().map_or(0, |keys| keys.count);
         f.debug_struct("SigningKeyCache")
             .field("entries", &entries)
             .finish()
@@ -41,26 +56,38 @@ impl SigningKeyCache {
         region: &str,
         service: &str,
     ) -> hmac::Key {
-        // The flavor is part of the identity, so OSS and AWS keys never mix.
-        let id = (
-            flavor.key_prefix,
-            secret.to_owned(),
-            date.to_owned(),
-            region.to_owned(),
-            service.to_owned(),
-        );
         let mut keys = match self.keys.lock() {
             Ok(keys) => keys,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some(key) = keys.get(&id) {
-            return key.clone();
+        // The flavor is part of the identity, so OSS and AWS keys never mix.
+        let found = keys.by_secret.get(secret).and_then(|entries| {
+            entries.iter().find(|e| {
+                e.key_prefix == flavor.key_prefix
+                    && e.date == date
+                    && e.region == region
+                    && e.service == service
+            })
+        });
+        if let Some(entry) = found {
+            return entry.key.clone();
         }
-        if keys.len() >= Self::CAPACITY {
-            keys.clear();
+        if keys.count >= Self::CAPACITY {
+            keys.by_secret.clear();
+            keys.count = 0;
         }
         let key = flavor.signing_key(secret, date, region, service);
-        keys.insert(id, key.clone());
+        keys.by_secret
+            .entry(secret.to_owned())
+            .or_default()
+            .push(Entry {
+                key_prefix: flavor.key_prefix,
+                date: date.to_owned(),
+                region: region.to_owned(),
+                service: service.to_owned(),
+                key: key.clone(),
+            });
+        keys.count += 1;
         key
     }
 }

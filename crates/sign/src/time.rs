@@ -72,6 +72,53 @@ impl Civil {
     }
 }
 
+impl Civil {
+    /// Writes the fields `pattern` names into a `String` sized for it: `Y` the year (at least
+    /// four digits), `M`, `D`, `h`, `m`, `s` two digits each, any other byte as it is. The
+    /// same text as `format!("{:04}…{:02}")`, without `fmt`.
+    fn write(&self, pattern: &[u8]) -> String {
+        let mut out = String::with_capacity(pattern.len() + 8);
+        for &p in pattern {
+            match p {
+                b'Y' => push_padded(&mut out, self.year, 4),
+                b'M' => push_padded(&mut out, i64::from(self.month), 2),
+                b'D' => push_padded(&mut out, i64::from(self.day), 2),
+                b'h' => push_padded(&mut out, i64::from(self.hour), 2),
+                b'm' => push_padded(&mut out, i64::from(self.minute), 2),
+                b's' => push_padded(&mut out, i64::from(self.second), 2),
+                other => out.push(char::from(other)),
+            }
+        }
+        out
+    }
+}
+
+/// `n` in decimal, zero-padded to `width` digits (a sign counts toward the width, as
+/// `{:0width$}` counts it).
+fn push_padded(out: &mut String, n: i64, width: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let sign = usize::from(n < 0);
+    if n < 0 {
+        out.push('-');
+    }
+    for _ in (digits.len() - at + sign)..width {
+        out.push('0');
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
+}
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
 ///
 /// # Reference
@@ -105,11 +152,7 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 /// # Format
 /// `YYYY-MM-DDThh:mm:ssZ`, e.g. `2015-09-01T05:57:34Z`.
 pub fn format_iso8601(t: SystemTime) -> String {
-    let c = Civil::from_system_time(t);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        c.year, c.month, c.day, c.hour, c.minute, c.second
-    )
+    Civil::from_system_time(t).write(b"Y-M-DTh:m:sZ")
 }
 
 /// ISO 8601 UTC with milliseconds, as PostObject policies write `expiration`.
@@ -117,11 +160,7 @@ pub fn format_iso8601(t: SystemTime) -> String {
 /// # Format
 /// `YYYY-MM-DDThh:mm:ss.000Z`, e.g. `2023-12-17T03:54:37.000Z`.
 pub(crate) fn format_iso8601_millis(t: SystemTime) -> String {
-    let c = Civil::from_system_time(t);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.000Z",
-        c.year, c.month, c.day, c.hour, c.minute, c.second
-    )
+    Civil::from_system_time(t).write(b"Y-M-DTh:m:s.000Z")
 }
 
 /// The compact ISO 8601 form used by OSS V4 and SigV4 (`x-oss-date`, `X-Amz-Date`).
@@ -129,11 +168,7 @@ pub(crate) fn format_iso8601_millis(t: SystemTime) -> String {
 /// # Format
 /// `YYYYMMDDThhmmssZ`, e.g. `20231217T025437Z`.
 pub(crate) fn format_compact(t: SystemTime) -> String {
-    let c = Civil::from_system_time(t);
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        c.year, c.month, c.day, c.hour, c.minute, c.second
-    )
+    Civil::from_system_time(t).write(b"YMDThmsZ")
 }
 
 /// The date alone, as in a V4 credential scope.
@@ -141,8 +176,7 @@ pub(crate) fn format_compact(t: SystemTime) -> String {
 /// # Format
 /// `YYYYMMDD`, e.g. `20231217`.
 pub(crate) fn format_date(t: SystemTime) -> String {
-    let c = Civil::from_system_time(t);
-    format!("{:04}{:02}{:02}", c.year, c.month, c.day)
+    Civil::from_system_time(t).write(b"YMD")
 }
 
 /// Reads an ISO 8601 UTC instant as STS returns `Expiration`.
@@ -262,6 +296,42 @@ mod tests {
                 format_iso8601_millis(at(secs)),
                 iso.replace('Z', ".000Z"),
                 "millis of {secs}"
+            );
+        }
+    }
+
+    #[test]
+    fn formats_write_what_fmt_writes_for_every_field_width() {
+        let numbers = [
+            0, 1, 9, 10, 59, 99, 100, 999, 1000, 2023, 9999, 10_000, 275_760,
+        ];
+        for n in numbers.into_iter().chain(numbers.map(|n: i64| -n)) {
+            for width in [2, 4] {
+                let mut out = String::new();
+                push_padded(&mut out, n, width);
+                assert_eq!(out, format!("{n:0width$}"), "{n} in {width}");
+            }
+        }
+        // Every second of a leap day and of a new year's eve, and a far year.
+        for secs in (951_782_400..951_782_400 + 86_400)
+            .step_by(7)
+            .chain(4_102_444_700..4_102_444_900)
+            .chain([253_402_300_800, 8_639_977_881_599])
+        {
+            let c = Civil::from_system_time(at(secs));
+            assert_eq!(
+                format_iso8601(at(secs)),
+                format!(
+                    "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                    c.year, c.month, c.day, c.hour, c.minute, c.second
+                )
+            );
+            assert_eq!(
+                format_compact(at(secs)),
+                format!(
+                    "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+                    c.year, c.month, c.day, c.hour, c.minute, c.second
+                )
             );
         }
     }

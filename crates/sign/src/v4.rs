@@ -8,7 +8,7 @@
 
 use ring::{digest, hmac};
 
-use crate::encode::{RFC3986_UNRESERVED, hex_lower, percent_encode};
+use crate::encode::{RFC3986_UNRESERVED, hex_lower, hex_lower_into, percent_encode_into};
 
 /// The names one V4 signature uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +43,8 @@ impl Flavor {
     /// yyyymmdd "/" region "/" service "/" terminator
     /// ```
     pub fn scope(&self, date: &str, region: &str, service: &str) -> String {
-        format!("{date}/{region}/{service}/{}", self.terminator)
+        let parts = [date, "/", region, "/", service, "/", self.terminator];
+        concat(&parts, 0)
     }
 
     /// The credential: the access key id and the scope, as `x-oss-credential` and
@@ -60,7 +61,18 @@ impl Flavor {
         region: &str,
         service: &str,
     ) -> String {
-        format!("{access_key_id}/{}", self.scope(date, region, service))
+        let parts = [
+            access_key_id,
+            "/",
+            date,
+            "/",
+            region,
+            "/",
+            service,
+            "/",
+            self.terminator,
+        ];
+        concat(&parts, 0)
     }
 
     /// The string to sign.
@@ -71,11 +83,10 @@ impl Flavor {
     /// ```
     pub fn string_to_sign(&self, date_time: &str, scope: &str, canonical_request: &str) -> String {
         let hash = digest::digest(&digest::SHA256, canonical_request.as_bytes());
-        format!(
-            "{}\n{date_time}\n{scope}\n{}",
-            self.algorithm,
-            hex_lower(hash.as_ref())
-        )
+        let parts = [self.algorithm, "\n", date_time, "\n", scope, "\n"];
+        let mut out = concat(&parts, 2 * hash.as_ref().len());
+        hex_lower_into(&mut out, hash.as_ref());
+        out
     }
 
     /// The signing key, derived from the secret for one day, region and service.
@@ -115,25 +126,144 @@ pub fn canonical_request(
     signed_headers: &str,
     hashed_payload: &str,
 ) -> String {
-    format!(
-        "{method}\n{canonical_uri}\n{canonical_query_string}\n{canonical_headers}\n{signed_headers}\n{hashed_payload}"
-    )
+    let lines = [
+        canonical_uri,
+        canonical_headers,
+        signed_headers,
+        hashed_payload,
+    ];
+    canonical_request_with(method, lines, canonical_query_string.len(), |out| {
+        out.push_str(canonical_query_string);
+    })
 }
 
-/// The canonical query string's pairs: names and values RFC 3986-encoded, sorted by encoded
-/// name then value. OSS V4 writes an empty value as the bare name, SigV4 as `name=`.
-pub(crate) fn encoded_sorted(query: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut encoded: Vec<(String, String)> = query
-        .iter()
-        .map(|(k, v)| {
-            (
-                percent_encode(k, RFC3986_UNRESERVED),
-                percent_encode(v, RFC3986_UNRESERVED),
-            )
-        })
-        .collect();
-    encoded.sort();
-    encoded
+/// [`canonical_request`] in one buffer, its canonical query string written in place by
+/// `write_query` (which writes about `query_len` bytes); `lines` are the canonical URI, the
+/// canonical headers, the signed (additional) headers and the hashed payload.
+pub(crate) fn canonical_request_with(
+    method: &str,
+    [
+        canonical_uri,
+        canonical_headers,
+        signed_headers,
+        hashed_payload,
+    ]: [&str; 4],
+    query_len: usize,
+    write_query: impl FnOnce(&mut String),
+) -> String {
+    let mut out = concat(
+        &[method, "\n", canonical_uri, "\n"],
+        query_len + 8 + canonical_headers.len() + signed_headers.len() + hashed_payload.len(),
+    );
+    write_query(&mut out);
+    for part in [
+        "\n",
+        canonical_headers,
+        "\n",
+        signed_headers,
+        "\n",
+        hashed_payload,
+    ] {
+        out.push_str(part);
+    }
+    out
+}
+
+/// `parts` joined into one `String`, with room for `extra` more bytes.
+fn concat(parts: &[&str], extra: usize) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + extra);
+    for part in parts {
+        out.push_str(part);
+    }
+    out
+}
+
+/// How a canonical query string writes a parameter with an empty value: OSS V4 as the bare
+/// name, SigV4 as `name=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EmptyValue {
+    /// `name` (OSS V4, and OSS URLs).
+    BareName,
+    /// `name=` (SigV4).
+    NameEquals,
+}
+
+/// Query parameters RFC 3986-encoded once, into one buffer, so that the canonical query
+/// string (sorted) and the URL's query (in the order given) copy the same encoded text: the
+/// security token, the longest value, is encoded once per signature.
+#[derive(Clone)]
+pub(crate) struct EncodedQuery {
+    text: String,
+    /// Each pair's encoded name `text[start..middle]` and value `text[middle..end]`.
+    pairs: Vec<(usize, usize, usize)>,
+}
+
+impl EncodedQuery {
+    /// `query` encoded, with room for `extra` more bytes and 8 more pairs.
+    pub(crate) fn new(query: &[(&str, &str)], extra: usize) -> Self {
+        let raw: usize = query.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let mut encoded = Self {
+            text: String::with_capacity(raw + raw / 4 + extra + 16),
+            pairs: Vec::with_capacity(query.len() + 8),
+        };
+        for (k, v) in query {
+            encoded.push(k, v);
+        }
+        encoded
+    }
+
+    /// Appends one pair, encoded.
+    pub(crate) fn push(&mut self, name: &str, value: &str) {
+        let start = self.text.len();
+        percent_encode_into(&mut self.text, name, RFC3986_UNRESERVED);
+        let middle = self.text.len();
+        percent_encode_into(&mut self.text, value, RFC3986_UNRESERVED);
+        self.pairs.push((start, middle, self.text.len()));
+    }
+
+    fn pair(&self, (start, middle, end): (usize, usize, usize)) -> (&str, &str) {
+        (&self.text[start..middle], &self.text[middle..end])
+    }
+
+    /// The encoded pairs, sorted by encoded name then value.
+    pub(crate) fn sorted(&self) -> Vec<(&str, &str)> {
+        let mut sorted: Vec<(&str, &str)> = self.pairs.iter().map(|&p| self.pair(p)).collect();
+        sorted.sort_unstable();
+        sorted
+    }
+
+    /// The length the pairs take written out, separators included.
+    pub(crate) fn written_len(&self) -> usize {
+        self.text.len() + 2 * self.pairs.len()
+    }
+
+    /// Writes the pairs, in the order given, as `k1=v1&k2…` into `out`.
+    pub(crate) fn write_in_order(&self, out: &mut String, empty: EmptyValue) {
+        write_pairs(out, self.pairs.iter().map(|&p| self.pair(p)), empty);
+    }
+
+    /// Writes the pairs sorted (the canonical query string) into `out`.
+    pub(crate) fn write_sorted(&self, out: &mut String, empty: EmptyValue) {
+        write_pairs(out, self.sorted(), empty);
+    }
+}
+
+/// `k1=v1&k2=v2…` of pairs already encoded.
+fn write_pairs<'a>(
+    out: &mut String,
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    empty: EmptyValue,
+) {
+    for (i, (k, v)) in pairs.into_iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(k);
+        if !v.is_empty() || empty == EmptyValue::NameEquals {
+            out.push('=');
+            out.push_str(v);
+        }
+    }
 }
 
 /// The signature: hex of HMAC-SHA256 with the signing key.

@@ -11,12 +11,11 @@ use std::time::Duration;
 
 use http::StatusCode;
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use lambda_http::aws_lambda_events::query_map::QueryMap;
-use lambda_http::{Body, Request, RequestExt, Response, service_fn};
+use lambda_http::{Body, Request, Response, service_fn};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
 
@@ -329,6 +328,13 @@ fn log_refusals(refusals: &mut Refusals, limits: Limits) {
 /// answers it.
 async fn answer_http(handler: impl Handler, request: hyper::Request<Incoming>) -> Response<Body> {
     let (parts, body) = request.into_parts();
+    // A request without a body (a GET, `Content-Length: 0`) has nothing to wait for: no
+    // timer, no collecting.
+    if body.is_end_stream() {
+        return handler
+            .answer(Request::from_parts(parts, Body::Empty))
+            .await;
+    }
     let read = tokio::time::timeout(
         BODY_READ_TIMEOUT,
         Limited::new(body, MAX_BODY_BYTES).collect(),
@@ -358,11 +364,6 @@ async fn answer_http(handler: impl Handler, request: hyper::Request<Incoming>) -
             );
         }
     };
-    let query: QueryMap = parts
-        .uri
-        .query()
-        .map(|q| q.parse().unwrap_or_default())
-        .unwrap_or_default();
     let body = if bytes.is_empty() {
         Body::Empty
     } else {
@@ -372,7 +373,9 @@ async fn answer_http(handler: impl Handler, request: hyper::Request<Incoming>) -
         }
     };
     handler
-        .answer(Request::from_parts(parts, body).with_query_string_parameters(query))
+        // No `query_string_parameters`: no function reads them (presign-url parses
+        // `uri().query()` itself, the others take no query), so the query is not parsed twice.
+        .answer(Request::from_parts(parts, body))
         .await
 }
 

@@ -17,14 +17,14 @@ use ring::hmac;
 use serde_json::{Value, json};
 
 use crate::credential::Credential;
-use crate::encode::{RFC3986_PATH, RFC3986_UNRESERVED, percent_encode};
+use crate::encode::{RFC3986_PATH, encoded_len_hint, percent_encode_into};
 pub use crate::endpoint::{Addressing, Endpoint};
 pub use crate::object::{
     KeyCondition, ObjectRequest, PostForm, PostParams, PresignedUrl, UrlParams, form_conditions,
 };
 pub use crate::signing_key::SigningKeyCache;
 use crate::time::{format_compact, format_date, format_iso8601_millis, unix_seconds};
-use crate::v4::{self, Stages};
+use crate::v4::{self, EmptyValue, EncodedQuery, Stages};
 
 /// The V4 signature algorithm name.
 pub(crate) const V4_ALGORITHM: &str = v4::OSS4.algorithm;
@@ -120,19 +120,8 @@ pub fn public_endpoint(region: &str) -> Endpoint {
 }
 
 /// `key=value&…` for a URL: names and values RFC 3986-encoded, in the order given.
-fn url_query(pairs: &[(&str, &str)]) -> String {
-    let mut out = String::new();
-    for (i, (k, v)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        out.push_str(&percent_encode(k, RFC3986_UNRESERVED));
-        if !v.is_empty() {
-            out.push('=');
-            out.push_str(&percent_encode(v, RFC3986_UNRESERVED));
-        }
-    }
-    out
+fn url_query(pairs: &[(&str, &str)]) -> EncodedQuery {
+    EncodedQuery::new(pairs, 0)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -241,20 +230,29 @@ pub(crate) fn presign_v1_stages(
         ("Signature", &signature),
     ]);
     let url = PresignedUrl {
-        url: object_url(params, &query),
+        url: object_url(params, &url_query(&query)),
         expiration,
     };
     (url, string_to_sign)
 }
 
-/// `<endpoint>/<bucket>/<key>?<query>` as the endpoint addresses the bucket.
-fn object_url(params: &UrlParams<'_>, query: &[(&str, &str)]) -> String {
+/// `<endpoint>/<bucket>/<key>?<query>` as the endpoint addresses the bucket, the query
+/// already encoded, in its order.
+fn object_url(params: &UrlParams<'_>, query: &EncodedQuery) -> String {
     let request = &params.request;
-    format!(
-        "{}?{}",
-        params.endpoint.object_url(request.bucket, request.key),
-        url_query(query)
-    )
+    let mut url = String::with_capacity(
+        params
+            .endpoint
+            .object_url_len_hint(request.bucket, request.key)
+            + query.written_len()
+            + 1,
+    );
+    params
+        .endpoint
+        .object_url_into(&mut url, request.bucket, request.key);
+    url.push('?');
+    query.write_in_order(&mut url, EmptyValue::BareName);
+    url
 }
 
 // ---------------------------------------------------------------------------------------
@@ -268,7 +266,12 @@ fn object_url(params: &UrlParams<'_>, query: &[(&str, &str)]) -> String {
 /// "/" bucket "/" UriEncode(key)
 /// ```
 pub fn canonical_uri(bucket: &str, key: &str) -> String {
-    format!("/{bucket}/{}", percent_encode(key, RFC3986_PATH))
+    let mut out = String::with_capacity(bucket.len() + 2 + encoded_len_hint(key));
+    out.push('/');
+    out.push_str(bucket);
+    out.push('/');
+    percent_encode_into(&mut out, key, RFC3986_PATH);
+    out
 }
 
 /// The V4 canonical query string: every parameter but `x-oss-signature`, name and value
@@ -279,17 +282,9 @@ pub fn canonical_uri(bucket: &str, key: &str) -> String {
 /// UriEncode(k1) [ "=" UriEncode(v1) ] "&" ...
 /// ```
 pub fn canonical_query_string(query: &[(&str, &str)]) -> String {
-    let mut out = String::new();
-    for (i, (k, v)) in v4::encoded_sorted(query).iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        out.push_str(k);
-        if !v.is_empty() {
-            out.push('=');
-            out.push_str(v);
-        }
-    }
+    let encoded = EncodedQuery::new(query, 0);
+    let mut out = String::with_capacity(encoded.written_len());
+    encoded.write_sorted(&mut out, EmptyValue::BareName);
     out
 }
 
@@ -313,26 +308,6 @@ pub fn canonical_headers(headers: &[(&str, &str)], additional_headers: &[&str]) 
         .collect();
     signed.sort();
     signed.iter().map(|(n, v)| format!("{n}:{v}\n")).collect()
-}
-
-/// The V4 canonical request ([`v4::canonical_request`], with `AdditionalHeaders` as its fifth
-/// line).
-pub(crate) fn canonical_request_v4(
-    method: &str,
-    canonical_uri: &str,
-    canonical_query_string: &str,
-    canonical_headers: &str,
-    additional_headers: &str,
-    hashed_payload: &str,
-) -> String {
-    v4::canonical_request(
-        method,
-        canonical_uri,
-        canonical_query_string,
-        canonical_headers,
-        additional_headers,
-        hashed_payload,
-    )
 }
 
 /// What a V4 URL may sign beyond what presign-url uses: another product (CloudBox's
@@ -372,42 +347,55 @@ pub fn presign_v4_stages(
     keys: &SigningKeyCache,
 ) -> (PresignedUrl, Stages) {
     let request = &params.request;
-    let (date, date_time) = (format_date(params.now), format_compact(params.now));
-    let scope = v4::OSS4.scope(&date, params.region, options.product);
-    let credential_param = format!("{}/{scope}", credential.access_key_id);
+    let date_time = format_compact(params.now);
+    let date = &date_time[..8];
+    let scope = v4::OSS4.scope(date, params.region, options.product);
+    let credential_param = v4::OSS4.credential(
+        &credential.access_key_id,
+        date,
+        params.region,
+        options.product,
+    );
     let expires_in = params.expires_in.as_secs().min(V4_MAX_EXPIRES_SECONDS);
     let expires = expires_in.to_string();
     let additional = options.additional_headers.join(";");
-    let mut query: Vec<(&str, &str)> = request.query.to_vec();
-    query.extend([
-        ("x-oss-signature-version", V4_ALGORITHM),
-        ("x-oss-credential", &credential_param),
-        ("x-oss-date", &date_time),
-        ("x-oss-expires", &expires),
-    ]);
-    if let Some(token) = &credential.security_token {
-        query.push(("x-oss-security-token", token));
+    let token = credential.security_token.as_deref();
+    // Each pair is encoded once, for the canonical query string and again for the URL.
+    let mut query = EncodedQuery::new(
+        request.query,
+        256 + token.map_or(0, str::len) + additional.len(),
+    );
+    query.push("x-oss-signature-version", V4_ALGORITHM);
+    query.push("x-oss-credential", &credential_param);
+    query.push("x-oss-date", &date_time);
+    query.push("x-oss-expires", &expires);
+    if let Some(token) = token {
+        query.push("x-oss-security-token", token);
     }
     if !additional.is_empty() {
-        query.push(("x-oss-additional-headers", &additional));
+        query.push("x-oss-additional-headers", &additional);
     }
-    let canonical_request = canonical_request_v4(
+    // The canonical query string is written in place, into the canonical request's buffer.
+    let canonical_request = v4::canonical_request_with(
         request.method,
-        &canonical_uri(request.bucket, request.key),
-        &canonical_query_string(&query),
-        &canonical_headers(request.headers, options.additional_headers),
-        &additional,
-        UNSIGNED_PAYLOAD,
+        [
+            &canonical_uri(request.bucket, request.key),
+            &canonical_headers(request.headers, options.additional_headers),
+            &additional,
+            UNSIGNED_PAYLOAD,
+        ],
+        query.written_len(),
+        |out| query.write_sorted(out, EmptyValue::BareName),
     );
     let key = keys.get(
         &v4::OSS4,
         &credential.access_key_secret,
-        &date,
+        date,
         params.region,
         options.product,
     );
     let stages = Stages::sign(&v4::OSS4, &key, &date_time, &scope, canonical_request);
-    query.push(("x-oss-signature", &stages.signature));
+    query.push("x-oss-signature", &stages.signature);
     let url = PresignedUrl {
         url: object_url(params, &query),
         expiration: params.now + Duration::from_secs(expires_in),

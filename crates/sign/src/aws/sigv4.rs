@@ -12,7 +12,7 @@ use crate::credential::Credential;
 use crate::encode::{RFC3986_PATH, hex_lower, percent_encode};
 use crate::signing_key::SigningKeyCache;
 use crate::time::{format_compact, format_date};
-use crate::v4::{self, Stages};
+use crate::v4::{self, EmptyValue, EncodedQuery, Stages};
 
 /// The algorithm name.
 pub const ALGORITHM: &str = v4::AWS4.algorithm;
@@ -32,11 +32,14 @@ pub fn canonical_uri(path: &str) -> String {
 /// The canonical query string: names and values RFC 3986-encoded, sorted by name then value,
 /// `name=value` joined by `&` (an empty value still has its `=`).
 pub fn canonical_query_string(query: &[(&str, &str)]) -> String {
-    v4::encoded_sorted(query)
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&")
+    sorted_query(&EncodedQuery::new(query, 0))
+}
+
+/// [`canonical_query_string`] of pairs already encoded.
+fn sorted_query(encoded: &EncodedQuery) -> String {
+    let mut out = String::with_capacity(encoded.written_len());
+    encoded.write_sorted(&mut out, EmptyValue::NameEquals);
+    out
 }
 
 /// The canonical headers and the signed-headers list: names lower-cased and sorted, values
@@ -149,39 +152,58 @@ pub fn presign_url(
     expires_in: Duration,
     context: &Context<'_>,
 ) -> (String, Stages) {
-    let (date, date_time) = context.dates();
-    let scope = v4::AWS4.scope(&date, context.region, context.service);
-    let credential_param = format!("{}/{scope}", credential.access_key_id);
+    let date_time = format_compact(context.now);
+    let date = &date_time[..8];
+    let scope = v4::AWS4.scope(date, context.region, context.service);
+    let credential_param = v4::AWS4.credential(
+        &credential.access_key_id,
+        date,
+        context.region,
+        context.service,
+    );
     let expires = expires_in.as_secs().min(MAX_EXPIRES_SECONDS).to_string();
     let mut headers: Vec<(&str, &str)> = vec![("host", request.host)];
     headers.extend_from_slice(request.headers);
     let (canonical, signed) = canonical_headers(&headers);
-    let mut query: Vec<(&str, &str)> = request.query.to_vec();
-    query.extend([
-        ("X-Amz-Algorithm", ALGORITHM),
-        ("X-Amz-Credential", &credential_param),
-        ("X-Amz-Date", &date_time),
-        ("X-Amz-Expires", &expires),
-        ("X-Amz-SignedHeaders", &signed),
-    ]);
-    if let Some(token) = &credential.security_token {
-        query.push(("X-Amz-Security-Token", token));
+    let token = credential.security_token.as_deref();
+    let mut query = EncodedQuery::new(request.query, 256 + token.map_or(0, str::len));
+    query.push("X-Amz-Algorithm", ALGORITHM);
+    query.push("X-Amz-Credential", &credential_param);
+    query.push("X-Amz-Date", &date_time);
+    query.push("X-Amz-Expires", &expires);
+    query.push("X-Amz-SignedHeaders", &signed);
+    if let Some(token) = token {
+        query.push("X-Amz-Security-Token", token);
     }
     let uri = canonical_uri(request.path);
-    let canonical_query = canonical_query_string(&query);
-    let canonical_request = canonical_request(
+    // The canonical query string is written in place, into the canonical request's buffer,
+    // and the URL copies it from there.
+    let mut written = 0..0;
+    let canonical_request = v4::canonical_request_with(
         request.method,
-        &uri,
-        &canonical_query,
-        &canonical,
-        &signed,
-        UNSIGNED_PAYLOAD,
+        [&uri, &canonical, &signed, UNSIGNED_PAYLOAD],
+        query.written_len(),
+        |out| {
+            let start = out.len();
+            query.write_sorted(out, EmptyValue::NameEquals);
+            written = start..out.len();
+        },
     );
     let stages = context.sign(credential, &scope, &date_time, canonical_request);
-    let url = format!(
-        "{origin}{uri}?{canonical_query}&X-Amz-Signature={}",
-        stages.signature
+    let canonical_query = &stages.canonical_request[written];
+    let mut url = String::with_capacity(
+        origin.len() + uri.len() + canonical_query.len() + stages.signature.len() + 20,
     );
+    for part in [
+        origin,
+        &uri,
+        "?",
+        canonical_query,
+        "&X-Amz-Signature=",
+        &stages.signature,
+    ] {
+        url.push_str(part);
+    }
     (url, stages)
 }
 
