@@ -143,9 +143,13 @@ def run(args, servers):
         env[name] = value
     start(servers, "presign-url", [str(presign)], env, port)
     body = fetch(port)
-    if args.compare:
+    if args.compare or args.compare_env:
         port = free_port()
-        start(servers, "compare", [str(args.compare)], dict(env, PORT=str(port)), port)
+        other_env = dict(env, PORT=str(port))
+        for setting in args.compare_env:
+            name, _, value = setting.partition("=")
+            other_env[name] = value
+        start(servers, "compare", [str(args.compare or presign)], other_env, port)
         other = len(fetch(port))
         if other != len(body):
             print(f"note: the compared build answers {other} bytes, this one {len(body)}")
@@ -157,7 +161,9 @@ def run(args, servers):
           f"wrk -t1 -c{args.connections} -d{args.duration}s; "
           f"RUST_LOG={args.rust_log or '(unset: info)'}"
           + "".join(f"; {setting}" for setting in args.env)
-          + (f"; compared with {args.compare}" if args.compare else ""))
+          + (f"; compared with {args.compare or 'the same binary'}"
+             + "".join(f" and {setting}" for setting in args.compare_env)
+             if "compare" in servers else ""))
     for name in servers:  # warm up: connections, allocator, caches
         wrk(servers[name]["port"], 1, args.connections)
     compare = "compare" in servers
@@ -190,6 +196,9 @@ def main():
     parser.add_argument("--compare", type=Path, metavar="PATH",
                         help="a second presign-url binary (an older build, say) measured in the "
                              "same rounds, with the same settings, order rotated each round")
+    parser.add_argument("--compare-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="one more variable for the compared server only; without --compare, "
+                             "the compared server is this presign-url with these variables")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="one more variable for presign-url (TOKIO_WORKER_THREADS=1, ...)")
     parser.add_argument("--no-build", action="store_true")
