@@ -20,6 +20,7 @@ use tracing::warn;
 
 use crate::record::{Record, Source, message_id};
 use crate::rules::{ProfileRules, Reason, Violation};
+use crate::settings::ProfileDefaults;
 use crate::store::{Bound, ObjectFacts, Store};
 
 /// Every profile's rules, when the deployment has a `PROFILES_FILE`.
@@ -29,10 +30,14 @@ pub(crate) struct Enforcer {
 
 impl Enforcer {
     /// `None` without a `PROFILES_FILE`: record-upload then records as it always has.
-    pub(crate) fn new(profiles: &Profiles) -> Option<Self> {
+    pub(crate) fn new(profiles: &Profiles, defaults: &ProfileDefaults) -> Option<Self> {
         profiles.file.as_ref()?;
         Some(Self {
-            profiles: profiles.list.iter().map(ProfileRules::new).collect(),
+            profiles: profiles
+                .list
+                .iter()
+                .map(|profile| ProfileRules::new(profile, defaults))
+                .collect(),
         })
     }
 

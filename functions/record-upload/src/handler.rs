@@ -86,7 +86,7 @@ impl AppState {
             .webhook
             .clone()
             .map(|webhook| Webhook::new(webhook, sender));
-        let enforcer = Enforcer::new(&config.profiles);
+        let enforcer = Enforcer::new(&config.profiles, &settings.profile_defaults);
         Ok(Self {
             config,
             settings,

@@ -12,6 +12,7 @@ use stsvend::{Caller, KeyTemplate, PrefixTemplate, Stamp};
 use stsvend_host::config::{OnViolation, Profile};
 
 use crate::detect::{self, Content};
+use crate::settings::ProfileDefaults;
 use crate::store::ObjectFacts;
 
 /// The rule an upload broke, as `upload.rejected` names it (`"reason"`).
@@ -114,19 +115,26 @@ pub(crate) struct ProfileRules {
 }
 
 impl ProfileRules {
-    pub(crate) fn new(profile: &Profile) -> Self {
+    /// `profile`'s rules, its unset `max_bytes`, `content_types` and `metadata` taken from
+    /// the variables set for the deployment (`defaults`).
+    pub(crate) fn new(profile: &Profile, defaults: &ProfileDefaults) -> Self {
         let content_types = profile
             .content_types
             .as_ref()
+            .or(defaults.content_types.as_ref())
             .map(|types| types.iter().filter_map(|t| TypePattern::parse(t)).collect());
         Self {
             name: profile.name.clone(),
             prefix: profile.prefix.clone(),
             key: profile.key.clone(),
             min_bytes: profile.min_bytes,
-            max_bytes: profile.max_bytes,
+            max_bytes: profile.max_bytes.or(defaults.max_bytes),
             content_types,
-            metadata: profile.metadata.clone().unwrap_or_default(),
+            metadata: profile
+                .metadata
+                .clone()
+                .or_else(|| defaults.metadata.clone())
+                .unwrap_or_default(),
             detect_type: profile.detect_type,
             on_violation: profile.on_violation.unwrap_or(DEFAULT_ON_VIOLATION),
         }
@@ -266,6 +274,7 @@ fn caller_of(uploader: &BTreeMap<String, String>) -> Caller {
 #[cfg(test)]
 mod tests {
     use stsvend::{PrefixTemplate, parse_stamps};
+    use stsvend_host::config::Profiles;
 
     use super::*;
 
@@ -293,6 +302,76 @@ mod tests {
 
     fn alice() -> BTreeMap<String, String> {
         BTreeMap::from([("sub".to_owned(), "alice".to_owned())])
+    }
+
+    /// The variables set for the deployment stand for what a profile leaves unset, and
+    /// never for what it sets.
+    #[test]
+    fn the_variables_set_stand_for_a_profiles_unset_fields() {
+        let defaults = ProfileDefaults {
+            max_bytes: Some(10),
+            content_types: Some(vec!["image/png".to_owned()]),
+            metadata: Some(
+                parse_stamps("uploader=${sub}", stsvend::is_metadata_name).expect("stamp"),
+            ),
+        };
+        let facts = |size: u64, content_type: &str, uploader: Option<&str>| ObjectFacts {
+            size,
+            etag: "0123".to_owned(),
+            content_type: Some(content_type.to_owned()),
+            metadata: uploader
+                .map(|u| BTreeMap::from([("uploader".to_owned(), u.to_owned())]))
+                .unwrap_or_default(),
+        };
+        let key = "docs/alice/a.png";
+        let mut bare =
+            Profiles::from_variables(PrefixTemplate::parse("docs/${sub}/").expect("prefix"))
+                .list
+                .remove(0);
+        bare.on_violation = None;
+        let rules = ProfileRules::new(&bare, &defaults);
+        assert!(
+            rules
+                .check(key, &alice(), &facts(10, "image/png", Some("alice")))
+                .is_ok()
+        );
+        let reason = |f: ObjectFacts| rules.check(key, &alice(), &f).expect_err("broken").reason;
+        assert_eq!(
+            reason(facts(11, "image/png", Some("alice"))),
+            Reason::TooLarge
+        );
+        assert_eq!(
+            reason(facts(10, "text/html", Some("alice"))),
+            Reason::ContentTypeNotAllowed
+        );
+        assert_eq!(
+            reason(facts(10, "image/png", None)),
+            Reason::MetadataMissing
+        );
+
+        let mut own = bare.clone();
+        own.max_bytes = Some(100);
+        own.content_types = Some(vec!["text/*".to_owned()]);
+        own.metadata = Some(Vec::new());
+        let rules = ProfileRules::new(&own, &defaults);
+        assert!(
+            rules
+                .check(key, &alice(), &facts(100, "text/plain", None))
+                .is_ok()
+        );
+        assert_eq!(
+            rules
+                .check(key, &alice(), &facts(101, "text/plain", None))
+                .expect_err("over")
+                .reason,
+            Reason::TooLarge
+        );
+
+        let none = ProfileRules::new(&bare, &ProfileDefaults::default());
+        assert!(
+            none.check(key, &alice(), &facts(1 << 40, "text/html", None))
+                .is_ok()
+        );
     }
 
     fn facts(

@@ -4,8 +4,8 @@
 //! settings are the library's ([`CallbackSettings`]): presign-url reads them too.
 
 use stsvend::{
-    Error, Provider, sign::WebhookSecret, sign::aliyun::callback::PublicKey,
-    sign::plain_http_allowed,
+    Error, Provider, Stamp, is_metadata_name, parse_stamps, sign::WebhookSecret,
+    sign::aliyun::callback::PublicKey, sign::plain_http_allowed,
 };
 use stsvend_host::{CallbackSettings, Config, Env, config::invalid as config_error};
 
@@ -40,12 +40,62 @@ pub(crate) struct RecordSettings {
     pub(crate) pinned_key: Option<PublicKey>,
     /// `RECORD_UPLOAD_MODE`.
     pub(crate) mode: RecordMode,
+    /// The upload-rule variables set for this deployment, standing for a profile's unset fields.
+    pub(crate) profile_defaults: ProfileDefaults,
+}
+
+/// The variables that bind what presign-url signs, as record-upload's profile checks read
+/// them: each, when set, stands for the field a profile leaves unset (`UPLOAD_MAX_BYTES` for
+/// `max_bytes`, `ALLOWED_CONTENT_TYPES` for `content_types`, `UPLOAD_METADATA` for
+/// `metadata`), as it does in presign-url. Their defaults when unset do not: the
+/// `uploader=${sub}` stamp every presigned upload carries would refuse every upload made with
+/// issue-token's credentials, which carry none.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ProfileDefaults {
+    /// `UPLOAD_MAX_BYTES`, when set.
+    pub(crate) max_bytes: Option<u64>,
+    /// `ALLOWED_CONTENT_TYPES`, when set and not empty.
+    pub(crate) content_types: Option<Vec<String>>,
+    /// `UPLOAD_METADATA`, when set (set to empty: no stamp).
+    pub(crate) metadata: Option<Vec<Stamp>>,
+}
+
+impl ProfileDefaults {
+    fn read(env: &Env<'_>) -> Result<Self, Error> {
+        let max_bytes = match env.as_set("UPLOAD_MAX_BYTES") {
+            None => None,
+            Some(_) => Some(env.number(
+                "UPLOAD_MAX_BYTES",
+                0,
+                1..=5 * 1024 * 1024 * 1024,
+                "a byte count from 1 to 5 GiB",
+            )?),
+        };
+        let content_types = env.text("ALLOWED_CONTENT_TYPES").map(|text| {
+            text.split(',')
+                .map(|entry| entry.trim().to_ascii_lowercase())
+                .filter(|entry| !entry.is_empty())
+                .collect()
+        });
+        let metadata = match env.as_set("UPLOAD_METADATA") {
+            None => None,
+            Some(text) => Some(
+                parse_stamps(&text, is_metadata_name)
+                    .map_err(|reason| config_error("UPLOAD_METADATA", reason))?,
+            ),
+        };
+        Ok(Self {
+            max_bytes,
+            content_types,
+            metadata,
+        })
+    }
 }
 
 impl RecordSettings {
     /// Reads record-upload's variables as `config` found them at cold start.
     pub(crate) fn load(config: &Config) -> Result<Self, Error> {
-        let (mode, webhook, pinned_key) = config.read(|env| {
+        let (mode, webhook, pinned_key, profile_defaults) = config.read(|env| {
             let mode = env.choice(
                 "RECORD_UPLOAD_MODE",
                 RecordMode::Callbacks,
@@ -58,7 +108,7 @@ impl RecordSettings {
                 None => None,
                 Some(path) => Some(pinned_key(&path)?),
             };
-            Ok::<_, Error>((mode, webhook(env)?, pinned_key))
+            Ok::<_, Error>((mode, webhook(env)?, pinned_key, ProfileDefaults::read(env)?))
         })?;
         if mode == RecordMode::OssEvents && !config.function_compute() {
             return Err(config_error(
@@ -77,6 +127,7 @@ impl RecordSettings {
             webhook,
             pinned_key,
             mode,
+            profile_defaults,
         })
     }
 }
