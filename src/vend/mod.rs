@@ -4,6 +4,7 @@
 
 mod cache;
 mod key_template;
+mod media;
 mod policy;
 mod prefix;
 mod scope;
@@ -13,6 +14,7 @@ mod sts_client;
 
 pub use self::cache::{CacheKey, CredentialCache, FAILURE_HOLD, MAX_FAILURE_HOLD};
 pub use self::key_template::{KeyParts, KeyTemplate, MAX_FILENAME_BYTES};
+pub use self::media::media_type_matches;
 pub use self::policy::{
     LIST_OSS, LIST_S3, MAX_POLICY_BYTES, PolicyTemplate, PolicyVars, default_template,
 };

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use crate::settings::PresignSettings;
 use lambda_http::http::StatusCode;
-use stsvend::{Credential, Provider, check_key, sign::Scheme};
+use stsvend::{Credential, Provider, check_key, media_type_matches, sign::Scheme};
 use stsvend_host::{ApiError, config::ContentDisposition};
 
 use crate::answer::Expiry;
@@ -188,16 +188,9 @@ fn check_served_disposition(
 
 /// Whether the media type of `content_type` (parameters aside) matches an entry of `allowed`.
 fn media_type_allowed(content_type: &str, allowed: &[String]) -> bool {
-    let media = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let kind = media.split('/').next().unwrap_or("");
     allowed
         .iter()
-        .any(|entry| *entry == media || entry.strip_suffix("/*") == Some(kind))
+        .any(|entry| media_type_matches(entry, content_type))
 }
 
 /// The URL's lifetime: `expires` (default 900 s), capped by `max` (`PRESIGN_MAX_EXPIRES_SECONDS`,

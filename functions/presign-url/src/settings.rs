@@ -11,7 +11,10 @@ use stsvend::{
 };
 use stsvend_host::{
     Config, Env,
-    config::{ContentDisposition, Profile, invalid as config, invalid_profile, list, slash_entry},
+    config::{
+        ContentDisposition, Profile, content_types, invalid as config, invalid_profile, list,
+        slash_entry,
+    },
 };
 
 /// The `x-oss-process` operations signed when `ALLOWED_PROCESS` is unset: the image operations
@@ -84,6 +87,7 @@ impl PresignSettings {
                 "a byte count from 1 to 5 GiB",
             )?,
             allowed_content_types: content_types(
+                "ALLOWED_CONTENT_TYPES",
                 &env.text("ALLOWED_CONTENT_TYPES").unwrap_or_default(),
             )?,
             allowed_process: process_operations(
@@ -110,8 +114,8 @@ impl PresignSettings {
                 PresignMethods::parse(&methods.join(",")).map_err(|e| bad("methods", e))?;
         }
         if let Some(types) = &profile.content_types {
-            out.allowed_content_types =
-                content_types(&types.join(",")).map_err(|e| bad("content_types", e))?;
+            out.allowed_content_types = content_types("ALLOWED_CONTENT_TYPES", &types.join(","))
+                .map_err(|e| bad("content_types", e))?;
         }
         out.upload_max_bytes = profile.max_bytes.unwrap_or(out.upload_max_bytes);
         out.min_bytes = profile.min_bytes.unwrap_or(0);
@@ -156,15 +160,6 @@ fn scheme(env: &Env<'_>, provider: Provider) -> Result<Scheme, Error> {
             "v1 is an OSS signature; S3 URLs are always SigV4",
         )),
     }
-}
-
-/// `ALLOWED_CONTENT_TYPES`: `type/subtype` or `type/*`, each side a token of letters, digits
-/// and `!#$^_.+-` (no `&`: under OSS V1 it would join another sub-resource).
-fn content_types(value: &str) -> Result<Vec<String>, Error> {
-    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$^_.+-".contains(&b);
-    list("ALLOWED_CONTENT_TYPES", value, |e| {
-        slash_entry(e, token, "type/subtype or type/*")
-    })
 }
 
 /// `ALLOWED_PROCESS`: `kind/name` or `kind/*` (`image/resize`, `style/*`), each side letters,

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use stsvend::{Caller, KeyTemplate, PrefixTemplate, Stamp};
+use stsvend::{Caller, KeyTemplate, PrefixTemplate, Stamp, media_type_matches};
 use stsvend_host::config::{OnViolation, Profile};
 
 use crate::detect::{self, Content};
@@ -74,14 +74,7 @@ impl TypePattern {
 
     /// Whether the media type of `content_type` (parameters aside) is this entry's.
     pub(crate) fn holds(&self, content_type: &str) -> bool {
-        let media = content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        let kind = media.split('/').next().unwrap_or("");
-        self.0 == media || self.0 == "*/*" || self.0.strip_suffix("/*") == Some(kind)
+        self.0 == "*/*" || media_type_matches(&self.0, content_type)
     }
 
     /// Whether the entry names `media_type` itself (or is `*/*`), not through `type/*`.

@@ -7,7 +7,8 @@ use stsvend::{
     Error, Provider, Stamp, is_metadata_name, parse_stamps, sign::WebhookSecret,
     sign::aliyun::callback::PublicKey, sign::plain_http_allowed,
 };
-use stsvend_host::{CallbackSettings, Config, Env, config::invalid as config_error};
+use stsvend_host::config::{content_types, invalid as config_error};
+use stsvend_host::{CallbackSettings, Config, Env};
 
 /// Where record-upload delivers records, signed per Standard Webhooks.
 #[derive(Debug, Clone)]
@@ -71,12 +72,10 @@ impl ProfileDefaults {
                 "a byte count from 1 to 5 GiB",
             )?),
         };
-        let content_types = env.text("ALLOWED_CONTENT_TYPES").map(|text| {
-            text.split(',')
-                .map(|entry| entry.trim().to_ascii_lowercase())
-                .filter(|entry| !entry.is_empty())
-                .collect()
-        });
+        let content_types = env
+            .text("ALLOWED_CONTENT_TYPES")
+            .map(|text| content_types("ALLOWED_CONTENT_TYPES", &text))
+            .transpose()?;
         let metadata = match env.as_set("UPLOAD_METADATA") {
             None => None,
             Some(text) => Some(

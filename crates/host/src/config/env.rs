@@ -139,6 +139,16 @@ pub fn slash_entry(
     }
 }
 
+/// A list of allowed content types (`ALLOWED_CONTENT_TYPES`, a profile's `content_types`):
+/// `type/subtype` or `type/*`, each side a token of letters, digits and `!#$^_.+-` (no `&`:
+/// under OSS V1 it would join another sub-resource), lower-cased; an error names `variable`.
+pub fn content_types(variable: &'static str, value: &str) -> Result<Vec<String>, Error> {
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$^_.+-".contains(&b);
+    list(variable, value, |e| {
+        slash_entry(e, token, "type/subtype or type/*")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,7 +24,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use self::callback::{CallbackSettings, MIN_CALLBACK_SECRET_BYTES};
-pub use self::env::{Env, config as invalid, list, slash_entry};
+pub use self::env::{Env, config as invalid, content_types, list, slash_entry};
 pub use self::profile::{
     ContentDisposition, DEFAULT_PROFILE, MAX_PROFILE_BYTES, OnViolation, Profile, Profiles,
     invalid as invalid_profile,

@@ -7,20 +7,11 @@
 //! the app nothing new (the same `webhook-id`s, nothing deleted twice).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use md5::Digest as _;
 use serde_json::{Value, json};
-use stsvend::{
-    Clock, Credential, SystemClock,
-    sign::ObjectRequest,
-    sign::{Addressing, Endpoint},
-    sign::{Presigner, Scheme},
-};
-use stsvend_test_support::http::http;
 use stsvend_test_support::lambda::{self, LambdaFunction};
 use stsvend_test_support::profiles;
-use stsvend_test_support::s3s::{ACCESS_KEY, BUCKET, SECRET_KEY, Store};
+use stsvend_test_support::s3s::{ACCESS_KEY, BUCKET, SECRET_KEY, Store, object_created};
 
 use crate::lambda_events::{Delivery, expected_signature, start_receiver};
 
@@ -58,46 +49,6 @@ fn png(len: usize) -> Vec<u8> {
         b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89".to_vec();
     bytes.resize(len, 0);
     bytes
-}
-
-/// Puts `body` under `key` with `headers`, through a URL s3s-fs checks; its ETag.
-fn put(store: &Store, key: &str, headers: &[(&str, &str)], body: &[u8]) -> String {
-    let presigner = Presigner::new(
-        Scheme::S3,
-        Endpoint::new(
-            "http",
-            &format!("127.0.0.1:{}", store.port),
-            Addressing::PathStyle,
-        ),
-        BUCKET,
-        "us-east-1",
-    );
-    let credential = Credential::new(ACCESS_KEY.to_owned(), SECRET_KEY.to_owned(), None);
-    let request = ObjectRequest {
-        method: "PUT",
-        bucket: BUCKET,
-        key,
-        query: &[],
-        headers,
-    };
-    let url = presigner
-        .url(
-            &credential,
-            request,
-            SystemClock.now(),
-            Duration::from_secs(300),
-        )
-        .url;
-    let (status, _, answer) = http("PUT", &url, headers, body);
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
-    format!("{:x}", md5::Md5::digest(body))
-}
-
-fn created(key: &str, size: usize, etag: &str) -> Value {
-    json!({"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-           "eventTime": "2026-12-07T08:00:00.000Z", "eventName": "ObjectCreated:Put",
-           "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": BUCKET, "arn": "arn:aws:s3:::examplebucket"},
-                  "object": {"key": key, "size": size, "eTag": etag, "sequencer": "00"}}})
 }
 
 /// Runs the binary on `event`; its answer and the messages delivered, by key, each checked
@@ -175,7 +126,7 @@ fn uploads_that_break_their_profile_are_deleted_or_reported_and_good_ones_record
     ];
     let records: Vec<Value> = uploads
         .iter()
-        .map(|(key, body, headers)| created(key, body.len(), &put(&store, key, headers, body)))
+        .map(|(key, body, headers)| object_created(key, body.len(), &store.put(key, headers, body)))
         .collect();
     let event = json!({ "Records": records }).to_string();
 

@@ -4,21 +4,11 @@
 //! the plain and the JSON log formats alike no key writes a line of its own, and a record's
 //! type is what the store's signed `HEAD` says.
 
-use std::time::Duration;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use md5::Digest as _;
 use serde_json::{Value, json};
-use stsvend::{
-    Clock, Credential, SystemClock,
-    sign::ObjectRequest,
-    sign::{Addressing, Endpoint},
-    sign::{Presigner, Scheme},
-};
-use stsvend_test_support::http::http;
 use stsvend_test_support::lambda::{self, LambdaFunction};
-use stsvend_test_support::s3s::{ACCESS_KEY, BUCKET, SECRET_KEY, Store};
+use stsvend_test_support::s3s::{ACCESS_KEY, BUCKET, SECRET_KEY, Store, object_created};
 
 use crate::lambda_events::{Delivery, expected_signature, start_receiver};
 
@@ -28,56 +18,13 @@ const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// A line the key below would write into a plain-text log if it were logged raw.
 const FORGED: &str = "INFO upload recorded bucket=examplebucket key=uploads/bob/y.jpg";
 
-/// Puts `body` under `key` with `content_type`, through a URL the store checks.
-fn put(store: &Store, key: &str, content_type: &str, body: &[u8]) -> String {
-    let presigner = Presigner::new(
-        Scheme::S3,
-        Endpoint::new(
-            "http",
-            &format!("127.0.0.1:{}", store.port),
-            Addressing::PathStyle,
-        ),
-        BUCKET,
-        "us-east-1",
-    );
-    let credential = Credential::new(ACCESS_KEY.to_owned(), SECRET_KEY.to_owned(), None);
-    let request = ObjectRequest {
-        method: "PUT",
-        bucket: BUCKET,
-        key,
-        query: &[],
-        headers: &[("Content-Type", content_type)],
-    };
-    let url = presigner
-        .url(
-            &credential,
-            request,
-            SystemClock.now(),
-            Duration::from_secs(300),
-        )
-        .url;
-    let (status, _, answer) = http("PUT", &url, &[("Content-Type", content_type)], body);
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
-    format!("{:x}", md5::Md5::digest(body))
-}
-
-/// One S3 `ObjectCreated:Put` record, the key form-URL-encoded as S3 writes it.
-fn created(key: &str, size: usize, etag: &str) -> Value {
-    // Form-URL-encoded as S3 writes event keys (a space is `+`).
-    let encoded: String = form_urlencoded::byte_serialize(key.as_bytes()).collect();
-    json!({"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-           "eventTime": "2026-12-07T08:00:00.000Z", "eventName": "ObjectCreated:Put",
-           "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": BUCKET, "arn": "arn:aws:s3:::examplebucket"},
-                  "object": {"key": encoded, "size": size, "eTag": etag, "sequencer": "00"}}})
-}
-
 #[test]
 #[ignore = "needs s3s-fs 0.14.1 from crates.io: scripts/test runs it"]
 fn s3_events_are_judged_by_presign_urls_rules_typed_by_the_store_and_logged_escaped() {
     let store = Store::start("record-events");
     let photo = "uploads/alice/photo 1+.png";
     let photo_bytes = b"\x89PNG not really";
-    let photo_etag = put(&store, photo, "image/png", photo_bytes);
+    let photo_etag = store.put(photo, &[("Content-Type", "image/png")], photo_bytes);
     let forging = format!("uploads/alice/x.jpg\n{FORGED} uploader={{\"sub\": \"bob\"}}");
     let rejected = [
         forging.as_str(),
@@ -85,10 +32,13 @@ fn s3_events_are_judged_by_presign_urls_rules_typed_by_the_store_and_logged_esca
         "uploads/alice/../bob/secret.jpg",
         "uploads/alice/invoice\u{202E}gpj.exe",
     ];
-    let mut records: Vec<Value> = rejected.iter().map(|k| created(k, 5, "00")).collect();
-    records.push(created(photo, photo_bytes.len(), &photo_etag));
+    let mut records: Vec<Value> = rejected
+        .iter()
+        .map(|k| object_created(k, 5, "00"))
+        .collect();
+    records.push(object_created(photo, photo_bytes.len(), &photo_etag));
     // Reported, but no longer in the store: recorded with the event's facts, no type.
-    records.push(created("uploads/alice/gone.png", 3, "0123"));
+    records.push(object_created("uploads/alice/gone.png", 3, "0123"));
     let event = json!({ "Records": records }).to_string();
 
     for format in ["text", "JSON"] {
