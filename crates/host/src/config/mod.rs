@@ -361,22 +361,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
     use stsvend::Caller;
-
-    fn minimal() -> HashMap<&'static str, String> {
-        HashMap::from([
-            (
-                "ALIBABA_CLOUD_ACCESS_KEY_ID",
-                "LTAI-test-config-key".to_owned(),
-            ),
-            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "test-secret".to_owned()),
-            (
-                "ROLE_ARN",
-                "acs:ram::1234567890123:role/uploader".to_owned(),
-            ),
-            ("BUCKET", "examplebucket".to_owned()),
-            ("BUCKET_REGION", "cn-hangzhou".to_owned()),
-        ])
-    }
+    use stsvend_test_support::config::minimal;
 
     /// The function's own key, as read from the environment or the seed.
     fn own(c: &Config) -> stsvend::Credential {

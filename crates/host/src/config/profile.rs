@@ -4,7 +4,7 @@
 //!
 //! What every function needs of a profile is typed here (its name, prefix, server-chosen key,
 //! sizes, disposition, session policy, what record-upload does about a violation); what only
-//! presign-url reads (`methods`, `content_types`) is kept as written and parsed by presign-url
+//! presign-url reads (`methods`) is kept as written and parsed by presign-url
 //! with the parsers of the matching variables. A profile's unset field takes the matching
 //! variable's value. Every refusal names the file, the profile and the field.
 
@@ -18,6 +18,7 @@ use stsvend::{
     is_metadata_name, is_tag_key,
 };
 
+use super::env::content_types;
 use super::seed::load_policy;
 use crate::response::ApiError;
 
@@ -72,7 +73,7 @@ pub struct Profile {
     pub key: Option<KeyTemplate>,
     /// `methods`, as written (presign-url parses them as `PRESIGN_METHODS`).
     pub methods: Option<Vec<String>>,
-    /// `content_types`, as written (presign-url parses them as `ALLOWED_CONTENT_TYPES`).
+    /// `content_types`, checked and lower-cased as `ALLOWED_CONTENT_TYPES` is.
     pub content_types: Option<Vec<String>>,
     /// `min_bytes`.
     pub min_bytes: Option<u64>,
@@ -318,6 +319,13 @@ impl RawProfile {
                 Some(Encryption::parse(text).map_err(|r| bad("server_side_encryption", r))?)
             }
         };
+        let content_types = match &self.content_types {
+            None => None,
+            Some(types) => Some(
+                content_types("ALLOWED_CONTENT_TYPES", &types.join(","))
+                    .map_err(|e| bad("content_types", reason(e)))?,
+            ),
+        };
         let policy = match &self.policy {
             None => None,
             Some(given) => {
@@ -338,7 +346,7 @@ impl RawProfile {
             prefix,
             key,
             methods: self.methods,
-            content_types: self.content_types,
+            content_types,
             min_bytes,
             max_bytes,
             overwrite: self.overwrite,
