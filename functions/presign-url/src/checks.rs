@@ -195,11 +195,11 @@ fn media_type_allowed(content_type: &str, allowed: &[String]) -> bool {
 
 /// The URL's lifetime: `expires` (default 900 s), capped by `max` (`PRESIGN_MAX_EXPIRES_SECONDS`,
 /// or the profile's `expires`, which `max_by` names) and by what is left of the signing
-/// credential's life. A cap on an explicit `expires` is reported by name.
+/// credential's life (a CDN URL is signed with no credential). A cap on an explicit `expires` is reported by name.
 pub(crate) fn expiry(
     ask: &Ask,
     (max, max_by): (u64, &'static str),
-    credential: &Credential,
+    credential: Option<&Credential>,
     now: SystemTime,
 ) -> Result<Expiry, ApiError> {
     let mut expires_in = ask.expires.unwrap_or(DEFAULT_EXPIRES_SECONDS);
@@ -208,7 +208,7 @@ pub(crate) fn expiry(
         expires_in = max;
         capped_by = Some(max_by);
     }
-    if let Some(expiration) = credential.expiration {
+    if let Some(expiration) = credential.and_then(|c| c.expiration) {
         let left = expiration.duration_since(now).map_or(0, |d| d.as_secs());
         if expires_in > left {
             expires_in = left;

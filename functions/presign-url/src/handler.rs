@@ -25,6 +25,7 @@ use stsvend::{
 use stsvend_host::response::{self, ApiError};
 
 use crate::answer::{Expiry, Ordered, UrlAnswer};
+use crate::cdn::{self, CdnSettings};
 use crate::checks;
 use crate::listing::{self, Listing};
 use crate::parts;
@@ -47,6 +48,8 @@ pub struct AppState {
     /// `UPLOAD_CALLBACK_URL` and `UPLOAD_CALLBACK_SECRET`: the callback pinned into every OSS
     /// upload.
     callback: Option<CallbackSettings>,
+    /// `CDN_DOMAIN` and its signing: downloads through the CDN.
+    cdn: Option<CdnSettings>,
 }
 
 /// Whose key signs.
@@ -75,6 +78,18 @@ impl AppState {
         let settings = PresignSettings::load(&config)?;
         let profiles = profile::load(&config, &settings)?;
         let callback = CallbackSettings::load(&config)?;
+        let cdn = CdnSettings::load(&config)?;
+        if cdn.is_none()
+            && let Some(profile) = config.profiles.list.iter().find(|p| p.cdn)
+        {
+            return Err(stsvend_host::config::invalid(
+                "CDN_DOMAIN",
+                format!(
+                    "is required: profile {:?} serves its downloads through the CDN (cdn = true)",
+                    profile.name
+                ),
+            ));
+        }
         let signer = match &config.sts.role_arn {
             Some(role_arn) => Signer::Role(Box::new(RoleSigner {
                 role: CachedRole::new(&config.sts, role_arn, Arc::clone(&sender)),
@@ -95,6 +110,7 @@ impl AppState {
             signer,
             presigner,
             callback,
+            cdn,
         })
     }
 
@@ -148,6 +164,7 @@ async fn presign(
     let now = state.clock.now();
     let caller = state.auth.identify(request, now).await?;
     let prefix = profile.prefix.render(&caller)?;
+    let via_cdn = cdn::applies(&ask, profile.cdn, state.cdn.as_ref())?;
     if let Operation::List(listing) = &ask.operation {
         return list(state, profile, &ask, listing, &caller, &prefix, now).await;
     }
@@ -155,13 +172,17 @@ async fn presign(
     let (key, chosen) = profile::key(&ask, &prefix, profile.key.as_ref(), now, random)?;
     let settings = &profile.settings;
     checks::check(&ask, &key, &prefix, settings)?;
+    if let Some(cdn) = via_cdn {
+        let answer = download_via_cdn(cdn, profile, &ask, &key, now)?;
+        return Ok((answer, role_session_name(&caller.sub)));
+    }
     upload::check(&ask, settings)?;
     let stamped = upload::stamped(&ask, settings.scheme, &settings.rules, &caller)?;
     let credential = state.credential(profile, &caller, &prefix, now).await?;
     let expiry = checks::expiry(
         &ask,
         (settings.max_expires_seconds, settings.max_expires_by),
-        &credential,
+        Some(&credential),
         now,
     )?;
     let job = Job {
@@ -194,7 +215,23 @@ async fn presign(
     Ok((answer, role_session_name(&caller.sub)))
 }
 
-/// 16 bytes from the system's random source, for a server-chosen key's `${uuid}`.
+/// A download of `key` through the CDN ([`cdn::applies`] checked it): its life capped as a
+/// bucket GET's, signed with the CDN's key (no store credential is needed).
+fn download_via_cdn(
+    cdn: &CdnSettings,
+    profile: &ProfileState,
+    ask: &Ask,
+    key: &str,
+    now: SystemTime,
+) -> Result<Response<Body>, ApiError> {
+    let settings = &profile.settings;
+    let max = (settings.max_expires_seconds, settings.max_expires_by);
+    let expiry = checks::expiry(ask, max, None, now)?;
+    cdn.answer(key, now, expiry, random_bytes()?, &profile.name)
+}
+
+/// 16 bytes from the system's random source, for a server-chosen key's `${uuid}` (and a CDN
+/// URL's type A `rand`).
 fn random_bytes() -> Result<[u8; 16], ApiError> {
     let mut bytes = [0; 16];
     SystemRandom::new().fill(&mut bytes).map_err(|_| {
@@ -358,7 +395,7 @@ async fn list(
     let expiry = checks::expiry(
         ask,
         (settings.max_expires_seconds, settings.max_expires_by),
-        &credential,
+        Some(&credential),
         now,
     )?;
     let expires_in = Duration::from_secs(expiry.expires_in);

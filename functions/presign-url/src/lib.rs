@@ -8,6 +8,7 @@
 #![cfg_attr(test, allow(clippy::too_many_lines))]
 
 mod answer;
+mod cdn;
 mod checks;
 mod handler;
 mod listing;

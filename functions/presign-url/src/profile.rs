@@ -28,6 +28,8 @@ pub(crate) struct ProfileState {
     /// With `ROLE_ARN`: the session policy allowing the object actions behind its methods on
     /// the caller's prefix.
     pub(crate) session_policy: PolicyTemplate,
+    /// `cdn = true`: every GET is answered with a CDN URL.
+    pub(crate) cdn: bool,
 }
 
 /// Every profile of `config`, in [`stsvend_host::config::Profiles::list`]'s order, each with
@@ -49,6 +51,7 @@ pub(crate) fn load(config: &Config, base: &PresignSettings) -> Result<Vec<Profil
                 key: profile.key.clone(),
                 settings,
                 session_policy,
+                cdn: profile.cdn,
             })
         })
         .collect()

@@ -50,6 +50,8 @@ pub(crate) struct Ask {
     /// The uploaded file's own name (`filename`), from which a profile's server-chosen key is
     /// made.
     pub(crate) filename: Option<String>,
+    /// `"via":"cdn"`: a download through the CDN (`CDN_DOMAIN`) instead of the bucket.
+    pub(crate) via_cdn: bool,
 }
 
 /// What the URL or form will do.
@@ -269,6 +271,7 @@ struct Raw {
     checksums: Vec<(&'static str, String)>,
     profile: Option<String>,
     filename: Option<String>,
+    via: Option<String>,
 }
 
 fn parse_fields(fields: Map<String, Value>, source: Source) -> Result<Ask, ApiError> {
@@ -310,13 +313,14 @@ fn parse_fields(fields: Map<String, Value>, source: Source) -> Result<Ask, ApiEr
             "checksumCrc32" => raw.checksums.push(("crc32", checksum(&name, value, 4)?)),
             "profile" => raw.profile = Some(string(&name, value)?),
             "filename" => raw.filename = Some(string(&name, value)?),
+            "via" => raw.via = Some(string(&name, value)?),
             _ => {
                 return Err(ApiError::bad_request(
                     "UnknownField",
                     format!(
                         "{name:?} is not a field presign-url knows (key, method, expires, contentType, contentMd5, \
                          contentLength, responseContentType, responseContentDisposition, process, uploadId, partNumber, partNumbers, multipart, startsWith, \
-                         list, startAfter, continuationToken, maxKeys, metadata, checksumSha256, checksumCrc32, profile, filename)"
+                         list, startAfter, continuationToken, maxKeys, metadata, checksumSha256, checksumCrc32, profile, filename, via)"
                     ),
                 ));
             }
@@ -335,6 +339,7 @@ fn resolve(raw: Raw) -> Result<Ask, ApiError> {
     }
     check_upload_headers(&raw, &operation)?;
     let overrides = overrides(&raw, &operation)?;
+    let via_cdn = via(raw.via.as_deref())?;
     Ok(Ask {
         key: raw.key,
         operation,
@@ -347,7 +352,21 @@ fn resolve(raw: Raw) -> Result<Ask, ApiError> {
         checksums: raw.checksums,
         profile: raw.profile,
         filename: raw.filename,
+        via_cdn,
     })
+}
+
+/// `via`: absent for the bucket, `cdn` for the CDN; nothing else, so that a misspelt value
+/// never falls back to a bucket URL the client did not ask for.
+fn via(value: Option<&str>) -> Result<bool, ApiError> {
+    match value {
+        None => Ok(false),
+        Some("cdn") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(
+            "InvalidVia",
+            format!("via {other:?} is not cdn; leave via out for a bucket URL"),
+        )),
+    }
 }
 
 /// `FieldNotApplicable` for `field` on `operation`.
@@ -651,6 +670,7 @@ mod tests {
             checksums: Vec::new(),
             profile: None,
             filename: None,
+            via_cdn: false,
         };
         assert_eq!(from_body.expect("body"), expected);
         assert_eq!(from_query.expect("query"), expected);

@@ -63,6 +63,12 @@ pub const FUNCTION_VARIABLES: &[&str] = &[
     "UPLOAD_SERVER_SIDE_ENCRYPTION",
     "UPLOAD_REQUIRE_CHECKSUM",
     "UPLOAD_REQUIRE_SIZE",
+    // presign-url: downloads through the CDN.
+    "CDN_DOMAIN",
+    "CDN_AUTH_TYPE",
+    "CDN_AUTH_KEY",
+    "CDN_AUTH_KEY_BACKUP",
+    "CDN_AUTH_TTL_SECONDS",
     // presign-url and record-upload: the pinned callback.
     "UPLOAD_CALLBACK_URL",
     "UPLOAD_CALLBACK_SECRET",

@@ -99,6 +99,9 @@ pub struct Profile {
     pub detect_type: bool,
     /// `on_violation`.
     pub on_violation: Option<OnViolation>,
+    /// `cdn`: presign-url answers every GET of this profile with a CDN URL (`CDN_DOMAIN`),
+    /// never a bucket URL.
+    pub cdn: bool,
 }
 
 impl Profile {
@@ -122,6 +125,7 @@ impl Profile {
             policy: None,
             detect_type: false,
             on_violation: None,
+            cdn: false,
         }
     }
 
@@ -277,6 +281,8 @@ struct RawProfile {
     #[serde(default)]
     detect_type: bool,
     on_violation: Option<OnViolation>,
+    #[serde(default)]
+    cdn: bool,
 }
 
 impl RawProfile {
@@ -359,6 +365,7 @@ impl RawProfile {
             policy,
             detect_type: self.detect_type,
             on_violation: self.on_violation,
+            cdn: self.cdn,
         })
     }
 }

@@ -202,7 +202,7 @@ impl UrlSigner {
                 let secs = timestamp
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
-                let hash = type_a_hash(&path, secs, &rand, "0", key);
+                let hash = type_a_hash(&path, secs, rand, "0", key);
                 format!("{origin}{path}?auth_key={secs}-{rand}-0-{hash}")
             }
             AuthType::B => {

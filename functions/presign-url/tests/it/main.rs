@@ -5,6 +5,7 @@
 // Tests read better whole: a table of cases, or one scenario from start to end.
 #![allow(clippy::too_many_lines)]
 
+mod cdn;
 mod corpus;
 mod fuzz_corpora;
 mod identity;
