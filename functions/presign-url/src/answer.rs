@@ -103,3 +103,40 @@ pub(crate) struct PartsAnswer<'a> {
     /// The upload profile the parts were signed under.
     pub(crate) profile: &'a str,
 }
+
+/// CloudFront signed cookies for the caller's prefix (`cookies: true`): set them for the CDN's
+/// domain, and every file under `Resource` loads until `Expiration`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct CookiesAnswer<'a> {
+    pub(crate) status_code: u16,
+    pub(crate) cookies: Ordered<'a>,
+    pub(crate) resource: &'a str,
+    pub(crate) expiration: String,
+    pub(crate) expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) expires_capped_by: Option<&'static str>,
+    /// The upload profile the cookies were signed under.
+    pub(crate) profile: &'a str,
+}
+
+impl<'a> CookiesAnswer<'a> {
+    /// A 200 answer with `cookies` for `resource`, expiring as `expiry` says from `now`.
+    pub(crate) fn new(
+        cookies: &'a [(String, String)],
+        resource: &'a str,
+        now: SystemTime,
+        expiry: Expiry,
+        profile: &'a str,
+    ) -> Self {
+        Self {
+            status_code: 200,
+            cookies: Ordered(cookies),
+            resource,
+            expiration: format_iso8601(now + Duration::from_secs(expiry.expires_in)),
+            expires_in: expiry.expires_in,
+            expires_capped_by: expiry.capped_by,
+            profile,
+        }
+    }
+}

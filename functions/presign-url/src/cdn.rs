@@ -18,14 +18,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use stsvend::sign::aliyun::cdn::{AuthType, PrivateKey, UrlSigner};
-use stsvend::sign::{hex_lower, upstream_origin};
+use stsvend::sign::aliyun::cdn::{self as aliyun_cdn, AuthType, UrlSigner};
+use stsvend::sign::aws::cloudfront::{self, HashAlgorithm, PrivateKey};
+use stsvend::sign::{RFC3986_PATH, hex_lower, percent_encode, upstream_origin};
 use stsvend::{Error, unix_seconds};
 use stsvend_host::config::invalid as config;
 use stsvend_host::response::{self, ApiError};
 use stsvend_host::{Config, Env};
 
-use crate::answer::{Expiry, Ordered, UrlAnswer};
+use crate::answer::{CookiesAnswer, Expiry, Ordered, UrlAnswer};
 use crate::request::{Ask, Operation};
 
 /// `CDN_AUTH_TTL_SECONDS` when unset: the console's default validity period, 1800 s.
@@ -45,7 +46,22 @@ pub(crate) struct CdnSettings {
 enum CdnSigner {
     /// Alibaba Cloud CDN, type A, B or C, and the validity period configured on the CDN.
     Aliyun { signer: UrlSigner, ttl_seconds: u64 },
+    /// Amazon CloudFront: canned-policy URLs and custom-policy cookies for `origin`.
+    CloudFront {
+        origin: String,
+        signer: cloudfront::Signer,
+    },
 }
+
+/// `CDN_AUTH_TYPE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Aliyun(AuthType),
+    CloudFront,
+}
+
+/// The largest private key file read: 16 KiB holds any RSA 2048 or P-256 PEM many times over.
+const MAX_KEY_FILE_BYTES: u64 = 16 * 1024;
 
 impl CdnSettings {
     /// Reads the CDN's variables as `config` found them; `None` when `CDN_DOMAIN` is unset
@@ -56,27 +72,49 @@ impl CdnSettings {
 
     fn read(env: &Env<'_>) -> Result<Option<Self>, Error> {
         let Some(domain) = env.text("CDN_DOMAIN") else {
-            return match CDN_VARIABLES.iter().find(|name| env.text(name).is_some()) {
+            let mut set = ["CDN_AUTH_TYPE"]
+                .iter()
+                .chain(&ALIYUN_VARIABLES)
+                .chain(&CLOUDFRONT_VARIABLES);
+            return match set.find(|name| env.text(name).is_some()) {
                 Some(name) => Err(config(name, "is set, but CDN_DOMAIN is not")),
                 None => Ok(None),
             };
         };
         let origin = origin(&domain)?;
-        let auth = env.choice(
+        let kind = env.choice(
             "CDN_AUTH_TYPE",
             None,
             &[
-                ("A", Some(AuthType::A)),
-                ("B", Some(AuthType::B)),
-                ("C", Some(AuthType::C)),
+                ("A", Some(Kind::Aliyun(AuthType::A))),
+                ("B", Some(Kind::Aliyun(AuthType::B))),
+                ("C", Some(Kind::Aliyun(AuthType::C))),
+                ("cloudfront", Some(Kind::CloudFront)),
             ],
         )?;
-        let Some(auth) = auth else {
+        let Some(kind) = kind else {
             return Err(config(
                 "CDN_AUTH_TYPE",
-                "is required with CDN_DOMAIN: A, B or C (Alibaba Cloud CDN's URL signing types)",
+                "is required with CDN_DOMAIN: A, B or C (Alibaba Cloud CDN's URL signing types) or cloudfront",
             ));
         };
+        let (unused, signer) = match kind {
+            Kind::Aliyun(auth) => (&CLOUDFRONT_VARIABLES, aliyun(env, auth, &origin)?),
+            Kind::CloudFront => (&ALIYUN_VARIABLES, cloudfront(env, origin)?),
+        };
+        if let Some(name) = unused.iter().find(|name| env.text(name).is_some()) {
+            return Err(config(
+                name,
+                "does not apply to this CDN_AUTH_TYPE (CDN_AUTH_* are Alibaba Cloud CDN's, CLOUDFRONT_* CloudFront's)",
+            ));
+        }
+        Ok(Some(Self { signer }))
+    }
+}
+
+/// Alibaba Cloud CDN's settings: the primary and backup keys, the validity period.
+fn aliyun(env: &Env<'_>, auth: AuthType, origin: &str) -> Result<CdnSigner, Error> {
+    {
         let key = private_key(env, "CDN_AUTH_KEY")?
             .ok_or_else(|| config("CDN_AUTH_KEY", "is required with CDN_AUTH_TYPE A, B or C"))?;
         if let Some(backup) = private_key(env, "CDN_AUTH_KEY_BACKUP")?
@@ -93,21 +131,78 @@ impl CdnSettings {
             1..=MAX_TTL_SECONDS,
             "a whole number of seconds from 1 to 31536000 (one year)",
         )?;
-        Ok(Some(Self {
-            signer: CdnSigner::Aliyun {
-                signer: UrlSigner::new(auth, &origin, key),
-                ttl_seconds,
-            },
-        }))
+        Ok(CdnSigner::Aliyun {
+            signer: UrlSigner::new(auth, origin, key),
+            ttl_seconds,
+        })
     }
 }
 
-/// Every `CDN_*` variable but `CDN_DOMAIN`.
-const CDN_VARIABLES: [&str; 4] = [
-    "CDN_AUTH_TYPE",
+/// CloudFront's settings: the key pair ID, the private key (read from its file now, so that a
+/// bad key stops cold start), the hash.
+fn cloudfront(env: &Env<'_>, origin: String) -> Result<CdnSigner, Error> {
+    let id = env.required(
+        "CLOUDFRONT_KEY_PAIR_ID",
+        "is required with CDN_AUTH_TYPE=cloudfront: the ID of the public key in the distribution's trusted key group (K2JCJMDEHXQW5F)",
+    )?;
+    if !(1..=64).contains(&id.len())
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        return Err(config(
+            "CLOUDFRONT_KEY_PAIR_ID",
+            format!(
+                "{id:?} is not a CloudFront public key ID (1 to 64 upper-case letters and digits)"
+            ),
+        ));
+    }
+    let path = env.required(
+        "CLOUDFRONT_PRIVATE_KEY_FILE",
+        "is required with CDN_AUTH_TYPE=cloudfront: a PEM file holding the key pair's private key",
+    )?;
+    let key = read_private_key(&path)?;
+    let hash = env.choice(
+        "CLOUDFRONT_HASH_ALGORITHM",
+        HashAlgorithm::Sha1,
+        &[
+            ("SHA1", HashAlgorithm::Sha1),
+            ("SHA256", HashAlgorithm::Sha256),
+        ],
+    )?;
+    Ok(CdnSigner::CloudFront {
+        origin,
+        signer: cloudfront::Signer::new(&id, key, hash),
+    })
+}
+
+/// `CLOUDFRONT_PRIVATE_KEY_FILE`'s key; an error names the file, never its content.
+fn read_private_key(path: &str) -> Result<PrivateKey, Error> {
+    let name = "CLOUDFRONT_PRIVATE_KEY_FILE";
+    let too_big = std::fs::metadata(path).is_ok_and(|m| m.len() > MAX_KEY_FILE_BYTES);
+    if too_big {
+        return Err(config(
+            name,
+            format!("{path:?} is over 16 KiB; it is not one private key"),
+        ));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| config(name, format!("{path:?} cannot be read: {e}")))?;
+    PrivateKey::from_pem(&text).map_err(|reason| config(name, format!("{path:?} {reason}")))
+}
+
+/// Alibaba Cloud CDN's variables.
+const ALIYUN_VARIABLES: [&str; 3] = [
     "CDN_AUTH_KEY",
     "CDN_AUTH_KEY_BACKUP",
     "CDN_AUTH_TTL_SECONDS",
+];
+
+/// CloudFront's variables.
+const CLOUDFRONT_VARIABLES: [&str; 3] = [
+    "CLOUDFRONT_KEY_PAIR_ID",
+    "CLOUDFRONT_PRIVATE_KEY_FILE",
+    "CLOUDFRONT_HASH_ALGORITHM",
 ];
 
 /// `CDN_DOMAIN`: `https://host[:port]` (plain `http://` only for a local stand-in), no path,
@@ -125,10 +220,10 @@ fn origin(domain: &str) -> Result<String, Error> {
     Ok(format!("{scheme}://{}", host.to_ascii_lowercase()))
 }
 
-/// A CDN private key variable, when set.
-fn private_key(env: &Env<'_>, name: &'static str) -> Result<Option<PrivateKey>, Error> {
+/// An Alibaba Cloud CDN key variable, when set.
+fn private_key(env: &Env<'_>, name: &'static str) -> Result<Option<aliyun_cdn::PrivateKey>, Error> {
     env.text(name)
-        .map(|text| PrivateKey::parse(&text).map_err(|reason| config(name, reason)))
+        .map(|text| aliyun_cdn::PrivateKey::parse(&text).map_err(|reason| config(name, reason)))
         .transpose()
 }
 
@@ -140,8 +235,8 @@ pub(crate) fn applies<'a>(
     profile_cdn: bool,
     cdn: Option<&'a CdnSettings>,
 ) -> Result<Option<&'a CdnSettings>, ApiError> {
-    let is_get = ask.operation == Operation::Get;
-    let through_cdn = ask.via_cdn || (profile_cdn && is_get);
+    let is_get = matches!(ask.operation, Operation::Get | Operation::Cookies);
+    let through_cdn = ask.via_cdn || (profile_cdn && is_get) || ask.operation == Operation::Cookies;
     if !through_cdn {
         return Ok(None);
     }
@@ -185,28 +280,84 @@ fn not_configured() -> ApiError {
 
 impl CdnSettings {
     /// The signed CDN URL of `key`, valid for `expiry` from `now` (shortened to what the CDN
-    /// will count), as a bucket GET's answer. `rand` is 16 fresh random bytes (type A's
-    /// `rand`).
+    /// will count), as a bucket GET's answer. `random` is 32 fresh random bytes (type A's
+    /// `rand` is the first 16; CloudFront's RSA blinding is seeded with them all).
     pub(crate) fn answer(
         &self,
         key: &str,
         now: SystemTime,
         expiry: Expiry,
-        rand: [u8; 16],
+        random: [u8; 32],
         profile: &str,
     ) -> Result<Response<Body>, ApiError> {
-        let CdnSigner::Aliyun {
-            signer,
-            ttl_seconds,
-        } = &self.signer;
-        let (timestamp, expiry) = aliyun_timestamp(signer.auth(), *ttl_seconds, now, expiry)?;
-        let url = signer.sign(key, timestamp, &hex_lower(&rand));
+        let (url, expiry) = match &self.signer {
+            CdnSigner::Aliyun {
+                signer,
+                ttl_seconds,
+            } => {
+                let (timestamp, expiry) =
+                    aliyun_timestamp(signer.auth(), *ttl_seconds, now, expiry)?;
+                (
+                    signer.sign(key, timestamp, &hex_lower(&random[..16])),
+                    expiry,
+                )
+            }
+            CdnSigner::CloudFront { origin, signer } => {
+                let url = format!("{origin}/{}", percent_encode(key, RFC3986_PATH));
+                let expires = unix_seconds(now) + expiry.expires_in;
+                let signed = signer
+                    .canned_url(&url, expires, random)
+                    .map_err(signing_failed)?;
+                (signed, expiry)
+            }
+        };
         let answer = UrlAnswer {
             headers: Some(Ordered(&[])),
             ..UrlAnswer::new("GET", url, now, expiry, profile)
         };
         Ok(response::json(StatusCode::OK, &answer))
     }
+}
+
+impl CdnSettings {
+    /// CloudFront cookies for everything under `prefix`: a custom policy whose resource is
+    /// `https://CDN/<prefix, percent-encoded>*`. Encoded, a `*` or `?` in the prefix is `%2A`
+    /// or `%3F`, never a wildcard. Alibaba Cloud CDN has no cookies: `FieldNotApplicable`.
+    pub(crate) fn cookies(
+        &self,
+        prefix: &str,
+        now: SystemTime,
+        expiry: Expiry,
+        random: [u8; 32],
+        profile: &str,
+    ) -> Result<Response<Body>, ApiError> {
+        let CdnSigner::CloudFront { origin, signer } = &self.signer else {
+            return Err(ApiError::bad_request(
+                "FieldNotApplicable",
+                "cookies are CloudFront's signed cookies (CDN_AUTH_TYPE=cloudfront); Alibaba Cloud CDN signs each URL: ask via: cdn per key",
+            ));
+        };
+        let resource = format!("{origin}/{}*", percent_encode(prefix, RFC3986_PATH));
+        let expires = unix_seconds(now) + expiry.expires_in;
+        let signed = signer
+            .cookies(&resource, expires, random)
+            .map_err(signing_failed)?;
+        let mut cookies = vec![
+            ("CloudFront-Policy".to_owned(), signed.policy),
+            ("CloudFront-Signature".to_owned(), signed.signature),
+            ("CloudFront-Key-Pair-Id".to_owned(), signed.key_pair_id),
+        ];
+        if let Some(hash) = signed.hash_algorithm {
+            cookies.push(("CloudFront-Hash-Algorithm".to_owned(), hash.to_owned()));
+        }
+        let answer = CookiesAnswer::new(&cookies, &resource, now, expiry, profile);
+        Ok(response::json(StatusCode::OK, &answer))
+    }
+}
+
+/// A signing failure: the key could not sign (never expected of a key checked at cold start).
+fn signing_failed(reason: &'static str) -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", reason)
 }
 
 /// The timestamp to write so that the CDN serves the URL for `expiry` from `now`

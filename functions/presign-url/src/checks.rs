@@ -45,6 +45,21 @@ pub(crate) fn check(
     prefix: &str,
     settings: &PresignSettings,
 ) -> Result<(), ApiError> {
+    check_method(ask, settings)?;
+    check_content_type(ask, &settings.allowed_content_types)?;
+    check_served_disposition(ask, settings.rules.content_disposition)?;
+    check_provider_fields(ask, settings.scheme.provider())?;
+    if let Some((_, process)) = ask.overrides.iter().find(|(n, _)| *n == "x-oss-process") {
+        process::check(process, &settings.allowed_process, prefix)?;
+    }
+    if settings.scheme == Scheme::OssV1 {
+        check_v1_unambiguous(ask, key)?;
+    }
+    Ok(())
+}
+
+/// The operation's method among `PRESIGN_METHODS` (or the profile's `methods`).
+pub(crate) fn check_method(ask: &Ask, settings: &PresignSettings) -> Result<(), ApiError> {
     let permission = ask.operation.permission();
     if !settings.methods.allows(permission) {
         return Err(ApiError::new(
@@ -54,15 +69,6 @@ pub(crate) fn check(
                 "this deployment does not presign {permission} (PRESIGN_METHODS, or the profile's methods)"
             ),
         ));
-    }
-    check_content_type(ask, &settings.allowed_content_types)?;
-    check_served_disposition(ask, settings.rules.content_disposition)?;
-    check_provider_fields(ask, settings.scheme.provider())?;
-    if let Some((_, process)) = ask.overrides.iter().find(|(n, _)| *n == "x-oss-process") {
-        process::check(process, &settings.allowed_process, prefix)?;
-    }
-    if settings.scheme == Scheme::OssV1 {
-        check_v1_unambiguous(ask, key)?;
     }
     Ok(())
 }

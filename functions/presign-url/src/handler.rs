@@ -165,6 +165,10 @@ async fn presign(
     let caller = state.auth.identify(request, now).await?;
     let prefix = profile.prefix.render(&caller)?;
     let via_cdn = cdn::applies(&ask, profile.cdn, state.cdn.as_ref())?;
+    if let (Some(cdn), Operation::Cookies) = (via_cdn, &ask.operation) {
+        let answer = cookies_for_prefix(cdn, profile, &ask, &prefix, now)?;
+        return Ok((answer, role_session_name(&caller.sub)));
+    }
     if let Operation::List(listing) = &ask.operation {
         return list(state, profile, &ask, listing, &caller, &prefix, now).await;
     }
@@ -227,11 +231,35 @@ fn download_via_cdn(
     let settings = &profile.settings;
     let max = (settings.max_expires_seconds, settings.max_expires_by);
     let expiry = checks::expiry(ask, max, None, now)?;
-    cdn.answer(key, now, expiry, random_bytes()?, &profile.name)
+    cdn.answer(key, now, expiry, random_seed()?, &profile.name)
 }
 
-/// 16 bytes from the system's random source, for a server-chosen key's `${uuid}` (and a CDN
-/// URL's type A `rand`).
+/// CloudFront cookies for the caller's whole prefix: `GET` must be among the profile's
+/// methods, and their life is capped as a bucket GET's.
+fn cookies_for_prefix(
+    cdn: &CdnSettings,
+    profile: &ProfileState,
+    ask: &Ask,
+    prefix: &str,
+    now: SystemTime,
+) -> Result<Response<Body>, ApiError> {
+    let settings = &profile.settings;
+    checks::check_method(ask, settings)?;
+    let max = (settings.max_expires_seconds, settings.max_expires_by);
+    let expiry = checks::expiry(ask, max, None, now)?;
+    cdn.cookies(prefix, now, expiry, random_seed()?, &profile.name)
+}
+
+/// 32 bytes from the system's random source: a CDN URL's type A `rand`, CloudFront's RSA
+/// blinding.
+fn random_seed() -> Result<[u8; 32], ApiError> {
+    let mut seed = [0; 32];
+    seed[..16].copy_from_slice(&random_bytes()?);
+    seed[16..].copy_from_slice(&random_bytes()?);
+    Ok(seed)
+}
+
+/// 16 bytes from the system's random source, for a server-chosen key's `${uuid}`.
 fn random_bytes() -> Result<[u8; 16], ApiError> {
     let mut bytes = [0; 16];
     SystemRandom::new().fill(&mut bytes).map_err(|_| {

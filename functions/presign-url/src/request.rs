@@ -87,13 +87,15 @@ pub(crate) enum Operation {
     },
     /// `list: true`: a listing of the caller's own prefix.
     List(Listing),
+    /// `cookies: true`: CloudFront signed cookies for the caller's own prefix.
+    Cookies,
 }
 
 impl Operation {
     /// The HTTP method the client sends to OSS.
     pub(crate) fn http_method(&self) -> &'static str {
         match self {
-            Self::Get | Self::ListParts { .. } | Self::List(_) => "GET",
+            Self::Get | Self::ListParts { .. } | Self::List(_) | Self::Cookies => "GET",
             Self::Head => "HEAD",
             Self::Put | Self::Part { .. } | Self::Parts { .. } => "PUT",
             Self::Delete | Self::Abort { .. } => "DELETE",
@@ -272,6 +274,7 @@ struct Raw {
     profile: Option<String>,
     filename: Option<String>,
     via: Option<String>,
+    cookies: Option<bool>,
 }
 
 fn parse_fields(fields: Map<String, Value>, source: Source) -> Result<Ask, ApiError> {
@@ -314,13 +317,14 @@ fn parse_fields(fields: Map<String, Value>, source: Source) -> Result<Ask, ApiEr
             "profile" => raw.profile = Some(string(&name, value)?),
             "filename" => raw.filename = Some(string(&name, value)?),
             "via" => raw.via = Some(string(&name, value)?),
+            "cookies" => raw.cookies = Some(boolean(&name, value, source)?),
             _ => {
                 return Err(ApiError::bad_request(
                     "UnknownField",
                     format!(
                         "{name:?} is not a field presign-url knows (key, method, expires, contentType, contentMd5, \
                          contentLength, responseContentType, responseContentDisposition, process, uploadId, partNumber, partNumbers, multipart, startsWith, \
-                         list, startAfter, continuationToken, maxKeys, metadata, checksumSha256, checksumCrc32, profile, filename, via)"
+                         list, startAfter, continuationToken, maxKeys, metadata, checksumSha256, checksumCrc32, profile, filename, via, cookies)"
                     ),
                 ));
             }
@@ -462,6 +466,9 @@ fn invalid_multipart(message: impl Into<String>) -> ApiError {
 }
 
 fn operation(raw: &Raw) -> Result<Operation, ApiError> {
+    if let Some(cookies) = cookies(raw)? {
+        return Ok(cookies);
+    }
     if let Some(listing) = listing(raw)? {
         return Ok(listing);
     }
@@ -510,6 +517,32 @@ fn operation(raw: &Raw) -> Result<Operation, ApiError> {
             "InvalidMethod",
             format!("method {other:?} is not GET, HEAD, PUT, DELETE or POST"),
         )),
+    }
+}
+
+/// `cookies: true`: CloudFront cookies for the caller's own prefix, which names no key, method
+/// or upload (`cookies: false` is as if absent).
+fn cookies(raw: &Raw) -> Result<Option<Operation>, ApiError> {
+    if raw.cookies != Some(true) {
+        return Ok(None);
+    }
+    let object = [
+        ("key", raw.key.is_some()),
+        ("method", raw.method.is_some()),
+        ("multipart", raw.multipart.is_some()),
+        ("uploadId", raw.upload_id.is_some()),
+        ("partNumber", raw.part_number.is_some()),
+        ("partNumbers", raw.part_numbers.is_some()),
+        ("startsWith", raw.starts_with.is_some()),
+        ("filename", raw.filename.is_some()),
+        ("list", raw.list.is_some()),
+    ];
+    match object.iter().find(|(_, given)| *given) {
+        Some((name, _)) => Err(ApiError::bad_request(
+            "FieldNotApplicable",
+            format!("{name} does not apply to cookies: they cover your own prefix"),
+        )),
+        None => Ok(Some(Operation::Cookies)),
     }
 }
 
@@ -611,6 +644,7 @@ fn describe(operation: &Operation) -> &'static str {
         Operation::Abort { .. } => "multipart abort",
         Operation::ListParts { .. } => "multipart list",
         Operation::List(_) => "a listing",
+        Operation::Cookies => "cookies",
     }
 }
 

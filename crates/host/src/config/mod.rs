@@ -69,6 +69,9 @@ pub const FUNCTION_VARIABLES: &[&str] = &[
     "CDN_AUTH_KEY",
     "CDN_AUTH_KEY_BACKUP",
     "CDN_AUTH_TTL_SECONDS",
+    "CLOUDFRONT_KEY_PAIR_ID",
+    "CLOUDFRONT_PRIVATE_KEY_FILE",
+    "CLOUDFRONT_HASH_ALGORITHM",
     // presign-url and record-upload: the pinned callback.
     "UPLOAD_CALLBACK_URL",
     "UPLOAD_CALLBACK_SECRET",

@@ -155,6 +155,7 @@ fn verify(records: &[Value]) {
 }
 
 #[test]
+#[ignore = "needs the Python of scripts/oracles (.venv): scripts/test runs it"]
 fn cdn_urls_of_every_type_are_served_by_a_node_built_from_the_documentation() {
     let mut records = Vec::new();
     for auth in ["A", "B", "C"] {
@@ -348,6 +349,7 @@ fn cdn_downloads_are_refused_where_a_bucket_get_would_be_and_where_a_cdn_cannot_
 /// methods; a profile without it keeps bucket GETs; `cdn = true` without `CDN_DOMAIN` stops
 /// cold start.
 #[test]
+#[ignore = "needs the Python of scripts/oracles (.venv): scripts/test runs it"]
 fn a_cdn_profile_answers_every_get_through_the_cdn() {
     let text = r#"
 default_profile = "files"

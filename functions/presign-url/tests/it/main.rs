@@ -6,6 +6,7 @@
 #![allow(clippy::too_many_lines)]
 
 mod cdn;
+mod cloudfront;
 mod corpus;
 mod fuzz_corpora;
 mod identity;
