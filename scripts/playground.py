@@ -10,6 +10,9 @@ Alibaba Cloud, at /aliyun/ (shown first):
   bucket's events (this server plays the OSS trigger for every object the stand-in creates, so
   ali-oss uploads are recorded too). The seeds' ali-oss page is at /aliyun/seed.html; IMM
   answers that it is not available locally.
+Each side's downloads ("my files": thumbnails and "View via CDN") go through a stand-in CDN on
+its own port (Alibaba Cloud CDN type A; CloudFront), which checks each URL's signature as the
+CDN does and serves the object from the store.
 AWS, at /aws/:
   moto (as the STS, signature checking on), s3s-fs (an S3 server that checks every presigned
   URL and form policy), issue-token and presign-url (PROVIDER=aws), and record-upload under a
@@ -63,6 +66,12 @@ ALIYUN_REGION = "cn-hangzhou"
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"stsvend playground webhook key!!").decode()
 MAX_BODY = 1 << 30  # what this server passes on: the page's uploads, held in memory
 CALLBACK_SECRET = "playground-callback-tag-secret-0123456789abcdef"
+# The stand-in CDN in front of each side's bucket (tests/standins/standin/cdn.py): Alibaba Cloud
+# CDN type A with a primary and a backup key on Alibaba's side, CloudFront with an RSA key pair
+# (written to the data folder) on AWS's. presign-url signs the page's downloads for it.
+CDN_KEYS = ("playgroundCdnKey01", "playgroundCdnKey02")
+CDN_TTL = 1800
+CLOUDFRONT_KEY_PAIR_ID = "K2PLAYGROUNDLOCAL"
 # The upload profiles of both sides (PROFILES_FILE). `attachment` keeps every way up of the
 # page as it was; `avatar` is what a profile adds: a server-chosen key, a bounded size, an
 # image type the store is asked to prove, and a delete for what breaks the rules.
@@ -278,9 +287,13 @@ def start_aliyun(origin: str, data: pathlib.Path, processes: Processes) -> Site:
     records = {"UPLOAD_WEBHOOK_URL": f"{origin}/aliyun/hooks", "UPLOAD_WEBHOOK_SECRET": WEBHOOK_SECRET}
     processes.function("issue-token", {**common, "PORT": str(ports["token"]),
                                        "POLICY_FILE": "bucket_write_imm_policy.json", "IMM_PROJECT": "playground"})
+    cdn_port = start_aliyun_cdn(oss_port)
     processes.function("presign-url", {**common, "PORT": str(ports["presign"]),
                                        "BUCKET_ENDPOINT": f"http://127.0.0.1:{oss_port}",
-                                       "PRESIGN_METHODS": "GET,HEAD,PUT,POST,DELETE,LIST"})
+                                       "PRESIGN_METHODS": "GET,HEAD,PUT,POST,DELETE,LIST",
+                                       "CDN_DOMAIN": f"http://127.0.0.1:{cdn_port}", "CDN_AUTH_TYPE": "A",
+                                       "CDN_AUTH_KEY": CDN_KEYS[0], "CDN_AUTH_KEY_BACKUP": CDN_KEYS[1],
+                                       "CDN_AUTH_TTL_SECONDS": str(CDN_TTL)})
     records["BUCKET_ENDPOINT"] = f"http://127.0.0.1:{oss_port}"
     processes.function("record-upload", {**common, **records, "PORT": str(ports["callbacks"]),
                                          "OSS_CALLBACK_PUBLIC_KEY_FILE": str(key_file)})
@@ -292,7 +305,7 @@ def start_aliyun(origin: str, data: pathlib.Path, processes: Processes) -> Site:
     for port in ports.values():
         wait_for(port)
     settings = {
-        "provider": "aliyun", "bucket": BUCKET, "region": f"oss-{ALIYUN_REGION}", "prefix": PREFIX,
+        "provider": "aliyun", "cdn": True, "bucket": BUCKET, "region": f"oss-{ALIYUN_REGION}", "prefix": PREFIX,
         "ossOptions": {"endpoint": f"http://127.0.0.1:{oss_port}", "secure": False, "sldEnable": True},
         "immEndpoint": "/aliyun/imm", "immProject": "playground",
         "notice": "Local stand-ins: the OSS and the STS behind this page are stsvend's test stand-ins "
@@ -318,16 +331,68 @@ def start_aws(origin: str, data: pathlib.Path, processes: Processes) -> Site:
     processes.function("issue-token", {**common, "PORT": str(ports["token"]), "STS_ENDPOINT": sts["endpoint"],
                                        "ROLE_ARN": sts["role_arn"], "AWS_ACCESS_KEY_ID": sts["access_key_id"],
                                        "AWS_SECRET_ACCESS_KEY": sts["secret_access_key"]})
+    cdn_port, key_file = start_cloudfront(data, ports["store"])
     processes.function("presign-url", {**common, "PORT": str(ports["presign"]), "BUCKET_ENDPOINT": origin,
                                        "PRESIGN_METHODS": "GET,HEAD,PUT,POST,DELETE,LIST",
-                                       "AWS_ACCESS_KEY_ID": STORE_KEY[0], "AWS_SECRET_ACCESS_KEY": STORE_KEY[1]})
+                                       "AWS_ACCESS_KEY_ID": STORE_KEY[0], "AWS_SECRET_ACCESS_KEY": STORE_KEY[1],
+                                       "CDN_DOMAIN": f"http://127.0.0.1:{cdn_port}", "CDN_AUTH_TYPE": "cloudfront",
+                                       "CLOUDFRONT_KEY_PAIR_ID": CLOUDFRONT_KEY_PAIR_ID,
+                                       "CLOUDFRONT_PRIVATE_KEY_FILE": str(key_file)})
     for port in ports.values():
         wait_for(port)
-    settings = {"provider": "aws", "bucket": BUCKET, "prefix": PREFIX,
+    settings = {"provider": "aws", "cdn": True, "bucket": BUCKET, "prefix": PREFIX,
                 "notice": "Local stand-ins: moto plays STS and s3s-fs the bucket (an S3 server that "
                           "checks every signature and form policy)."}
     return Site("aws", "AWS (S3)", {"token": ports["token"], "presign": ports["presign"]}, Records(), settings,
                 store=ports["store"], runtime=LambdaRuntime(store))
+
+
+def start_aliyun_cdn(oss_port: int) -> int:
+    """The stand-in CDN in front of the stand-in OSS: type A, either key; the origin fetch is a
+    GET signed with the RAM user's key (oss2), as a CDN reaches a private bucket."""
+    import oss2
+    from standin.cdn import AliyunUrlAuth, StandInCdn
+    bucket = oss2.Bucket(oss2.Auth(*ALIYUN_KEY), f"http://127.0.0.1:{oss_port}", BUCKET)
+
+    def fetch(key):
+        try:
+            found = bucket.get_object(key)
+        except oss2.exceptions.NotFound:
+            return 404, "text/plain", b"404 Not Found"
+        return 200, found.headers.get("Content-Type", "application/octet-stream"), found.read()
+
+    return StandInCdn(AliyunUrlAuth("A", CDN_KEYS, CDN_TTL), fetch).start()
+
+
+def start_cloudfront(data: pathlib.Path, store_port: int):
+    """The stand-in CloudFront in front of s3s-fs, with a fresh RSA 2048 key pair (its private
+    key in the data folder for presign-url); the origin fetch is a GET with the store's key."""
+    import botocore.session
+    from botocore.config import Config
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from standin.cdn import CloudFrontAuth, StandInCdn
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_file = data / "cloudfront-private-key.pem"
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_file.chmod(0o600)
+    s3 = botocore.session.get_session().create_client(
+        "s3", region_name="us-east-1", endpoint_url=f"http://127.0.0.1:{store_port}",
+        aws_access_key_id=STORE_KEY[0], aws_secret_access_key=STORE_KEY[1],
+        config=Config(s3={"addressing_style": "path"}))
+
+    def fetch(object_key):
+        try:
+            found = s3.get_object(Bucket=BUCKET, Key=object_key)
+        except s3.exceptions.NoSuchKey:
+            return 404, "text/plain", b"404 Not Found"
+        return 200, found.get("ContentType", "application/octet-stream"), found["Body"].read()
+
+    port = free_port()
+    cdn = StandInCdn(CloudFrontAuth(f"http://127.0.0.1:{port}", CLOUDFRONT_KEY_PAIR_ID, key.public_key()), fetch)
+    cdn.start(port)
+    return port, key_file
 
 
 def start_aws_records(origin: str, site: Site, processes: Processes) -> None:

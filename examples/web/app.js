@@ -19,6 +19,7 @@ const config = Object.assign({
   ossOptions: {},              // more ali-oss options: {endpoint, secure, sldEnable, cname}
   partSize: 5 * 1024 * 1024,   // S3's smallest part but the last; OSS's is 100 KiB
   thumbnail: "image/resize,w_240,h_240,m_lfit", // OSS image processing for thumbnails
+  cdn: false,                  // presign-url has CDN_DOMAIN: downloads through the CDN ("via":"cdn")
   headers: {},                 // sent to the functions, e.g. {Authorization: "Bearer <ID token>"}
   notice: "",                  // a banner, e.g. that the store is a local stand-in
   links: [],                   // [{href, label, current}] other pages
@@ -465,14 +466,18 @@ async function showFiles() {
   }
 }
 
-// A file's card: a thumbnail (resized by OSS; the image itself on S3), its type from a HEAD, and
-// a download link. Each is a presigned URL of its own.
+// A file's card: a thumbnail (resized by OSS; on S3 the image itself, through the CDN when
+// there is one), its type from a HEAD, a download link, and with a CDN a "View via CDN" link.
+// Each is a signed URL of its own.
 async function fileCard(file) {
   const name = nameOf(file.key);
-  const [download, head, thumb] = await Promise.all([
+  const resized = config.provider === "aliyun";
+  const thumbAsk = resized ? { process: config.thumbnail } : config.cdn ? { via: "cdn" } : {};
+  const [download, head, thumb, viaCdn] = await Promise.all([
     presign({ key: file.key, responseContentDisposition: "attachment" }).catch(() => null),
     presign({ key: file.key, method: "HEAD" }).then(sendSigned).catch(() => null),
-    IMAGE.test(name) ? presign({ key: file.key, ...(config.provider === "aliyun" ? { process: config.thumbnail } : {}) }).catch(() => null) : null,
+    IMAGE.test(name) ? presign({ key: file.key, ...thumbAsk }).catch(() => null) : null,
+    config.cdn ? presign({ key: file.key, via: "cdn" }).catch(() => null) : null,
   ]);
   const type = head && head.status === 200 ? head.header("Content-Type") : "";
   const picture = thumb ? element("img", { src: thumb.URL, alt: name, loading: "lazy" }) : (type.split("/")[1] || "file").slice(0, 12);
@@ -482,7 +487,8 @@ async function fileCard(file) {
     element("span", { class: "meta" }, `${sizeText(file.size)}${type ? `, ${type}` : ""}`),
     element("time", { class: "meta", datetime: file.modified.toISOString() }, file.modified.toLocaleString()),
     download ? element("a", { href: download.URL, download: name.split("/").pop() }, "Download")
-      : element("span", { class: "meta" }, "no download link: stsvend refuses this name"));
+      : element("span", { class: "meta" }, "no download link: stsvend refuses this name"),
+    viaCdn ? element("a", { class: "cdn", href: viaCdn.URL, target: "_blank", rel: "noopener" }, "View via CDN") : null);
 }
 
 // ---- Records and credentials ------------------------------------------------------------------

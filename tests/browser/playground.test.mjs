@@ -6,7 +6,8 @@
 // an error shown in words. On Alibaba's side the store is the stand-in OSS, which verified every
 // request with oss2 and the session policy the stand-in STS issued; on AWS's it is s3s-fs. The
 // seeds' own ali-oss page uploads to the stand-in too. A profile photo goes up under a key
-// presign-url chose, and an HTML page sent as one is deleted and explained. Screenshots of each provider's page after
+// presign-url chose, and an HTML page sent as one is deleted and explained. Downloads also go
+// through each side's stand-in CDN, which refuses a tampered URL. Screenshots of each provider's page after
 // the uploads are kept at target/playground-aliyun.png and target/playground-aws.png.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -242,6 +243,25 @@ for (const provider of ["aliyun", "aws"]) {
       assert.equal(width, provider === "aliyun" ? 240 : 640, "the thumbnail's width (x-oss-process resize on OSS)");
       const download = await (await fetch(await page.getAttribute(`#files li[data-key="${PREFIX}${notes.name}"] a`, "href"))).arrayBuffer();
       assert.deepEqual(Buffer.from(download), notes.buffer, "the download link gives the file back");
+
+      // Through the stand-in CDN (tests/standins/standin/cdn.py: Alibaba Cloud CDN type A on
+      // Alibaba's side, CloudFront on AWS's), which checks each signature as the CDN does: the
+      // card's "View via CDN" link serves the bytes, the same URL tampered is refused, and on S3
+      // the thumbnail itself loaded through it.
+      const viaCdn = await page.getAttribute(`#files li[data-key="${PREFIX}${notes.name}"] a.cdn`, "href");
+      assert.ok(!viaCdn.startsWith(origin), `a CDN URL, not the page's origin: ${viaCdn}`);
+      const served = await fetch(viaCdn);
+      assert.equal(served.status, 200, `the CDN serves ${viaCdn}`);
+      assert.deepEqual(Buffer.from(await served.arrayBuffer()), notes.buffer, "the CDN serves the file's bytes");
+      const tampered = provider === "aliyun"
+        ? viaCdn.replace(/-([0-9a-f])([0-9a-f]{31})$/, (_, c, rest) => `-${c === "0" ? "1" : "0"}${rest}`)
+        : viaCdn.replace("Expires=", "Expires=1");
+      assert.notEqual(tampered, viaCdn);
+      assert.equal((await fetch(tampered)).status, 403, "a tampered CDN URL is refused");
+      if (provider === "aws") {
+        const src = await page.getAttribute(`${photoCard} img`, "src");
+        assert.equal(new URL(src).origin, new URL(viaCdn).origin, `the thumbnail loads through the CDN: ${src}`);
+      }
 
       // record-upload's records, one per upload (callbacks and events share a webhook id).
       await page.waitForFunction((n) => document.querySelectorAll("#records li.record").length >= n, uploads.length, { timeout: 30_000 });
