@@ -114,28 +114,26 @@ impl CdnSettings {
 
 /// Alibaba Cloud CDN's settings: the primary and backup keys, the validity period.
 fn aliyun(env: &Env<'_>, auth: AuthType, origin: &str) -> Result<CdnSigner, Error> {
+    let key = private_key(env, "CDN_AUTH_KEY")?
+        .ok_or_else(|| config("CDN_AUTH_KEY", "is required with CDN_AUTH_TYPE A, B or C"))?;
+    if let Some(backup) = private_key(env, "CDN_AUTH_KEY_BACKUP")?
+        && backup == key
     {
-        let key = private_key(env, "CDN_AUTH_KEY")?
-            .ok_or_else(|| config("CDN_AUTH_KEY", "is required with CDN_AUTH_TYPE A, B or C"))?;
-        if let Some(backup) = private_key(env, "CDN_AUTH_KEY_BACKUP")?
-            && backup == key
-        {
-            return Err(config(
-                "CDN_AUTH_KEY_BACKUP",
-                "is the same as CDN_AUTH_KEY; a backup key is the other key of a rotation",
-            ));
-        }
-        let ttl_seconds = env.number(
-            "CDN_AUTH_TTL_SECONDS",
-            DEFAULT_TTL_SECONDS,
-            1..=MAX_TTL_SECONDS,
-            "a whole number of seconds from 1 to 31536000 (one year)",
-        )?;
-        Ok(CdnSigner::Aliyun {
-            signer: UrlSigner::new(auth, origin, key),
-            ttl_seconds,
-        })
+        return Err(config(
+            "CDN_AUTH_KEY_BACKUP",
+            "is the same as CDN_AUTH_KEY; a backup key is the other key of a rotation",
+        ));
     }
+    let ttl_seconds = env.number(
+        "CDN_AUTH_TTL_SECONDS",
+        DEFAULT_TTL_SECONDS,
+        1..=MAX_TTL_SECONDS,
+        "a whole number of seconds from 1 to 31536000 (one year)",
+    )?;
+    Ok(CdnSigner::Aliyun {
+        signer: UrlSigner::new(auth, origin, key),
+        ttl_seconds,
+    })
 }
 
 /// CloudFront's settings: the key pair ID, the private key (read from its file now, so that a
