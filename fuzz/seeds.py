@@ -27,6 +27,10 @@ asks = [
     {"key": "uploads/anonymous/m.bin", "method": "PUT", "contentMd5": "1B2M2Y8AsgTpgAmY7PhCfg==", "contentLength": 0},
     {"key": "uploads/bob/x.txt", "method": "PUT"},
     {"key": "uploads/anonymous/../bob/x", "method": "GET"},
+    {"key": "uploads/anonymous/a b?#%2F.txt", "via": "cdn", "expires": 120},
+    {"key": "uploads/anonymous/a.txt", "via": "cdn", "process": "image/resize,w_100"},
+    {"key": "uploads/anonymous/a.txt", "via": "bucket"},
+    {"cookies": True, "expires": 60},
 ]
 for ask in asks:
     seeds["presign_json"].append(json.dumps(ask).encode())

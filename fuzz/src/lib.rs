@@ -40,11 +40,14 @@ const PREFIX: &str = "uploads/anonymous/";
 /// The function's own secret in the fuzzed configurations: it must never be answered.
 const SECRET: &str = "fuzz-secret-never-answered";
 
+/// The CDN's private key of the fuzzed CDN configuration: it must never be answered either.
+const CDN_KEY: &str = "fuzzCdnKeyNeverAnswered1";
+
 /// 2026-11-22T08:53:10Z.
 const NOW: u64 = 1_795_337_590;
 
-/// presign-url configured four ways (OSS V4, OSS V1, S3, and OSS V4 path-style on a custom
-/// endpoint), every method allowed, each with the function's own key, so that no request
+/// presign-url configured five ways (OSS V4, OSS V1, S3, OSS V4 path-style on a custom
+/// endpoint, and OSS V4 with a CDN signing type C for `"via":"cdn"`), every method allowed, each with the function's own key, so that no request
 /// leaves the process.
 fn presign_states() -> &'static [Arc<presign_url::AppState>] {
     static STATES: OnceLock<Vec<Arc<presign_url::AppState>>> = OnceLock::new();
@@ -58,8 +61,13 @@ fn presign_states() -> &'static [Arc<presign_url::AppState>] {
             ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET),
             ("ALIBABA_CLOUD_SECURITY_TOKEN", "STS.test-fuzz-token"),
         ];
-        let variants: [&[(&str, &str)]; 4] = [
+        let variants: [&[(&str, &str)]; 5] = [
             &[],
+            &[
+                ("CDN_DOMAIN", "https://cdn.example.com"),
+                ("CDN_AUTH_TYPE", "C"),
+                ("CDN_AUTH_KEY", CDN_KEY),
+            ],
             &[("SIGNATURE_VERSION", "v1")],
             &[
                 ("BUCKET_ENDPOINT", "http://127.0.0.1:9000"),
@@ -137,6 +145,7 @@ fn check_presign_answer(state: &Arc<presign_url::AppState>, request: Request) {
     let status = response.status().as_u16();
     let body = std::str::from_utf8(response.body().as_ref()).expect("the answer is UTF-8");
     assert!(!body.contains(SECRET), "the secret was answered: {body}");
+    assert!(!body.contains(CDN_KEY), "the CDN key was answered: {body}");
     let answer: Value = serde_json::from_str(body).expect("the answer is JSON");
     assert_eq!(
         answer["StatusCode"], status,
@@ -196,6 +205,11 @@ fn object_key(url: &str) -> String {
     let path = rest.split('?').next().unwrap_or_default();
     let path = if host.starts_with("examplebucket.") {
         path
+    } else if host == "cdn.example.com" {
+        // Type C: `/<md5hash>/<hex timestamp>/<key>`.
+        path.splitn(3, '/')
+            .nth(2)
+            .unwrap_or_else(|| panic!("a type C URL without its two segments: {url}"))
     } else {
         path.strip_prefix("examplebucket/")
             .unwrap_or_else(|| panic!("a path-style URL without its bucket: {url}"))
