@@ -340,7 +340,7 @@ def start_aws(origin: str, data: pathlib.Path, processes: Processes) -> Site:
                                        "CLOUDFRONT_PRIVATE_KEY_FILE": str(key_file)})
     for port in ports.values():
         wait_for(port)
-    settings = {"provider": "aws", "cdn": True, "bucket": BUCKET, "prefix": PREFIX,
+    settings = {"provider": "aws", "cdn": True, "cdnCookies": True, "bucket": BUCKET, "prefix": PREFIX,
                 "notice": "Local stand-ins: moto plays STS and s3s-fs the bucket (an S3 server that "
                           "checks every signature and form policy)."}
     return Site("aws", "AWS (S3)", {"token": ports["token"], "presign": ports["presign"]}, Records(), settings,

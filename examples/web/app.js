@@ -20,6 +20,7 @@ const config = Object.assign({
   partSize: 5 * 1024 * 1024,   // S3's smallest part but the last; OSS's is 100 KiB
   thumbnail: "image/resize,w_240,h_240,m_lfit", // OSS image processing for thumbnails
   cdn: false,                  // presign-url has CDN_DOMAIN: downloads through the CDN ("via":"cdn")
+  cdnCookies: false,           // CloudFront: thumbnails by plain CDN URLs under signed cookies ("cookies":true)
   headers: {},                 // sent to the functions, e.g. {Authorization: "Bearer <ID token>"}
   notice: "",                  // a banner, e.g. that the store is a local stand-in
   links: [],                   // [{href, label, current}] other pages
@@ -466,17 +467,42 @@ async function showFiles() {
   }
 }
 
+// CloudFront signed cookies for the caller's whole prefix: one answer, then every file under it
+// loads by its plain CDN URL. Here the page sets them itself (cookies name a host, not a port, so
+// the local CDN on another port of 127.0.0.1 receives them); an app on its own domain sets them
+// from its server for the CDN's domain. Asked again a minute before they expire.
+let cdnCookies = null;
+async function cookieResource() {
+  if (cdnCookies && cdnCookies.expires - 60_000 > Date.now()) return cdnCookies.resource;
+  const answer = await presign({ cookies: true });
+  for (const [name, value] of Object.entries(answer.Cookies)) {
+    document.cookie = `${name}=${value}; path=/; SameSite=Lax`;
+  }
+  cdnCookies = { resource: answer.Resource, expires: Date.parse(answer.Expiration) };
+  return cdnCookies.resource;
+}
+
+// The plain CDN URL of `key` under the cookies' resource (`https://cdn/<prefix>*`), each path
+// segment encoded.
+async function cookieUrl(key) {
+  const resource = await cookieResource();
+  const rest = key.slice(config.prefix.length).split("/").map(encodeURIComponent).join("/");
+  return { URL: resource.slice(0, -1) + rest };
+}
+
 // A file's card: a thumbnail (resized by OSS; on S3 the image itself, through the CDN when
-// there is one), its type from a HEAD, a download link, and with a CDN a "View via CDN" link.
-// Each is a signed URL of its own.
+// there is one, under signed cookies with CloudFront), its type from a HEAD, a download link, and
+// with a CDN a "View via CDN" link. Each is a signed URL of its own.
 async function fileCard(file) {
   const name = nameOf(file.key);
   const resized = config.provider === "aliyun";
   const thumbAsk = resized ? { process: config.thumbnail } : config.cdn ? { via: "cdn" } : {};
+  const thumbnail = () => (config.cdnCookies && !resized && file.key.startsWith(config.prefix)
+    ? cookieUrl(file.key) : presign({ key: file.key, ...thumbAsk }));
   const [download, head, thumb, viaCdn] = await Promise.all([
     presign({ key: file.key, responseContentDisposition: "attachment" }).catch(() => null),
     presign({ key: file.key, method: "HEAD" }).then(sendSigned).catch(() => null),
-    IMAGE.test(name) ? presign({ key: file.key, ...thumbAsk }).catch(() => null) : null,
+    IMAGE.test(name) ? thumbnail().catch(() => null) : null,
     config.cdn ? presign({ key: file.key, via: "cdn" }).catch(() => null) : null,
   ]);
   const type = head && head.status === 200 ? head.header("Content-Type") : "";

@@ -259,8 +259,13 @@ for (const provider of ["aliyun", "aws"]) {
       assert.notEqual(tampered, viaCdn);
       assert.equal((await fetch(tampered)).status, 403, "a tampered CDN URL is refused");
       if (provider === "aws") {
+        // The thumbnails' plain CDN URLs, which the CloudFront cookies of one answer cover.
         const src = await page.getAttribute(`${photoCard} img`, "src");
         assert.equal(new URL(src).origin, new URL(viaCdn).origin, `the thumbnail loads through the CDN: ${src}`);
+        assert.equal(new URL(src).search, "", `a plain URL, signed by the cookies: ${src}`);
+        assert.equal((await fetch(src)).status, 403, "without the cookies the CDN refuses it");
+        const cookies = (await page.context().cookies(src)).map((c) => c.name).sort();
+        assert.deepEqual(cookies, ["CloudFront-Key-Pair-Id", "CloudFront-Policy", "CloudFront-Signature"]);
       }
 
       // record-upload's records, one per upload (callbacks and events share a webhook id).
