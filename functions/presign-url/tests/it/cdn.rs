@@ -326,6 +326,18 @@ fn cdn_downloads_are_refused_where_a_bucket_get_would_be_and_where_a_cdn_cannot_
         ),
         (Some(600), Some("PRESIGN_MAX_EXPIRES_SECONDS"))
     );
+    // The same through a query string, as a browser's GET sends it.
+    let (status, _, text) =
+        function.request("GET", "/?key=uploads%2Fanonymous%2Fa+b.txt&via=cdn", "");
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        text.contains("https://cdn.example.com/uploads/anonymous/a%20b.txt?auth_key="),
+        "{text}"
+    );
+    let (status, _, text) =
+        function.request("GET", "/?key=uploads%2Fanonymous%2Fx&via=cdn&via=cdn", "");
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("DuplicateField"), "{text}");
     let (_, log) = function.stop();
     let log = log.join("\n");
     assert!(!log.contains(PRIMARY), "the CDN key in a log line");
