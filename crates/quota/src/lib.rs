@@ -1,0 +1,248 @@
+//! Quota and grant-rate counts, held in a store built for shared state.
+//!
+//! Every function instance is stateless and many run at once, so nothing here keeps a count in
+//! the process: each operation is one atomic exchange with the store (a Lua script on Redis, a
+//! conditional write on DynamoDB, an immediate transaction on SQLite).
+//!
+//! The model, per [`Account`] (one subject under one upload profile):
+//! - **objects**: every recorded object's key, size and ETag. `used_bytes` and `files` are their
+//!   sums, kept beside them so a check reads two numbers.
+//! - **reservations**: a key's bound size, held from the grant until its URL expires plus the
+//!   grace (`expires_at`), or until the upload is settled. Expired ones are dropped by the next
+//!   operation on the account.
+//!
+//! Settling is idempotent: an object already recorded with the same ETag counts once; an
+//! overwrite (same key, new ETag) counts the difference; removing an unknown key changes nothing.
+
+mod dynamodb;
+mod redis;
+mod sqlite;
+
+use std::time::Duration;
+
+/// One subject's counts under one profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Account<'a> {
+    /// The upload profile's name (`default` without a profiles file).
+    pub profile: &'a str,
+    /// The expanded `quota_subject` template (`${sub}` by default).
+    pub subject: &'a str,
+}
+
+/// What an account may hold; `None` is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Limits {
+    /// Bytes, counting used and reserved.
+    pub bytes: Option<u64>,
+    /// Objects, counting recorded and reserved new keys.
+    pub files: Option<u64>,
+}
+
+/// A grant's claim on an account: one key, up to `bytes`, until `expires_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reservation<'a> {
+    /// The object key the grant signs.
+    pub key: &'a str,
+    /// The most the upload can store (the exact length, the form's maximum, or the profile's
+    /// `max_bytes` where the store cannot bound it).
+    pub bytes: u64,
+    /// Unix seconds after which the reservation no longer counts.
+    pub expires_at: u64,
+}
+
+/// An object as the store reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored<'a> {
+    /// The object key.
+    pub key: &'a str,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its ETag (quotes removed), which tells a replay from an overwrite.
+    pub etag: &'a str,
+}
+
+/// An account's counts at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    /// Bytes of recorded objects.
+    pub used_bytes: u64,
+    /// Recorded objects.
+    pub files: u64,
+    /// Bytes held by live reservations.
+    pub reserved_bytes: u64,
+    /// Live reservations for keys not yet recorded.
+    pub reserved_files: u64,
+}
+
+/// What [`Store::reserve`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reserved {
+    /// The reservation is held; the usage includes it.
+    Granted(Usage),
+    /// Granting would pass a limit; nothing was written. The usage is as it stands.
+    Exceeded(Usage),
+}
+
+/// What [`Store::settle`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// The object was counted (new, or an overwrite counted by the difference); the key's
+    /// reservation, if any, was released.
+    Counted(Usage),
+    /// The same key and ETag were already recorded: nothing changed.
+    AlreadyCounted(Usage),
+}
+
+/// A grant rate: `count` grants per `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Grants allowed in one window.
+    pub count: u64,
+    /// The window's length.
+    pub per: Duration,
+}
+
+/// What [`Store::hit_rate`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    /// Counted, and within the rate.
+    Allowed,
+    /// Over the rate; the caller may retry after this many seconds (at least 1).
+    Exceeded {
+        /// Seconds until the window ends.
+        retry_after: u64,
+    },
+}
+
+/// Why the store could not answer. Callers fail closed on it (503 `QuotaStoreUnavailable`)
+/// unless `QUOTA_FAIL_OPEN` says otherwise.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No answer within the deadline (`QUOTA_TIMEOUT_MS`).
+    #[error("the quota store did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The store could not be reached or refused the exchange. The text names no secret.
+    #[error("the quota store is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Why a `QUOTA_STORE` value was refused at cold start. The text names no password.
+#[derive(Debug, thiserror::Error)]
+#[error("QUOTA_STORE: {0}")]
+pub struct StoreUrlError(pub String);
+
+/// Where the counts live, parsed from `QUOTA_STORE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    /// `redis://[user:password@]host:port[/db]` or `rediss://…`.
+    Redis(String),
+    /// `dynamodb:TABLE`, with `QUOTA_STORE_ENDPOINT` as an optional endpoint override.
+    DynamoDb {
+        /// The table's name.
+        table: String,
+    },
+    /// `sqlite:PATH`.
+    Sqlite(std::path::PathBuf),
+}
+
+impl StoreUrl {
+    /// Parses and checks a `QUOTA_STORE` value (no I/O).
+    pub fn parse(value: &str) -> Result<Self, StoreUrlError> {
+        let _ = value;
+        Err(StoreUrlError("not built yet".into()))
+    }
+}
+
+/// A connected store. One per process, shared by every request.
+#[derive(Debug)]
+pub enum Store {
+    /// Redis or anything speaking its protocol (Valkey, ElastiCache, Tair).
+    Redis(redis::RedisStore),
+    /// DynamoDB (or moto's server in the tests).
+    DynamoDb(dynamodb::DynamoStore),
+    /// SQLite, for one host.
+    Sqlite(sqlite::SqliteStore),
+}
+
+/// How to reach a DynamoDB table: the function's own credentials and region, and an endpoint
+/// override. Filled by the caller, which owns the credential sources.
+#[derive(Debug, Clone, Default)]
+pub struct DynamoAccess {
+    /// `QUOTA_STORE_ENDPOINT`, else `https://dynamodb.{region}.amazonaws.com`.
+    pub endpoint: Option<String>,
+    /// The region the table lives in.
+    pub region: String,
+}
+
+impl Store {
+    /// Connects and makes one exchange, so a wrong address stops the cold start.
+    pub async fn connect(url: &StoreUrl, timeout: Duration) -> Result<Self, StoreError> {
+        let _ = (url, timeout);
+        Err(StoreError::Unavailable("not built yet".into()))
+    }
+
+    /// Reserves `reservation` against `limits`, atomically: granted only if used + reserved +
+    /// this reservation stay within both limits (a key already reserved is replaced, a key
+    /// already recorded adds no file).
+    pub async fn reserve(
+        &self,
+        account: Account<'_>,
+        limits: Limits,
+        reservation: Reservation<'_>,
+        now: u64,
+    ) -> Result<Reserved, StoreError> {
+        let _ = (account, limits, reservation, now);
+        Err(StoreError::Unavailable("not built yet".into()))
+    }
+
+    /// Records an uploaded object and releases its key's reservation; idempotent.
+    pub async fn settle(
+        &self,
+        account: Account<'_>,
+        object: Stored<'_>,
+        now: u64,
+    ) -> Result<Settled, StoreError> {
+        let _ = (account, object, now);
+        Err(StoreError::Unavailable("not built yet".into()))
+    }
+
+    /// Forgets a deleted object, giving its bytes back; an unknown key changes nothing.
+    pub async fn remove(
+        &self,
+        account: Account<'_>,
+        key: &str,
+        now: u64,
+    ) -> Result<Usage, StoreError> {
+        let _ = (account, key, now);
+        Err(StoreError::Unavailable("not built yet".into()))
+    }
+
+    /// The account's counts now (expired reservations not counted).
+    pub async fn usage(&self, account: Account<'_>, now: u64) -> Result<Usage, StoreError> {
+        let _ = (account, now);
+        Err(StoreError::Unavailable("not built yet".into()))
+    }
+
+    /// Reconcile: replaces the account's recorded objects with what the store holds, keeping
+    /// live reservations for keys not in `objects`.
+    pub async fn replace(
+        &self,
+        account: Account<'_>,
+        objects: &[Stored<'_>],
+        now: u64,
+    ) -> Result<Usage, StoreError> {
+        let _ = (account, objects, now);
+        Err(StoreError::Unavailable("not built yet".into()))
+    }
+
+    /// Counts one grant for `caller` in the current fixed window of `rate`.
+    pub async fn hit_rate(
+        &self,
+        caller: &str,
+        rate: Rate,
+        now: u64,
+    ) -> Result<RateDecision, StoreError> {
+        let _ = (caller, rate, now);
+        Err(StoreError::Unavailable("not built yet".into()))
+    }
+}

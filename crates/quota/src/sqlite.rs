@@ -1,0 +1,5 @@
+//! Placeholder: the sqlite backend.
+
+/// The sqlite backend (not built yet).
+#[derive(Debug)]
+pub struct SqliteStore;
