@@ -100,6 +100,11 @@ impl PrefixTemplate {
             .any(|s| !matches!(s, Segment::Literal(_)))
     }
 
+    /// Whether the prefix uses `${sub}`.
+    pub fn uses_sub(&self) -> bool {
+        self.segments.iter().any(|s| matches!(s, Segment::Sub))
+    }
+
     /// The claims (`${claim.NAME}`) the prefix uses.
     pub fn claim_names(&self) -> impl Iterator<Item = &str> {
         self.segments.iter().filter_map(|s| match s {

@@ -19,6 +19,9 @@ use stsvend::{
 };
 
 use super::env::content_types;
+use super::quota::{
+    MAX_QUOTA_BYTES, MAX_QUOTA_FILES, ProfileQuota, quota_count, rate, subject_template,
+};
 use super::seed::load_policy;
 use crate::response::ApiError;
 
@@ -99,6 +102,9 @@ pub struct Profile {
     pub detect_type: bool,
     /// `on_violation`.
     pub on_violation: Option<OnViolation>,
+    /// `quota_bytes`, `quota_files`, `quota_subject` and `grant_rate` (for the variables'
+    /// profile, `QUOTA_BYTES`, ...).
+    pub quota: ProfileQuota,
 }
 
 impl Profile {
@@ -122,6 +128,7 @@ impl Profile {
             policy: None,
             detect_type: false,
             on_violation: None,
+            quota: ProfileQuota::default(),
         }
     }
 
@@ -277,6 +284,10 @@ struct RawProfile {
     #[serde(default)]
     detect_type: bool,
     on_violation: Option<OnViolation>,
+    quota_bytes: Option<u64>,
+    quota_files: Option<u64>,
+    quota_subject: Option<String>,
+    grant_rate: Option<String>,
 }
 
 impl RawProfile {
@@ -311,6 +322,7 @@ impl RawProfile {
                 format!("{expires} is not a whole number of seconds from 1 to 604800 (7 days)"),
             ));
         }
+        let quota = self.quota(&prefix).map_err(|(field, r)| bad(field, r))?;
         let metadata = stamps(self.metadata, is_metadata_name).map_err(|r| bad("metadata", r))?;
         let tagging = stamps(self.tagging, is_tag_key).map_err(|r| bad("tagging", r))?;
         let server_side_encryption = match &self.server_side_encryption {
@@ -359,7 +371,37 @@ impl RawProfile {
             policy,
             detect_type: self.detect_type,
             on_violation: self.on_violation,
+            quota,
         })
+    }
+
+    /// The quota fields, checked; an error names the field.
+    fn quota(&self, prefix: &PrefixTemplate) -> Result<ProfileQuota, (&'static str, String)> {
+        let bytes = self
+            .quota_bytes
+            .map(|n| quota_count(n, MAX_QUOTA_BYTES).map_err(|r| ("quota_bytes", r)))
+            .transpose()?;
+        let files = self
+            .quota_files
+            .map(|n| quota_count(n, MAX_QUOTA_FILES).map_err(|r| ("quota_files", r)))
+            .transpose()?;
+        let mut quota = ProfileQuota {
+            bytes,
+            files,
+            rate: self
+                .grant_rate
+                .as_deref()
+                .map(|text| rate(text).map_err(|r| ("grant_rate", r)))
+                .transpose()?,
+            ..ProfileQuota::default()
+        };
+        if let Some(text) = &self.quota_subject {
+            quota.subject = subject_template(text).map_err(|r| ("quota_subject", r))?;
+        }
+        quota
+            .check_subject_in(prefix)
+            .map_err(|r| ("quota_subject", r))?;
+        Ok(quota)
     }
 }
 

@@ -1,0 +1,299 @@
+//! Quotas and grant rates: what each profile allows one subject to hold and one caller to ask
+//! (`quota_bytes`, `quota_files`, `quota_subject`, `grant_rate`, or for the variables' profile
+//! `QUOTA_BYTES`, `QUOTA_FILES`, `QUOTA_SUBJECT`, `GRANT_RATE`), and where the counts live
+//! (`QUOTA_STORE` and its settings), read and checked once at cold start.
+//!
+//! A subject is rendered from the caller's identity at grant time and from the object's key
+//! at record time, so `quota_subject` may only name placeholders its profile's prefix holds:
+//! record-upload then reads the subject from where the object lies, which the uploader cannot
+//! choose, rather than from anything the uploader wrote (metadata, a form field).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use stsvend::{Caller, Error, PrefixTemplate, ValueTemplate};
+use stsvend_quota::{Rate, Store, StoreUrl};
+
+use super::env::{Env, config};
+
+/// `QUOTA_TIMEOUT_MS` when unset.
+const DEFAULT_TIMEOUT_MS: u64 = 500;
+
+/// `QUOTA_RESERVATION_GRACE_SECONDS` when unset: five minutes after a URL expires.
+const DEFAULT_GRACE_SECONDS: u64 = 300;
+
+/// The longest grace: a day (a reservation outliving that holds quota nobody uses).
+const MAX_GRACE_SECONDS: u64 = 86_400;
+
+/// The largest `quota_bytes`: 1 PiB, far beyond any one user and well within every store's
+/// whole numbers.
+pub(super) const MAX_QUOTA_BYTES: u64 = 1 << 50;
+
+/// The largest `quota_files`.
+pub(super) const MAX_QUOTA_FILES: u64 = 1_000_000_000;
+
+/// What one profile allows one subject, and one caller.
+#[derive(Debug, Clone)]
+pub struct ProfileQuota {
+    /// `quota_bytes`: bytes one subject may hold (recorded and reserved).
+    pub bytes: Option<u64>,
+    /// `quota_files`: objects one subject may hold (recorded and reserved).
+    pub files: Option<u64>,
+    /// `quota_subject`: whose quota, `${sub}` by default.
+    pub subject: ValueTemplate,
+    /// `grant_rate`: answers one caller may get per window.
+    pub rate: Option<Rate>,
+}
+
+impl Default for ProfileQuota {
+    fn default() -> Self {
+        Self {
+            bytes: None,
+            files: None,
+            subject: default_subject(),
+            rate: None,
+        }
+    }
+}
+
+impl ProfileQuota {
+    /// Whether the profile holds subjects to a quota (bytes or files).
+    pub fn limits_storage(&self) -> bool {
+        self.bytes.is_some() || self.files.is_some()
+    }
+
+    /// Whether anything here needs the store.
+    pub fn needs_store(&self) -> bool {
+        self.limits_storage() || self.rate.is_some()
+    }
+
+    /// The subject whose quota `caller`'s grants count against. A claim the caller lacks, or
+    /// one that could not stand as a path segment, is refused as in a prefix.
+    pub fn subject_of(&self, caller: &Caller) -> Result<String, Error> {
+        self.subject.render(caller)
+    }
+
+    /// The subject who holds an object, from the placeholders its key filled in its profile's
+    /// prefix (`PrefixTemplate::attribute`); `None` when the template names one the prefix
+    /// does not hold (refused at cold start, so never for a checked profile).
+    pub fn subject_of_key(
+        &self,
+        placeholders: &std::collections::BTreeMap<String, String>,
+    ) -> Option<String> {
+        let mut caller = Caller::with_sub(placeholders.get("sub").cloned().unwrap_or_default());
+        caller.claims = placeholders.clone();
+        caller.claims.remove("sub");
+        self.subject.render(&caller).ok()
+    }
+
+    /// Checks that every placeholder of the subject template is one `prefix` holds, so that
+    /// record-upload can tell an object's subject from its key; `Err` names the missing one.
+    pub fn check_subject_in(&self, prefix: &PrefixTemplate) -> Result<(), String> {
+        for name in self.subject.placeholders() {
+            let held = if name == "sub" {
+                prefix.uses_sub()
+            } else {
+                prefix.claim_names().any(|claim| claim == name)
+            };
+            if !held {
+                let written = if name == "sub" {
+                    "${sub}".to_owned()
+                } else {
+                    format!("${{claim.{name}}}")
+                };
+                return Err(format!(
+                    "{written} is not in the profile's prefix: record-upload finds an object's subject in its key, so the subject may only use the prefix's placeholders"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `${sub}`.
+fn default_subject() -> ValueTemplate {
+    ValueTemplate::parse("${sub}").expect("the default subject template parses")
+}
+
+/// Reads a `quota_subject` / `QUOTA_SUBJECT` template: `${sub}` and `${claim.NAME}` with
+/// literal text, at least one placeholder (a subject without one is everybody's).
+pub(super) fn subject_template(text: &str) -> Result<ValueTemplate, String> {
+    let template = ValueTemplate::parse(text)?;
+    if template.placeholders().next().is_none() {
+        return Err(format!(
+            "{text:?} names no ${{sub}} or ${{claim.NAME}}: every caller would share one quota"
+        ));
+    }
+    Ok(template)
+}
+
+/// Reads a `grant_rate` / `GRANT_RATE`: `N/second`, `N/minute`, `N/hour` or `N/day`, N from 1
+/// to 1,000,000.
+pub(super) fn rate(text: &str) -> Result<Rate, String> {
+    let bad = || {
+        format!(
+            "{text:?} is not N/second, N/minute, N/hour or N/day with N a whole number from 1 to 1000000"
+        )
+    };
+    let (count, unit) = text.split_once('/').ok_or_else(bad)?;
+    let count: u64 = count.trim().parse().map_err(|_| bad())?;
+    if !(1..=1_000_000).contains(&count) {
+        return Err(bad());
+    }
+    let seconds = match unit.trim() {
+        "second" => 1,
+        "minute" => 60,
+        "hour" => 3600,
+        "day" => 86_400,
+        _ => return Err(bad()),
+    };
+    Ok(Rate {
+        count,
+        per: Duration::from_secs(seconds),
+    })
+}
+
+/// A quota's byte or object count, from 1 to `max`.
+pub(super) fn quota_count(value: u64, max: u64) -> Result<u64, String> {
+    if (1..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{value} is not a whole number from 1 to {max}"))
+    }
+}
+
+/// The variables' profile's quota (`QUOTA_BYTES`, `QUOTA_FILES`, `QUOTA_SUBJECT`,
+/// `GRANT_RATE`), or `None` when none is set.
+pub(super) fn from_variables(env: &Env<'_>) -> Result<Option<ProfileQuota>, Error> {
+    const NAMES: [&str; 4] = ["QUOTA_BYTES", "QUOTA_FILES", "QUOTA_SUBJECT", "GRANT_RATE"];
+    if NAMES.iter().all(|name| env.text(name).is_none()) {
+        return Ok(None);
+    }
+    let count = |name: &'static str, max| -> Result<Option<u64>, Error> {
+        env.text(name)
+            .map(|v| {
+                v.parse::<u64>()
+                    .map_err(|_| format!("{v:?} is not a whole number from 1 to {max}"))
+                    .and_then(|n| quota_count(n, max))
+                    .map_err(|reason| config(name, reason))
+            })
+            .transpose()
+    };
+    let subject = match env.text("QUOTA_SUBJECT") {
+        Some(text) => subject_template(&text).map_err(|r| config("QUOTA_SUBJECT", r))?,
+        None => default_subject(),
+    };
+    Ok(Some(ProfileQuota {
+        bytes: count("QUOTA_BYTES", MAX_QUOTA_BYTES)?,
+        files: count("QUOTA_FILES", MAX_QUOTA_FILES)?,
+        subject,
+        rate: env
+            .text("GRANT_RATE")
+            .map(|text| rate(&text).map_err(|r| config("GRANT_RATE", r)))
+            .transpose()?,
+    }))
+}
+
+/// The variables only the variables' profile reads: refused with a profiles file, where each
+/// profile says its own (`quota_bytes`, ...).
+pub(super) fn refuse_variables_with_file(env: &Env<'_>) -> Result<(), Error> {
+    for (name, field) in [
+        ("QUOTA_BYTES", "quota_bytes"),
+        ("QUOTA_FILES", "quota_files"),
+        ("QUOTA_SUBJECT", "quota_subject"),
+        ("GRANT_RATE", "grant_rate"),
+    ] {
+        if env.text(name).is_some() {
+            return Err(config(
+                name,
+                format!("is for the one profile without PROFILES_FILE; with it, set {field} in each profile"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Where the counts live and how they are asked (`QUOTA_STORE`, `QUOTA_STORE_ENDPOINT`,
+/// `QUOTA_TIMEOUT_MS`, `QUOTA_RESERVATION_GRACE_SECONDS`, `QUOTA_FAIL_OPEN`), and the store
+/// once connected at cold start.
+#[derive(Debug, Clone)]
+pub struct QuotaSettings {
+    /// `QUOTA_STORE`, parsed.
+    pub url: StoreUrl,
+    /// `QUOTA_STORE_ENDPOINT`: DynamoDB's endpoint, when not the region's.
+    pub endpoint: Option<String>,
+    /// `QUOTA_TIMEOUT_MS`: the deadline of one store exchange.
+    pub timeout: Duration,
+    /// `QUOTA_RESERVATION_GRACE_SECONDS`: how long after its URL expires a reservation holds.
+    pub grace_seconds: u64,
+    /// `QUOTA_FAIL_OPEN`: let grants through (and log it) when the store cannot answer.
+    pub fail_open: bool,
+    /// The store, once [`QuotaSettings::connect`] reached it.
+    store: Option<Arc<Store>>,
+}
+
+impl QuotaSettings {
+    /// Reads the store's settings when `needed` (some profile has a quota or a rate), else
+    /// refuses `QUOTA_STORE` set for nothing to count. `QUOTA_STORE=sqlite:` is refused under
+    /// Lambda and Function Compute, whose instances share no disk.
+    pub(super) fn read(env: &Env<'_>, needed: bool) -> Result<Option<Self>, Error> {
+        let Some(text) = env.text("QUOTA_STORE") else {
+            if needed {
+                return Err(config(
+                    "QUOTA_STORE",
+                    "is required with a quota or grant rate: redis://host:port, dynamodb:TABLE or sqlite:PATH",
+                ));
+            }
+            return Ok(None);
+        };
+        if !needed {
+            return Err(config(
+                "QUOTA_STORE",
+                "is set but no profile has a quota or grant rate (QUOTA_BYTES, quota_bytes, ...)",
+            ));
+        }
+        let url = StoreUrl::parse(&text).map_err(|e| config("QUOTA_STORE", e.0))?;
+        let shares_no_disk = env.text("AWS_LAMBDA_RUNTIME_API").is_some()
+            || (env.text("FC_FUNCTION_NAME").is_some() && env.text("FC_REGION").is_some());
+        if matches!(url, StoreUrl::Sqlite(_)) && shares_no_disk {
+            return Err(config(
+                "QUOTA_STORE",
+                "sqlite: keeps the counts on one host's disk; Lambda and Function Compute instances share none: use redis:// or dynamodb:",
+            ));
+        }
+        let timeout_ms = env.number(
+            "QUOTA_TIMEOUT_MS",
+            DEFAULT_TIMEOUT_MS,
+            1..=10_000,
+            "a whole number of milliseconds from 1 to 10000",
+        )?;
+        Ok(Some(Self {
+            url,
+            endpoint: env.text("QUOTA_STORE_ENDPOINT"),
+            timeout: Duration::from_millis(timeout_ms),
+            grace_seconds: env.number(
+                "QUOTA_RESERVATION_GRACE_SECONDS",
+                DEFAULT_GRACE_SECONDS,
+                0..=MAX_GRACE_SECONDS,
+                "a whole number of seconds from 0 to 86400",
+            )?,
+            fail_open: env.flag("QUOTA_FAIL_OPEN", false)?,
+            store: None,
+        }))
+    }
+
+    /// Connects to the store and makes one exchange, so that a wrong address stops the cold
+    /// start with a message naming `QUOTA_STORE`.
+    pub async fn connect(&mut self) -> Result<(), Error> {
+        let store = Store::connect(&self.url, self.timeout)
+            .await
+            .map_err(|e| config("QUOTA_STORE", format!("cannot be reached: {e}")))?;
+        self.store = Some(Arc::new(store));
+        Ok(())
+    }
+
+    /// The connected store; `None` before [`QuotaSettings::connect`].
+    pub fn store(&self) -> Option<&Arc<Store>> {
+        self.store.as_ref()
+    }
+}
