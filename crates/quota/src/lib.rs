@@ -166,18 +166,42 @@ pub enum Store {
 
 /// How to reach a DynamoDB table: the function's own credentials and region, and an endpoint
 /// override. Filled by the caller, which owns the credential sources.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 pub struct DynamoAccess {
     /// `QUOTA_STORE_ENDPOINT`, else `https://dynamodb.{region}.amazonaws.com`.
     pub endpoint: Option<String>,
     /// The region the table lives in.
     pub region: String,
+    /// The function's own credentials (the provider `stsvend::start` started).
+    pub credentials: std::sync::Arc<stsvend::CredentialProvider>,
+    /// What sends the signed requests (the function's one sender); each exchange is also
+    /// bounded by the store's timeout.
+    pub sender: std::sync::Arc<dyn stsvend::HttpSender>,
+    /// The clock requests are signed with (the function's `SystemClock`); the `now` each
+    /// operation takes decides expiry only.
+    pub clock: std::sync::Arc<dyn stsvend::Clock>,
+}
+
+impl std::fmt::Debug for DynamoAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamoAccess")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Store {
-    /// Connects and makes one exchange, so a wrong address stops the cold start.
-    pub async fn connect(url: &StoreUrl, timeout: Duration) -> Result<Self, StoreError> {
-        let _ = (url, timeout);
+    /// Connects and makes one exchange, so a wrong address stops the cold start. Every later
+    /// exchange is bounded by `timeout` (`QUOTA_TIMEOUT_MS`). `dynamo` is required for a
+    /// `dynamodb:` store (refused without it) and ignored otherwise.
+    pub async fn connect(
+        url: &StoreUrl,
+        timeout: Duration,
+        dynamo: Option<DynamoAccess>,
+    ) -> Result<Self, StoreError> {
+        let _ = (url, timeout, dynamo);
         Err(StoreError::Unavailable("not built yet".into()))
     }
 
