@@ -13,6 +13,7 @@ use stsvend::{
 };
 use stsvend_host::{
     config::Config,
+    quota::{self, Quotas},
     response::{self, ApiError},
 };
 
@@ -22,6 +23,8 @@ pub(crate) struct AppState {
     clock: Arc<dyn Clock>,
     auth: Authenticator,
     role: CachedRole,
+    /// The quota store, when a profile has a quota or a grant rate.
+    quotas: Option<Quotas>,
 }
 
 /// The least life a cached token must have left to be handed out: the mobile SDKs refetch
@@ -40,11 +43,13 @@ impl AppState {
     ) -> Result<Self, Error> {
         let role = CachedRole::new(&config.sts, config.require_role_arn()?, Arc::clone(&sender));
         let auth = Authenticator::new(&config.auth_mode, sender, config.sts.timeout)?;
+        let quotas = Quotas::from_config(&config)?;
         Ok(Self {
             config,
             clock,
             auth,
             role,
+            quotas,
         })
     }
 }
@@ -87,6 +92,16 @@ async fn issue(state: &AppState, request: &Request) -> Result<(Response<Body>, S
     let now = state.clock.now();
     let caller = state.auth.identify(request, now).await?;
     let prefix = profile.prefix.render(&caller)?;
+    if let Some(quotas) = &state.quotas {
+        // Every answer counts toward the rate; credentials upload without a reservation, so a
+        // subject with no room left gets none (record-upload settles what they upload).
+        let now = stsvend::unix_seconds(now);
+        quotas.count_grant(profile, &caller, now).await?;
+        if profile.quota.limits_storage() {
+            let subject = quota::subject(&profile.quota, &caller)?;
+            quotas.refuse_if_full(profile, &subject, now).await?;
+        }
+    }
     let template = profile.policy.as_ref().unwrap_or(&config.policy);
     let policy = config.scope.render_policy(template, &caller, &prefix)?;
     let session = role_session_name(&caller.sub);

@@ -22,6 +22,7 @@ use stsvend::{
     sign::{KeyCondition, ObjectRequest, PostParams},
     unix_seconds,
 };
+use stsvend_host::quota::Quotas;
 use stsvend_host::response::{self, ApiError};
 
 use crate::answer::{Expiry, Ordered, UrlAnswer};
@@ -29,6 +30,7 @@ use crate::checks;
 use crate::listing::{self, Listing};
 use crate::parts;
 use crate::profile::{self, ProfileState};
+use crate::quota::{self, Grant};
 use crate::request::{self, Ask, Operation};
 use crate::upload;
 
@@ -47,6 +49,8 @@ pub struct AppState {
     /// `UPLOAD_CALLBACK_URL` and `UPLOAD_CALLBACK_SECRET`: the callback pinned into every OSS
     /// upload.
     callback: Option<CallbackSettings>,
+    /// The quota store, when a profile has a quota or a grant rate.
+    quotas: Option<Quotas>,
 }
 
 /// Whose key signs.
@@ -75,6 +79,7 @@ impl AppState {
         let settings = PresignSettings::load(&config)?;
         let profiles = profile::load(&config, &settings)?;
         let callback = CallbackSettings::load(&config)?;
+        let quotas = Quotas::from_config(&config)?;
         let signer = match &config.sts.role_arn {
             Some(role_arn) => Signer::Role(Box::new(RoleSigner {
                 role: CachedRole::new(&config.sts, role_arn, Arc::clone(&sender)),
@@ -95,6 +100,7 @@ impl AppState {
             signer,
             presigner,
             callback,
+            quotas,
         })
     }
 
@@ -144,10 +150,18 @@ async fn presign(
     request: &Request,
 ) -> Result<(Response<Body>, String), ApiError> {
     let ask = parse(request)?;
-    let profile = &state.profiles[state.config.profiles.choose(ask.profile.as_deref())?];
+    let index = state.config.profiles.choose(ask.profile.as_deref())?;
+    let (profile, counted) = (&state.profiles[index], &state.config.profiles.list[index]);
     let now = state.clock.now();
     let caller = state.auth.identify(request, now).await?;
     let prefix = profile.prefix.render(&caller)?;
+    if let Some(quotas) = &state.quotas {
+        quotas.count_grant(counted, &caller, unix_seconds(now)).await?;
+    }
+    if ask.operation == Operation::Usage {
+        let answer = quota::usage(state.quotas.as_ref(), counted, &caller, now).await?;
+        return Ok((answer, role_session_name(&caller.sub)));
+    }
     if let Operation::List(listing) = &ask.operation {
         return list(state, profile, &ask, listing, &caller, &prefix, now).await;
     }
@@ -164,6 +178,15 @@ async fn presign(
         &credential,
         now,
     )?;
+    if let Some(quotas) = state.quotas.as_ref().filter(|_| quota::reserves(&ask.operation)) {
+        let grant = Grant {
+            key: &key,
+            bytes: quota::bound(&ask, settings, counted)?,
+            expires_in: expiry.expires_in,
+            now,
+        };
+        quota::reserve(quotas, counted, &caller, grant).await?;
+    }
     let job = Job {
         ask: &ask,
         profile,

@@ -163,7 +163,7 @@ impl Config {
             Some(path) => Profiles::read(&path, &config.scope)?,
             None => Profiles::from_variables(config.scope.object_prefix.clone()),
         };
-        config.quota = quotas(&env, &mut config.profiles)?;
+        config.quota = quotas(&env, &mut config.profiles, provider)?;
         if config.sts.action != StsAction::AssumeRole {
             if !matches!(config.auth_mode, AuthMode::Jwt(_)) {
                 return Err(env::config(
@@ -212,7 +212,11 @@ impl Config {
 
 /// The quotas: the variables' (`QUOTA_BYTES`, ...) on the one profile they form, refused
 /// beside a profiles file; then `QUOTA_STORE` and its settings when any profile counts.
-fn quotas(env: &Env<'_>, profiles: &mut Profiles) -> Result<Option<QuotaSettings>, Error> {
+fn quotas(
+    env: &Env<'_>,
+    profiles: &mut Profiles,
+    provider: Provider,
+) -> Result<Option<QuotaSettings>, Error> {
     if profiles.file.is_some() {
         quota::refuse_variables_with_file(env)?;
     } else if let Some(from_variables) = quota::from_variables(env)? {
@@ -223,7 +227,7 @@ fn quotas(env: &Env<'_>, profiles: &mut Profiles) -> Result<Option<QuotaSettings
         profile.quota = from_variables;
     }
     let needed = profiles.list.iter().any(|p| p.quota.needs_store());
-    QuotaSettings::read(env, needed)
+    QuotaSettings::read(env, needed, provider)
 }
 
 /// The function's own credentials, STS's endpoint and region, the role and its duration.

@@ -11,8 +11,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use stsvend::{Caller, Error, PrefixTemplate, ValueTemplate};
-use stsvend_quota::{Rate, Store, StoreUrl};
+use stsvend::{
+    Caller, Clock, Error, HttpSender, PrefixTemplate, Provider, StsSettings, ValueTemplate,
+};
+use stsvend_quota::{DynamoAccess, Rate, Store, StoreUrl};
 
 use super::env::{Env, config};
 
@@ -236,7 +238,11 @@ impl QuotaSettings {
     /// Reads the store's settings when `needed` (some profile has a quota or a rate), else
     /// refuses `QUOTA_STORE` set for nothing to count. `QUOTA_STORE=sqlite:` is refused under
     /// Lambda and Function Compute, whose instances share no disk.
-    pub(super) fn read(env: &Env<'_>, needed: bool) -> Result<Option<Self>, Error> {
+    pub(super) fn read(
+        env: &Env<'_>,
+        needed: bool,
+        provider: Provider,
+    ) -> Result<Option<Self>, Error> {
         let Some(text) = env.text("QUOTA_STORE") else {
             if needed {
                 return Err(config(
@@ -261,6 +267,12 @@ impl QuotaSettings {
                 "sqlite: keeps the counts on one host's disk; Lambda and Function Compute instances share none: use redis:// or dynamodb:",
             ));
         }
+        if matches!(url, StoreUrl::DynamoDb { .. }) && provider != Provider::Aws {
+            return Err(config(
+                "QUOTA_STORE",
+                "dynamodb: signs with the function's own AWS credentials: it needs PROVIDER=aws; use redis:// (ApsaraDB for Redis, Tair) on Alibaba Cloud",
+            ));
+        }
         let timeout_ms = env.number(
             "QUOTA_TIMEOUT_MS",
             DEFAULT_TIMEOUT_MS,
@@ -283,9 +295,22 @@ impl QuotaSettings {
     }
 
     /// Connects to the store and makes one exchange, so that a wrong address stops the cold
-    /// start with a message naming `QUOTA_STORE`.
-    pub async fn connect(&mut self) -> Result<(), Error> {
-        let store = Store::connect(&self.url, self.timeout)
+    /// start with a message naming `QUOTA_STORE`. DynamoDB is signed with the function's own
+    /// credentials (`sts`), sent by its one `sender`.
+    pub async fn connect(
+        &mut self,
+        sts: &StsSettings,
+        sender: Arc<dyn HttpSender>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(), Error> {
+        let dynamo = matches!(self.url, StoreUrl::DynamoDb { .. }).then(|| DynamoAccess {
+            endpoint: self.endpoint.clone(),
+            region: sts.region.clone(),
+            credentials: Arc::clone(&sts.credentials),
+            sender,
+            clock,
+        });
+        let store = Store::connect(&self.url, self.timeout, dynamo)
             .await
             .map_err(|e| config("QUOTA_STORE", format!("cannot be reached: {e}")))?;
         self.store = Some(Arc::new(store));
