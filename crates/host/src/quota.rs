@@ -206,8 +206,13 @@ impl Quotas {
 
 /// 503 `QuotaStoreUnavailable` for a store fault (the cause kept for the log only).
 pub fn store_unavailable(error: &StoreError) -> ApiError {
+    unavailable(error.to_string())
+}
+
+/// 503 `QuotaStoreUnavailable`, `cause` kept for the log only.
+pub fn unavailable(cause: String) -> ApiError {
     ApiError {
-        cause: Some(error.to_string()),
+        cause: Some(cause),
         retry_after: Some(1),
         ..ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -57,6 +57,9 @@ struct S3Object {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Uploads {
     pub(crate) uploads: Vec<Upload>,
+    /// Objects deleted (`ObjectRemoved:*`): their bucket and decoded key, which give their
+    /// bytes back to their quota.
+    pub(crate) removals: Vec<(String, String)>,
     pub(crate) skipped: usize,
 }
 
@@ -88,12 +91,18 @@ impl S3Event {
     pub(crate) fn uploads(&self) -> Result<Uploads, String> {
         let mut out = Uploads::default();
         for record in &self.records {
-            if record.event_source != "aws:s3" || !record.event_name.starts_with("ObjectCreated:") {
+            let created = record.event_name.starts_with("ObjectCreated:");
+            let removed = record.event_name.starts_with("ObjectRemoved:");
+            if record.event_source != "aws:s3" || !(created || removed) {
                 out.skipped += 1;
                 continue;
             }
             let key = form_url_decode(&record.s3.object.key)
                 .ok_or_else(|| "an S3 event key is not form-URL-encoded UTF-8".to_owned())?;
+            if removed {
+                out.removals.push((record.s3.bucket.name.clone(), key));
+                continue;
+            }
             out.uploads.push(Upload {
                 bucket: record.s3.bucket.name.clone(),
                 key,
@@ -162,8 +171,15 @@ impl OssEvents {
         let mut out = Uploads::default();
         for event in &self.events {
             let name = event.event_name.trim_start_matches("oss:");
-            if event.event_source != "acs:oss" || !name.starts_with("ObjectCreated:") {
+            let removed = name.starts_with("ObjectRemoved:");
+            if event.event_source != "acs:oss" || !(name.starts_with("ObjectCreated:") || removed)
+            {
                 out.skipped += 1;
+                continue;
+            }
+            if removed {
+                let (bucket, key) = (&event.oss.bucket.name, &event.oss.object.key);
+                out.removals.push((bucket.clone(), key.clone()));
                 continue;
             }
             out.uploads.push(Upload {

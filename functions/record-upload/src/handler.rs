@@ -28,6 +28,7 @@ use crate::callback;
 use crate::enforce::{self, Action, Enforcer, ProfileRejection, Verdict};
 use crate::events::{OssEvents, S3Event, Uploads};
 use crate::keys::{self, CallbackKeys};
+use crate::quota::Counter;
 use crate::record::{Judged, Record, Upload};
 use crate::rules::ProfileRules;
 use crate::settings::{RecordMode, RecordSettings};
@@ -57,6 +58,9 @@ pub struct AppState {
     webhook: Option<Webhook>,
     /// Every profile's rules, with `PROFILES_FILE`; `None`: nothing is checked.
     enforcer: Option<Enforcer>,
+    /// The quota store, when a profile has a quota: every upload settled, every deletion
+    /// given back.
+    counter: Option<Counter>,
 }
 
 impl AppState {
@@ -87,6 +91,7 @@ impl AppState {
             .clone()
             .map(|webhook| Webhook::new(webhook, sender));
         let enforcer = Enforcer::new(&config.profiles, &settings.profile_defaults);
+        let counter = Counter::new(&config)?;
         Ok(Self {
             config,
             settings,
@@ -95,6 +100,7 @@ impl AppState {
             store,
             webhook,
             enforcer,
+            counter,
         })
     }
 }
@@ -199,7 +205,8 @@ async fn checked_event(
         });
     };
     let within = store::HEAD_DEADLINE;
-    match enforce::judge(&state.store, rules, &record, facts, now, within).await? {
+    let verdict = enforce::judge(&state.store, rules, &record, facts, now, within).await?;
+    match counted(state, &record, verdict, now).await? {
         Verdict::Changed => Ok(Told::default()),
         Verdict::Good => {
             record.profile = Some(rules.name.clone());
@@ -240,7 +247,7 @@ async fn reject(
     let rejection = ProfileRejection::new(record, Some(&rules.name), violation, found, action);
     let left = |cap| deadline.map_or(cap, |d| within(d, cap));
     tell_rejected(state, &record.key, &rejection, now, left(webhook::DEADLINE)).await?;
-    enforce::act(
+    let done = enforce::act(
         &state.store,
         rules.on_violation,
         &record.key,
@@ -249,7 +256,68 @@ async fn reject(
         left(store::HEAD_DEADLINE),
     )
     .await?;
+    if let Some(counter) = &state.counter {
+        // What the store still holds counts; what was deleted gives its bytes back.
+        match done {
+            Action::Deleted => counter.remove(&record.key, now).await?,
+            Action::Reported => {
+                counter
+                    .settle(&record.key, record.size, &record.etag, now)
+                    .await?;
+            }
+        }
+    }
     Ok(rejection)
+}
+
+/// A verdict with the quota counted: a good upload settled into its subject's account, and
+/// broken (`QuotaExceeded`) when that took the subject past the quota. Other verdicts are
+/// counted where the object's fate is decided ([`reject`]).
+async fn counted(
+    state: &AppState,
+    record: &Record,
+    verdict: Verdict,
+    now: SystemTime,
+) -> Result<Verdict, String> {
+    let (Verdict::Good, Some(counter)) = (&verdict, &state.counter) else {
+        return Ok(verdict);
+    };
+    match counter
+        .settle(&record.key, record.size, &record.etag, now)
+        .await?
+    {
+        Some(violation) => Ok(Verdict::Broke(violation, None)),
+        None => Ok(verdict),
+    }
+}
+
+/// Settles an upload recorded without profile rules (no `PROFILES_FILE`): it counts, and one
+/// that takes its subject past the quota is logged (the variables' profile has no
+/// `on_violation`).
+async fn settle_unchecked(state: &AppState, record: &Record, now: SystemTime) -> Result<(), String> {
+    if let Some(counter) = &state.counter {
+        counter
+            .settle(&record.key, record.size, &record.etag, now)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Gives the bytes of each deleted object of an event back to its quota; `Err` when the store
+/// cannot answer (the event is delivered again; removing twice changes nothing).
+async fn remove_all(state: &AppState, removals: &[(String, String)]) -> Result<(), String> {
+    let Some(counter) = &state.counter else {
+        return Ok(());
+    };
+    let now = state.clock.now();
+    for (bucket, key) in removals {
+        if *bucket != state.config.scope.bucket {
+            continue;
+        }
+        counter.remove(key, now).await?;
+        info!(key = %escaped(key), "deleted: its bytes given back to its quota");
+    }
+    Ok(())
 }
 
 /// Logs `rejection` and delivers it when there is a webhook.
@@ -271,6 +339,7 @@ async fn tell_rejected(
 /// delivery failure.
 async fn record_all(state: &AppState, uploads: Uploads) -> Result<Told, String> {
     let now = state.clock.now();
+    remove_all(state, &uploads.removals).await?;
     let mut told = Told::default();
     for upload in uploads.uploads {
         if upload.bucket != state.config.scope.bucket {
@@ -298,6 +367,7 @@ async fn record_all(state: &AppState, uploads: Uploads) -> Result<Told, String> 
             }
             Judged::Attributed(mut record) => {
                 with_store_type(state, &mut record, now).await;
+                settle_unchecked(state, &record, now).await?;
                 record.log();
                 if let Some(webhook) = &state.webhook {
                     webhook.deliver(&record, now, webhook::DEADLINE).await?;
@@ -463,10 +533,7 @@ async fn oss_callback(
     record.size = facts.size;
     record.etag.clone_from(&facts.etag);
     record.content_type.clone_from(&facts.content_type);
-    if let Some(enforcer) = &state.enforcer {
-        record.profile =
-            Some(checked_callback(state, enforcer, &record, facts, now, deadline).await?);
-    }
+    record.profile = callback_profile(state, &record, facts, now, deadline).await?;
     record.log();
     let app = deliver(state, &record, now, within(deadline, webhook::DEADLINE)).await?;
     let answer = CallbackAnswer {
@@ -482,6 +549,27 @@ async fn oss_callback(
     };
     let who = record.uploader.get("sub").cloned().unwrap_or_default();
     Ok((response::json(StatusCode::OK, &answer), who))
+}
+
+/// A callback's upload, its facts the store's: checked against its profile with
+/// `PROFILES_FILE` ([`checked_callback`]), else settled into its quota as it is (503
+/// `QuotaStoreUnavailable` when the quota store cannot answer: OSS tells the uploader the
+/// callback failed, and the object's bucket event or reconcile counts it).
+async fn callback_profile(
+    state: &AppState,
+    record: &Record,
+    facts: ObjectFacts,
+    now: SystemTime,
+    deadline: tokio::time::Instant,
+) -> Result<Option<String>, ApiError> {
+    if let Some(enforcer) = &state.enforcer {
+        let profile = checked_callback(state, enforcer, record, facts, now, deadline).await?;
+        return Ok(Some(profile));
+    }
+    settle_unchecked(state, record, now)
+        .await
+        .map_err(stsvend_host::quota::unavailable)?;
+    Ok(None)
 }
 
 /// A callback's upload in a `PROFILES_FILE` deployment, its facts the store's: the name of
@@ -521,10 +609,10 @@ async fn checked_callback(
         return Err(rejected_answer(&rejection));
     };
     let limit = within(deadline, store::HEAD_DEADLINE);
-    match enforce::judge(&state.store, rules, record, facts, now, limit)
+    let verdict = enforce::judge(&state.store, rules, record, facts, now, limit)
         .await
-        .map_err(failed)?
-    {
+        .map_err(failed)?;
+    match counted(state, record, verdict, now).await.map_err(failed)? {
         Verdict::Good => Ok(rules.name.clone()),
         Verdict::Changed => Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -25,6 +25,7 @@ mod enforce;
 mod events;
 mod handler;
 mod keys;
+mod quota;
 mod record;
 mod rules;
 mod settings;
