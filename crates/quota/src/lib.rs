@@ -17,6 +17,9 @@
 mod dynamodb;
 mod redis;
 mod sqlite;
+mod url;
+
+pub use url::{RedisUrl, StoreUrl, StoreUrlError};
 
 use std::time::Duration;
 
@@ -124,33 +127,6 @@ pub enum StoreError {
     /// The store could not be reached or refused the exchange. The text names no secret.
     #[error("the quota store is unavailable: {0}")]
     Unavailable(String),
-}
-
-/// Why a `QUOTA_STORE` value was refused at cold start. The text names no password.
-#[derive(Debug, thiserror::Error)]
-#[error("QUOTA_STORE: {0}")]
-pub struct StoreUrlError(pub String);
-
-/// Where the counts live, parsed from `QUOTA_STORE`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreUrl {
-    /// `redis://[user:password@]host:port[/db]` or `rediss://…`.
-    Redis(String),
-    /// `dynamodb:TABLE`, with `QUOTA_STORE_ENDPOINT` as an optional endpoint override.
-    DynamoDb {
-        /// The table's name.
-        table: String,
-    },
-    /// `sqlite:PATH`.
-    Sqlite(std::path::PathBuf),
-}
-
-impl StoreUrl {
-    /// Parses and checks a `QUOTA_STORE` value (no I/O).
-    pub fn parse(value: &str) -> Result<Self, StoreUrlError> {
-        let _ = value;
-        Err(StoreUrlError("not built yet".into()))
-    }
 }
 
 /// A connected store. One per process, shared by every request.
