@@ -15,8 +15,7 @@ use std::time::Duration;
 use lambda_http::http::StatusCode;
 use stsvend::Caller;
 use stsvend_quota::{
-    Account, Limits, RateDecision, Reservation, Reserved, Settled, Store, StoreError, Stored,
-    Usage,
+    Account, Limits, RateDecision, Reservation, Reserved, Settled, Store, StoreError, Stored, Usage,
 };
 use tracing::warn;
 

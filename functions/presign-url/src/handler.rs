@@ -156,7 +156,9 @@ async fn presign(
     let caller = state.auth.identify(request, now).await?;
     let prefix = profile.prefix.render(&caller)?;
     if let Some(quotas) = &state.quotas {
-        quotas.count_grant(counted, &caller, unix_seconds(now)).await?;
+        quotas
+            .count_grant(counted, &caller, unix_seconds(now))
+            .await?;
     }
     if ask.operation == Operation::Usage {
         let answer = quota::usage(state.quotas.as_ref(), counted, &caller, now).await?;
@@ -178,7 +180,11 @@ async fn presign(
         &credential,
         now,
     )?;
-    if let Some(quotas) = state.quotas.as_ref().filter(|_| quota::reserves(&ask.operation)) {
+    if let Some(quotas) = state
+        .quotas
+        .as_ref()
+        .filter(|_| quota::reserves(&ask.operation))
+    {
         let grant = Grant {
             key: &key,
             bytes: quota::bound(&ask, settings, counted)?,

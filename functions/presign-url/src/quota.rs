@@ -115,7 +115,10 @@ pub(crate) async fn usage(
     let Some(quotas) = quotas.filter(|_| profile.quota.limits_storage()) else {
         return Err(ApiError::bad_request(
             "NoQuota",
-            format!("profile {:?} has no quota (quota_bytes, quota_files)", profile.name),
+            format!(
+                "profile {:?} has no quota (quota_bytes, quota_files)",
+                profile.name
+            ),
         ));
     };
     let subject = quota::subject(&profile.quota, caller)?;

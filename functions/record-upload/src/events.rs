@@ -172,8 +172,7 @@ impl OssEvents {
         for event in &self.events {
             let name = event.event_name.trim_start_matches("oss:");
             let removed = name.starts_with("ObjectRemoved:");
-            if event.event_source != "acs:oss" || !(name.starts_with("ObjectCreated:") || removed)
-            {
+            if event.event_source != "acs:oss" || !(name.starts_with("ObjectCreated:") || removed) {
                 out.skipped += 1;
                 continue;
             }

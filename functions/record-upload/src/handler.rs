@@ -294,7 +294,11 @@ async fn counted(
 /// Settles an upload recorded without profile rules (no `PROFILES_FILE`): it counts, and one
 /// that takes its subject past the quota is logged (the variables' profile has no
 /// `on_violation`).
-async fn settle_unchecked(state: &AppState, record: &Record, now: SystemTime) -> Result<(), String> {
+async fn settle_unchecked(
+    state: &AppState,
+    record: &Record,
+    now: SystemTime,
+) -> Result<(), String> {
     if let Some(counter) = &state.counter {
         counter
             .settle(&record.key, record.size, &record.etag, now)

@@ -36,7 +36,12 @@ pub(crate) struct Owner<'a> {
 impl Counter {
     /// `None` when no profile has a quota.
     pub(crate) fn new(config: &Config) -> Result<Option<Self>, Error> {
-        if !config.profiles.list.iter().any(|p| p.quota.limits_storage()) {
+        if !config
+            .profiles
+            .list
+            .iter()
+            .any(|p| p.quota.limits_storage())
+        {
             return Ok(None);
         }
         Ok(Quotas::from_config(config)?.map(|quotas| Self {

@@ -208,7 +208,9 @@ pub(super) fn refuse_variables_with_file(env: &Env<'_>) -> Result<(), Error> {
         if env.text(name).is_some() {
             return Err(config(
                 name,
-                format!("is for the one profile without PROFILES_FILE; with it, set {field} in each profile"),
+                format!(
+                    "is for the one profile without PROFILES_FILE; with it, set {field} in each profile"
+                ),
             ));
         }
     }
@@ -320,5 +322,268 @@ impl QuotaSettings {
     /// The connected store; `None` before [`QuotaSettings::connect`].
     pub fn store(&self) -> Option<&Arc<Store>> {
         self.store.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+
+    use stsvend_test_support::config::minimal;
+
+    use super::*;
+
+    fn load(vars: &HashMap<&'static str, String>) -> Result<crate::Config, Error> {
+        crate::Config::load(&|k| vars.get(k).cloned())
+    }
+
+    fn with(extra: &[(&'static str, &str)]) -> HashMap<&'static str, String> {
+        let mut vars = minimal();
+        vars.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        vars
+    }
+
+    fn refusal(vars: &HashMap<&'static str, String>) -> (&'static str, String) {
+        match load(vars) {
+            Err(Error::Config { variable, reason }) => (variable, reason),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    /// A profiles file of its own, named after the test.
+    fn profiles_file(name: &str, text: &str) -> String {
+        let dir: PathBuf =
+            std::env::temp_dir().join(format!("stsvend-quota-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(&path, text).expect("write");
+        path.display().to_string()
+    }
+
+    #[test]
+    fn grant_rates_are_a_count_per_named_window() {
+        for (text, count, seconds) in [
+            ("10/second", 10, 1),
+            ("1/minute", 1, 60),
+            ("100/hour", 100, 3600),
+            ("1000000/day", 1_000_000, 86_400),
+        ] {
+            let rate = rate(text).expect(text);
+            assert_eq!((rate.count, rate.per.as_secs()), (count, seconds), "{text}");
+        }
+        for text in [
+            "",
+            "10",
+            "0/second",
+            "-1/day",
+            "10/week",
+            "10/Second",
+            "1000001/day",
+            "x/day",
+            "10/",
+        ] {
+            assert!(rate(text).is_err(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn without_quotas_there_is_no_store_and_no_store_without_quotas() {
+        let config = load(&minimal()).expect("valid");
+        assert!(config.quota.is_none());
+        assert!(!config.profiles.list[0].quota.needs_store());
+        let (variable, reason) = refusal(&with(&[("QUOTA_STORE", "sqlite:/tmp/q.db")]));
+        assert_eq!(variable, "QUOTA_STORE");
+        assert!(reason.contains("no profile has a quota"), "{reason}");
+    }
+
+    #[test]
+    fn the_variables_give_the_default_profile_its_quota() {
+        let config = load(&with(&[
+            ("QUOTA_BYTES", "1000"),
+            ("QUOTA_FILES", "10"),
+            ("GRANT_RATE", "5/minute"),
+            ("QUOTA_STORE", "sqlite:/tmp/stsvend-q.db"),
+            ("QUOTA_RESERVATION_GRACE_SECONDS", "0"),
+        ]))
+        .expect("valid");
+        let quota = &config.profiles.list[0].quota;
+        assert_eq!((quota.bytes, quota.files), (Some(1000), Some(10)));
+        assert_eq!(quota.rate.map(|r| r.count), Some(5));
+        let settings = config.quota.expect("settings");
+        assert_eq!(settings.timeout, Duration::from_millis(500));
+        assert_eq!(settings.grace_seconds, 0);
+        assert!(!settings.fail_open && settings.store().is_none());
+        assert_eq!(
+            quota
+                .subject_of(&Caller::with_sub("alice"))
+                .expect("subject"),
+            "alice"
+        );
+    }
+
+    #[test]
+    fn each_bad_quota_value_names_its_variable() {
+        let store = ("QUOTA_STORE", "sqlite:/tmp/stsvend-q.db");
+        let cases: &[(&[(&'static str, &str)], &str)] = &[
+            (&[("QUOTA_BYTES", "1000")], "QUOTA_STORE"),
+            (&[("GRANT_RATE", "5/minute")], "QUOTA_STORE"),
+            (&[("QUOTA_BYTES", "0"), store], "QUOTA_BYTES"),
+            (&[("QUOTA_BYTES", "1e6"), store], "QUOTA_BYTES"),
+            (&[("QUOTA_BYTES", "-5"), store], "QUOTA_BYTES"),
+            (&[("QUOTA_FILES", "1000000001"), store], "QUOTA_FILES"),
+            (&[("GRANT_RATE", "5 per minute"), store], "GRANT_RATE"),
+            (
+                &[("QUOTA_FILES", "1"), ("QUOTA_STORE", "mysql://x")],
+                "QUOTA_STORE",
+            ),
+            (
+                &[("QUOTA_FILES", "1"), ("QUOTA_STORE", "sqlite:")],
+                "QUOTA_STORE",
+            ),
+            (
+                &[("QUOTA_FILES", "1"), store, ("QUOTA_TIMEOUT_MS", "0")],
+                "QUOTA_TIMEOUT_MS",
+            ),
+            (
+                &[("QUOTA_FILES", "1"), store, ("QUOTA_TIMEOUT_MS", "10001")],
+                "QUOTA_TIMEOUT_MS",
+            ),
+            (
+                &[
+                    ("QUOTA_FILES", "1"),
+                    store,
+                    ("QUOTA_RESERVATION_GRACE_SECONDS", "x"),
+                ],
+                "QUOTA_RESERVATION_GRACE_SECONDS",
+            ),
+            (
+                &[("QUOTA_FILES", "1"), store, ("QUOTA_FAIL_OPEN", "yes")],
+                "QUOTA_FAIL_OPEN",
+            ),
+            // A subject must name someone, and only what the prefix holds.
+            (
+                &[("QUOTA_FILES", "1"), store, ("QUOTA_SUBJECT", "everyone")],
+                "QUOTA_SUBJECT",
+            ),
+            (
+                &[
+                    ("QUOTA_FILES", "1"),
+                    store,
+                    ("QUOTA_SUBJECT", "${claim.tenant}"),
+                ],
+                "QUOTA_SUBJECT",
+            ),
+            (
+                &[("QUOTA_FILES", "1"), store, ("QUOTA_SUBJECT", "${nope}")],
+                "QUOTA_SUBJECT",
+            ),
+            (
+                &[("QUOTA_FILES", "1"), store, ("QUOTA_SUBJECT", "a,b=${sub}")],
+                "QUOTA_SUBJECT",
+            ),
+            // DynamoDB signs with AWS credentials.
+            (
+                &[("QUOTA_FILES", "1"), ("QUOTA_STORE", "dynamodb:quota")],
+                "QUOTA_STORE",
+            ),
+        ];
+        for (extra, expected) in cases {
+            let (variable, reason) = refusal(&with(extra));
+            assert_eq!(variable, *expected, "{extra:?}: {reason}");
+        }
+    }
+
+    #[test]
+    fn sqlite_is_refused_where_instances_share_no_disk() {
+        let base = [("QUOTA_FILES", "1"), ("QUOTA_STORE", "sqlite:/tmp/q.db")];
+        let lambda = [
+            base[0],
+            base[1],
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+        ];
+        let (variable, reason) = refusal(&with(&lambda));
+        assert_eq!(variable, "QUOTA_STORE");
+        assert!(reason.contains("Lambda"), "{reason}");
+        let fc = [
+            base[0],
+            base[1],
+            ("FC_FUNCTION_NAME", "presign-url"),
+            ("FC_REGION", "cn-hangzhou"),
+        ];
+        assert_eq!(refusal(&with(&fc)).0, "QUOTA_STORE");
+        // A Redis store is fine there.
+        let redis = [
+            base[0],
+            ("QUOTA_STORE", "redis://127.0.0.1:6379"),
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+        ];
+        assert!(load(&with(&redis)).is_ok());
+    }
+
+    #[test]
+    fn a_tenant_subject_needs_the_tenant_in_the_prefix() {
+        let vars = with(&[
+            ("OBJECT_PREFIX", "t/${claim.tenant}/${sub}/"),
+            ("QUOTA_SUBJECT", "team-${claim.tenant}"),
+            ("QUOTA_BYTES", "100"),
+            ("QUOTA_STORE", "sqlite:/tmp/q.db"),
+        ]);
+        let config = load(&vars).expect("valid");
+        let quota = &config.profiles.list[0].quota;
+        let key = "t/acme/alice/a.png";
+        let placeholders = config.profiles.list[0].prefix.attribute(key).expect("held");
+        assert_eq!(
+            quota.subject_of_key(&placeholders).as_deref(),
+            Some("team-acme")
+        );
+        let mut caller = Caller::with_sub("bob");
+        assert!(quota.subject_of(&caller).is_err(), "no tenant claim");
+        caller.claims.insert("tenant".into(), "../x".into());
+        assert!(quota.subject_of(&caller).is_err(), "not a path segment");
+        caller.claims.insert("tenant".into(), "acme".into());
+        assert_eq!(quota.subject_of(&caller).expect("subject"), "team-acme");
+    }
+
+    #[test]
+    fn profiles_set_their_own_quotas_and_the_variables_are_refused_beside_them() {
+        let text = "[profiles.avatar]\nprefix = \"avatars/${sub}/\"\nquota_bytes = 2048\nquota_files = 3\ngrant_rate = \"2/second\"\n[profiles.free]\nprefix = \"free/${sub}/\"\n";
+        let file = profiles_file("good", text);
+        let store = ("QUOTA_STORE", "sqlite:/tmp/q.db");
+        let config = load(&with(&[("PROFILES_FILE", &file), store])).expect("valid");
+        let avatar = &config.profiles.list[0];
+        assert_eq!(avatar.name, "avatar");
+        assert_eq!(
+            (avatar.quota.bytes, avatar.quota.files),
+            (Some(2048), Some(3))
+        );
+        assert!(!config.profiles.list[1].quota.needs_store());
+        let (variable, reason) = refusal(&with(&[
+            ("PROFILES_FILE", &file),
+            store,
+            ("QUOTA_BYTES", "5"),
+        ]));
+        assert_eq!(variable, "QUOTA_BYTES");
+        assert!(reason.contains("quota_bytes"), "{reason}");
+        for (i, (line, field)) in [
+            ("quota_bytes = 0", "quota_bytes"),
+            ("quota_bytes = \"1\"", "quota_bytes"),
+            ("quota_files = -1", "quota_files"),
+            ("grant_rate = \"fast\"", "grant_rate"),
+            ("quota_subject = \"${claim.org}\"", "quota_subject"),
+            ("quota_subject = \"all\"", "quota_subject"),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let text = format!("[profiles.p]\nprefix = \"p/${{sub}}/\"\n{line}\n");
+            let file = profiles_file(&format!("bad-{i}"), &text);
+            let (variable, reason) = refusal(&with(&[("PROFILES_FILE", &file), store]));
+            assert_eq!(variable, "PROFILES_FILE");
+            assert!(
+                reason.contains(&format!("field {field}")),
+                "{line}: {reason}"
+            );
+        }
     }
 }
