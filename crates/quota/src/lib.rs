@@ -15,6 +15,7 @@
 //! overwrite (same key, new ETag) counts the difference; removing an unknown key changes nothing.
 
 mod dynamodb;
+mod ledger;
 mod redis;
 mod sqlite;
 mod url;
@@ -177,8 +178,24 @@ impl Store {
         timeout: Duration,
         dynamo: Option<DynamoAccess>,
     ) -> Result<Self, StoreError> {
-        let _ = (url, timeout, dynamo);
-        Err(StoreError::Unavailable("not built yet".into()))
+        match url {
+            StoreUrl::Redis(url) => redis::RedisStore::connect(url, timeout)
+                .await
+                .map(Self::Redis),
+            StoreUrl::DynamoDb { table } => {
+                let access = dynamo.ok_or_else(|| {
+                    StoreError::Unavailable(
+                        "a dynamodb: store needs the function's credentials and region".into(),
+                    )
+                })?;
+                dynamodb::DynamoStore::connect(table, access, timeout)
+                    .await
+                    .map(Self::DynamoDb)
+            }
+            StoreUrl::Sqlite(path) => sqlite::SqliteStore::connect(path, timeout)
+                .await
+                .map(Self::Sqlite),
+        }
     }
 
     /// Reserves `reservation` against `limits`, atomically: granted only if used + reserved +
@@ -191,8 +208,11 @@ impl Store {
         reservation: Reservation<'_>,
         now: u64,
     ) -> Result<Reserved, StoreError> {
-        let _ = (account, limits, reservation, now);
-        Err(StoreError::Unavailable("not built yet".into()))
+        match self {
+            Self::Redis(b) => b.reserve(account, limits, reservation, now).await,
+            Self::DynamoDb(b) => b.reserve(account, limits, reservation, now).await,
+            Self::Sqlite(b) => b.reserve(account, limits, reservation, now).await,
+        }
     }
 
     /// Records an uploaded object and releases its key's reservation; idempotent.
@@ -202,8 +222,11 @@ impl Store {
         object: Stored<'_>,
         now: u64,
     ) -> Result<Settled, StoreError> {
-        let _ = (account, object, now);
-        Err(StoreError::Unavailable("not built yet".into()))
+        match self {
+            Self::Redis(b) => b.settle(account, object, now).await,
+            Self::DynamoDb(b) => b.settle(account, object, now).await,
+            Self::Sqlite(b) => b.settle(account, object, now).await,
+        }
     }
 
     /// Forgets a deleted object, giving its bytes back; an unknown key changes nothing.
@@ -213,14 +236,20 @@ impl Store {
         key: &str,
         now: u64,
     ) -> Result<Usage, StoreError> {
-        let _ = (account, key, now);
-        Err(StoreError::Unavailable("not built yet".into()))
+        match self {
+            Self::Redis(b) => b.remove(account, key, now).await,
+            Self::DynamoDb(b) => b.remove(account, key, now).await,
+            Self::Sqlite(b) => b.remove(account, key, now).await,
+        }
     }
 
     /// The account's counts now (expired reservations not counted).
     pub async fn usage(&self, account: Account<'_>, now: u64) -> Result<Usage, StoreError> {
-        let _ = (account, now);
-        Err(StoreError::Unavailable("not built yet".into()))
+        match self {
+            Self::Redis(b) => b.usage(account, now).await,
+            Self::DynamoDb(b) => b.usage(account, now).await,
+            Self::Sqlite(b) => b.usage(account, now).await,
+        }
     }
 
     /// Reconcile: replaces the account's recorded objects with what the store holds, keeping
@@ -231,18 +260,25 @@ impl Store {
         objects: &[Stored<'_>],
         now: u64,
     ) -> Result<Usage, StoreError> {
-        let _ = (account, objects, now);
-        Err(StoreError::Unavailable("not built yet".into()))
+        match self {
+            Self::Redis(b) => b.replace(account, objects, now).await,
+            Self::DynamoDb(b) => b.replace(account, objects, now).await,
+            Self::Sqlite(b) => b.replace(account, objects, now).await,
+        }
     }
 
-    /// Counts one grant for `caller` in the current fixed window of `rate`.
+    /// Counts one grant for `caller` in the current fixed window of `rate`; a refused grant
+    /// is not counted.
     pub async fn hit_rate(
         &self,
         caller: &str,
         rate: Rate,
         now: u64,
     ) -> Result<RateDecision, StoreError> {
-        let _ = (caller, rate, now);
-        Err(StoreError::Unavailable("not built yet".into()))
+        match self {
+            Self::Redis(b) => b.hit_rate(caller, rate, now).await,
+            Self::DynamoDb(b) => b.hit_rate(caller, rate, now).await,
+            Self::Sqlite(b) => b.hit_rate(caller, rate, now).await,
+        }
     }
 }
