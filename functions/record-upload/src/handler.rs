@@ -384,7 +384,8 @@ async fn record_all(state: &AppState, uploads: Uploads) -> Result<Told, String> 
 }
 
 /// An event gives the store's size and ETag but not the object's type: the store's `HEAD`
-/// adds it when the object it describes is still the one the event reported (same ETag). When
+/// adds it (and its size, which the quota counts) when the object it describes is still the
+/// one the event reported (same ETag). When
 /// the object has changed or gone since, or the store cannot be asked, the record keeps the
 /// event's facts and has no `contentType`: an event is never lost for want of a type.
 async fn with_store_type(state: &AppState, record: &mut Record, now: SystemTime) {
@@ -394,6 +395,7 @@ async fn with_store_type(state: &AppState, record: &mut Record, now: SystemTime)
         .await
     {
         Ok(Seen::Object(facts)) if facts.etag == record.etag => {
+            record.size = facts.size;
             record.content_type = facts.content_type;
         }
         Ok(_) => info!(
