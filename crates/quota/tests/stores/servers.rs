@@ -118,6 +118,12 @@ pub(crate) struct Moto {
     pub(crate) endpoint: String,
     /// The table's name.
     pub(crate) table: String,
+    /// The region the table is in.
+    pub(crate) region: String,
+    /// A key moto's IAM knows, allowed `dynamodb:*`.
+    pub(crate) access_key_id: String,
+    /// Its secret.
+    pub(crate) secret_access_key: String,
 }
 
 impl Moto {
@@ -140,6 +146,9 @@ impl Moto {
         Self {
             endpoint: text("endpoint"),
             table: text("table"),
+            region: text("region"),
+            access_key_id: text("access_key_id"),
+            secret_access_key: text("secret_access_key"),
             child,
         }
     }
