@@ -390,13 +390,13 @@ pub(crate) struct FaultRun {
     pub(crate) failed: u64,
 }
 
-/// Reserves `count` distinct keys of 1 byte for `subject`, `concurrency` at a time, against
-/// an unlimited quota, calling `midway` once half were started; every call must end in an
-/// answer (granted) or a `StoreError`.
+/// Reserves keys `first..first + count` (1 byte each) for `subject` against an unlimited
+/// quota, all at once, calling `midway` when the first half has been answered; every call must
+/// end in an answer (granted) or a `StoreError`.
 pub(crate) async fn reserves_through_a_fault(
     store: Arc<Store>,
     subject: &'static str,
-    count: usize,
+    (first, count): (usize, usize),
     midway: impl FnOnce(),
 ) -> FaultRun {
     let mut run = FaultRun::default();
@@ -413,7 +413,7 @@ pub(crate) async fn reserves_through_a_fault(
         }
         let store = Arc::clone(&store);
         racers.spawn(async move {
-            let key = format!("f/{i}");
+            let key = format!("f/{}", first + i);
             let reservation = Reservation {
                 key: &key,
                 bytes: 1,

@@ -1,5 +1,6 @@
-//! AWS: SigV4, STS `AssumeRole` and S3 (and S3-compatible stores).
+//! AWS: SigV4, STS `AssumeRole`, S3 (and S3-compatible stores), and DynamoDB's JSON API.
 
+pub mod dynamodb;
 pub mod s3;
 pub mod sigv4;
 pub mod sts;
