@@ -1,8 +1,8 @@
 //! Quotas shared by two presign-url processes (two instances of the function) through one
-//! store: 200 upload grants for one subject, sent at once across both, against a 10-object
-//! quota give exactly 10; a store that stops answering mid-run gives 503
-//! `QuotaStoreUnavailable` and loses no count; and a quota store that cannot be reached stops
-//! start-up naming `QUOTA_STORE`.
+//! store, SQLite and a real `redis-server`: 200 upload grants for one subject, sent at once
+//! across both, against a 10-object quota give exactly 10; a store that stops answering
+//! mid-run (SQLite's lock held, Redis killed) gives 503 `QuotaStoreUnavailable` and loses no
+//! count; and a quota store that cannot be reached stops start-up naming `QUOTA_STORE`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -90,7 +90,7 @@ fn grant_all_at_once(functions: &[Arc<Function>], sub: &str, tag: &str) -> Vec<(
 
 async fn reserved_files(store: &str, sub: &str) -> (u64, u64) {
     let url = StoreUrl::parse(store).expect("url");
-    let store = Store::connect(&url, Duration::from_secs(5), None)
+    let store = Store::connect(&url, Duration::from_secs(2), None)
         .await
         .expect("store");
     let account = Account {
@@ -104,18 +104,18 @@ async fn reserved_files(store: &str, sub: &str) -> (u64, u64) {
     (usage.files, usage.reserved_files)
 }
 
-#[tokio::test]
-async fn two_instances_sharing_a_store_grant_exactly_the_quota_and_fail_closed() {
-    let db = store_file("two-instances");
-    let store = format!("sqlite:{}", db.display());
+/// Two instances on `store`: exactly the quota of 200 grants at once; while `stop` has the
+/// store unable to answer, 503 from both and nothing counted; after `resume`, the counts as
+/// they were, and another subject's 200 grants give exactly the quota again.
+async fn two_instances(store: &str, stop: &mut dyn FnMut(), resume: &mut dyn FnMut()) {
     let functions = [
         Arc::new(Function::start(
             env!("CARGO_BIN_EXE_presign-url"),
-            &envs(&store),
+            &envs(store),
         )),
         Arc::new(Function::start(
             env!("CARGO_BIN_EXE_presign-url"),
-            &envs(&store),
+            &envs(store),
         )),
     ];
     let answers = grant_all_at_once(&functions, "alice", "first");
@@ -127,22 +127,20 @@ async fn two_instances_sharing_a_store_grant_exactly_the_quota_and_fail_closed()
             "{status} {code}"
         );
     }
-    assert_eq!(reserved_files(&store, "alice").await, (0, QUOTA_FILES));
+    assert_eq!(reserved_files(store, "alice").await, (0, QUOTA_FILES));
     // Another subject is untouched by alice's grants.
     let bob = grant(&functions[1], &bearer("bob"), "uploads/bob/a.bin");
     assert_eq!(bob, (200, String::new()));
 
-    // The store stops answering (its write lock held by another writer): both instances fail
-    // closed within QUOTA_TIMEOUT_MS, and nothing is counted.
-    let held = rusqlite::Connection::open(&db).expect("open");
-    held.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+    stop();
     for function in &functions {
         let answer = grant(function, &bearer("carol"), "uploads/carol/a.bin");
         assert_eq!(answer, (503, "QuotaStoreUnavailable".to_owned()));
     }
-    drop(held);
-    assert_eq!(reserved_files(&store, "carol").await, (0, 0));
-    assert_eq!(reserved_files(&store, "alice").await, (0, QUOTA_FILES));
+    resume();
+    assert_eq!(reserved_files(store, "carol").await, (0, 0));
+    assert_eq!(reserved_files(store, "alice").await, (0, QUOTA_FILES));
+    assert_eq!(reserved_files(store, "bob").await, (0, 1));
     let answers = grant_all_at_once(&functions, "carol", "after");
     let granted = answers.iter().filter(|(status, _)| *status == 200).count();
     assert_eq!(granted, 10, "{answers:?}");
@@ -151,6 +149,89 @@ async fn two_instances_sharing_a_store_grant_exactly_the_quota_and_fail_closed()
         let (clean, output) = function.stop();
         assert!(clean, "{output:#?}");
     }
+}
+
+#[tokio::test]
+async fn two_instances_sharing_sqlite_grant_exactly_the_quota_and_fail_closed() {
+    let db = store_file("two-instances");
+    let store = format!("sqlite:{}", db.display());
+    // The store stops answering: its write lock held by another writer.
+    let held = std::cell::RefCell::new(None);
+    let mut stop = || {
+        let connection = rusqlite::Connection::open(&db).expect("open");
+        connection.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+        *held.borrow_mut() = Some(connection);
+    };
+    let mut resume = || drop(held.borrow_mut().take());
+    two_instances(&store, &mut stop, &mut resume).await;
+}
+
+/// A `redis-server` on a free port, its data in a folder of its own (append-only, fsync on
+/// every write, so what it acknowledged survives a kill), killed when dropped.
+struct Redis {
+    child: std::process::Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Redis {
+    fn start(dir: PathBuf, port: u16) -> Self {
+        std::fs::create_dir_all(&dir).expect("dir");
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start redis-server (scripts/bootstrap's need_redis installs it)");
+        for _ in 0..500 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Self { child, port, dir };
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server does not listen on {port}");
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs redis-server (scripts/bootstrap's need_redis): scripts/test runs it"]
+async fn two_instances_sharing_redis_grant_exactly_the_quota_and_survive_a_kill() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let dir = store_file("redis").with_extension("d");
+    let _ = std::fs::remove_dir_all(&dir);
+    let redis = std::cell::RefCell::new(Redis::start(dir, port));
+    let store = format!("redis://127.0.0.1:{port}");
+    // Killed mid-run, then started again on its data: nothing it acknowledged is lost.
+    let mut stop = || redis.borrow_mut().kill();
+    let mut resume = || {
+        let (dir, port) = (redis.borrow().dir.clone(), redis.borrow().port);
+        *redis.borrow_mut() = Redis::start(dir, port);
+    };
+    two_instances(&store, &mut stop, &mut resume).await;
 }
 
 #[test]
