@@ -111,6 +111,7 @@ pub async fn handle(state: Arc<AppState>, request: Request) -> Response<Body> {
     let outcome = match state.settings.mode {
         RecordMode::Callbacks => oss_callback(&state, &request).await,
         RecordMode::OssEvents => fc_event(&state, &request).await,
+        RecordMode::Reconcile => fc_reconcile(&state, &request).await,
     };
     response::finish(outcome, started, "recorded")
 }
@@ -120,6 +121,12 @@ pub async fn handle(state: Arc<AppState>, request: Request) -> Response<Body> {
 /// invocation, so that Lambda delivers it again.
 pub fn on_event(state: Arc<AppState>, event: Value) -> EventAnswer {
     Box::pin(async move {
+        if state.settings.mode == RecordMode::Reconcile {
+            // Only the platform writes a top-level event: here, the daily schedule.
+            return reconciled(&state)
+                .await
+                .map(|done| json!({ "reconciled": done }));
+        }
         let Some(s3) = S3Event::parse(&event) else {
             return Err(
                 "record-upload takes S3 event notifications and HTTP requests only".to_owned(),
@@ -441,6 +448,47 @@ async fn fc_event(
         &json!({"StatusCode": 200, "Recorded": told.recorded, "Rejected": told.rejected}),
     );
     Ok((answer, "oss-events".to_owned()))
+}
+
+/// Runs reconcile (`RECORD_UPLOAD_MODE=reconcile`, which needs a quota: checked at cold
+/// start).
+async fn reconciled(state: &AppState) -> Result<crate::reconcile::Reconciled, String> {
+    let counter = state
+        .counter
+        .as_ref()
+        .ok_or("reconcile needs a profile with a quota")?;
+    crate::reconcile::run(&state.store, counter, state.clock.now()).await
+}
+
+/// A Function Compute timer's invocation (`x-fc-control-path: /invoke`, under Function
+/// Compute only) in `RECORD_UPLOAD_MODE=reconcile`: anything else is refused, so that no
+/// HTTP caller can start a listing of the bucket.
+async fn fc_reconcile(
+    state: &AppState,
+    request: &Request,
+) -> Result<(Response<Body>, String), ApiError> {
+    let control_path = header(request.headers(), "x-fc-control-path");
+    let invoked = request.method() == Method::POST && control_path == Some("/invoke");
+    if !invoked || !state.config.function_compute() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "NotAnEvent",
+            "this function takes its schedule's invocations only (RECORD_UPLOAD_MODE=reconcile)",
+        ));
+    }
+    let done = reconciled(state).await.map_err(|cause| ApiError {
+        cause: Some(cause),
+        ..ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "ReconcileFailed",
+            "the bucket or the quota store could not be asked; the next run tries again",
+        )
+    })?;
+    let answer = response::json(
+        StatusCode::OK,
+        &json!({"StatusCode": 200, "Reconciled": done}),
+    );
+    Ok((answer, "reconcile".to_owned()))
 }
 
 /// The body, within [`MAX_BODY_BYTES`].

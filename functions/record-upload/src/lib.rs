@@ -26,6 +26,7 @@ mod events;
 mod handler;
 mod keys;
 mod quota;
+mod reconcile;
 mod record;
 mod rules;
 mod settings;

@@ -50,6 +50,19 @@ impl Counter {
         }))
     }
 
+    /// The quotas, for reconcile.
+    pub(crate) fn quotas(&self) -> &Quotas {
+        &self.quotas
+    }
+
+    /// The profiles that count storage, for reconcile.
+    pub(crate) fn counted_profiles(&self) -> impl Iterator<Item = &Profile> {
+        self.profiles
+            .list
+            .iter()
+            .filter(|p| p.quota.limits_storage())
+    }
+
     /// Whose account holds `key`: `None` when no counted profile's prefix holds it.
     pub(crate) fn owner(&self, key: &str) -> Option<Owner<'_>> {
         self.profiles.list.iter().find_map(|profile| {
