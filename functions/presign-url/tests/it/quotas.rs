@@ -177,7 +177,7 @@ struct Redis {
 impl Redis {
     fn start(dir: PathBuf, port: u16) -> Self {
         std::fs::create_dir_all(&dir).expect("dir");
-        let child = std::process::Command::new("redis-server")
+        let mut child = std::process::Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args([
                 "--save",
@@ -199,6 +199,8 @@ impl Redis {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("redis-server does not listen on {port}");
     }
 
