@@ -13,6 +13,13 @@
 //!
 //! Settling is idempotent: an object already recorded with the same ETag counts once; an
 //! overwrite (same key, new ETag) counts the difference; removing an unknown key changes nothing.
+//!
+//! The backends, one file each, document their layouts: `sqlite.rs` (the schema), `redis.rs`
+//! (the keys, hash-tagged per account) and `dynamodb.rs` (the table, its items, and the
+//! `aws dynamodb create-table` command); the book's page is `docs/src/quota-stores.md`. The
+//! rules they share (account names, the reserve decision, rate windows) are `ledger.rs`'s, and
+//! one test suite (`crates/quota/tests/stores/`) holds the three to the same answers against
+//! their real servers.
 
 mod dynamodb;
 mod ledger;
