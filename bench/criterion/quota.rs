@@ -73,10 +73,7 @@ async fn fill(store: &Store) {
             etag: "e",
         })
         .collect();
-    store
-        .replace(ACCOUNT, &objects, NOW)
-        .await
-        .expect("filled");
+    store.replace(ACCOUNT, &objects, NOW).await.expect("filled");
 }
 
 fn round_trips(c: &mut Criterion, name: &str, url: &str, runtime: &tokio::runtime::Runtime) {
@@ -112,7 +109,12 @@ fn quota(c: &mut Criterion) {
     let sqlite = format!("sqlite:{}/quota.db", dir.path().display());
     round_trips(c, "sqlite", &sqlite, &runtime);
     let redis = Redis::start();
-    round_trips(c, "redis", &format!("redis://127.0.0.1:{}", redis.1), &runtime);
+    round_trips(
+        c,
+        "redis",
+        &format!("redis://127.0.0.1:{}", redis.1),
+        &runtime,
+    );
 }
 
 criterion_group!(benches, quota);
