@@ -6,6 +6,11 @@ key, creates the quota table exactly as the documented `aws dynamodb create-tabl
 request must be SigV4-signed by a known key), prints one JSON line {"endpoint", "table",
 "region", "access_key_id", "secret_access_key"}, and serves until its standard input closes.
 
+moto answers each request on a thread of its own and does not serialize the writes to one item
+(two conditional writes can both pass their check), where DynamoDB makes each conditional write
+atomic. The server here hands moto one request at a time, so a condition holds as it does on
+DynamoDB; the connections are still accepted concurrently.
+
 usage: moto_dynamodb.py   (run by crates/quota/tests/stores/servers.rs)
 """
 
@@ -13,13 +18,19 @@ import json
 import os
 import socket
 import sys
+import threading
 import urllib.request
 
 os.environ.setdefault("INITIAL_NO_AUTH_ACTION_COUNT", "inf")
 os.environ.setdefault("MOTO_CALL_RESET_API", "false")
 
 import boto3  # noqa: E402
-from moto.server import ThreadedMotoServer  # noqa: E402
+from moto.moto_server.werkzeug_app import (  # noqa: E402
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server  # noqa: E402
 
 TABLE = "stsvend-quota"
 REGION = "us-east-1"
@@ -31,10 +42,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def one_at_a_time(app):
+    """`app`, handling one request at a time (the answer's body read inside the lock)."""
+    lock = threading.Lock()
+
+    def serialized(environ, start_response):
+        with lock:
+            return list(app(environ, start_response))
+
+    return serialized
+
+
 def main() -> int:
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    app = one_at_a_time(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     endpoint = f"http://127.0.0.1:{port}"
     setup = {"endpoint_url": endpoint, "region_name": REGION,
              "aws_access_key_id": "setup", "aws_secret_access_key": "setup"}
@@ -61,7 +84,7 @@ def main() -> int:
                       "access_key_id": key["AccessKeyId"],
                       "secret_access_key": key["SecretAccessKey"]}), flush=True)
     sys.stdin.read()
-    server.stop()
+    server.shutdown()
     return 0
 
 

@@ -17,7 +17,8 @@
 //! keys stay within DynamoDB's key sizes (a subject may be 10 KB) and no text can spell
 //! another item's key. One item per object keeps an account with many objects far from the
 //! 400 KB item limit; the reservations map holds live grants only (expired ones are dropped
-//! at every write).
+//! at every write), which bounds one subject to about 3,000 grants in flight (keys of 100
+//! bytes): past that, its writes are refused and its grants fail closed.
 //!
 //! The table, as `template.yaml` makes it:
 //!
@@ -30,8 +31,8 @@
 //!   --time-to-live-specification Enabled=true,AttributeName=expires_at
 //! ```
 //!
-//! The function's role needs `dynamodb:GetItem`, `PutItem`, `UpdateItem`, `Query`,
-//! `BatchWriteItem` and `ConditionCheckItem`/`DeleteItem` (the transactions' parts) on it.
+//! The function's role needs `dynamodb:GetItem`, `PutItem`, `UpdateItem`, `DeleteItem`,
+//! `Query` and `BatchWriteItem` on it (the transactions need those of their parts).
 //!
 //! # Exact counts under concurrency
 //!
@@ -116,11 +117,33 @@ struct ObjectItem {
     etag: String,
 }
 
-/// A failed write that another writer caused: read again and decide again.
-struct Conflict;
+/// A write DynamoDB did not make, though nothing is wrong with the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Conflict {
+    /// Its condition failed (another writer got there first, or a rate is spent): read again
+    /// and decide again.
+    Condition,
+    /// Throttled, or a transaction in the way: send again after a pause.
+    Busy,
+}
 
 /// What a conditional write came to.
 type Written = Result<Result<Value, Conflict>, StoreError>;
+
+/// The pause before sending again after [`Conflict::Busy`].
+const BUSY_PAUSE: Duration = Duration::from_millis(20);
+
+/// Error kinds whose message is kept in a [`StoreError`]: they name the table or a field.
+/// Others (a signature error quotes the canonical request, with a session token in it) are
+/// reported by kind alone.
+const MESSAGE_KEPT: &[&str] = &["ResourceNotFoundException", "ValidationException"];
+
+/// Waits out a [`Conflict::Busy`]; a failed condition is decided again at once.
+async fn pause_after(conflict: Conflict) {
+    if conflict == Conflict::Busy {
+        tokio::time::sleep(BUSY_PAUSE).await;
+    }
+}
 
 fn hex_sha256(text: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
@@ -236,8 +259,8 @@ impl DynamoStore {
     async fn call(&self, operation: &str, body: &Value) -> Result<Value, StoreError> {
         match self.write(operation, body).await? {
             Ok(answer) => Ok(answer),
-            Err(Conflict) => Err(StoreError::Unavailable(format!(
-                "dynamodb: {operation} was refused"
+            Err(conflict) => Err(StoreError::Unavailable(format!(
+                "dynamodb: {operation} was refused ({conflict:?})"
             ))),
         }
     }
@@ -266,7 +289,7 @@ impl DynamoStore {
             .sender
             .send(request)
             .await
-            .map_err(|e| StoreError::Unavailable(format!("dynamodb: {e}")))?;
+            .map_err(unreachable)?;
         let answer: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
         if reply.status == 200 {
             return Ok(Ok(answer));
@@ -275,18 +298,10 @@ impl DynamoStore {
             .as_str()
             .map(|t| t.rsplit('#').next().unwrap_or(t))
             .unwrap_or("");
-        if is_conflict(kind, &answer) {
-            return Ok(Err(Conflict));
+        if let Some(conflict) = conflict(kind, &answer) {
+            return Ok(Err(conflict));
         }
-        let message = answer["message"]
-            .as_str()
-            .or(answer["Message"].as_str())
-            .unwrap_or("");
-        let message: String = message.chars().take(200).collect();
-        Err(StoreError::Unavailable(format!(
-            "dynamodb: {operation} answered {} {kind} {message}",
-            reply.status
-        )))
+        Err(refusal(operation, reply.status, kind, &answer))
     }
 
     /// The usage item and, with `key`, that object's item, read together (one
@@ -360,8 +375,9 @@ impl DynamoStore {
                 };
                 state.reservations.insert(reservation.key.to_owned(), held);
                 let put = self.conditional_put(&keys, &state);
-                if self.write("PutItem", &put).await?.is_ok() {
-                    return Ok(decision);
+                match self.write("PutItem", &put).await? {
+                    Ok(_) => return Ok(decision),
+                    Err(conflict) => pause_after(conflict).await,
                 }
             }
         })
@@ -391,8 +407,9 @@ impl DynamoStore {
                     { "Put": { "TableName": self.table, "Item": item } },
                     { "Put": self.conditional_put(&keys, &state) },
                 ]});
-                if self.write("TransactWriteItems", &writes).await?.is_ok() {
-                    return Ok(Settled::Counted(state.usage()));
+                match self.write("TransactWriteItems", &writes).await? {
+                    Ok(_) => return Ok(Settled::Counted(state.usage())),
+                    Err(conflict) => pause_after(conflict).await,
                 }
             }
         })
@@ -422,8 +439,9 @@ impl DynamoStore {
                     { "Delete": { "TableName": self.table, "Key": keys.object_key(key) } },
                     { "Put": self.conditional_put(&keys, &state) },
                 ]});
-                if self.write("TransactWriteItems", &writes).await?.is_ok() {
-                    return Ok(state.usage());
+                match self.write("TransactWriteItems", &writes).await? {
+                    Ok(_) => return Ok(state.usage()),
+                    Err(conflict) => pause_after(conflict).await,
                 }
             }
         })
@@ -488,8 +506,9 @@ impl DynamoStore {
                 held.new = true;
             }
             let put = self.conditional_put(keys, &state);
-            if self.write("PutItem", &put).await?.is_ok() {
-                return Ok(state.usage());
+            match self.write("PutItem", &put).await? {
+                Ok(_) => return Ok(state.usage()),
+                Err(conflict) => pause_after(conflict).await,
             }
         }
     }
@@ -527,8 +546,12 @@ impl DynamoStore {
             let mut pending = chunk.to_vec();
             while !pending.is_empty() {
                 let body = json!({ "RequestItems": { &self.table: pending } });
-                let Ok(answer) = self.write("BatchWriteItem", &body).await? else {
-                    continue;
+                let answer = match self.write("BatchWriteItem", &body).await? {
+                    Ok(answer) => answer,
+                    Err(conflict) => {
+                        pause_after(conflict).await;
+                        continue;
+                    }
                 };
                 pending = answer["UnprocessedItems"][&self.table]
                     .as_array()
@@ -566,10 +589,16 @@ impl DynamoStore {
                 ":limit": n(rate.count),
             },
         });
-        match self.within(self.write("UpdateItem", &update)).await? {
-            Ok(_) => Ok(RateDecision::Allowed),
-            Err(Conflict) => Ok(RateDecision::Exceeded { retry_after }),
-        }
+        self.within(async {
+            loop {
+                match self.write("UpdateItem", &update).await? {
+                    Ok(_) => return Ok(RateDecision::Allowed),
+                    Err(Conflict::Condition) => return Ok(RateDecision::Exceeded { retry_after }),
+                    Err(Conflict::Busy) => pause_after(Conflict::Busy).await,
+                }
+            }
+        })
+        .await
     }
 }
 
@@ -601,34 +630,119 @@ fn parse_usage(item: &Value) -> Result<UsageItem, StoreError> {
     })
 }
 
-/// Whether an error answer means "another writer got there first, or slow down": a failed
-/// condition, a transaction cancelled by one or by a conflict, throttling.
-fn is_conflict(kind: &str, answer: &Value) -> bool {
+/// Whether an error answer is a [`Conflict`]: a failed condition (alone, or cancelling a
+/// transaction), or throttling and transaction conflicts.
+fn conflict(kind: &str, answer: &Value) -> Option<Conflict> {
     match kind {
-        "ConditionalCheckFailedException"
-        | "TransactionConflictException"
+        "ConditionalCheckFailedException" => Some(Conflict::Condition),
+        "TransactionConflictException"
         | "ThrottlingException"
         | "ProvisionedThroughputExceededException"
-        | "RequestLimitExceeded" => true,
+        | "RequestLimitExceeded" => Some(Conflict::Busy),
         "TransactionCanceledException" => {
-            let reasons = answer["CancellationReasons"].as_array();
-            let message = answer["message"]
-                .as_str()
-                .or(answer["Message"].as_str())
-                .unwrap_or("");
-            match reasons {
-                Some(reasons) => reasons.iter().any(|r| {
-                    matches!(
-                        r["Code"].as_str(),
-                        Some("ConditionalCheckFailed" | "TransactionConflict")
-                    )
-                }),
-                None => {
-                    message.contains("ConditionalCheckFailed")
-                        || message.contains("TransactionConflict")
-                }
+            let codes: Vec<&str> = match answer["CancellationReasons"].as_array() {
+                Some(reasons) => reasons.iter().filter_map(|r| r["Code"].as_str()).collect(),
+                None => vec![message(answer)],
+            };
+            let any = |code: &str| codes.iter().any(|c| c.contains(code));
+            if any("ConditionalCheckFailed") {
+                Some(Conflict::Condition)
+            } else if any("TransactionConflict") || any("Throttling") {
+                Some(Conflict::Busy)
+            } else {
+                None
             }
         }
-        _ => false,
+        _ => None,
+    }
+}
+
+/// A failed send, in the store's words (the sender's errors name STS, its first user).
+fn unreachable(error: stsvend::Error) -> StoreError {
+    match error {
+        stsvend::Error::StsTimeout(deadline) => StoreError::Timeout(deadline),
+        stsvend::Error::StsUnreachable(cause) => {
+            StoreError::Unavailable(format!("dynamodb could not be reached: {cause}"))
+        }
+        other => StoreError::Unavailable(format!("dynamodb: {other}")),
+    }
+}
+
+/// An error answer's message (`message`, or `Message` as some servers spell it).
+fn message(answer: &Value) -> &str {
+    answer["message"]
+        .as_str()
+        .or(answer["Message"].as_str())
+        .unwrap_or("")
+}
+
+/// A refusal as a [`StoreError`]: the operation, the status and the error kind; the message
+/// too for the kinds in [`MESSAGE_KEPT`], its first line, at most 200 characters.
+fn refusal(operation: &str, status: u16, kind: &str, answer: &Value) -> StoreError {
+    let mut text = format!("dynamodb: {operation} answered {status}");
+    if !kind.is_empty() {
+        text.push(' ');
+        text.push_str(kind);
+    }
+    if MESSAGE_KEPT.contains(&kind) {
+        let first_line = message(answer).lines().next().unwrap_or("");
+        text.push_str(": ");
+        text.extend(first_line.chars().take(200));
+    }
+    StoreError::Unavailable(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signature_error_never_carries_its_canonical_request_out() {
+        // The shape of DynamoDB's answer to a bad signature: the message quotes the canonical
+        // request, whose headers include the session token.
+        let answer = json!({
+            "__type": "com.amazon.coral.service#InvalidSignatureException",
+            "message": "The request signature we calculated does not match. The Canonical String for this request should have been\n'POST\n/\n\nx-amz-security-token:SECRET-TOKEN\n'"
+        });
+        let error = refusal("GetItem", 400, "InvalidSignatureException", &answer).to_string();
+        assert_eq!(
+            error,
+            "the quota store is unavailable: dynamodb: GetItem answered 400 InvalidSignatureException"
+        );
+        let missing = json!({ "__type": "x#ResourceNotFoundException", "message": "Requested resource not found" });
+        assert!(
+            refusal("GetItem", 400, "ResourceNotFoundException", &missing)
+                .to_string()
+                .ends_with("ResourceNotFoundException: Requested resource not found")
+        );
+    }
+
+    #[test]
+    fn a_cancelled_transaction_is_a_conflict_only_for_a_condition_or_a_conflict() {
+        let cancelled = |codes: &[&str]| {
+            let reasons: Vec<Value> = codes.iter().map(|c| json!({ "Code": c })).collect();
+            conflict(
+                "TransactionCanceledException",
+                &json!({ "CancellationReasons": reasons }),
+            )
+        };
+        assert_eq!(
+            cancelled(&["None", "ConditionalCheckFailed"]),
+            Some(Conflict::Condition)
+        );
+        assert_eq!(
+            cancelled(&["TransactionConflict", "None"]),
+            Some(Conflict::Busy)
+        );
+        assert_eq!(cancelled(&["ValidationError", "None"]), None);
+        assert_eq!(
+            conflict("ConditionalCheckFailedException", &Value::Null),
+            Some(Conflict::Condition)
+        );
+        assert_eq!(
+            conflict("ThrottlingException", &Value::Null),
+            Some(Conflict::Busy)
+        );
+        assert_eq!(conflict("AccessDeniedException", &Value::Null), None);
     }
 }

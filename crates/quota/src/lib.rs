@@ -13,10 +13,18 @@
 //!
 //! Settling is idempotent: an object already recorded with the same ETag counts once; an
 //! overwrite (same key, new ETag) counts the difference; removing an unknown key changes nothing.
+//!
+//! The backends, one file each, document their layouts: `sqlite.rs` (the schema), `redis.rs`
+//! (the keys, hash-tagged per account) and `dynamodb.rs` (the table, its items, and the
+//! `aws dynamodb create-table` command); the book's page is `docs/src/quota-stores.md`. The
+//! rules they share (account names, the reserve decision, rate windows) are `ledger.rs`'s, and
+//! one test suite (`crates/quota/tests/stores/`) holds the three to the same answers against
+//! their real servers.
 
 mod dynamodb;
 mod ledger;
 mod redis;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 mod url;
 
@@ -137,7 +145,8 @@ pub enum Store {
     Redis(redis::RedisStore),
     /// DynamoDB (or moto's server in the tests).
     DynamoDb(dynamodb::DynamoStore),
-    /// SQLite, for one host.
+    /// SQLite, for one host (with the `sqlite` feature, on by default).
+    #[cfg(feature = "sqlite")]
     Sqlite(sqlite::SqliteStore),
 }
 
@@ -192,9 +201,14 @@ impl Store {
                     .await
                     .map(Self::DynamoDb)
             }
+            #[cfg(feature = "sqlite")]
             StoreUrl::Sqlite(path) => sqlite::SqliteStore::connect(path, timeout)
                 .await
                 .map(Self::Sqlite),
+            #[cfg(not(feature = "sqlite"))]
+            StoreUrl::Sqlite(_) => Err(StoreError::Unavailable(
+                "this build has no SQLite (stsvend-quota's `sqlite` feature is off)".into(),
+            )),
         }
     }
 
@@ -211,6 +225,7 @@ impl Store {
         match self {
             Self::Redis(b) => b.reserve(account, limits, reservation, now).await,
             Self::DynamoDb(b) => b.reserve(account, limits, reservation, now).await,
+            #[cfg(feature = "sqlite")]
             Self::Sqlite(b) => b.reserve(account, limits, reservation, now).await,
         }
     }
@@ -225,6 +240,7 @@ impl Store {
         match self {
             Self::Redis(b) => b.settle(account, object, now).await,
             Self::DynamoDb(b) => b.settle(account, object, now).await,
+            #[cfg(feature = "sqlite")]
             Self::Sqlite(b) => b.settle(account, object, now).await,
         }
     }
@@ -239,6 +255,7 @@ impl Store {
         match self {
             Self::Redis(b) => b.remove(account, key, now).await,
             Self::DynamoDb(b) => b.remove(account, key, now).await,
+            #[cfg(feature = "sqlite")]
             Self::Sqlite(b) => b.remove(account, key, now).await,
         }
     }
@@ -248,6 +265,7 @@ impl Store {
         match self {
             Self::Redis(b) => b.usage(account, now).await,
             Self::DynamoDb(b) => b.usage(account, now).await,
+            #[cfg(feature = "sqlite")]
             Self::Sqlite(b) => b.usage(account, now).await,
         }
     }
@@ -263,6 +281,7 @@ impl Store {
         match self {
             Self::Redis(b) => b.replace(account, objects, now).await,
             Self::DynamoDb(b) => b.replace(account, objects, now).await,
+            #[cfg(feature = "sqlite")]
             Self::Sqlite(b) => b.replace(account, objects, now).await,
         }
     }
@@ -278,7 +297,47 @@ impl Store {
         match self {
             Self::Redis(b) => b.hit_rate(caller, rate, now).await,
             Self::DynamoDb(b) => b.hit_rate(caller, rate, now).await,
+            #[cfg(feature = "sqlite")]
             Self::Sqlite(b) => b.hit_rate(caller, rate, now).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: T) {}
+
+    /// Compiled, never run: a store is shared by every request of a process, and each
+    /// operation's future may be spawned, on any backend.
+    #[allow(dead_code)]
+    fn a_store_is_shared_and_its_futures_are_send(store: &Store) {
+        send_sync(store);
+        let account = Account {
+            profile: "p",
+            subject: "s",
+        };
+        let object = Stored {
+            key: "k",
+            size: 1,
+            etag: "e",
+        };
+        let reservation = Reservation {
+            key: "k",
+            bytes: 1,
+            expires_at: 1,
+        };
+        let rate = Rate {
+            count: 1,
+            per: Duration::from_secs(1),
+        };
+        send(store.reserve(account, Limits::default(), reservation, 0));
+        send(store.settle(account, object, 0));
+        send(store.remove(account, "k", 0));
+        send(store.usage(account, 0));
+        send(store.replace(account, &[object], 0));
+        send(store.hit_rate("c", rate, 0));
     }
 }

@@ -25,9 +25,10 @@
 //! A small RESP2 client (`redis/resp.rs`) over tokio, with TLS for `rediss://`; idle
 //! connections are reused, each exchange (connecting included) ends within the store's
 //! deadline, and a connection that failed or was abandoned is dropped, so the next exchange
-//! reconnects. Every account script is idempotent (a reserve of the same key replaces it, a
-//! settle of the same ETag counts once), so one that failed on a reused connection is sent
-//! once more on a new one.
+//! reconnects. A script that failed on a reused connection (one the server may have closed
+//! while it was idle, after a restart) is sent once more on a new one: every account script
+//! is idempotent (a reserve of the same key replaces it, a settle of the same ETag counts
+//! once); a rate hit sent twice may count twice, which errs on the strict side.
 
 mod resp;
 
@@ -233,7 +234,7 @@ impl RedisStore {
             timeout,
         };
         let ping = async {
-            let mut connection = store.pool.take().await?;
+            let (mut connection, _) = store.pool.take().await?;
             let reply = connection.call(&[b"PING"]).await?;
             store.pool.put(connection);
             Ok::<_, RespError>(reply)
@@ -246,8 +247,8 @@ impl RedisStore {
         }
     }
 
-    /// Runs `script` within the deadline: on a reused connection, then (the scripts being
-    /// idempotent) once more on a new one if that connection had died.
+    /// Runs `script` within the deadline; if it failed on a reused connection, once more on a
+    /// new one (the idle connections may all have died with a restarted server).
     async fn eval(
         &self,
         script: &Script,
@@ -255,10 +256,12 @@ impl RedisStore {
         args: &[&[u8]],
     ) -> Result<Reply, StoreError> {
         let run = async {
-            match self.eval_once(script, keys, args).await {
-                Err(RespError::Io(_)) => {
+            let (connection, reused) = self.pool.take().await?;
+            match self.eval_on(connection, script, keys, args).await {
+                Err(RespError::Io(_)) if reused => {
                     self.pool.clear();
-                    self.eval_once(script, keys, args).await
+                    let (connection, _) = self.pool.take().await?;
+                    self.eval_on(connection, script, keys, args).await
                 }
                 other => other,
             }
@@ -274,14 +277,15 @@ impl RedisStore {
         }
     }
 
-    /// `EVALSHA`, and `EVAL` when the server does not have the script yet.
-    async fn eval_once(
+    /// `EVALSHA` on `connection`, and `EVAL` when the server does not have the script yet;
+    /// the connection goes back to the pool after a clean exchange.
+    async fn eval_on(
         &self,
+        mut connection: resp::Connection,
         script: &Script,
         keys: &[&str],
         args: &[&[u8]],
     ) -> Result<Reply, RespError> {
-        let mut connection = self.pool.take().await?;
         let count = keys.len().to_string();
         let mut command: Vec<&[u8]> = vec![b"EVALSHA", script.sha1.as_bytes(), count.as_bytes()];
         command.extend(keys.iter().map(|k| k.as_bytes()));

@@ -253,12 +253,12 @@ impl Pool {
         })
     }
 
-    /// An idle connection, or a new one.
-    pub(crate) async fn take(&self) -> Result<Connection, RespError> {
+    /// An idle connection (`true`: reused, it may have died since), or a new one.
+    pub(crate) async fn take(&self) -> Result<(Connection, bool), RespError> {
         let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         match idle {
-            Some(connection) => Ok(connection),
-            None => Connection::open(&self.url, self.tls.as_ref()).await,
+            Some(connection) => Ok((connection, true)),
+            None => Ok((Connection::open(&self.url, self.tls.as_ref()).await?, false)),
         }
     }
 

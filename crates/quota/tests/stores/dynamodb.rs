@@ -109,7 +109,7 @@ async fn a_stalled_dynamodb_times_out_and_counts_nothing_twice() {
 async fn a_killed_dynamodb_fails_every_call() {
     let mut moto = Moto::start();
     let store = Arc::new(
-        connect(&moto, Duration::from_secs(2))
+        connect(&moto, Duration::from_secs(60))
             .await
             .expect("connect"),
     );

@@ -10,5 +10,6 @@
 mod dynamodb;
 mod redis;
 mod servers;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 mod suite;
