@@ -217,6 +217,46 @@ mod tests {
     }
 
     #[test]
+    fn deletions_are_read_from_s3_and_oss_events_and_other_events_skipped() {
+        // The record shapes of S3's and OSS's documented notifications.
+        let s3 = serde_json::json!({"Records": [
+            {"eventSource": "aws:s3", "eventName": "ObjectRemoved:Delete", "eventTime": "t",
+             "s3": {"bucket": {"name": "b"}, "object": {"key": "uploads/alice/a+b%2B.txt", "sequencer": "0"}}},
+            {"eventSource": "aws:s3", "eventName": "ObjectRemoved:DeleteMarkerCreated", "eventTime": "t",
+             "s3": {"bucket": {"name": "b"}, "object": {"key": "uploads/alice/c"}}},
+            {"eventSource": "aws:s3", "eventName": "ObjectRestore:Completed", "eventTime": "t",
+             "s3": {"bucket": {"name": "b"}, "object": {"key": "uploads/alice/d"}}}
+        ]});
+        let uploads = S3Event::parse(&s3).expect("s3").uploads().expect("uploads");
+        assert!(uploads.uploads.is_empty());
+        assert_eq!(
+            uploads.removals,
+            [
+                ("b".to_owned(), "uploads/alice/a b+.txt".to_owned()),
+                ("b".to_owned(), "uploads/alice/c".to_owned()),
+            ]
+        );
+        assert_eq!(uploads.skipped, 1);
+        let oss = br#"{"events": [
+            {"eventName": "ObjectRemoved:DeleteObject", "eventSource": "acs:oss", "eventTime": "t",
+             "oss": {"bucket": {"name": "b"}, "object": {"key": "uploads/bob/x.png"}}},
+            {"eventName": "oss:ObjectRemoved:DeleteObjects", "eventSource": "acs:oss", "eventTime": "t",
+             "oss": {"bucket": {"name": "b"}, "object": {"key": "uploads/bob/y.png"}}},
+            {"eventName": "ObjectRemoved:DeleteObject", "eventSource": "acs:mns", "eventTime": "t",
+             "oss": {"bucket": {"name": "b"}, "object": {"key": "uploads/bob/z.png"}}}
+        ]}"#;
+        let uploads = OssEvents::parse(oss).expect("oss").uploads();
+        assert_eq!(
+            uploads.removals,
+            [
+                ("b".to_owned(), "uploads/bob/x.png".to_owned()),
+                ("b".to_owned(), "uploads/bob/y.png".to_owned()),
+            ]
+        );
+        assert_eq!(uploads.skipped, 1);
+    }
+
+    #[test]
     fn only_s3_shaped_events_are_s3_events() {
         let test = serde_json::json!({"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"});
         assert!(S3Event::parse(&test).is_some_and(|e| e.is_test()));

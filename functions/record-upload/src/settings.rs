@@ -267,6 +267,8 @@ mod tests {
             ),
             ("RECORD_UPLOAD_MODE", "events", "RECORD_UPLOAD_MODE"),
             ("RECORD_UPLOAD_MODE", "oss-events", "RECORD_UPLOAD_MODE"),
+            // Reconcile rewrites quota usage: without a quota there is nothing to rewrite.
+            ("RECORD_UPLOAD_MODE", "reconcile", "RECORD_UPLOAD_MODE"),
             (
                 "OSS_CALLBACK_PUBLIC_KEY_FILE",
                 "/nonexistent/key.pem",
