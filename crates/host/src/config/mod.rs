@@ -221,9 +221,11 @@ fn quotas(
         quota::refuse_variables_with_file(env)?;
     } else if let Some(from_variables) = quota::from_variables(env)? {
         let profile = &mut profiles.list[0];
-        from_variables
-            .check_subject_in(&profile.prefix)
-            .map_err(|reason| config("QUOTA_SUBJECT", format!("{reason} (OBJECT_PREFIX)")))?;
+        if from_variables.limits_storage() {
+            from_variables
+                .check_subject_in(&profile.prefix)
+                .map_err(|reason| config("QUOTA_SUBJECT", format!("{reason} (OBJECT_PREFIX)")))?;
+        }
         profile.quota = from_variables;
     }
     let needed = profiles.list.iter().any(|p| p.quota.needs_store());

@@ -398,9 +398,13 @@ impl RawProfile {
         if let Some(text) = &self.quota_subject {
             quota.subject = subject_template(text).map_err(|r| ("quota_subject", r))?;
         }
-        quota
-            .check_subject_in(prefix)
-            .map_err(|r| ("quota_subject", r))?;
+        // Only a quota has a subject (a rate counts per caller): a profile without one may have
+        // a prefix with no placeholder.
+        if quota.limits_storage() {
+            quota
+                .check_subject_in(prefix)
+                .map_err(|r| ("quota_subject", r))?;
+        }
         Ok(quota)
     }
 }

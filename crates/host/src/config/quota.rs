@@ -551,6 +551,10 @@ mod tests {
         let file = profiles_file("good", text);
         let store = ("QUOTA_STORE", "sqlite:/tmp/q.db");
         let config = load(&with(&[("PROFILES_FILE", &file), store])).expect("valid");
+        // A profile without a quota needs no subject: its prefix may name nobody.
+        let shared = "[profiles.shared]\nprefix = \"shared/\"\ngrant_rate = \"5/second\"\n[profiles.own]\nprefix = \"own/${sub}/\"\nquota_files = 1\n";
+        let shared = profiles_file("shared", shared);
+        assert!(load(&with(&[("PROFILES_FILE", &shared), store])).is_ok());
         let avatar = &config.profiles.list[0];
         assert_eq!(avatar.name, "avatar");
         assert_eq!(
@@ -570,7 +574,10 @@ mod tests {
             ("quota_bytes = \"1\"", "quota_bytes"),
             ("quota_files = -1", "quota_files"),
             ("grant_rate = \"fast\"", "grant_rate"),
-            ("quota_subject = \"${claim.org}\"", "quota_subject"),
+            (
+                "quota_files = 1\nquota_subject = \"${claim.org}\"",
+                "quota_subject",
+            ),
             ("quota_subject = \"all\"", "quota_subject"),
         ]
         .iter()
