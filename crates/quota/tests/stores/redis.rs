@@ -29,6 +29,23 @@ async fn redis_passes_the_store_suite() {
     suite::run_all(pair(&redis, Duration::from_secs(10)).await).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts redis-server; scripts/test runs it"]
+async fn a_reconcile_after_flushall_restores_exact_usage() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let redis = Redis::start(dir.path(), None);
+    let flushall = || {
+        let status = std::process::Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &redis.port.to_string(), "FLUSHALL"])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("redis-cli (Debian's redis-tools, which redis-server depends on)");
+        assert!(status.success());
+    };
+    let pair = pair(&redis, Duration::from_secs(10)).await;
+    suite::replace_after_a_real_wipe_restores_exact_usage(pair, flushall).await;
+}
+
 #[tokio::test]
 #[ignore = "starts redis-server; scripts/test runs it"]
 async fn the_urls_password_and_database_are_used() {
