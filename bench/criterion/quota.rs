@@ -1,7 +1,9 @@
 //! One quota-store round trip per backend over loopback: `cargo bench -p stsvend-quota --bench
 //! quota`.
 //!
-//! A reserve (the check presign-url adds to an upload grant) and a grant-rate hit, on SQLite
+//! Connecting (what a cold start adds: SQLite opens the file and makes its schema if missing,
+//! Redis connects and sends a `PING`), a reserve (the check presign-url adds to an upload
+//! grant) and a grant-rate hit, on SQLite
 //! (a file in a temporary folder) and on a `redis-server` this bench starts on a free port of
 //! 127.0.0.1 and stops. Each reserve names the same key, so it replaces its own reservation
 //! and the account stays the same size whatever the iteration count; the account holds 1,000
@@ -78,6 +80,9 @@ async fn fill(store: &Store) {
 
 fn round_trips(c: &mut Criterion, name: &str, url: &str, runtime: &tokio::runtime::Runtime) {
     let url = StoreUrl::parse(url).expect("a store url");
+    c.bench_function(&format!("quota {name}: connect (cold start)"), |b| {
+        b.iter(|| runtime.block_on(Store::connect(&url, Duration::from_secs(5), None)))
+    });
     let store = runtime
         .block_on(Store::connect(&url, Duration::from_secs(5), None))
         .expect("connected");

@@ -22,6 +22,9 @@
 //!
 //! # Connections
 //!
+//! On Redis Cluster each script goes to the node that holds its slot, learnt from `MOVED`
+//! answers (`redis/cluster.rs`).
+//!
 //! A small RESP2 client (`redis/resp.rs`) over tokio, with TLS for `rediss://`; idle
 //! connections are reused, each exchange (connecting included) ends within the store's
 //! deadline, and a connection that failed or was abandoned is dropped, so the next exchange
@@ -30,6 +33,7 @@
 //! is idempotent (a reserve of the same key replaces it, a settle of the same ETag counts
 //! once); a rate hit sent twice may count twice, which errs on the strict side.
 
+mod cluster;
 mod resp;
 
 use std::time::Duration;
@@ -39,6 +43,7 @@ use crate::{
     Account, Limits, Rate, RateDecision, RedisUrl, Reservation, Reserved, Settled, StoreError,
     Stored, Usage,
 };
+use cluster::Nodes;
 use resp::{Pool, Reply, RespError};
 
 /// What every account script starts with: its keys, and the steps they share.
@@ -198,7 +203,7 @@ struct Scripts {
 
 /// A connected Redis, shared by every request of the process.
 pub struct RedisStore {
-    pool: Pool,
+    nodes: Nodes,
     scripts: Box<Scripts>,
     timeout: Duration,
 }
@@ -220,9 +225,9 @@ fn account_keys(account: Account<'_>) -> [String; 5] {
 impl RedisStore {
     /// Connects to `url` and sends a `PING`.
     pub(crate) async fn connect(url: &RedisUrl, timeout: Duration) -> Result<Self, StoreError> {
-        let pool = Pool::new(url.clone()).map_err(unavailable)?;
+        let nodes = Nodes::new(url.clone()).map_err(unavailable)?;
         let store = Self {
-            pool,
+            nodes,
             scripts: Box::new(Scripts {
                 reserve: Script::new(&[PRELUDE, RESERVE]),
                 settle: Script::new(&[PRELUDE, SETTLE]),
@@ -234,9 +239,10 @@ impl RedisStore {
             timeout,
         };
         let ping = async {
-            let (mut connection, _) = store.pool.take().await?;
+            let seed = store.nodes.seed();
+            let (mut connection, _) = seed.take().await?;
             let reply = connection.call(&[b"PING"]).await?;
-            store.pool.put(connection);
+            seed.put(connection);
             Ok::<_, RespError>(reply)
         };
         match tokio::time::timeout(timeout, ping).await {
@@ -247,8 +253,9 @@ impl RedisStore {
         }
     }
 
-    /// Runs `script` within the deadline; if it failed on a reused connection, once more on a
-    /// new one (the idle connections may all have died with a restarted server).
+    /// Runs `script` within the deadline, on the node that holds its keys' slot (following one
+    /// `MOVED`); if it failed on a reused connection, once more on a new one (the idle
+    /// connections may all have died with a restarted server).
     async fn eval(
         &self,
         script: &Script,
@@ -256,20 +263,24 @@ impl RedisStore {
         args: &[&[u8]],
     ) -> Result<Reply, StoreError> {
         let run = async {
-            let (connection, reused) = self.pool.take().await?;
-            match self.eval_on(connection, script, keys, args).await {
-                Err(RespError::Io(_)) if reused => {
-                    self.pool.clear();
-                    let (connection, _) = self.pool.take().await?;
-                    self.eval_on(connection, script, keys, args).await
-                }
-                other => other,
+            let node = match keys.first() {
+                Some(key) => self.nodes.for_slot(cluster::slot(key)),
+                None => self.nodes.seed(),
+            };
+            let reply = self.eval_retrying(&node, script, keys, args).await?;
+            let moved = match &reply {
+                Reply::Error(message) => self.nodes.moved(message),
+                _ => None,
+            };
+            match moved {
+                Some(owner) => self.eval_retrying(&*owner?, script, keys, args).await,
+                None => Ok(reply),
             }
         };
         match tokio::time::timeout(self.timeout, run).await {
             Err(_) => Err(StoreError::Timeout(self.timeout)),
             Ok(Err(error)) => {
-                self.pool.clear();
+                self.nodes.clear();
                 Err(unavailable(error))
             }
             Ok(Ok(Reply::Error(message))) => Err(refused(&message)),
@@ -277,10 +288,31 @@ impl RedisStore {
         }
     }
 
+    /// [`Self::eval_on`] a connection of `node`, and once more on a new one if a reused
+    /// connection failed.
+    async fn eval_retrying(
+        &self,
+        node: &Pool,
+        script: &Script,
+        keys: &[&str],
+        args: &[&[u8]],
+    ) -> Result<Reply, RespError> {
+        let (connection, reused) = node.take().await?;
+        match self.eval_on(node, connection, script, keys, args).await {
+            Err(RespError::Io(_)) if reused => {
+                node.clear();
+                let (connection, _) = node.take().await?;
+                self.eval_on(node, connection, script, keys, args).await
+            }
+            other => other,
+        }
+    }
+
     /// `EVALSHA` on `connection`, and `EVAL` when the server does not have the script yet;
-    /// the connection goes back to the pool after a clean exchange.
+    /// the connection goes back to `node`'s pool after a clean exchange.
     async fn eval_on(
         &self,
+        node: &Pool,
         mut connection: resp::Connection,
         script: &Script,
         keys: &[&str],
@@ -296,7 +328,7 @@ impl RedisStore {
             command[1] = script.source.as_bytes();
             reply = connection.call(&command).await?;
         }
-        self.pool.put(connection);
+        node.put(connection);
         Ok(reply)
     }
 

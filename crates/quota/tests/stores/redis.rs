@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use stsvend_quota::{Account, Store, StoreError, StoreUrl};
 
-use crate::servers::Redis;
+use crate::servers::{Redis, RedisCluster};
 use crate::suite;
 
 async fn connect(url: &str, timeout: Duration) -> Result<Store, StoreError> {
@@ -27,6 +27,37 @@ async fn redis_passes_the_store_suite() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let redis = Redis::start(dir.path(), None);
     suite::run_all(pair(&redis, Duration::from_secs(10)).await).await;
+}
+
+/// A three-node Redis Cluster, reached through one node's URL: each account's keys live in one
+/// slot, and the client follows `MOVED` to the node that holds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "starts three redis-servers in cluster mode; scripts/test runs it"]
+async fn a_redis_cluster_passes_the_store_suite() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let cluster = RedisCluster::start(dir.path());
+    let url = format!("redis://127.0.0.1:{}", cluster.port);
+    let timeout = Duration::from_secs(10);
+    let a = connect(&url, timeout).await.expect("connect");
+    let b = connect(&url, timeout).await.expect("connect");
+    suite::run_all((Arc::new(a), Arc::new(b))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "starts redis-server; scripts/test runs it"]
+async fn a_reconcile_after_flushall_restores_exact_usage() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let redis = Redis::start(dir.path(), None);
+    let flushall = || {
+        let status = std::process::Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &redis.port.to_string(), "FLUSHALL"])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("redis-cli (Debian's redis-tools, which redis-server depends on)");
+        assert!(status.success());
+    };
+    let pair = pair(&redis, Duration::from_secs(10)).await;
+    suite::replace_after_a_real_wipe_restores_exact_usage(pair, flushall).await;
 }
 
 #[tokio::test]

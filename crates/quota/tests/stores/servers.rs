@@ -171,3 +171,86 @@ impl Drop for Moto {
         self.kill();
     }
 }
+
+/// Three `redis-server`s in cluster mode holding all 16384 slots between them (no replicas),
+/// made a cluster by `redis-cli --cluster create`; stopped when dropped.
+pub(crate) struct RedisCluster {
+    nodes: Vec<Child>,
+    /// The first node's port (the URL's node).
+    pub(crate) port: u16,
+}
+
+impl RedisCluster {
+    pub(crate) fn start(dir: &Path) -> Self {
+        let mut nodes = Vec::new();
+        let mut ports = Vec::new();
+        for i in 0..3 {
+            let port = free_port();
+            let node_dir = dir.join(format!("node{i}"));
+            std::fs::create_dir_all(&node_dir).expect("a node's folder");
+            let mut child = Command::new("redis-server")
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                .args([
+                    "--cluster-enabled",
+                    "yes",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .arg("--dir")
+                .arg(&node_dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start redis-server");
+            wait_for(port, &mut child);
+            nodes.push(child);
+            ports.push(port);
+        }
+        let cluster = Self {
+            nodes,
+            port: ports[0],
+        };
+        let addresses: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let created = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("redis-cli (Debian's redis-tools)");
+        assert!(created.success(), "redis-cli --cluster create failed");
+        for port in &ports {
+            cluster.wait_until_ok(*port);
+        }
+        cluster
+    }
+
+    /// Waits (bounded) until the node at `port` says `cluster_state:ok`.
+    fn wait_until_ok(&self, port: u16) {
+        for _ in 0..500 {
+            let info = Command::new("redis-cli")
+                .args(["-p", &port.to_string(), "cluster", "info"])
+                .output()
+                .expect("redis-cli");
+            if String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the cluster is not ok after 10 s");
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            let _ = node.kill();
+            let _ = node.wait();
+        }
+    }
+}

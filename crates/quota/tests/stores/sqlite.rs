@@ -52,3 +52,18 @@ async fn a_sqlite_path_in_a_missing_directory_fails_to_connect() {
         .expect_err("a missing directory");
     assert!(error.to_string().contains("unavailable"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconcile_after_the_tables_are_emptied_restores_exact_usage() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("quota.db");
+    let empty_tables = || {
+        let connection = rusqlite::Connection::open(&file).expect("open the file");
+        connection
+            .execute_batch(
+                "DELETE FROM quota_accounts; DELETE FROM quota_objects; DELETE FROM quota_reservations;",
+            )
+            .expect("emptied");
+    };
+    suite::replace_after_a_real_wipe_restores_exact_usage(pair(&dir).await, empty_tables).await;
+}

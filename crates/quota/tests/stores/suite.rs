@@ -278,6 +278,28 @@ pub(crate) async fn replace_restores_exact_usage(pair: Pair) {
     );
 }
 
+/// The store really wiped (`wipe` empties it) after objects were counted: a reconcile from
+/// the bucket's listing brings the exact usage back, and replayed events count nothing twice.
+pub(crate) async fn replace_after_a_real_wipe_restores_exact_usage(
+    pair: Pair,
+    wipe: impl FnOnce(),
+) {
+    let who = account("really-wiped");
+    let listing = [stored("w/1", 700, "a"), stored("w/2", 300, "b")];
+    for object in listing {
+        pair.0.settle(who, object, T0).await.expect("settle");
+    }
+    wipe();
+    assert_eq!(
+        pair.1.usage(who, T0).await.expect("usage"),
+        Usage::default()
+    );
+    let restored = pair.1.replace(who, &listing, T0).await.expect("replace");
+    assert_eq!(restored, used(1000, 2));
+    let replay = pair.0.settle(who, listing[0], T0).await.expect("settle");
+    assert_eq!(replay, Settled::AlreadyCounted(used(1000, 2)));
+}
+
 /// A fixed window: `count` grants pass in it, from any instance; the rest are told to wait
 /// for the window's end; the next window starts afresh.
 pub(crate) async fn grant_rates_count_per_fixed_window(pair: Pair) {
