@@ -254,6 +254,19 @@ async fn reconcile_after_a_wiped_store_restores_exact_usage() {
     ];
     let (state, counts) = start(&store, &db, &extra).await;
     assert_eq!(usage(&counts, "default", "alice").await, Usage::default());
+    // Over HTTP, outside Function Compute, nobody can start a listing: even with Function
+    // Compute's control header.
+    let request = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("http://127.0.0.1:9000/invoke")
+        .header("x-fc-control-path", "/invoke")
+        .body(lambda_http::Body::Empty)
+        .expect("request");
+    let answer = record_upload::handle(Arc::clone(&state), request).await;
+    assert_eq!(answer.status(), 403);
+    let body: Value = serde_json::from_slice(answer.body().as_ref()).expect("json");
+    assert_eq!(body["ErrorCode"], "NotAnEvent");
+    assert_eq!(usage(&counts, "default", "alice").await, Usage::default());
     let schedule = json!({"version": "0", "source": "aws.events", "detail-type": "Scheduled Event",
                           "resources": ["arn:aws:events:us-east-1:123456789012:rule/reconcile"], "detail": {}});
     let answer = on_event(Arc::clone(&state), schedule.clone())
