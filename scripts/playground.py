@@ -25,7 +25,13 @@ with the official `standardwebhooks` package; the page lists /<provider>/records
 Both sides run with the same upload profiles (PROFILES_FILE, written to the data folder):
 `attachment` (the default: any file under uploads/<sub>/, the client names it) and `avatar` (a
 profile photo: an image of at most 2 MiB under avatars/<sub>/, its key chosen by presign-url, its
-content checked by record-upload, deleted if it is not what it says).
+content checked by record-upload, deleted if it is not what it says). `attachment` has a quota
+(1 GiB and 1000 files per user), counted in an embedded SQLite store under the data folder
+(`quota-aliyun.db`, `quota-aws.db`); the page shows the user's usage (`{"usage": true}`).
+presign-url, issue-token and the callbacks' record-upload count; the functions that play
+Lambda and Function Compute here (the AWS record-upload, the OSS event function) run without
+the quota, since SQLite is refused where instances share no disk: on the AWS side uploads show
+as reserved until their reservation expires, a deployment settles them with Redis or DynamoDB.
 
 usage: .venv/bin/python scripts/playground.py [--port 8080] [--data DIR] [--provider both|aliyun|aws]
 """
@@ -80,6 +86,8 @@ default_profile = "attachment"
 
 [profiles.attachment]
 prefix = "uploads/${sub}/"
+quota_bytes = 1073741824
+quota_files = 1000
 
 [profiles.avatar]
 prefix = "avatars/${sub}/"
@@ -92,6 +100,8 @@ content_disposition = "inline"
 detect_type = true
 on_violation = "delete"
 """
+# What the processes that play Lambda and Function Compute read: the same profiles, no quota.
+PROFILES_WITHOUT_QUOTA = "".join(line + "\n" for line in PROFILES.splitlines() if not line.startswith("quota_"))
 IMM_ANSWER = json.dumps({
     "Code": "NotAvailableLocally",
     "Message": "IMM (DetectImageFaces) runs only on Alibaba Cloud: the playground has no stand-in "
@@ -229,6 +239,7 @@ class Processes:
     def __init__(self):
         self.children = []
         self.profiles_file = None  # PROFILES_FILE, given to every function
+        self.profiles_without_quota = None  # for the functions that play Lambda and Function Compute
 
     def start(self, command, env=None, **kwargs) -> subprocess.Popen:
         child = subprocess.Popen(command, env=env, **kwargs)
@@ -283,7 +294,8 @@ def start_aliyun(origin: str, data: pathlib.Path, processes: Processes) -> Site:
     callback_url = f"http://127.0.0.1:{ports['callbacks']}/oss/callback"
     common = {"PROVIDER": "aliyun", "BUCKET_REGION": ALIYUN_REGION, "ALIBABA_CLOUD_ACCESS_KEY_ID": ALIYUN_KEY[0],
               "ALIBABA_CLOUD_ACCESS_KEY_SECRET": ALIYUN_KEY[1], "STS_ENDPOINT": f"http://127.0.0.1:{sts_port}",
-              "ROLE_ARN": ALIYUN_ROLE, "UPLOAD_CALLBACK_URL": callback_url, "UPLOAD_CALLBACK_SECRET": CALLBACK_SECRET}
+              "ROLE_ARN": ALIYUN_ROLE, "UPLOAD_CALLBACK_URL": callback_url, "UPLOAD_CALLBACK_SECRET": CALLBACK_SECRET,
+              "QUOTA_STORE": f"sqlite:{data / 'quota-aliyun.db'}"}
     records = {"UPLOAD_WEBHOOK_URL": f"{origin}/aliyun/hooks", "UPLOAD_WEBHOOK_SECRET": WEBHOOK_SECRET}
     processes.function("issue-token", {**common, "PORT": str(ports["token"]),
                                        "POLICY_FILE": "bucket_write_imm_policy.json", "IMM_PROJECT": "playground"})
@@ -293,7 +305,9 @@ def start_aliyun(origin: str, data: pathlib.Path, processes: Processes) -> Site:
                                        "PRESIGN_METHODS": "GET,HEAD,PUT,POST,DELETE,LIST",
                                        "CDN_DOMAIN": f"http://127.0.0.1:{cdn_port}", "CDN_AUTH_TYPE": "A",
                                        "CDN_AUTH_KEY": CDN_KEYS[0], "CDN_AUTH_KEY_BACKUP": CDN_KEYS[1],
-                                       "CDN_AUTH_TTL_SECONDS": str(CDN_TTL)})
+                                       "CDN_AUTH_TTL_SECONDS": str(CDN_TTL),
+                                       # Said, not defaulted: what a quota'd PUT without a length reserves.
+                                       "UPLOAD_MAX_BYTES": "104857600"})
     records["BUCKET_ENDPOINT"] = f"http://127.0.0.1:{oss_port}"
     processes.function("record-upload", {**common, **records, "PORT": str(ports["callbacks"]),
                                          "OSS_CALLBACK_PUBLIC_KEY_FILE": str(key_file)})
@@ -301,7 +315,8 @@ def start_aliyun(origin: str, data: pathlib.Path, processes: Processes) -> Site:
     # sets FC_FUNCTION_NAME and FC_REGION; here the playground is Function Compute).
     processes.function("record-upload", {**common, **records, "PORT": str(ports["events"]),
                                          "RECORD_UPLOAD_MODE": "oss-events", "FC_REGION": ALIYUN_REGION,
-                                         "FC_FUNCTION_NAME": "stsvend-record-upload-events"})
+                                         "FC_FUNCTION_NAME": "stsvend-record-upload-events",
+                                         "PROFILES_FILE": str(processes.profiles_without_quota), "QUOTA_STORE": ""})
     for port in ports.values():
         wait_for(port)
     settings = {
@@ -327,13 +342,14 @@ def start_aws(origin: str, data: pathlib.Path, processes: Processes) -> Site:
     processes.start([os.environ.get("STSVEND_S3S_FS", "s3s-fs"), "--host", "127.0.0.1", "--port", str(ports["store"]),
                      "--access-key", STORE_KEY[0], "--secret-key", STORE_KEY[1], str(store)],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    common = {"PROVIDER": "aws", "BUCKET_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
+    common = {"PROVIDER": "aws", "BUCKET_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+              "QUOTA_STORE": f"sqlite:{data / 'quota-aws.db'}"}
     processes.function("issue-token", {**common, "PORT": str(ports["token"]), "STS_ENDPOINT": sts["endpoint"],
                                        "ROLE_ARN": sts["role_arn"], "AWS_ACCESS_KEY_ID": sts["access_key_id"],
                                        "AWS_SECRET_ACCESS_KEY": sts["secret_access_key"]})
     cdn_port, key_file = start_cloudfront(data, ports["store"])
     processes.function("presign-url", {**common, "PORT": str(ports["presign"]), "BUCKET_ENDPOINT": origin,
-                                       "PRESIGN_METHODS": "GET,HEAD,PUT,POST,DELETE,LIST",
+                                       "PRESIGN_METHODS": "GET,HEAD,PUT,POST,DELETE,LIST", "UPLOAD_MAX_BYTES": "104857600",
                                        "AWS_ACCESS_KEY_ID": STORE_KEY[0], "AWS_SECRET_ACCESS_KEY": STORE_KEY[1],
                                        "CDN_DOMAIN": f"http://127.0.0.1:{cdn_port}", "CDN_AUTH_TYPE": "cloudfront",
                                        "CLOUDFRONT_KEY_PAIR_ID": CLOUDFRONT_KEY_PAIR_ID,
@@ -404,7 +420,8 @@ def start_aws_records(origin: str, site: Site, processes: Processes) -> None:
         "AWS_LAMBDA_RUNTIME_API": site.runtime.address, "AWS_LAMBDA_FUNCTION_NAME": "record-upload",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_ACCESS_KEY_ID": STORE_KEY[0], "AWS_SECRET_ACCESS_KEY": STORE_KEY[1],
-        "UPLOAD_WEBHOOK_URL": f"{origin}/aws/hooks", "UPLOAD_WEBHOOK_SECRET": WEBHOOK_SECRET})
+        "UPLOAD_WEBHOOK_URL": f"{origin}/aws/hooks", "UPLOAD_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "PROFILES_FILE": str(processes.profiles_without_quota)})
 
 
 def page_settings(site: Site, sites: dict) -> bytes:
@@ -567,6 +584,8 @@ def main() -> int:
     processes = Processes()
     processes.profiles_file = data / "profiles.toml"
     processes.profiles_file.write_text(PROFILES)
+    processes.profiles_without_quota = data / "profiles-without-quota.toml"
+    processes.profiles_without_quota.write_text(PROFILES_WITHOUT_QUOTA)
 
     def stop(*_):
         processes.stop()

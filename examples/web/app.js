@@ -223,7 +223,9 @@ function chosenFile() {
 async function putUpload(file) {
   const transfer = new Transfer("Presigned PUT", keyFor(file), file.size);
   try {
-    const signed = await presign({ key: transfer.key, method: "PUT", contentType: typeOf(file) });
+    // On S3 the exact length is signed: the store holds the upload to it, and a quota reserves it.
+    const signed = await presign({ key: transfer.key, method: "PUT", contentType: typeOf(file),
+      ...(config.provider === "aws" ? { contentLength: file.size } : {}) });
     const answer = await sendSigned(signed, { body: file, onProgress: (n) => transfer.progress(n) });
     transfer.done(finished(answer));
   } catch (error) { transfer.failed(error); }
@@ -443,7 +445,7 @@ async function aliOssUpload(file) {
 const IMAGE = /\.(jpe?g|png|gif|webp|bmp)$/i;
 let listing = null;
 function refreshFiles() {
-  listing = listing || showFiles().finally(() => { listing = null; });
+  listing = listing || Promise.all([showFiles(), showUsage()]).finally(() => { listing = null; });
   return listing;
 }
 
@@ -464,6 +466,21 @@ async function showFiles() {
   } catch (error) {
     const problem = error instanceof Problem ? error : new Problem("Error", 0, String(error));
     $("files-status").replaceChildren(problem.render());
+  }
+}
+
+// The user's quota (presign-url's {"usage": true}): hidden when the profile has none.
+async function showUsage() {
+  try {
+    const usage = await presign({ usage: true });
+    const bytes = usage.QuotaBytes ? ` of ${usage.QuotaBytes}` : "";
+    const files = usage.QuotaFiles ? ` of ${usage.QuotaFiles}` : "";
+    const share = usage.QuotaBytes ? ` (${Math.floor((100 * (usage.UsedBytes + usage.ReservedBytes)) / usage.QuotaBytes)} % used)` : "";
+    $("usage").textContent = `Quota: ${usage.UsedBytes}${bytes} bytes stored, ${usage.ReservedBytes} reserved; ${usage.Files}${files} files${share}.`;
+    $("usage").hidden = false;
+  } catch (error) {
+    $("usage").hidden = !(error instanceof Problem) || error.code === "NoQuota";
+    if (!$("usage").hidden) $("usage").replaceChildren(error.render());
   }
 }
 

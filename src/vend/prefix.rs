@@ -100,6 +100,28 @@ impl PrefixTemplate {
             .any(|s| !matches!(s, Segment::Literal(_)))
     }
 
+    /// The literal segments before the first placeholder, each with its `/` (`uploads/` of
+    /// `uploads/${sub}/`; the whole prefix when it has no placeholder): what every caller's
+    /// prefix starts with, for listing them all.
+    pub fn literal_prefix(&self) -> String {
+        let mut out = String::new();
+        for segment in &self.segments {
+            match segment {
+                Segment::Literal(literal) => {
+                    out.push_str(literal);
+                    out.push('/');
+                }
+                _ => break,
+            }
+        }
+        out
+    }
+
+    /// Whether the prefix uses `${sub}`.
+    pub fn uses_sub(&self) -> bool {
+        self.segments.iter().any(|s| matches!(s, Segment::Sub))
+    }
+
     /// The claims (`${claim.NAME}`) the prefix uses.
     pub fn claim_names(&self) -> impl Iterator<Item = &str> {
         self.segments.iter().filter_map(|s| match s {

@@ -76,6 +76,15 @@ impl ValueTemplate {
         Ok(out)
     }
 
+    /// The placeholders it names, in order: `sub`, or a claim's name.
+    pub fn placeholders(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().filter_map(|piece| match piece {
+            Piece::Text(_) => None,
+            Piece::Sub => Some("sub"),
+            Piece::Claim(name) => Some(name.as_str()),
+        })
+    }
+
     /// The longest value any caller can give it, in bytes (a placeholder is at most
     /// [`MAX_SEGMENT_BYTES`](crate::vend::prefix::MAX_SEGMENT_BYTES)).
     pub fn max_len(&self) -> usize {

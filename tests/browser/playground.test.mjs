@@ -7,7 +7,8 @@
 // request with oss2 and the session policy the stand-in STS issued; on AWS's it is s3s-fs. The
 // seeds' own ali-oss page uploads to the stand-in too. A profile photo goes up under a key
 // presign-url chose, and an HTML page sent as one is deleted and explained. Downloads also go
-// through each side's stand-in CDN, which refuses a tampered URL. Screenshots of each provider's page after
+// through each side's stand-in CDN, which refuses a tampered URL. The user's quota
+// usage shows on the page. Screenshots of each provider's page after
 // the uploads are kept at target/playground-aliyun.png and target/playground-aws.png.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -283,6 +284,22 @@ for (const provider of ["aliyun", "aws"]) {
         assert.match(photoRecord, /640×480/, "the callback carried OSS's image info");
       }
       assert.match(records, /by anonymous/);
+
+      // The user's quota (`attachment`: 1 GiB, 1000 files), from presign-url's {"usage": true}.
+      // Alibaba's callbacks settled each upload presign-url signed (ali-oss's, recorded by the
+      // event function that plays Function Compute, is not counted); on AWS nothing settles
+      // here, and the grants stay reserved: the exact lengths of the PUT, the form's and the
+      // multipart upload's maximum.
+      await page.click("#refresh");
+      await page.waitForSelector("#usage:not([hidden])", { timeout: 15_000 });
+      const usage = await page.textContent("#usage");
+      if (provider === "aliyun") {
+        const settled = photo.buffer.length + notes.buffer.length + big.length;
+        assert.match(usage, new RegExp(`^Quota: ${settled} of 1073741824 bytes stored, 0 reserved; 3 of 1000 files`), usage);
+      } else {
+        const reserved = photo.buffer.length + 2 * 104857600;
+        assert.match(usage, new RegExp(`^Quota: 0 of 1073741824 bytes stored, ${reserved} reserved; 0 of 1000 files`), usage);
+      }
 
       // Upload profiles: a profile photo (the `avatar` profile) gets a key presign-url chose; an
       // HTML page sent as a PNG is refused by record-upload, deleted from the store, and the page

@@ -13,7 +13,8 @@
 //! By subsystem, each a private module unless a function needs its names: `serve.rs` starts a
 //! function (configuration, state, which host); `http/` is the HTTP/1.1 server and how it
 //! shares its connections; [`log`] is logging (and the escaping of what callers chose);
-//! [`config`], `cors.rs`, [`json`] and [`response`] are what every function shares. The
+//! [`config`], `cors.rs`, [`json`] and [`response`] are what every function shares; [`quota`]
+//! asks the quota store (grant rates, reservations, settling) for the functions that count. The
 //! function's own credentials (their source, refresh, cold start and Function Compute's
 //! per-invocation key) are the library's (`stsvend`'s keyless room).
 
@@ -22,6 +23,7 @@ mod cors;
 mod http;
 pub mod json;
 pub mod log;
+pub mod quota;
 pub mod response;
 mod serve;
 

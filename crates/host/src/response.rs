@@ -99,6 +99,16 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
+    /// The longest `Retry-After` this answer may name: a grant rate's window ends when it
+    /// ends (up to a day); every other wait is capped at a minute.
+    fn max_retry_after(&self) -> u64 {
+        if self.code == "GrantRateExceeded" {
+            MAX_RATE_RETRY_AFTER_SECONDS
+        } else {
+            MAX_RETRY_AFTER_SECONDS
+        }
+    }
+
     /// The answer, with `Retry-After` on 429 and 503 and `Allow` on 405.
     pub fn into_response(self) -> Response<Body> {
         let mut response = error(self.status, &self.code, &self.message);
@@ -110,7 +120,7 @@ impl ApiError {
                     HeaderValue::from(
                         self.retry_after
                             .unwrap_or(1)
-                            .clamp(1, MAX_RETRY_AFTER_SECONDS),
+                            .clamp(1, self.max_retry_after()),
                     ),
                 );
             }
@@ -204,6 +214,9 @@ impl ApiError {
 
 /// The longest `Retry-After` a caller is told, in seconds, whatever STS said.
 pub(crate) const MAX_RETRY_AFTER_SECONDS: u64 = 60;
+
+/// The longest `Retry-After` of a `GrantRateExceeded`: a `N/day` window.
+const MAX_RATE_RETRY_AFTER_SECONDS: u64 = 86_400;
 
 /// Fault in the deployment: the caller can do nothing but report it (500).
 const MISCONFIGURED: StatusCode = StatusCode::INTERNAL_SERVER_ERROR;

@@ -116,7 +116,7 @@ where
 {
     init_logging();
     let started = async {
-        let config = Config::from_env()?;
+        let mut config = Config::from_env()?;
         announce(&config, callers);
         let (listen, cors) = (config.listen, Cors::new(&config.cors_allow_origins));
         // Function Compute hands each invocation the role's key (below); Lambda never does.
@@ -134,6 +134,12 @@ where
             // Open the STS connection now, so that the first caller does not pay the handshakes.
             let (sender, url) = (Arc::clone(&sender), format!("{}/", config.sts.endpoint));
             tokio::spawn(async move { sender.warm_up(&url).await });
+        }
+        if let Some(quota) = config.quota.as_mut() {
+            // Reached once now: an unreachable store stops start-up naming QUOTA_STORE.
+            quota
+                .connect(&config.sts, Arc::clone(&sender), Arc::new(SystemClock))
+                .await?;
         }
         let state = build(config, Arc::new(SystemClock), sender)?;
         Ok::<_, Error>((Arc::new(state), listen, cors.map(Arc::new), fc))

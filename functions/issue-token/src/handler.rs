@@ -13,6 +13,7 @@ use stsvend::{
 };
 use stsvend_host::{
     config::Config,
+    quota::{self, Quotas},
     response::{self, ApiError},
 };
 
@@ -22,6 +23,8 @@ pub(crate) struct AppState {
     clock: Arc<dyn Clock>,
     auth: Authenticator,
     role: CachedRole,
+    /// The quota store, when a profile has a quota or a grant rate.
+    quotas: Option<Quotas>,
 }
 
 /// The least life a cached token must have left to be handed out: the mobile SDKs refetch
@@ -40,11 +43,13 @@ impl AppState {
     ) -> Result<Self, Error> {
         let role = CachedRole::new(&config.sts, config.require_role_arn()?, Arc::clone(&sender));
         let auth = Authenticator::new(&config.auth_mode, sender, config.sts.timeout)?;
+        let quotas = Quotas::from_config(&config)?;
         Ok(Self {
             config,
             clock,
             auth,
             role,
+            quotas,
         })
     }
 }
@@ -87,6 +92,16 @@ async fn issue(state: &AppState, request: &Request) -> Result<(Response<Body>, S
     let now = state.clock.now();
     let caller = state.auth.identify(request, now).await?;
     let prefix = profile.prefix.render(&caller)?;
+    if let Some(quotas) = &state.quotas {
+        // Every answer counts toward the rate; credentials upload without a reservation, so a
+        // subject with no room left gets none (record-upload settles what they upload).
+        let now = stsvend::unix_seconds(now);
+        quotas.count_grant(profile, &caller, now).await?;
+        if profile.quota.limits_storage() {
+            let subject = quota::subject(&profile.quota, &caller)?;
+            quotas.refuse_if_full(profile, &subject, now).await?;
+        }
+    }
     let template = profile.policy.as_ref().unwrap_or(&config.policy);
     let policy = config.scope.render_policy(template, &caller, &prefix)?;
     let session = role_session_name(&caller.sub);
@@ -485,5 +500,102 @@ mod tests {
         assert_eq!(response.status(), 504);
         assert_eq!(body_json(&response)["ErrorCode"], "StsTimeout");
         assert_eq!(started.elapsed(), std::time::Duration::from_millis(1500));
+    }
+
+    /// issue-token with a file quota and a grant rate on a SQLite store at `db` (connected as
+    /// the host does at cold start), and the store itself, to fill the subject's account.
+    async fn quota_state(
+        db: &std::path::Path,
+        extra: &[(&'static str, &str)],
+    ) -> (Arc<AppState>, stsvend_quota::Store) {
+        let store_url = format!("sqlite:{}", db.display());
+        let mut quota_vars = vec![("QUOTA_STORE", store_url.as_str())];
+        quota_vars.extend_from_slice(extra);
+        let vars = env(&quota_vars);
+        let mut config = Config::load(&|k| vars.get(k).cloned()).expect("config");
+        let clock: Arc<dyn Clock> = Arc::new(FixedClock::at_unix(NOW));
+        let sender = CannedSender::answering(200, STS_SUCCESS);
+        let sts = config.sts.clone();
+        config
+            .quota
+            .as_mut()
+            .expect("quota settings")
+            .connect(&sts, sender.clone(), Arc::clone(&clock))
+            .await
+            .expect("connects");
+        let state = AppState::new(config, clock, sender).expect("state");
+        let url = stsvend_quota::StoreUrl::parse(&store_url).expect("url");
+        let store = stsvend_quota::Store::connect(&url, Duration::from_secs(5), None)
+            .await
+            .expect("store");
+        (Arc::new(state), store)
+    }
+
+    fn store_file(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("stsvend-issue-quota-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join(format!("{name}.db"));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        path
+    }
+
+    #[tokio::test]
+    async fn a_subject_at_its_quota_gets_no_credentials() {
+        let db = store_file("full");
+        let (state, store) = quota_state(&db, &[("QUOTA_FILES", "2")]).await;
+        let account = stsvend_quota::Account {
+            profile: "default",
+            subject: "user-42",
+        };
+        let object = |key| stsvend_quota::Stored {
+            key,
+            size: 5,
+            etag: "e",
+        };
+        store
+            .settle(account, object("uploads/user-42/a"), NOW)
+            .await
+            .expect("settle");
+        let response = handle(Arc::clone(&state), event("apigw-v2-jwt.json")).await;
+        assert_eq!(response.status(), 200, "one file of two: room left");
+        store
+            .settle(account, object("uploads/user-42/b"), NOW)
+            .await
+            .expect("settle");
+        let response = handle(Arc::clone(&state), event("apigw-v2-jwt.json")).await;
+        assert_eq!(response.status(), 403);
+        let body = body_json(&response);
+        assert_eq!(body["ErrorCode"], "QuotaExceeded");
+        assert_eq!(
+            body["ErrorMessage"],
+            "new credentials would pass the quota of profile \"default\": 2 files stored and 0 reserved of a 2-file quota"
+        );
+        store
+            .remove(account, "uploads/user-42/a", NOW)
+            .await
+            .expect("remove");
+        let response = handle(Arc::clone(&state), event("apigw-v2-jwt.json")).await;
+        assert_eq!(response.status(), 200, "a deletion gives room back");
+    }
+
+    #[tokio::test]
+    async fn every_answer_counts_toward_the_grant_rate() {
+        let db = store_file("rate");
+        let (state, _) = quota_state(&db, &[("GRANT_RATE", "2/hour")]).await;
+        for _ in 0..2 {
+            let response = handle(Arc::clone(&state), event("apigw-v2-jwt.json")).await;
+            assert_eq!(response.status(), 200);
+        }
+        let response = handle(Arc::clone(&state), event("apigw-v2-jwt.json")).await;
+        assert_eq!(response.status(), 429);
+        let seconds: u64 = response.headers()["retry-after"]
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("seconds");
+        assert!((1..=3600).contains(&seconds), "{seconds}");
+        assert_eq!(body_json(&response)["ErrorCode"], "GrantRateExceeded");
     }
 }

@@ -22,6 +22,7 @@ use stsvend::{
     sign::{KeyCondition, ObjectRequest, PostParams},
     unix_seconds,
 };
+use stsvend_host::quota::Quotas;
 use stsvend_host::response::{self, ApiError};
 
 use crate::answer::{Expiry, Ordered, UrlAnswer};
@@ -30,6 +31,7 @@ use crate::checks;
 use crate::listing::{self, Listing};
 use crate::parts;
 use crate::profile::{self, ProfileState};
+use crate::quota::{self, Grant};
 use crate::request::{self, Ask, Operation};
 use crate::upload;
 
@@ -50,6 +52,8 @@ pub struct AppState {
     callback: Option<CallbackSettings>,
     /// `CDN_DOMAIN` and its signing: downloads through the CDN.
     cdn: Option<CdnSettings>,
+    /// The quota store, when a profile has a quota or a grant rate.
+    quotas: Option<Quotas>,
 }
 
 /// Whose key signs.
@@ -90,6 +94,7 @@ impl AppState {
                 ),
             ));
         }
+        let quotas = Quotas::from_config(&config)?;
         let signer = match &config.sts.role_arn {
             Some(role_arn) => Signer::Role(Box::new(RoleSigner {
                 role: CachedRole::new(&config.sts, role_arn, Arc::clone(&sender)),
@@ -111,6 +116,7 @@ impl AppState {
             presigner,
             callback,
             cdn,
+            quotas,
         })
     }
 
@@ -160,10 +166,20 @@ async fn presign(
     request: &Request,
 ) -> Result<(Response<Body>, String), ApiError> {
     let ask = parse(request)?;
-    let profile = &state.profiles[state.config.profiles.choose(ask.profile.as_deref())?];
+    let index = state.config.profiles.choose(ask.profile.as_deref())?;
+    let (profile, counted) = (&state.profiles[index], &state.config.profiles.list[index]);
     let now = state.clock.now();
     let caller = state.auth.identify(request, now).await?;
     let prefix = profile.prefix.render(&caller)?;
+    if let Some(quotas) = &state.quotas {
+        quotas
+            .count_grant(counted, &caller, unix_seconds(now))
+            .await?;
+    }
+    if ask.operation == Operation::Usage {
+        let answer = quota::usage(state.quotas.as_ref(), counted, &caller, now).await?;
+        return Ok((answer, role_session_name(&caller.sub)));
+    }
     let via_cdn = cdn::applies(&ask, profile.cdn, state.cdn.as_ref())?;
     if let (Some(cdn), Operation::Cookies) = (via_cdn, &ask.operation) {
         let answer = cookies_for_prefix(cdn, profile, &ask, &prefix, now)?;
@@ -189,6 +205,19 @@ async fn presign(
         Some(&credential),
         now,
     )?;
+    if let Some(quotas) = state
+        .quotas
+        .as_ref()
+        .filter(|_| quota::reserves(&ask.operation))
+    {
+        let grant = Grant {
+            key: &key,
+            bytes: quota::bound(&ask, settings, counted)?,
+            expires_in: expiry.expires_in,
+            now,
+        };
+        quota::reserve(quotas, counted, &caller, grant).await?;
+    }
     let job = Job {
         ask: &ask,
         profile,

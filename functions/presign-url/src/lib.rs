@@ -15,6 +15,7 @@ mod listing;
 mod parts;
 mod process;
 mod profile;
+mod quota;
 mod request;
 mod settings;
 mod upload;

@@ -89,13 +89,15 @@ pub(crate) enum Operation {
     List(Listing),
     /// `cookies: true`: CloudFront signed cookies for the caller's own prefix.
     Cookies,
+    /// `usage: true`: the caller's quota usage under the profile; nothing is signed.
+    Usage,
 }
 
 impl Operation {
     /// The HTTP method the client sends to OSS.
     pub(crate) fn http_method(&self) -> &'static str {
         match self {
-            Self::Get | Self::ListParts { .. } | Self::List(_) | Self::Cookies => "GET",
+            Self::Get | Self::ListParts { .. } | Self::List(_) | Self::Cookies | Self::Usage => "GET",
             Self::Head => "HEAD",
             Self::Put | Self::Part { .. } | Self::Parts { .. } => "PUT",
             Self::Delete | Self::Abort { .. } => "DELETE",
@@ -113,6 +115,7 @@ impl Operation {
             | Self::Abort { .. }
             | Self::ListParts { .. } => "PUT",
             Self::List(_) => "LIST",
+            Self::Usage => "USAGE",
             other => other.http_method(),
         }
     }
@@ -266,6 +269,7 @@ struct Raw {
     multipart: Option<String>,
     starts_with: Option<bool>,
     list: Option<bool>,
+    usage: Option<bool>,
     start_after: Option<String>,
     continuation_token: Option<String>,
     max_keys: Option<u64>,
@@ -308,6 +312,7 @@ fn parse_fields(fields: Map<String, Value>, source: Source) -> Result<Ask, ApiEr
             "multipart" => raw.multipart = Some(string(&name, value)?),
             "startsWith" => raw.starts_with = Some(boolean(&name, value, source)?),
             "list" => raw.list = Some(boolean(&name, value, source)?),
+            "usage" => raw.usage = Some(boolean(&name, value, source)?),
             "startAfter" => raw.start_after = Some(header_value(&name, value)?),
             "continuationToken" => raw.continuation_token = Some(header_value(&name, value)?),
             "maxKeys" => raw.max_keys = Some(whole_number(&name, value, source, "InvalidMaxKeys")?),
@@ -324,7 +329,7 @@ fn parse_fields(fields: Map<String, Value>, source: Source) -> Result<Ask, ApiEr
                     format!(
                         "{name:?} is not a field presign-url knows (key, method, expires, contentType, contentMd5, \
                          contentLength, responseContentType, responseContentDisposition, process, uploadId, partNumber, partNumbers, multipart, startsWith, \
-                         list, startAfter, continuationToken, maxKeys, metadata, checksumSha256, checksumCrc32, profile, filename, via, cookies)"
+                         list, startAfter, continuationToken, maxKeys, metadata, checksumSha256, checksumCrc32, profile, filename, via, cookies, usage)"
                     ),
                 ));
             }
@@ -469,6 +474,9 @@ fn operation(raw: &Raw) -> Result<Operation, ApiError> {
     if let Some(cookies) = cookies(raw)? {
         return Ok(cookies);
     }
+    if raw.usage == Some(true) {
+        return usage(raw);
+    }
     if let Some(listing) = listing(raw)? {
         return Ok(listing);
     }
@@ -593,6 +601,43 @@ fn listing(raw: &Raw) -> Result<Option<Operation>, ApiError> {
     })))
 }
 
+/// `usage: true`: the caller's quota usage under the profile, asked with `profile` alone.
+fn usage(raw: &Raw) -> Result<Operation, ApiError> {
+    let others = [
+        ("key", raw.key.is_some()),
+        ("method", raw.method.is_some()),
+        ("expires", raw.expires.is_some()),
+        ("contentType", raw.content_type.is_some()),
+        ("contentMd5", raw.content_md5.is_some()),
+        ("contentLength", raw.content_length.is_some()),
+        ("multipart", raw.multipart.is_some()),
+        ("uploadId", raw.upload_id.is_some()),
+        ("partNumber", raw.part_number.is_some()),
+        ("partNumbers", raw.part_numbers.is_some()),
+        ("startsWith", raw.starts_with.is_some()),
+        ("list", raw.list.is_some()),
+        ("startAfter", raw.start_after.is_some()),
+        ("continuationToken", raw.continuation_token.is_some()),
+        ("maxKeys", raw.max_keys.is_some()),
+        ("metadata", raw.metadata.is_some()),
+        ("process", raw.process.is_some()),
+        ("responseContentType", raw.response_content_type.is_some()),
+        (
+            "responseContentDisposition",
+            raw.response_content_disposition.is_some(),
+        ),
+        ("checksumSha256", !raw.checksums.is_empty()),
+        ("filename", raw.filename.is_some()),
+    ];
+    match others.iter().find(|(_, given)| *given) {
+        Some((name, _)) => Err(ApiError::bad_request(
+            "FieldNotApplicable",
+            format!("{name} does not apply to usage: it answers your own counts under the profile"),
+        )),
+        None => Ok(Operation::Usage),
+    }
+}
+
 /// A multipart step (`multipart`), sent without `method` or `partNumber`.
 fn multipart_step(raw: &Raw, step: &str) -> Result<Operation, ApiError> {
     let upload_id = || {
@@ -645,6 +690,7 @@ fn describe(operation: &Operation) -> &'static str {
         Operation::ListParts { .. } => "multipart list",
         Operation::List(_) => "a listing",
         Operation::Cookies => "cookies",
+        Operation::Usage => "usage",
     }
 }
 

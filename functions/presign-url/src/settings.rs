@@ -43,6 +43,10 @@ pub(crate) struct PresignSettings {
     /// `UPLOAD_MAX_BYTES` (a profile's `max_bytes`): the `content-length-range` maximum of
     /// form policies, and the most an S3 PUT's `contentLength` may be.
     pub(crate) upload_max_bytes: u64,
+    /// Whether the deployment set [`Self::upload_max_bytes`] (`UPLOAD_MAX_BYTES` or the
+    /// profile's `max_bytes`) rather than took the default: only a size the deployment chose
+    /// bounds what a quota'd grant reserves.
+    pub(crate) max_bytes_given: bool,
     /// A profile's `min_bytes` (0 without one): the `content-length-range` minimum of form
     /// policies, and the least an S3 PUT's `contentLength` may be.
     pub(crate) min_bytes: u64,
@@ -86,6 +90,7 @@ impl PresignSettings {
                 1..=MAX_UPLOAD_BYTES,
                 "a byte count from 1 to 5 GiB",
             )?,
+            max_bytes_given: env.text("UPLOAD_MAX_BYTES").is_some(),
             allowed_content_types: content_types(
                 "ALLOWED_CONTENT_TYPES",
                 &env.text("ALLOWED_CONTENT_TYPES").unwrap_or_default(),
@@ -118,6 +123,7 @@ impl PresignSettings {
             out.allowed_content_types.clone_from(types);
         }
         out.upload_max_bytes = profile.max_bytes.unwrap_or(out.upload_max_bytes);
+        out.max_bytes_given |= profile.max_bytes.is_some();
         out.min_bytes = profile.min_bytes.unwrap_or(0);
         if out.min_bytes > out.upload_max_bytes {
             let reason = format!("it is over the largest upload, {}", out.upload_max_bytes);

@@ -57,6 +57,9 @@ struct S3Object {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Uploads {
     pub(crate) uploads: Vec<Upload>,
+    /// Objects deleted (`ObjectRemoved:*`): their bucket and decoded key, which give their
+    /// bytes back to their quota.
+    pub(crate) removals: Vec<(String, String)>,
     pub(crate) skipped: usize,
 }
 
@@ -88,12 +91,18 @@ impl S3Event {
     pub(crate) fn uploads(&self) -> Result<Uploads, String> {
         let mut out = Uploads::default();
         for record in &self.records {
-            if record.event_source != "aws:s3" || !record.event_name.starts_with("ObjectCreated:") {
+            let created = record.event_name.starts_with("ObjectCreated:");
+            let removed = record.event_name.starts_with("ObjectRemoved:");
+            if record.event_source != "aws:s3" || !(created || removed) {
                 out.skipped += 1;
                 continue;
             }
             let key = form_url_decode(&record.s3.object.key)
                 .ok_or_else(|| "an S3 event key is not form-URL-encoded UTF-8".to_owned())?;
+            if removed {
+                out.removals.push((record.s3.bucket.name.clone(), key));
+                continue;
+            }
             out.uploads.push(Upload {
                 bucket: record.s3.bucket.name.clone(),
                 key,
@@ -162,8 +171,14 @@ impl OssEvents {
         let mut out = Uploads::default();
         for event in &self.events {
             let name = event.event_name.trim_start_matches("oss:");
-            if event.event_source != "acs:oss" || !name.starts_with("ObjectCreated:") {
+            let removed = name.starts_with("ObjectRemoved:");
+            if event.event_source != "acs:oss" || !(name.starts_with("ObjectCreated:") || removed) {
                 out.skipped += 1;
+                continue;
+            }
+            if removed {
+                let (bucket, key) = (&event.oss.bucket.name, &event.oss.object.key);
+                out.removals.push((bucket.clone(), key.clone()));
                 continue;
             }
             out.uploads.push(Upload {
@@ -199,6 +214,46 @@ mod tests {
         assert_eq!(form_url_decode("bad%zz"), None);
         assert_eq!(form_url_decode("cut%4"), None);
         assert_eq!(form_url_decode("%ff"), None);
+    }
+
+    #[test]
+    fn deletions_are_read_from_s3_and_oss_events_and_other_events_skipped() {
+        // The record shapes of S3's and OSS's documented notifications.
+        let s3 = serde_json::json!({"Records": [
+            {"eventSource": "aws:s3", "eventName": "ObjectRemoved:Delete", "eventTime": "t",
+             "s3": {"bucket": {"name": "b"}, "object": {"key": "uploads/alice/a+b%2B.txt", "sequencer": "0"}}},
+            {"eventSource": "aws:s3", "eventName": "ObjectRemoved:DeleteMarkerCreated", "eventTime": "t",
+             "s3": {"bucket": {"name": "b"}, "object": {"key": "uploads/alice/c"}}},
+            {"eventSource": "aws:s3", "eventName": "ObjectRestore:Completed", "eventTime": "t",
+             "s3": {"bucket": {"name": "b"}, "object": {"key": "uploads/alice/d"}}}
+        ]});
+        let uploads = S3Event::parse(&s3).expect("s3").uploads().expect("uploads");
+        assert!(uploads.uploads.is_empty());
+        assert_eq!(
+            uploads.removals,
+            [
+                ("b".to_owned(), "uploads/alice/a b+.txt".to_owned()),
+                ("b".to_owned(), "uploads/alice/c".to_owned()),
+            ]
+        );
+        assert_eq!(uploads.skipped, 1);
+        let oss = br#"{"events": [
+            {"eventName": "ObjectRemoved:DeleteObject", "eventSource": "acs:oss", "eventTime": "t",
+             "oss": {"bucket": {"name": "b"}, "object": {"key": "uploads/bob/x.png"}}},
+            {"eventName": "oss:ObjectRemoved:DeleteObjects", "eventSource": "acs:oss", "eventTime": "t",
+             "oss": {"bucket": {"name": "b"}, "object": {"key": "uploads/bob/y.png"}}},
+            {"eventName": "ObjectRemoved:DeleteObject", "eventSource": "acs:mns", "eventTime": "t",
+             "oss": {"bucket": {"name": "b"}, "object": {"key": "uploads/bob/z.png"}}}
+        ]}"#;
+        let uploads = OssEvents::parse(oss).expect("oss").uploads();
+        assert_eq!(
+            uploads.removals,
+            [
+                ("b".to_owned(), "uploads/bob/x.png".to_owned()),
+                ("b".to_owned(), "uploads/bob/y.png".to_owned()),
+            ]
+        );
+        assert_eq!(uploads.skipped, 1);
     }
 
     #[test]

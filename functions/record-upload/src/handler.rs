@@ -28,6 +28,7 @@ use crate::callback;
 use crate::enforce::{self, Action, Enforcer, ProfileRejection, Verdict};
 use crate::events::{OssEvents, S3Event, Uploads};
 use crate::keys::{self, CallbackKeys};
+use crate::quota::Counter;
 use crate::record::{Judged, Record, Upload};
 use crate::rules::ProfileRules;
 use crate::settings::{RecordMode, RecordSettings};
@@ -57,6 +58,9 @@ pub struct AppState {
     webhook: Option<Webhook>,
     /// Every profile's rules, with `PROFILES_FILE`; `None`: nothing is checked.
     enforcer: Option<Enforcer>,
+    /// The quota store, when a profile has a quota: every upload settled, every deletion
+    /// given back.
+    counter: Option<Counter>,
 }
 
 impl AppState {
@@ -87,6 +91,7 @@ impl AppState {
             .clone()
             .map(|webhook| Webhook::new(webhook, sender));
         let enforcer = Enforcer::new(&config.profiles, &settings.profile_defaults);
+        let counter = Counter::new(&config)?;
         Ok(Self {
             config,
             settings,
@@ -95,6 +100,7 @@ impl AppState {
             store,
             webhook,
             enforcer,
+            counter,
         })
     }
 }
@@ -105,6 +111,7 @@ pub async fn handle(state: Arc<AppState>, request: Request) -> Response<Body> {
     let outcome = match state.settings.mode {
         RecordMode::Callbacks => oss_callback(&state, &request).await,
         RecordMode::OssEvents => fc_event(&state, &request).await,
+        RecordMode::Reconcile => fc_reconcile(&state, &request).await,
     };
     response::finish(outcome, started, "recorded")
 }
@@ -114,6 +121,12 @@ pub async fn handle(state: Arc<AppState>, request: Request) -> Response<Body> {
 /// invocation, so that Lambda delivers it again.
 pub fn on_event(state: Arc<AppState>, event: Value) -> EventAnswer {
     Box::pin(async move {
+        if state.settings.mode == RecordMode::Reconcile {
+            // Only the platform writes a top-level event: here, the daily schedule.
+            return reconciled(&state)
+                .await
+                .map(|done| json!({ "reconciled": done }));
+        }
         let Some(s3) = S3Event::parse(&event) else {
             return Err(
                 "record-upload takes S3 event notifications and HTTP requests only".to_owned(),
@@ -199,7 +212,8 @@ async fn checked_event(
         });
     };
     let within = store::HEAD_DEADLINE;
-    match enforce::judge(&state.store, rules, &record, facts, now, within).await? {
+    let verdict = enforce::judge(&state.store, rules, &record, facts, now, within).await?;
+    match counted(state, &record, verdict, now).await? {
         Verdict::Changed => Ok(Told::default()),
         Verdict::Good => {
             record.profile = Some(rules.name.clone());
@@ -240,7 +254,7 @@ async fn reject(
     let rejection = ProfileRejection::new(record, Some(&rules.name), violation, found, action);
     let left = |cap| deadline.map_or(cap, |d| within(d, cap));
     tell_rejected(state, &record.key, &rejection, now, left(webhook::DEADLINE)).await?;
-    enforce::act(
+    let done = enforce::act(
         &state.store,
         rules.on_violation,
         &record.key,
@@ -249,7 +263,72 @@ async fn reject(
         left(store::HEAD_DEADLINE),
     )
     .await?;
+    if let Some(counter) = &state.counter {
+        // What the store still holds counts; what was deleted gives its bytes back.
+        match done {
+            Action::Deleted => counter.remove(&record.key, now).await?,
+            Action::Reported => {
+                counter
+                    .settle(&record.key, record.size, &record.etag, now)
+                    .await?;
+            }
+        }
+    }
     Ok(rejection)
+}
+
+/// A verdict with the quota counted: a good upload settled into its subject's account, and
+/// broken (`QuotaExceeded`) when that took the subject past the quota. Other verdicts are
+/// counted where the object's fate is decided ([`reject`]).
+async fn counted(
+    state: &AppState,
+    record: &Record,
+    verdict: Verdict,
+    now: SystemTime,
+) -> Result<Verdict, String> {
+    let (Verdict::Good, Some(counter)) = (&verdict, &state.counter) else {
+        return Ok(verdict);
+    };
+    match counter
+        .settle(&record.key, record.size, &record.etag, now)
+        .await?
+    {
+        Some(violation) => Ok(Verdict::Broke(violation, None)),
+        None => Ok(verdict),
+    }
+}
+
+/// Settles an upload recorded without profile rules (no `PROFILES_FILE`): it counts, and one
+/// that takes its subject past the quota is logged (the variables' profile has no
+/// `on_violation`).
+async fn settle_unchecked(
+    state: &AppState,
+    record: &Record,
+    now: SystemTime,
+) -> Result<(), String> {
+    if let Some(counter) = &state.counter {
+        counter
+            .settle(&record.key, record.size, &record.etag, now)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Gives the bytes of each deleted object of an event back to its quota; `Err` when the store
+/// cannot answer (the event is delivered again; removing twice changes nothing).
+async fn remove_all(state: &AppState, removals: &[(String, String)]) -> Result<(), String> {
+    let Some(counter) = &state.counter else {
+        return Ok(());
+    };
+    let now = state.clock.now();
+    for (bucket, key) in removals {
+        if *bucket != state.config.scope.bucket {
+            continue;
+        }
+        counter.remove(key, now).await?;
+        info!(key = %escaped(key), "deleted: its bytes given back to its quota");
+    }
+    Ok(())
 }
 
 /// Logs `rejection` and delivers it when there is a webhook.
@@ -271,6 +350,7 @@ async fn tell_rejected(
 /// delivery failure.
 async fn record_all(state: &AppState, uploads: Uploads) -> Result<Told, String> {
     let now = state.clock.now();
+    remove_all(state, &uploads.removals).await?;
     let mut told = Told::default();
     for upload in uploads.uploads {
         if upload.bucket != state.config.scope.bucket {
@@ -298,6 +378,7 @@ async fn record_all(state: &AppState, uploads: Uploads) -> Result<Told, String> 
             }
             Judged::Attributed(mut record) => {
                 with_store_type(state, &mut record, now).await;
+                settle_unchecked(state, &record, now).await?;
                 record.log();
                 if let Some(webhook) = &state.webhook {
                     webhook.deliver(&record, now, webhook::DEADLINE).await?;
@@ -310,7 +391,8 @@ async fn record_all(state: &AppState, uploads: Uploads) -> Result<Told, String> 
 }
 
 /// An event gives the store's size and ETag but not the object's type: the store's `HEAD`
-/// adds it when the object it describes is still the one the event reported (same ETag). When
+/// adds it (and its size, which the quota counts) when the object it describes is still the
+/// one the event reported (same ETag). When
 /// the object has changed or gone since, or the store cannot be asked, the record keeps the
 /// event's facts and has no `contentType`: an event is never lost for want of a type.
 async fn with_store_type(state: &AppState, record: &mut Record, now: SystemTime) {
@@ -320,6 +402,7 @@ async fn with_store_type(state: &AppState, record: &mut Record, now: SystemTime)
         .await
     {
         Ok(Seen::Object(facts)) if facts.etag == record.etag => {
+            record.size = facts.size;
             record.content_type = facts.content_type;
         }
         Ok(_) => info!(
@@ -365,6 +448,47 @@ async fn fc_event(
         &json!({"StatusCode": 200, "Recorded": told.recorded, "Rejected": told.rejected}),
     );
     Ok((answer, "oss-events".to_owned()))
+}
+
+/// Runs reconcile (`RECORD_UPLOAD_MODE=reconcile`, which needs a quota: checked at cold
+/// start).
+async fn reconciled(state: &AppState) -> Result<crate::reconcile::Reconciled, String> {
+    let counter = state
+        .counter
+        .as_ref()
+        .ok_or("reconcile needs a profile with a quota")?;
+    crate::reconcile::run(&state.store, counter, state.clock.now()).await
+}
+
+/// A Function Compute timer's invocation (`x-fc-control-path: /invoke`, under Function
+/// Compute only) in `RECORD_UPLOAD_MODE=reconcile`: anything else is refused, so that no
+/// HTTP caller can start a listing of the bucket.
+async fn fc_reconcile(
+    state: &AppState,
+    request: &Request,
+) -> Result<(Response<Body>, String), ApiError> {
+    let control_path = header(request.headers(), "x-fc-control-path");
+    let invoked = request.method() == Method::POST && control_path == Some("/invoke");
+    if !invoked || !state.config.function_compute() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "NotAnEvent",
+            "this function takes its schedule's invocations only (RECORD_UPLOAD_MODE=reconcile)",
+        ));
+    }
+    let done = reconciled(state).await.map_err(|cause| ApiError {
+        cause: Some(cause),
+        ..ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "ReconcileFailed",
+            "the bucket or the quota store could not be asked; the next run tries again",
+        )
+    })?;
+    let answer = response::json(
+        StatusCode::OK,
+        &json!({"StatusCode": 200, "Reconciled": done}),
+    );
+    Ok((answer, "reconcile".to_owned()))
 }
 
 /// The body, within [`MAX_BODY_BYTES`].
@@ -463,10 +587,7 @@ async fn oss_callback(
     record.size = facts.size;
     record.etag.clone_from(&facts.etag);
     record.content_type.clone_from(&facts.content_type);
-    if let Some(enforcer) = &state.enforcer {
-        record.profile =
-            Some(checked_callback(state, enforcer, &record, facts, now, deadline).await?);
-    }
+    record.profile = callback_profile(state, &record, facts, now, deadline).await?;
     record.log();
     let app = deliver(state, &record, now, within(deadline, webhook::DEADLINE)).await?;
     let answer = CallbackAnswer {
@@ -482,6 +603,27 @@ async fn oss_callback(
     };
     let who = record.uploader.get("sub").cloned().unwrap_or_default();
     Ok((response::json(StatusCode::OK, &answer), who))
+}
+
+/// A callback's upload, its facts the store's: checked against its profile with
+/// `PROFILES_FILE` ([`checked_callback`]), else settled into its quota as it is (503
+/// `QuotaStoreUnavailable` when the quota store cannot answer: OSS tells the uploader the
+/// callback failed, and the object's bucket event or reconcile counts it).
+async fn callback_profile(
+    state: &AppState,
+    record: &Record,
+    facts: ObjectFacts,
+    now: SystemTime,
+    deadline: tokio::time::Instant,
+) -> Result<Option<String>, ApiError> {
+    if let Some(enforcer) = &state.enforcer {
+        let profile = checked_callback(state, enforcer, record, facts, now, deadline).await?;
+        return Ok(Some(profile));
+    }
+    settle_unchecked(state, record, now)
+        .await
+        .map_err(stsvend_host::quota::unavailable)?;
+    Ok(None)
 }
 
 /// A callback's upload in a `PROFILES_FILE` deployment, its facts the store's: the name of
@@ -521,10 +663,10 @@ async fn checked_callback(
         return Err(rejected_answer(&rejection));
     };
     let limit = within(deadline, store::HEAD_DEADLINE);
-    match enforce::judge(&state.store, rules, record, facts, now, limit)
+    let verdict = enforce::judge(&state.store, rules, record, facts, now, limit)
         .await
-        .map_err(failed)?
-    {
+        .map_err(failed)?;
+    match counted(state, record, verdict, now).await.map_err(failed)? {
         Verdict::Good => Ok(rules.name.clone()),
         Verdict::Changed => Err(ApiError::new(
             StatusCode::CONFLICT,

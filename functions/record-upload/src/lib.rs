@@ -25,6 +25,8 @@ mod enforce;
 mod events;
 mod handler;
 mod keys;
+mod quota;
+mod reconcile;
 mod record;
 mod rules;
 mod settings;

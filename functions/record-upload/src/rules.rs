@@ -32,6 +32,8 @@ pub(crate) enum Reason {
     KeyNotOfProfile,
     /// No profile's prefix holds the key.
     NoProfile,
+    /// The upload took its subject past the profile's quota (`quota_bytes`, `quota_files`).
+    QuotaExceeded,
 }
 
 impl Reason {
@@ -45,6 +47,7 @@ impl Reason {
             Self::MetadataMissing => "UploadRejected.MetadataMissing",
             Self::KeyNotOfProfile => "UploadRejected.KeyNotOfProfile",
             Self::NoProfile => "UploadRejected.NoProfile",
+            Self::QuotaExceeded => "UploadRejected.QuotaExceeded",
         }
     }
 }

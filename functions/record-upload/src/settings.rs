@@ -27,6 +27,9 @@ pub(crate) enum RecordMode {
     /// `oss-events`: a Function Compute event function behind an OSS trigger; it answers
     /// Function Compute's event invocations only, never a callback.
     OssEvents,
+    /// `reconcile`: a scheduled function that rewrites every subject's quota usage from a
+    /// listing of each quota'd profile's prefix.
+    Reconcile,
 }
 
 /// What record-upload needs besides the common configuration.
@@ -101,6 +104,7 @@ impl RecordSettings {
                 &[
                     ("callbacks", RecordMode::Callbacks),
                     ("oss-events", RecordMode::OssEvents),
+                    ("reconcile", RecordMode::Reconcile),
                 ],
             )?;
             let pinned_key = match env.text("OSS_CALLBACK_PUBLIC_KEY_FILE") {
@@ -119,6 +123,18 @@ impl RecordSettings {
             return Err(config_error(
                 "RECORD_UPLOAD_MODE",
                 "oss-events is for Function Compute with PROVIDER=aliyun; S3 events arrive under Lambda",
+            ));
+        }
+        if mode == RecordMode::Reconcile
+            && !config
+                .profiles
+                .list
+                .iter()
+                .any(|p| p.quota.limits_storage())
+        {
+            return Err(config_error(
+                "RECORD_UPLOAD_MODE",
+                "reconcile rewrites quota usage, and no profile has a quota (QUOTA_BYTES, quota_bytes, ...)",
             ));
         }
         Ok(Self {
@@ -251,6 +267,8 @@ mod tests {
             ),
             ("RECORD_UPLOAD_MODE", "events", "RECORD_UPLOAD_MODE"),
             ("RECORD_UPLOAD_MODE", "oss-events", "RECORD_UPLOAD_MODE"),
+            // Reconcile rewrites quota usage: without a quota there is nothing to rewrite.
+            ("RECORD_UPLOAD_MODE", "reconcile", "RECORD_UPLOAD_MODE"),
             (
                 "OSS_CALLBACK_PUBLIC_KEY_FILE",
                 "/nonexistent/key.pem",

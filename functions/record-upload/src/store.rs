@@ -170,6 +170,33 @@ impl Store {
         }
     }
 
+    /// One page of the objects under `prefix` (ListObjectsV2, signed as the `HEAD` is), after
+    /// the previous page's `continuation`, within [`LIST_DEADLINE`].
+    pub(crate) async fn list_page(
+        &self,
+        prefix: &str,
+        continuation: Option<&str>,
+        now: SystemTime,
+    ) -> Result<ListPage, String> {
+        let mut query = vec![("list-type", "2"), ("prefix", prefix)];
+        if let Some(token) = continuation {
+            query.push(("continuation-token", token));
+        }
+        let listing = self.send_query(Method::GET, "", &query, Vec::new(), now);
+        let reply = tokio::time::timeout(LIST_DEADLINE, listing)
+            .await
+            .map_err(|_| "the store did not list within 10 s".to_owned())??;
+        if reply.status != 200 {
+            return Err(format!(
+                "the store answered ListObjectsV2 with HTTP {}",
+                reply.status
+            ));
+        }
+        let xml = std::str::from_utf8(&reply.body)
+            .map_err(|_| "the store's listing is not UTF-8".to_owned())?;
+        ListPage::parse(xml)
+    }
+
     /// `etag` (kept lower case) as the store wrote it, quoted: OSS writes upper-case hex,
     /// S3 lower case, and `If-Match` compares them byte for byte.
     fn quoted(&self, etag: &str) -> String {
@@ -213,6 +240,18 @@ impl Store {
         headers: Vec<(HeaderName, String)>,
         now: SystemTime,
     ) -> Result<HttpReply, String> {
+        self.send_query(method, key, &[], headers, now).await
+    }
+
+    /// [`Store::send`] with query parameters signed into the URL.
+    async fn send_query(
+        &self,
+        method: Method,
+        key: &str,
+        query: &[(&str, &str)],
+        headers: Vec<(HeaderName, String)>,
+        now: SystemTime,
+    ) -> Result<HttpReply, String> {
         let credential = self
             .credentials
             .credential(&self.sender, now)
@@ -222,7 +261,7 @@ impl Store {
             method: method.as_str(),
             bucket: self.presigner.bucket(),
             key,
-            query: &[],
+            query,
             headers: &[],
         };
         let url = self
@@ -240,6 +279,100 @@ impl Store {
             .await
             .map_err(|_| "the store could not be reached".to_owned())
     }
+}
+
+/// How long one listing page may take.
+const LIST_DEADLINE: Duration = Duration::from_secs(10);
+
+/// One ListObjectsV2 page: each object's key, size and ETag, and the next page's token.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct ListPage {
+    /// Key, size and ETag (lower case, unquoted; empty when the store wrote none) of each
+    /// object.
+    pub(crate) objects: Vec<(String, u64, String)>,
+    /// `NextContinuationToken` when `IsTruncated` is true.
+    pub(crate) next: Option<String>,
+}
+
+impl ListPage {
+    /// Reads a `ListBucketResult` (OSS and S3 write the same elements).
+    ///
+    /// # Format
+    /// ```text
+    /// <ListBucketResult> <IsTruncated>true|false</IsTruncated>
+    ///   <NextContinuationToken>T</NextContinuationToken>?
+    ///   <Contents><Key>K</Key><ETag>"E"</ETag><Size>N</Size>…</Contents>*
+    /// </ListBucketResult>
+    /// ```
+    ///
+    /// # Reference
+    /// - <https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html>
+    /// - <https://www.alibabacloud.com/help/en/oss/developer-reference/listobjectsv2>
+    pub(crate) fn parse(xml: &str) -> Result<Self, String> {
+        if !xml.contains("<ListBucketResult") {
+            return Err("the store's listing is not a ListBucketResult".to_owned());
+        }
+        let mut page = Self::default();
+        let mut rest = xml;
+        while let Some(start) = rest.find("<Contents>") {
+            let after = &rest[start + "<Contents>".len()..];
+            let end = after
+                .find("</Contents>")
+                .ok_or("an unclosed Contents in the listing")?;
+            let entry = &after[..end];
+            let field = |name| xml_text(entry, name).ok_or(format!("a Contents without {name}"));
+            let size = field("Size")?
+                .parse::<u64>()
+                .map_err(|_| "a Contents whose Size is no byte count".to_owned())?;
+            // Every store writes an ETag; one that does not (s3s-fs) leaves it empty, and the
+            // next settle of the key counts its size by the difference, as an overwrite.
+            let etag = xml_text(entry, "ETag").unwrap_or_default();
+            page.objects
+                .push((field("Key")?, size, normalized_etag(&etag)));
+            rest = &after[end..];
+        }
+        if xml_text(xml, "IsTruncated").as_deref() == Some("true") {
+            let next = xml_text(xml, "NextContinuationToken")
+                .filter(|t| !t.is_empty())
+                .ok_or("a truncated listing without NextContinuationToken")?;
+            page.next = Some(next);
+        }
+        Ok(page)
+    }
+}
+
+/// The text of the first `<name>…</name>` in `xml`, its entities decoded (the five named ones
+/// and numeric references, which S3 writes for control characters in keys).
+fn xml_text(xml: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = xml.find(&open)? + open.len();
+    let end = start + xml[start..].find(&format!("</{name}>"))?;
+    let mut out = String::new();
+    let mut rest = &xml[start..end];
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let semi = rest[amp..].find(';')? + amp;
+        let entity = &rest[amp + 1..semi];
+        let decoded = match entity {
+            "lt" => '<',
+            "gt" => '>',
+            "quot" => '"',
+            "apos" => '\'',
+            "amp" => '&',
+            _ => {
+                let number = entity.strip_prefix('#')?;
+                let code = match number.strip_prefix(['x', 'X']) {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                    None => number.parse().ok()?,
+                };
+                char::from_u32(code)?
+            }
+        };
+        out.push(decoded);
+        rest = &rest[semi + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 /// The size, ETag, type and user metadata (headers named `metadata_prefix`…) in a `HEAD`
@@ -310,6 +443,52 @@ mod tests {
                 metadata: BTreeMap::from([("uploader".to_owned(), "alice".to_owned())]),
             })
         );
+    }
+
+    #[test]
+    fn a_listing_page_gives_each_object_and_the_next_token() {
+        // The shape of S3's documented ListObjectsV2 example, with a key needing entities.
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Name>bucket</Name><Prefix>uploads/</Prefix><KeyCount>2</KeyCount><MaxKeys>1000</MaxKeys>
+  <IsTruncated>true</IsTruncated>
+  <NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken>
+  <Contents><Key>uploads/alice/a&amp;b&#x0A;.txt</Key><LastModified>2009-10-12T17:50:30.000Z</LastModified>
+    <ETag>&quot;599BAB3ED2C697F1D26842727561FD94&quot;</ETag><Size>857</Size><StorageClass>STANDARD</StorageClass></Contents>
+  <Contents><Key>uploads/bob/b.png</Key><ETag>"fba9dede5f27731c9771645a39863328"</ETag><Size>0</Size></Contents>
+</ListBucketResult>"#;
+        let page = ListPage::parse(xml).expect("a page");
+        assert_eq!(
+            page.objects,
+            [
+                (
+                    "uploads/alice/a&b\n.txt".to_owned(),
+                    857,
+                    "599bab3ed2c697f1d26842727561fd94".to_owned()
+                ),
+                (
+                    "uploads/bob/b.png".to_owned(),
+                    0,
+                    "fba9dede5f27731c9771645a39863328".to_owned()
+                ),
+            ]
+        );
+        assert_eq!(
+            page.next.as_deref(),
+            Some("1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=")
+        );
+        let last = "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>";
+        assert_eq!(ListPage::parse(last), Ok(ListPage::default()));
+        for bad in [
+            "<Error><Code>AccessDenied</Code></Error>",
+            "<ListBucketResult><Contents><Key>k</Key><Size>x</Size><ETag>e</ETag></Contents></ListBucketResult>",
+            "<ListBucketResult><Contents><Size>1</Size><ETag>e</ETag></Contents></ListBucketResult>",
+            "<ListBucketResult><Contents><Key>k</Key></ListBucketResult>",
+            "<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>",
+            "<ListBucketResult><Contents><Key>&bogus;</Key><Size>1</Size><ETag>e</ETag></Contents></ListBucketResult>",
+        ] {
+            assert!(ListPage::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

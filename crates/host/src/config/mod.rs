@@ -16,6 +16,7 @@ mod callback;
 mod checks;
 mod env;
 mod profile;
+mod quota;
 mod seed;
 
 use std::collections::BTreeMap;
@@ -29,6 +30,7 @@ pub use self::profile::{
     ContentDisposition, DEFAULT_PROFILE, MAX_PROFILE_BYTES, OnViolation, Profile, Profiles,
     invalid as invalid_profile,
 };
+pub use self::quota::{ProfileQuota, QuotaSettings};
 
 use self::checks::{
     check_bucket, check_region, check_role_arn, jwt_settings, listen_address,
@@ -109,6 +111,8 @@ pub struct Config {
     pub cors_allow_origins: Vec<String>,
     /// `BIND` and `PORT` (or `FC_SERVER_PORT`): where HTTP mode listens.
     pub listen: SocketAddr,
+    /// `QUOTA_STORE` and its settings, when a profile has a quota or a grant rate.
+    pub quota: Option<QuotaSettings>,
     /// The variables only some functions read ([`FUNCTION_VARIABLES`]), as set; each function
     /// reads its own through [`Config::read`].
     deferred: BTreeMap<&'static str, String>,
@@ -157,6 +161,7 @@ impl Config {
             auth_mode: auth_mode(&env)?,
             cors_allow_origins: parse_origins(&env.text("CORS_ALLOW_ORIGINS").unwrap_or_default())?,
             listen: listen_address(&env)?,
+            quota: None,
             deferred: FUNCTION_VARIABLES
                 .iter()
                 .filter_map(|&name| env.as_set(name).map(|value| (name, value)))
@@ -167,6 +172,7 @@ impl Config {
             Some(path) => Profiles::read(&path, &config.scope)?,
             None => Profiles::from_variables(config.scope.object_prefix.clone()),
         };
+        config.quota = quotas(&env, &mut config.profiles, provider)?;
         if config.sts.action != StsAction::AssumeRole {
             if !matches!(config.auth_mode, AuthMode::Jwt(_)) {
                 return Err(env::config(
@@ -211,6 +217,28 @@ impl Config {
         let lookup = |name: &str| self.deferred(name);
         read(&Env::new(&lookup))
     }
+}
+
+/// The quotas: the variables' (`QUOTA_BYTES`, ...) on the one profile they form, refused
+/// beside a profiles file; then `QUOTA_STORE` and its settings when any profile counts.
+fn quotas(
+    env: &Env<'_>,
+    profiles: &mut Profiles,
+    provider: Provider,
+) -> Result<Option<QuotaSettings>, Error> {
+    if profiles.file.is_some() {
+        quota::refuse_variables_with_file(env)?;
+    } else if let Some(from_variables) = quota::from_variables(env)? {
+        let profile = &mut profiles.list[0];
+        if from_variables.limits_storage() {
+            from_variables
+                .check_subject_in(&profile.prefix)
+                .map_err(|reason| config("QUOTA_SUBJECT", format!("{reason} (OBJECT_PREFIX)")))?;
+        }
+        profile.quota = from_variables;
+    }
+    let needed = profiles.list.iter().any(|p| p.quota.needs_store());
+    QuotaSettings::read(env, needed, provider)
 }
 
 /// The function's own credentials, STS's endpoint and region, the role and its duration.

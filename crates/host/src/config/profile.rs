@@ -19,6 +19,9 @@ use stsvend::{
 };
 
 use super::env::content_types;
+use super::quota::{
+    MAX_QUOTA_BYTES, MAX_QUOTA_FILES, ProfileQuota, quota_count, rate, subject_template,
+};
 use super::seed::load_policy;
 use crate::response::ApiError;
 
@@ -102,6 +105,9 @@ pub struct Profile {
     /// `cdn`: presign-url answers every GET of this profile with a CDN URL (`CDN_DOMAIN`),
     /// never a bucket URL.
     pub cdn: bool,
+    /// `quota_bytes`, `quota_files`, `quota_subject` and `grant_rate` (for the variables'
+    /// profile, `QUOTA_BYTES`, ...).
+    pub quota: ProfileQuota,
 }
 
 impl Profile {
@@ -126,6 +132,7 @@ impl Profile {
             detect_type: false,
             on_violation: None,
             cdn: false,
+            quota: ProfileQuota::default(),
         }
     }
 
@@ -283,6 +290,20 @@ struct RawProfile {
     on_violation: Option<OnViolation>,
     #[serde(default)]
     cdn: bool,
+    quota_bytes: Option<u64>,
+    quota_files: Option<u64>,
+    quota_subject: Option<String>,
+    grant_rate: Option<String>,
+}
+
+/// A profile's `expires`: 1 second to 7 days.
+fn check_expires(expires: Option<u64>) -> Result<(), String> {
+    match expires {
+        Some(n) if !(1..=MAX_EXPIRES_SECONDS).contains(&n) => Err(format!(
+            "{n} is not a whole number of seconds from 1 to 604800 (7 days)"
+        )),
+        _ => Ok(()),
+    }
 }
 
 impl RawProfile {
@@ -309,14 +330,8 @@ impl RawProfile {
         {
             return Err(bad("min_bytes", format!("{min} is over max_bytes {max}")));
         }
-        if let Some(expires) = self.expires
-            && !(1..=MAX_EXPIRES_SECONDS).contains(&expires)
-        {
-            return Err(bad(
-                "expires",
-                format!("{expires} is not a whole number of seconds from 1 to 604800 (7 days)"),
-            ));
-        }
+        check_expires(self.expires).map_err(|r| bad("expires", r))?;
+        let quota = self.quota(&prefix).map_err(|(field, r)| bad(field, r))?;
         let metadata = stamps(self.metadata, is_metadata_name).map_err(|r| bad("metadata", r))?;
         let tagging = stamps(self.tagging, is_tag_key).map_err(|r| bad("tagging", r))?;
         let server_side_encryption = match &self.server_side_encryption {
@@ -366,7 +381,41 @@ impl RawProfile {
             detect_type: self.detect_type,
             on_violation: self.on_violation,
             cdn: self.cdn,
+            quota,
         })
+    }
+
+    /// The quota fields, checked; an error names the field.
+    fn quota(&self, prefix: &PrefixTemplate) -> Result<ProfileQuota, (&'static str, String)> {
+        let bytes = self
+            .quota_bytes
+            .map(|n| quota_count(n, MAX_QUOTA_BYTES).map_err(|r| ("quota_bytes", r)))
+            .transpose()?;
+        let files = self
+            .quota_files
+            .map(|n| quota_count(n, MAX_QUOTA_FILES).map_err(|r| ("quota_files", r)))
+            .transpose()?;
+        let mut quota = ProfileQuota {
+            bytes,
+            files,
+            rate: self
+                .grant_rate
+                .as_deref()
+                .map(|text| rate(text).map_err(|r| ("grant_rate", r)))
+                .transpose()?,
+            ..ProfileQuota::default()
+        };
+        if let Some(text) = &self.quota_subject {
+            quota.subject = subject_template(text).map_err(|r| ("quota_subject", r))?;
+        }
+        // Only a quota has a subject (a rate counts per caller): a profile without one may have
+        // a prefix with no placeholder.
+        if quota.limits_storage() {
+            quota
+                .check_subject_in(prefix)
+                .map_err(|r| ("quota_subject", r))?;
+        }
+        Ok(quota)
     }
 }
 

@@ -15,5 +15,6 @@ mod log_lines;
 mod parts;
 mod per_caller;
 mod profiles;
+mod quotas;
 mod s3s_fs;
 mod upload_rules;
