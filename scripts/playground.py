@@ -24,7 +24,16 @@ Both sides run with the same upload profiles (PROFILES_FILE, written to the data
 profile photo: an image of at most 2 MiB under avatars/<sub>/, its key chosen by presign-url, its
 content checked by record-upload, deleted if it is not what it says).
 
+The Uppy page (/<provider>/uppy.html) is `@uppy/core`, `@uppy/dashboard` and `@uppy/aws-s3` 6
+signing through presign-url with clients/uppy/stsvend-uppy.js; it needs Uppy's bundle, built
+from npm into tests/uppy/dist by `(cd tests/uppy && npm ci && npm run build)`.
+`--oss-signature-version v1` has Alibaba's presign-url sign OSS V1 URLs; `--no-upload-callback`
+leaves the upload callback out (record-upload then hears of uploads from the OSS events only), as
+@uppy/aws-s3's multipart uploads need: with a callback, OSS answers a completion with the
+callback's JSON, not the XML Uppy reads.
+
 usage: .venv/bin/python scripts/playground.py [--port 8080] [--data DIR] [--provider both|aliyun|aws]
+         [--oss-signature-version v4|v1] [--no-upload-callback]
 """
 
 import argparse
@@ -255,7 +264,8 @@ class Site:
     runtime: LambdaRuntime = None
 
 
-def start_aliyun(origin: str, data: pathlib.Path, processes: Processes) -> Site:
+def start_aliyun(origin: str, data: pathlib.Path, processes: Processes, signature_version: str = "v4",
+                 upload_callback: bool = True) -> Site:
     from standin import oss as standin_oss  # the stand-ins, loaded only for Alibaba's side
     from standin import sts as standin_sts
     sts = standin_sts.StandInSts({ALIYUN_KEY[0]: ALIYUN_KEY[1]}, region=ALIYUN_REGION)
@@ -275,11 +285,14 @@ def start_aliyun(origin: str, data: pathlib.Path, processes: Processes) -> Site:
     common = {"PROVIDER": "aliyun", "BUCKET_REGION": ALIYUN_REGION, "ALIBABA_CLOUD_ACCESS_KEY_ID": ALIYUN_KEY[0],
               "ALIBABA_CLOUD_ACCESS_KEY_SECRET": ALIYUN_KEY[1], "STS_ENDPOINT": f"http://127.0.0.1:{sts_port}",
               "ROLE_ARN": ALIYUN_ROLE, "UPLOAD_CALLBACK_URL": callback_url, "UPLOAD_CALLBACK_SECRET": CALLBACK_SECRET}
+    if not upload_callback:
+        del common["UPLOAD_CALLBACK_URL"], common["UPLOAD_CALLBACK_SECRET"]
     records = {"UPLOAD_WEBHOOK_URL": f"{origin}/aliyun/hooks", "UPLOAD_WEBHOOK_SECRET": WEBHOOK_SECRET}
     processes.function("issue-token", {**common, "PORT": str(ports["token"]),
                                        "POLICY_FILE": "bucket_write_imm_policy.json", "IMM_PROJECT": "playground"})
     processes.function("presign-url", {**common, "PORT": str(ports["presign"]),
                                        "BUCKET_ENDPOINT": f"http://127.0.0.1:{oss_port}",
+                                       "SIGNATURE_VERSION": signature_version,
                                        "PRESIGN_METHODS": "GET,HEAD,PUT,POST,DELETE,LIST"})
     records["BUCKET_ENDPOINT"] = f"http://127.0.0.1:{oss_port}"
     processes.function("record-upload", {**common, **records, "PORT": str(ports["callbacks"]),
@@ -346,13 +359,19 @@ def page_settings(site: Site, sites: dict) -> bytes:
     links = [{"href": f"/{other.name}/", "label": other.label, "current": other is site} for other in sites.values()]
     if site.name == "aliyun":
         links.append({"href": "/aliyun/seed.html", "label": "The seeds' ali-oss page"})
+    links.append({"href": f"/{site.name}/uppy.html", "label": "Uppy"})
     settings = {**site.settings, "tokenUrl": f"/{site.name}/token", "presignUrl": f"/{site.name}/presign",
                 "recordsUrl": f"/{site.name}/records", "links": links}
     return f"window.STSVEND = {json.dumps(settings, indent=1)};\n".encode()
 
 
 STATIC = {"": ("app.html", "text/html"), "app.js": ("app.js", "text/javascript"), "app.css": ("app.css", "text/css"),
-          "seed.html": ("index.html", "text/html")}
+          "seed.html": ("index.html", "text/html"), "uppy.html": ("uppy.html", "text/html"),
+          "uppy.js": ("uppy.js", "text/javascript")}
+# The Uppy page's module and Uppy's bundle (built from npm by tests/uppy: no CDN).
+UPPY = {"stsvend-uppy.js": (ROOT / "clients" / "uppy" / "stsvend-uppy.js", "text/javascript"),
+        "vendor/uppy.mjs": (ROOT / "tests" / "uppy" / "dist" / "uppy.mjs", "text/javascript"),
+        "vendor/uppy.css": (ROOT / "tests" / "uppy" / "dist" / "uppy.css", "text/css")}
 
 
 def make_handler(sites: dict, port: int):
@@ -411,6 +430,8 @@ def make_handler(sites: dict, port: int):
                 sdk = WEB / "node_modules" / "ali-oss" / "dist" / "aliyun-oss-sdk.min.js"
                 if sdk.is_file():
                     return self.answer(200, sdk.read_bytes(), "text/javascript")
+            if rest in UPPY and UPPY[rest][0].is_file():
+                return self.answer(200, UPPY[rest][0].read_bytes(), UPPY[rest][1])
             if rest in STATIC:
                 file, kind = STATIC[rest]
                 return self.answer(200, (WEB / file).read_bytes(), kind)
@@ -438,6 +459,8 @@ def make_handler(sites: dict, port: int):
             upstream.endheaders(body)
             answer = upstream.getresponse()
             data = answer.read()
+            if port == site.store and self.command == "POST" and answer.status == 200:
+                data = with_location(path, data, self.headers.get("Host", ""))
             self.send_response(answer.status, answer.reason)
             for name, value in answer.getheaders():
                 if name.lower() not in ("connection", "content-length", "transfer-encoding"):
@@ -454,6 +477,16 @@ def make_handler(sites: dict, port: int):
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = route
 
     return Handler
+
+
+def with_location(path: str, body: bytes, host: str) -> bytes:
+    """s3s-fs's answer to CompleteMultipartUpload, with the `Location` S3 always gives (the
+    CompleteMultipartUploadResult of the S3 API reference) and s3s-fs leaves out;
+    @uppy/aws-s3 reads it. Every other answer as it came."""
+    if b"<CompleteMultipartUploadResult" not in body or b"<Location>" in body:
+        return body
+    location = f"http://{host}{urllib.parse.urlsplit(path).path}".replace("&", "&amp;").replace("<", "&lt;")
+    return body.replace(b"<Bucket>", f"<Location>{location}</Location><Bucket>".encode(), 1)
 
 
 def created_object(method: str, path: str, answer_body: bytes, answer):
@@ -479,7 +512,7 @@ def created_object(method: str, path: str, answer_body: bytes, answer):
 def start(args, origin: str, data: pathlib.Path, processes: Processes) -> dict:
     sites = {}
     if args.provider in ("both", "aliyun"):
-        sites["aliyun"] = start_aliyun(origin, data, processes)
+        sites["aliyun"] = start_aliyun(origin, data, processes, args.oss_signature_version, not args.no_upload_callback)
     if args.provider in ("both", "aws"):
         sites["aws"] = start_aws(origin, data, processes)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(sites, args.port))
@@ -495,6 +528,8 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--data", default=str(ROOT / "target" / "playground"))
     parser.add_argument("--provider", choices=("both", "aliyun", "aws"), default="both")
+    parser.add_argument("--oss-signature-version", choices=("v4", "v1"), default="v4")
+    parser.add_argument("--no-upload-callback", action="store_true")
     args = parser.parse_args()
     data = pathlib.Path(args.data)
     data.mkdir(parents=True, exist_ok=True)
