@@ -40,12 +40,14 @@ import argparse
 import base64
 import dataclasses
 import datetime
+import hashlib
 import http.client
 import http.server
 import json
 import os
 import pathlib
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -262,6 +264,7 @@ class Site:
     settings: dict
     store: int = 0  # a store this server passes /<BUCKET>/… to (s3s-fs), or 0
     runtime: LambdaRuntime = None
+    store_dir: pathlib.Path = None  # s3s-fs's root
 
 
 def start_aliyun(origin: str, data: pathlib.Path, processes: Processes, signature_version: str = "v4",
@@ -340,7 +343,7 @@ def start_aws(origin: str, data: pathlib.Path, processes: Processes) -> Site:
                 "notice": "Local stand-ins: moto plays STS and s3s-fs the bucket (an S3 server that "
                           "checks every signature and form policy)."}
     return Site("aws", "AWS (S3)", {"token": ports["token"], "presign": ports["presign"]}, Records(), settings,
-                store=ports["store"], runtime=LambdaRuntime(store))
+                store=ports["store"], runtime=LambdaRuntime(store), store_dir=store)
 
 
 def start_aws_records(origin: str, site: Site, processes: Processes) -> None:
@@ -402,6 +405,8 @@ def make_handler(sites: dict, port: int):
             if rest in ("token", "presign"):
                 query = urllib.parse.urlsplit(self.path).query
                 return self.forward(site.functions[rest], "/" + (f"?{query}" if query else ""), site, body)
+            if rest.startswith("presign/"):  # Uppy Companion's routes (…/presign/s3/params), as sent
+                return self.forward(site.functions["presign"], self.path[len(f"/{name}/presign"):], site, body)
             if rest == "hooks" and self.command == "POST":
                 return self.answer(site.records.hook(self, body), b"", "text/plain")
             if rest == "records":
@@ -461,6 +466,8 @@ def make_handler(sites: dict, port: int):
             data = answer.read()
             if port == site.store and self.command == "POST" and answer.status == 200:
                 data = with_location(path, data, self.headers.get("Host", ""))
+            if port == site.store and self.command == "GET" and answer.status == 200:
+                data = with_part_etags(data, site.store_dir)
             self.send_response(answer.status, answer.reason)
             for name, value in answer.getheaders():
                 if name.lower() not in ("connection", "content-length", "transfer-encoding"):
@@ -487,6 +494,26 @@ def with_location(path: str, body: bytes, host: str) -> bytes:
         return body
     location = f"http://{host}{urllib.parse.urlsplit(path).path}".replace("&", "&amp;").replace("<", "&lt;")
     return body.replace(b"<Bucket>", f"<Location>{location}</Location><Bucket>".encode(), 1)
+
+
+def with_part_etags(body: bytes, store_dir: pathlib.Path) -> bytes:
+    """s3s-fs's answer to ListParts, with each part's `ETag`, which S3 always gives (ListParts
+    in the S3 API reference) and s3s-fs leaves out: the MD5 of the part as s3s-fs keeps it
+    (`.upload_id-<id>.part-<n>`), the ETag its UploadPart answered. A client resuming an
+    upload completes it with these. Every other answer as it came."""
+    if b"<ListPartsResult" not in body or b"<ETag>" in body or b"<Part>" not in body:
+        return body
+    text = body.decode()
+    upload = text.partition("<UploadId>")[2].partition("</UploadId>")[0]
+
+    def etag(match):
+        number = match.group(1)
+        part = store_dir / f".upload_id-{upload}.part-{number}"
+        if not re.fullmatch(r"[0-9a-f-]{36}", upload) or not part.is_file():
+            return match.group(0)
+        return f"{match.group(0)}<ETag>&quot;{hashlib.md5(part.read_bytes()).hexdigest()}&quot;</ETag>"
+
+    return re.sub(r"<PartNumber>(\d+)</PartNumber>", etag, text).encode()
 
 
 def created_object(method: str, path: str, answer_body: bytes, answer):

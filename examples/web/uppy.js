@@ -37,11 +37,15 @@ const signRequest = stsvendSignRequest({
   form: params.get("form") === "1",
 });
 
+// `?companion=1`: Uppy's Companion protocol instead, which presign-url answers too (its path
+// `…/presign[/PROFILE]/s3/…`).
+const signing = params.get("companion") === "1"
+  ? { companionEndpoint: profile ? `${config.presignUrl}/${profile}` : config.presignUrl }
+  : { signRequest, generateObjectKey: signRequest.generateObjectKey };
 const uppy = new Uppy({ id: "stsvend", autoProceed: false, debug: false })
   .use(Dashboard, { inline: true, target: "#uppy", height: 420, proudlyDisplayPoweredByUppy: false })
   .use(AwsS3, {
-    signRequest,
-    generateObjectKey: signRequest.generateObjectKey,
+    ...signing,
     shouldUseMultipart: (file) => params.get("multipart") === "1" || file.size > 100 * MiB,
     getChunkSize: () => 5 * MiB,
   });

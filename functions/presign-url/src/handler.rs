@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use stsvend::{Caller, Credential, Error};
+use stsvend::{Caller, Credential, Error, KeyTemplate};
 use stsvend_host::{CallbackSettings, Config};
 
 use crate::settings::PresignSettings;
@@ -26,24 +26,34 @@ use stsvend_host::response::{self, ApiError};
 
 use crate::answer::{Expiry, Ordered, UrlAnswer};
 use crate::checks;
+use crate::companion;
 use crate::listing::{self, Listing};
 use crate::parts;
 use crate::profile::{self, ProfileState};
 use crate::request::{self, Ask, Operation};
 use crate::upload;
 
+/// Uppy Companion's default key (`getKey`, `${randomUUID()}-${filename}` since uppy#3869).
+const COMPANION_KEY: &str = "${uuid}-${filename}";
+
 /// The form upload's `success_action_status`: 201 answers with the object's location.
 const SUCCESS_ACTION_STATUS: &str = "201";
 
 /// What every request needs, built once per cold start.
 pub struct AppState {
-    config: Config,
+    pub(crate) config: Config,
     /// The upload profiles, in `config.profiles`' order.
-    profiles: Vec<ProfileState>,
+    pub(crate) profiles: Vec<ProfileState>,
     clock: Arc<dyn Clock>,
     auth: Authenticator,
     signer: Signer,
-    presigner: Presigner,
+    pub(crate) presigner: Presigner,
+    /// The transport, for the requests presign-url sends the store itself (Uppy Companion's
+    /// multipart routes).
+    pub(crate) sender: Arc<dyn HttpSender>,
+    /// The key a Companion upload gets when its profile chooses none: Companion's own
+    /// default, `${uuid}-${filename}`, under the caller's prefix.
+    pub(crate) companion_key: KeyTemplate,
     /// `UPLOAD_CALLBACK_URL` and `UPLOAD_CALLBACK_SECRET`: the callback pinned into every OSS
     /// upload.
     callback: Option<CallbackSettings>,
@@ -88,7 +98,12 @@ impl AppState {
             &config.bucket_region,
         );
         Ok(Self {
-            auth: Authenticator::new(&config.auth_mode, sender, config.sts.timeout)?,
+            auth: Authenticator::new(&config.auth_mode, Arc::clone(&sender), config.sts.timeout)?,
+            sender,
+            companion_key: KeyTemplate::parse(COMPANION_KEY).map_err(|reason| Error::Config {
+                variable: "PROFILES_FILE",
+                reason,
+            })?,
             config,
             profiles,
             clock,
@@ -136,6 +151,10 @@ impl AppState {
 /// Answers one request. Never fails: every refusal is an answer in the documented shape.
 pub async fn handle(state: Arc<AppState>, request: Request) -> Response<Body> {
     let started = Instant::now();
+    // A path ending in one of Uppy Companion's S3 routes (`…/s3/params`) is a Companion request.
+    if let Some(found) = companion::find(request.method(), request.uri().path()) {
+        return companion::handle(&state, &request, found, started).await;
+    }
     response::finish(presign(&state, &request).await, started, "presigned")
 }
 
@@ -144,36 +163,15 @@ async fn presign(
     request: &Request,
 ) -> Result<(Response<Body>, String), ApiError> {
     let ask = parse(request)?;
-    let profile = &state.profiles[state.config.profiles.choose(ask.profile.as_deref())?];
-    let now = state.clock.now();
-    let caller = state.auth.identify(request, now).await?;
-    let prefix = profile.prefix.render(&caller)?;
     if let Operation::List(listing) = &ask.operation {
+        let profile = &state.profiles[state.config.profiles.choose(ask.profile.as_deref())?];
+        let now = state.clock.now();
+        let caller = state.auth.identify(request, now).await?;
+        let prefix = profile.prefix.render(&caller)?;
         return list(state, profile, &ask, listing, &caller, &prefix, now).await;
     }
-    let random = random_bytes()?;
-    let (key, chosen) = profile::key(&ask, &prefix, profile.key.as_ref(), now, random)?;
-    let settings = &profile.settings;
-    checks::check(&ask, &key, &prefix, settings)?;
-    upload::check(&ask, settings)?;
-    let stamped = upload::stamped(&ask, settings.scheme, &settings.rules, &caller)?;
-    let credential = state.credential(profile, &caller, &prefix, now).await?;
-    let expiry = checks::expiry(
-        &ask,
-        (settings.max_expires_seconds, settings.max_expires_by),
-        &credential,
-        now,
-    )?;
-    let job = Job {
-        ask: &ask,
-        profile,
-        key: &key,
-        chosen,
-        credential: &credential,
-        now,
-        expiry,
-        stamped: &stamped,
-    };
+    let prepared = prepare(state, request, &ask, None).await?;
+    let job = prepared.job(&ask);
     let answer = match ask.operation {
         Operation::Form { starts_with } => form(state, &job, starts_with),
         Operation::Parts {
@@ -181,17 +179,92 @@ async fn presign(
             ref part_numbers,
         } => {
             let batch = parts::Batch {
-                key: &key,
+                key: &prepared.key,
                 upload_id,
                 part_numbers,
                 headers: signed_headers(&ask),
-                profile: &profile.name,
+                profile: &prepared.profile.name,
             };
-            parts::answer(&state.presigner, &batch, &credential, now, expiry)
+            parts::answer(
+                &state.presigner,
+                &batch,
+                &prepared.credential,
+                prepared.now,
+                prepared.expiry,
+            )
         }
         ref operation => url(state, &job, operation),
     };
-    Ok((answer, role_session_name(&caller.sub)))
+    Ok((answer, role_session_name(&prepared.caller.sub)))
+}
+
+/// A request read and allowed: its profile, who asks, the key, the credential that signs, how
+/// long the URL lives and what the upload rules add.
+pub(crate) struct Prepared<'a> {
+    pub(crate) profile: &'a ProfileState,
+    pub(crate) caller: Caller,
+    pub(crate) key: String,
+    /// Whether the server chose the key.
+    pub(crate) chosen: bool,
+    pub(crate) credential: Credential,
+    pub(crate) now: SystemTime,
+    pub(crate) expiry: Expiry,
+    pub(crate) stamped: Vec<(String, String)>,
+}
+
+impl Prepared<'_> {
+    /// The signing job for `ask`.
+    pub(crate) fn job<'a>(&'a self, ask: &'a Ask) -> Job<'a> {
+        Job {
+            ask,
+            profile: self.profile,
+            key: &self.key,
+            chosen: self.chosen,
+            credential: &self.credential,
+            now: self.now,
+            expiry: self.expiry,
+            stamped: &self.stamped,
+        }
+    }
+}
+
+/// The named steps every object request goes through: profile, identify, prefix, key (from
+/// the profile's template or, for a new object, `default_key` when the profile has none),
+/// checks, rules, credential, expiry.
+pub(crate) async fn prepare<'a>(
+    state: &'a AppState,
+    request: &Request,
+    ask: &Ask,
+    default_key: Option<&KeyTemplate>,
+) -> Result<Prepared<'a>, ApiError> {
+    let profile = &state.profiles[state.config.profiles.choose(ask.profile.as_deref())?];
+    let now = state.clock.now();
+    let caller = state.auth.identify(request, now).await?;
+    let prefix = profile.prefix.render(&caller)?;
+    let random = random_bytes()?;
+    let template = profile.key.as_ref().or(default_key);
+    let (key, chosen) = profile::key(ask, &prefix, template, now, random)?;
+    let settings = &profile.settings;
+    checks::check(ask, &key, &prefix, settings)?;
+    upload::check(ask, settings)?;
+    let stamped = upload::stamped(ask, settings.scheme, &settings.rules, &caller)?;
+    let credential = state.credential(profile, &caller, &prefix, now).await?;
+    let expiry = checks::expiry(
+        ask,
+        (settings.max_expires_seconds, settings.max_expires_by),
+        &credential,
+        now,
+    )?;
+    Ok(Prepared {
+        profile,
+        caller,
+        key,
+        chosen,
+        credential,
+        now,
+        expiry,
+        stamped,
+    })
 }
 
 /// 16 bytes from the system's random source, for a server-chosen key's `${uuid}`.
@@ -226,7 +299,7 @@ fn parse(request: &Request) -> Result<Ask, ApiError> {
 
 /// One URL or form to sign: what was asked, for which key, with which credential, when and
 /// for how long, and what the upload rules add.
-struct Job<'a> {
+pub(crate) struct Job<'a> {
     ask: &'a Ask,
     profile: &'a ProfileState,
     key: &'a str,
@@ -241,15 +314,37 @@ struct Job<'a> {
 
 /// A form upload policy for the job's key (or any key under it, with `starts_with`).
 fn form(state: &AppState, job: &Job<'_>, starts_with: bool) -> Response<Body> {
+    let fields = signed_form(state, job, starts_with);
+    let answer = UrlAnswer {
+        fields: Some(Ordered(&fields)),
+        key: job.chosen.then_some(job.key),
+        ..UrlAnswer::new(
+            "POST",
+            state.presigner.form_url(),
+            job.now,
+            job.expiry,
+            &job.profile.name,
+        )
+    };
+    response::json(StatusCode::OK, &answer)
+}
+
+/// The fields of the job's form upload, in the order to send them, its policy signed (the callback pinned, where one is
+/// configured).
+pub(crate) fn signed_form(
+    state: &AppState,
+    job: &Job<'_>,
+    starts_with: bool,
+) -> Vec<(String, String)> {
     let Job {
         ask,
         profile,
         key,
-        chosen,
         credential,
         now,
         expiry,
         stamped,
+        ..
     } = *job;
     let expiration = now + Duration::from_secs(expiry.expires_in);
     let scope = if starts_with {
@@ -275,38 +370,49 @@ fn form(state: &AppState, job: &Job<'_>, starts_with: bool) -> Response<Body> {
         callback: callback.as_deref(),
         pinned: stamped,
     };
-    let form = state.presigner.form(credential, &params);
+    state.presigner.form(credential, &params).fields
+}
+
+/// A URL for `operation` on the job's key, and the headers the client must send with it.
+fn url(state: &AppState, job: &Job<'_>, operation: &Operation) -> Response<Body> {
+    let (url, headers) = signed_url(state, job, operation, &[]);
     let answer = UrlAnswer {
-        fields: Some(Ordered(&form.fields)),
-        key: chosen.then_some(key),
+        headers: Some(Ordered(&headers)),
+        key: job.chosen.then_some(job.key),
         ..UrlAnswer::new(
-            "POST",
-            state.presigner.form_url(),
-            now,
-            expiry,
-            &profile.name,
+            operation.http_method(),
+            url,
+            job.now,
+            job.expiry,
+            &job.profile.name,
         )
     };
     response::json(StatusCode::OK, &answer)
 }
 
-/// A URL for `operation` on the job's key, and the headers the client must send with it.
-fn url(state: &AppState, job: &Job<'_>, operation: &Operation) -> Response<Body> {
+/// The presigned URL for `operation` on the job's key (with `extra` query parameters, such as
+/// a listing's page marker), and the headers it signs, which the request must carry.
+pub(crate) fn signed_url(
+    state: &AppState,
+    job: &Job<'_>,
+    operation: &Operation,
+    extra: &[(&'static str, String)],
+) -> (String, Vec<(String, String)>) {
     let Job {
         ask,
-        profile,
         key,
-        chosen,
         credential,
         now,
         expiry,
         stamped,
+        ..
     } = *job;
     let mut headers = signed_headers(ask);
     headers.extend(stamped.iter().cloned());
     let expires_in = Duration::from_secs(expiry.expires_in);
     let mut query = operation.query();
     query.extend(ask.overrides.iter().cloned());
+    query.extend(extra.iter().cloned());
     // The uploads that create an object carry the pinned callback, signed into the URL.
     if matches!(operation, Operation::Put | Operation::Complete { .. })
         && let Some(callback) = state.callback(TagScope::Key(key), now + expires_in)
@@ -326,18 +432,7 @@ fn url(state: &AppState, job: &Job<'_>, operation: &Operation) -> Response<Body>
         headers: &header_refs,
     };
     let presigned = state.presigner.url(credential, request, now, expires_in);
-    let answer = UrlAnswer {
-        headers: Some(Ordered(&headers)),
-        key: chosen.then_some(key),
-        ..UrlAnswer::new(
-            operation.http_method(),
-            presigned.url,
-            now,
-            expiry,
-            &profile.name,
-        )
-    };
-    response::json(StatusCode::OK, &answer)
+    (presigned.url, headers)
 }
 
 /// A listing of the caller's own prefix, one page as `listing` asks: a GET of the bucket
@@ -373,7 +468,7 @@ async fn list(
 }
 
 /// The headers a URL signs, which the client must send as given.
-fn signed_headers(ask: &Ask) -> Vec<(String, String)> {
+pub(crate) fn signed_headers(ask: &Ask) -> Vec<(String, String)> {
     let mut headers = Vec::new();
     if let Some(content_type) = &ask.content_type {
         headers.push(("Content-Type".to_owned(), content_type.clone()));

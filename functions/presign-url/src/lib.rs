@@ -9,6 +9,7 @@
 
 mod answer;
 mod checks;
+mod companion;
 mod handler;
 mod listing;
 mod parts;
