@@ -267,6 +267,25 @@ pub(crate) async fn prepare<'a>(
     })
 }
 
+/// Temporary credentials for the caller under `profile` (Companion's `s3/sts`): the keys
+/// presign-url itself signs with for this caller, from `AssumeRole` under the caller's session
+/// policy; `None` without `ROLE_ARN`, when the function's own key signs and must not leave.
+pub(crate) async fn caller_credential(
+    state: &AppState,
+    request: &Request,
+    profile: Option<&str>,
+) -> Result<Option<(Credential, Caller)>, ApiError> {
+    if !matches!(state.signer, Signer::Role(_)) {
+        return Ok(None);
+    }
+    let profile = &state.profiles[state.config.profiles.choose(profile)?];
+    let now = state.clock.now();
+    let caller = state.auth.identify(request, now).await?;
+    let prefix = profile.prefix.render(&caller)?;
+    let credential = state.credential(profile, &caller, &prefix, now).await?;
+    Ok(Some((credential, caller)))
+}
+
 /// 16 bytes from the system's random source, for a server-chosen key's `${uuid}`.
 fn random_bytes() -> Result<[u8; 16], ApiError> {
     let mut bytes = [0; 16];

@@ -18,11 +18,11 @@ mod store;
 
 use std::time::Instant;
 
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
-use stsvend::role_session_name;
 use stsvend::sign::{Decoding, percent_decode};
+use stsvend::{Provider, format_iso8601, role_session_name};
 use stsvend_host::response::{self, ApiError};
 
 pub(crate) use self::route::find;
@@ -68,15 +68,12 @@ async fn answer(
     found: Found,
 ) -> Result<(Response<Body>, String), ApiError> {
     let route = found.route;
-    if route == Route::Sts {
-        return Err(ApiError::bad_request(
-            "StsNotSupported",
-            "This server does not support STS credentials: sign each request instead (s3/params, s3/multipart)",
-        ));
-    }
     let profile = found
         .before
         .filter(|name| state.profiles.iter().any(|p| &p.name == name));
+    if route == Route::Sts {
+        return sts(state, request, profile.as_deref()).await;
+    }
     let query = query(request.uri().query().unwrap_or_default())?;
     let ask = ask(&route, &query, request.body().as_ref(), profile)?;
     let mut prepared = handler::prepare(state, request, &ask, Some(&state.companion_key)).await?;
@@ -101,7 +98,7 @@ async fn answer(
             shorten(&mut prepared);
             abort(state, &prepared, &ask).await?
         }
-        Route::Sts => return Err(ApiError::bad_request("StsNotSupported", "s3/sts")),
+        Route::Sts => return sts(state, request, None).await,
     };
     Ok((answer, who))
 }
@@ -263,6 +260,45 @@ fn create_body(body: &[u8]) -> Result<Value, ApiError> {
         ));
     }
     Ok(value)
+}
+
+/// `s3/sts` (`PROVIDER=aws` with `ROLE_ARN`): the caller's temporary credentials, scoped to
+/// the caller's prefix by the session policy presign-url's own signing keys carry,
+/// `{"credentials":{"AccessKeyId","SecretAccessKey","SessionToken","Expiration"},"bucket","region"}`,
+/// never cached. Elsewhere 400, in Companion's words.
+async fn sts(
+    state: &AppState,
+    request: &Request,
+    profile: Option<&str>,
+) -> Result<(Response<Body>, String), ApiError> {
+    let unsupported = || {
+        ApiError::bad_request(
+            "StsNotSupported",
+            "This server does not support STS credentials: sign each request instead (s3/params, s3/multipart)",
+        )
+    };
+    if state.config.provider != Provider::Aws {
+        return Err(unsupported());
+    }
+    let Some((credential, caller)) = handler::caller_credential(state, request, profile).await?
+    else {
+        return Err(unsupported());
+    };
+    let body = json!({
+        "credentials": {
+            "AccessKeyId": credential.access_key_id,
+            "SecretAccessKey": credential.secret_access_key(),
+            "SessionToken": credential.security_token,
+            "Expiration": credential.expiration.map(format_iso8601),
+        },
+        "bucket": state.presigner.bucket(),
+        "region": state.config.bucket_region,
+    });
+    let mut answer = response::json(StatusCode::OK, &body);
+    answer
+        .headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
+    Ok((answer, role_session_name(&caller.sub)))
 }
 
 /// `s3/params`: `{"method":"POST","url","fields","expires"}`.

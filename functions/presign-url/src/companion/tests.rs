@@ -557,7 +557,6 @@ async fn hostile_requests_are_refused_in_companions_shape_before_the_store_is_as
             405,
             "MethodNotAllowed",
         ),
-        (Method::GET, "/s3/sts".into(), "", 400, "StsNotSupported"),
     ];
     for (method, path, body, status, code) in cases {
         let (got, answer) = answer(&state, request(method.clone(), &path, body)).await;
@@ -633,4 +632,62 @@ async fn the_segment_before_s3_names_the_profile() {
         (403, "ContentTypeNotAllowed".to_owned())
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn aws_state(extra: &[(&'static str, &str)], store: Arc<Script>) -> Arc<AppState> {
+    let mut vars: HashMap<&str, String> = HashMap::from([
+        ("PROVIDER", "aws".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "AKIAFUNCTIONKEY".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "function-secret".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("BUCKET", "examplebucket".to_owned()),
+        ("BUCKET_REGION", "us-east-1".to_owned()),
+        ("AUTH_MODE", "none".to_owned()),
+    ]);
+    vars.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    let config = Config::load(&|k| vars.get(k).cloned()).expect("config");
+    Arc::new(AppState::new(config, Arc::new(FixedClock::at_unix(NOW)), store).expect("state"))
+}
+
+#[tokio::test]
+async fn sts_hands_the_callers_own_scoped_credentials_on_aws_with_a_role_only() {
+    // The shape of an AWS STS AssumeRole answer (the STS API reference's example).
+    let assumed = r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>ASIAVENDED</AccessKeyId><SecretAccessKey>vended-secret</SecretAccessKey><SessionToken>vended-token</SessionToken><Expiration>2026-11-22T09:53:10Z</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>"#;
+    let store = Script::new(&[(200, assumed)]);
+    let vending = aws_state(
+        &[("ROLE_ARN", "arn:aws:iam::123456789012:role/uploader")],
+        Arc::clone(&store),
+    );
+    let response = handle(
+        Arc::clone(&vending),
+        request(Method::GET, "/presign/s3/sts", ""),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = serde_json::from_slice(response.body().as_ref()).expect("JSON");
+    assert_eq!(
+        body,
+        json!({"credentials": {"AccessKeyId": "ASIAVENDED", "SecretAccessKey": "vended-secret", "SessionToken": "vended-token", "Expiration": "2026-11-22T09:53:10Z"}, "bucket": "examplebucket", "region": "us-east-1"})
+    );
+    let sent = store.sent();
+    assert_eq!(sent.len(), 1, "one AssumeRole");
+    let form = String::from_utf8_lossy(&sent[0].body).into_owned();
+    assert!(form.contains("Action=AssumeRole"), "{form}");
+    assert!(
+        form.contains("uploads%2Fanonymous%2F"),
+        "the session policy names the caller's prefix: {form}"
+    );
+
+    // Without a role the function's own key would leave: refused, as on Alibaba Cloud.
+    for refusing in [
+        aws_state(&[], Script::new(&[])),
+        state(&[], Script::new(&[])),
+    ] {
+        let (status, body) = answer(&refusing, request(Method::GET, "/s3/sts", "")).await;
+        assert_eq!(
+            error_code(status, &body),
+            (400, "StsNotSupported".to_owned())
+        );
+    }
 }
