@@ -374,7 +374,9 @@ STATIC = {"": ("app.html", "text/html"), "app.js": ("app.js", "text/javascript")
 # The Uppy page's module and Uppy's bundle (built from npm by tests/uppy: no CDN).
 UPPY = {"stsvend-uppy.js": (ROOT / "clients" / "uppy" / "stsvend-uppy.js", "text/javascript"),
         "vendor/uppy.mjs": (ROOT / "tests" / "uppy" / "dist" / "uppy.mjs", "text/javascript"),
-        "vendor/uppy.css": (ROOT / "tests" / "uppy" / "dist" / "uppy.css", "text/css")}
+        "vendor/uppy.css": (ROOT / "tests" / "uppy" / "dist" / "uppy.css", "text/css"),
+        "vendor/uppy5.mjs": (ROOT / "tests" / "uppy" / "dist" / "uppy5.mjs", "text/javascript"),
+        "vendor/uppy5.css": (ROOT / "tests" / "uppy" / "dist" / "uppy5.css", "text/css")}
 
 
 def make_handler(sites: dict, port: int):
@@ -472,6 +474,9 @@ def make_handler(sites: dict, port: int):
             for name, value in answer.getheaders():
                 if name.lower() not in ("connection", "content-length", "transfer-encoding"):
                     self.send_header(name, value)
+            if port == site.store and self.command == "POST" and answer.status == 201:
+                for name, value in form_answer_headers(data, answer, self.headers.get("Host", "")):
+                    self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             if self.command != "HEAD":
@@ -494,6 +499,22 @@ def with_location(path: str, body: bytes, host: str) -> bytes:
         return body
     location = f"http://{host}{urllib.parse.urlsplit(path).path}".replace("&", "&amp;").replace("<", "&lt;")
     return body.replace(b"<Bucket>", f"<Location>{location}</Location><Bucket>".encode(), 1)
+
+
+def form_answer_headers(body: bytes, answer, host: str) -> list:
+    """The `ETag` and `Location` headers S3 sends with a form upload's 201 (PostObject in the S3
+    API reference) and s3s-fs leaves out (its PostResponse XML has both); @uppy/aws-s3 5 reads
+    the headers. None when the answer has them, or its XML does not give them."""
+    if answer.getheader("ETag") or b"<PostResponse" not in body:
+        return []
+    try:
+        fields = {e.tag.rpartition("}")[2]: e.text or "" for e in xml.etree.ElementTree.fromstring(body)}
+    except xml.etree.ElementTree.ParseError:
+        return []
+    if not fields.get("ETag") or not fields.get("Key"):
+        return []
+    location = f"http://{host}/{BUCKET}/{urllib.parse.quote(fields['Key'])}"
+    return [("ETag", fields["ETag"]), ("Location", location)]
 
 
 def with_part_etags(body: bytes, store_dir: pathlib.Path) -> bytes:

@@ -19,9 +19,12 @@ document.getElementById("links").replaceChildren(...config.links.map((link) => {
   return a;
 }));
 
+// `?uppy=5`: Uppy 5, whose @uppy/aws-s3 speaks Companion's protocol (`endpoint`).
+const five = params.get("uppy") === "5";
+if (five) document.getElementById("uppy-css").href = "vendor/uppy5.css";
 let Uppy, Dashboard, AwsS3;
 try {
-  ({ Uppy, Dashboard, AwsS3 } = await import("./vendor/uppy.mjs"));
+  ({ Uppy, Dashboard, AwsS3 } = await import(five ? "./vendor/uppy5.mjs" : "./vendor/uppy.mjs"));
 } catch {
   document.getElementById("missing").hidden = false;
   throw new Error("vendor/uppy.mjs is missing");
@@ -39,8 +42,9 @@ const signRequest = stsvendSignRequest({
 
 // `?companion=1`: Uppy's Companion protocol instead, which presign-url answers too (its path
 // `…/presign[/PROFILE]/s3/…`).
-const signing = params.get("companion") === "1"
-  ? { companionEndpoint: profile ? `${config.presignUrl}/${profile}` : config.presignUrl }
+const companionUrl = profile ? `${config.presignUrl}/${profile}` : config.presignUrl;
+const signing = five ? { endpoint: companionUrl, headers: {} }
+  : params.get("companion") === "1" ? { companionEndpoint: companionUrl }
   : { signRequest, generateObjectKey: signRequest.generateObjectKey };
 const uppy = new Uppy({ id: "stsvend", autoProceed: false, debug: false })
   .use(Dashboard, { inline: true, target: "#uppy", height: 420, proudlyDisplayPoweredByUppy: false })

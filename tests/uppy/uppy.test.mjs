@@ -119,6 +119,12 @@ for (const store of stores.filter((s) => !only || only.includes(s.id))) {
     });
 
     const stored = (key) => readFileSync(join(playground.data, store.provider, "playground", key));
+    const findStored = (name) => {
+      const folder = join(playground.data, store.provider, "playground", PREFIX);
+      const found = readdirSync(folder).filter((entry) => entry.endsWith(`-${name}`));
+      assert.equal(found.length, 1, `one stored file named *-${name}: ${found}`);
+      return PREFIX + found[0];
+    };
     const isStored = (key) => existsSync(join(playground.data, store.provider, "playground", key));
 
     /** presign-url asked directly, as a script would. */
@@ -131,11 +137,13 @@ for (const store of stores.filter((s) => !only || only.includes(s.id))) {
 
     /** The Uppy page with `query`, the requests it sends, and Uppy's events. */
     async function openUppy(query = "", mode = "signRequest") {
-      if (mode === "companion") query = query ? `${query}&companion=1` : "?companion=1";
+      const extra = { companion: "companion=1", uppy5: "uppy=5" }[mode];
+      if (extra) query = query ? `${query}&${extra}` : `?${extra}`;
       const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
       const requests = [];
       page.on("request", (request) => requests.push(`${request.method()} ${request.url()}`));
       page.on("pageerror", (error) => requests.push(`pageerror ${error.message}`));
+      page.on("console", (message) => message.type() === "error" && requests.push(`console ${message.text()}`));
       await page.goto(`${playground.origin}/${store.provider}/uppy.html${query}`);
       await page.waitForSelector("body[data-ready]", { timeout: 30_000 });
       await page.evaluate(() => {
@@ -158,14 +166,15 @@ for (const store of stores.filter((s) => !only || only.includes(s.id))) {
 
     async function outcome(page, name) {
       await page.waitForFunction((n) => window.events.some((e) => (e.name === "upload-success" || e.name === "error") && e.file === n),
-        name, { timeout: 120_000 });
+        name, { timeout: 60_000 });
       return page.evaluate((n) => window.events.find((e) => (e.name === "upload-success" || e.name === "error") && e.file === n), name);
     }
 
     async function uploaded(page, file) {
       const result = await outcome(page, file.name);
       assert.equal(result.name, "upload-success", `${file.name}: ${result.error}`);
-      const key = result.body.key;
+      // Uppy 5 reports a form upload's response headers, without the key: found in the store.
+      const key = result.body.key ?? findStored(file.name);
       assert.deepEqual(stored(key), file.buffer, `${file.name}: the bytes in the store`);
       return key;
     }
@@ -179,8 +188,10 @@ for (const store of stores.filter((s) => !only || only.includes(s.id))) {
     const storeRequests = (requests, method) =>
       requests.filter((r) => r.startsWith(`${method} `) && !r.includes(`/${store.provider}/`));
 
-    for (const mode of ["signRequest", "companion"]) {
-    const companion = mode === "companion";
+    // @uppy/aws-s3 6 with signRequest and with companionEndpoint, and 5 with endpoint (the
+    // last two: presign-url answering Companion's routes).
+    for (const mode of ["signRequest", "companion", "uppy5"]) {
+    const companion = mode !== "signRequest";
     test(`${mode}: a small file goes up as one presigned PUT (Companion: a form)`, async () => {
       const { page, requests } = await openUppy("", mode);
       try {
@@ -223,7 +234,7 @@ for (const store of stores.filter((s) => !only || only.includes(s.id))) {
       }
     });
 
-    test(`${mode}: a multipart upload paused after its first part resumes and completes`, async () => {
+    test(`${mode}: a multipart upload paused after a part resumes and completes`, async () => {
       const { page, requests } = await openUppy("?multipart=1", mode);
       try {
         // Part 2 is held until the upload is paused, so the pause falls between parts.
@@ -238,8 +249,12 @@ for (const store of stores.filter((s) => !only || only.includes(s.id))) {
         assert.equal(await page.evaluate(() => window.events.some((e) => e.name === "upload-success")), false);
         await page.evaluate(() => window.uppy.resumeAll());
         await uploaded(page, file);
-        const partOne = storeRequests(requests, "PUT").filter((r) => /partNumber=1(&|$)/.test(r));
-        assert.equal(partOne.length, 1, "part 1 went up once");
+        // The part the store held at the pause (Uppy 6 sends parts in order, Uppy 5 several at
+        // once) was not sent again: the resumed upload went on from what the store had.
+        const done = await page.evaluate(() => window.events.find((e) => e.name === "s3-multipart:part-uploaded").part);
+        assert.ok(Number.isInteger(done), `the part-uploaded event names its part: ${done}`);
+        const again = storeRequests(requests, "PUT").filter((r) => new RegExp(`partNumber=${done}(&|$)`).test(r));
+        assert.equal(again.length, 1, `part ${done} went up once: ${requests.join("\n")}`);
       } finally {
         await page.close();
       }
