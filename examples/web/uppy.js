@@ -42,7 +42,9 @@ const signRequest = stsvendSignRequest({
 
 // `?companion=1`: Uppy's Companion protocol instead, which presign-url answers too (its path
 // `…/presign[/PROFILE]/s3/…`).
-const companionUrl = profile ? `${config.presignUrl}/${profile}` : config.presignUrl;
+// `?companionUrl=`: another Companion (the side-by-side test runs the real one).
+const companionUrl = params.get("companionUrl")
+  ?? (profile ? `${config.presignUrl}/${profile}` : config.presignUrl);
 const signing = five ? { endpoint: companionUrl, headers: {} }
   : params.get("companion") === "1" ? { companionEndpoint: companionUrl }
   : { signRequest, generateObjectKey: signRequest.generateObjectKey };
