@@ -66,7 +66,7 @@ def start(name, presign):
                    COMPANION_UPLOAD_URLS=f"{STORE}/", COMPANION_AWS_KEY="AKIAIOSFODNN7EXAMPLE",
                    COMPANION_AWS_SECRET="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", COMPANION_AWS_BUCKET="playground",
                    COMPANION_AWS_REGION="us-east-1", COMPANION_AWS_ENDPOINT=STORE,
-                   COMPANION_AWS_FORCE_PATH_STYLE="true")
+                   COMPANION_AWS_FORCE_PATH_STYLE="true", COMPANION_CLIENT_ORIGINS="true")
         Path(env["COMPANION_DATADIR"]).mkdir(exist_ok=True)
         command = [str(COMPANION)]
     started = time.perf_counter()
