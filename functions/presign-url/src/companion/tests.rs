@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use lambda_http::http::{Method, header::HeaderMap};
 use lambda_http::{Body, Request};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use stsvend::{BoxFuture, Error, FixedClock, HttpReply, HttpSender, SignedRequest};
 use stsvend_host::Config;
 
@@ -690,4 +690,61 @@ async fn sts_hands_the_callers_own_scoped_credentials_on_aws_with_a_role_only() 
             (400, "StsNotSupported".to_owned())
         );
     }
+}
+
+#[tokio::test]
+async fn the_caller_is_who_the_bearer_token_says_and_keys_stay_under_their_prefix() {
+    use stsvend_test_support::tokens;
+    let mut env: Vec<(&'static str, String)> = tokens::hs256_env();
+    env.retain(|(name, _)| *name != "RUST_LOG");
+    let extra: Vec<(&'static str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let store = Script::new(&[(200, &initiated("U-alice"))]);
+    let state = state(&extra, Arc::clone(&store));
+    let bearer = tokens::hs256_bearer_of_tenant("alice", "t1", NOW);
+    let signed = |mut request: Request| {
+        request
+            .headers_mut()
+            .insert("authorization", bearer.parse().expect("header"));
+        request
+    };
+    // Uppy 5 sends its `headers` option (the token) with every Companion request.
+    let (status, body) = answer(
+        &state,
+        signed(request(
+            Method::POST,
+            "/s3/multipart",
+            r#"{"filename":"a.bin","type":"application/octet-stream"}"#,
+        )),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["key"]
+            .as_str()
+            .expect("key")
+            .starts_with("uploads/alice/"),
+        "{body}"
+    );
+    let (status, body) = answer(
+        &state,
+        signed(request(
+            Method::DELETE,
+            "/s3/multipart/U-bob?key=uploads%2Fbob%2Fa.bin",
+            "",
+        )),
+    )
+    .await;
+    assert_eq!(
+        error_code(status, &body),
+        (403, "KeyOutsidePrefix".to_owned())
+    );
+    // No token: refused, in Companion's shape, and the store is not asked.
+    let (status, body) = answer(
+        &state,
+        request(Method::GET, "/s3/params?filename=a.bin", ""),
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body.as_object().map(Map::len), Some(1), "{body}");
+    assert_eq!(store.sent().len(), 1, "only alice's CreateMultipartUpload");
 }
