@@ -33,19 +33,30 @@ Lambda and Function Compute here (the AWS record-upload, the OSS event function)
 the quota, since SQLite is refused where instances share no disk: on the AWS side uploads show
 as reserved until their reservation expires, a deployment settles them with Redis or DynamoDB.
 
+The Uppy page (/<provider>/uppy.html) is `@uppy/core`, `@uppy/dashboard` and `@uppy/aws-s3` 6
+signing through presign-url with clients/uppy/stsvend-uppy.js; it needs Uppy's bundle, built
+from npm into tests/uppy/dist by `(cd tests/uppy && npm ci && npm run build)`.
+`--oss-signature-version v1` has Alibaba's presign-url sign OSS V1 URLs; `--no-upload-callback`
+leaves the upload callback out (record-upload then hears of uploads from the OSS events only), as
+@uppy/aws-s3's multipart uploads need: with a callback, OSS answers a completion with the
+callback's JSON, not the XML Uppy reads.
+
 usage: .venv/bin/python scripts/playground.py [--port 8080] [--data DIR] [--provider both|aliyun|aws]
+         [--oss-signature-version v4|v1] [--no-upload-callback]
 """
 
 import argparse
 import base64
 import dataclasses
 import datetime
+import hashlib
 import http.client
 import http.server
 import json
 import os
 import pathlib
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -273,9 +284,11 @@ class Site:
     settings: dict
     store: int = 0  # a store this server passes /<BUCKET>/… to (s3s-fs), or 0
     runtime: LambdaRuntime = None
+    store_dir: pathlib.Path = None  # s3s-fs's root
 
 
-def start_aliyun(origin: str, data: pathlib.Path, processes: Processes) -> Site:
+def start_aliyun(origin: str, data: pathlib.Path, processes: Processes, signature_version: str = "v4",
+                 upload_callback: bool = True) -> Site:
     from standin import oss as standin_oss  # the stand-ins, loaded only for Alibaba's side
     from standin import sts as standin_sts
     sts = standin_sts.StandInSts({ALIYUN_KEY[0]: ALIYUN_KEY[1]}, region=ALIYUN_REGION)
@@ -296,12 +309,15 @@ def start_aliyun(origin: str, data: pathlib.Path, processes: Processes) -> Site:
               "ALIBABA_CLOUD_ACCESS_KEY_SECRET": ALIYUN_KEY[1], "STS_ENDPOINT": f"http://127.0.0.1:{sts_port}",
               "ROLE_ARN": ALIYUN_ROLE, "UPLOAD_CALLBACK_URL": callback_url, "UPLOAD_CALLBACK_SECRET": CALLBACK_SECRET,
               "QUOTA_STORE": f"sqlite:{data / 'quota-aliyun.db'}"}
+    if not upload_callback:
+        del common["UPLOAD_CALLBACK_URL"], common["UPLOAD_CALLBACK_SECRET"]
     records = {"UPLOAD_WEBHOOK_URL": f"{origin}/aliyun/hooks", "UPLOAD_WEBHOOK_SECRET": WEBHOOK_SECRET}
     processes.function("issue-token", {**common, "PORT": str(ports["token"]),
                                        "POLICY_FILE": "bucket_write_imm_policy.json", "IMM_PROJECT": "playground"})
     cdn_port = start_aliyun_cdn(oss_port)
     processes.function("presign-url", {**common, "PORT": str(ports["presign"]),
                                        "BUCKET_ENDPOINT": f"http://127.0.0.1:{oss_port}",
+                                       "SIGNATURE_VERSION": signature_version,
                                        "PRESIGN_METHODS": "GET,HEAD,PUT,POST,DELETE,LIST",
                                        "CDN_DOMAIN": f"http://127.0.0.1:{cdn_port}", "CDN_AUTH_TYPE": "A",
                                        "CDN_AUTH_KEY": CDN_KEYS[0], "CDN_AUTH_KEY_BACKUP": CDN_KEYS[1],
@@ -360,7 +376,7 @@ def start_aws(origin: str, data: pathlib.Path, processes: Processes) -> Site:
                 "notice": "Local stand-ins: moto plays STS and s3s-fs the bucket (an S3 server that "
                           "checks every signature and form policy)."}
     return Site("aws", "AWS (S3)", {"token": ports["token"], "presign": ports["presign"]}, Records(), settings,
-                store=ports["store"], runtime=LambdaRuntime(store))
+                store=ports["store"], runtime=LambdaRuntime(store), store_dir=store)
 
 
 def start_aliyun_cdn(oss_port: int) -> int:
@@ -428,13 +444,21 @@ def page_settings(site: Site, sites: dict) -> bytes:
     links = [{"href": f"/{other.name}/", "label": other.label, "current": other is site} for other in sites.values()]
     if site.name == "aliyun":
         links.append({"href": "/aliyun/seed.html", "label": "The seeds' ali-oss page"})
+    links.append({"href": f"/{site.name}/uppy.html", "label": "Uppy"})
     settings = {**site.settings, "tokenUrl": f"/{site.name}/token", "presignUrl": f"/{site.name}/presign",
                 "recordsUrl": f"/{site.name}/records", "links": links}
     return f"window.STSVEND = {json.dumps(settings, indent=1)};\n".encode()
 
 
 STATIC = {"": ("app.html", "text/html"), "app.js": ("app.js", "text/javascript"), "app.css": ("app.css", "text/css"),
-          "seed.html": ("index.html", "text/html")}
+          "seed.html": ("index.html", "text/html"), "uppy.html": ("uppy.html", "text/html"),
+          "uppy.js": ("uppy.js", "text/javascript")}
+# The Uppy page's module and Uppy's bundle (built from npm by tests/uppy: no CDN).
+UPPY = {"stsvend-uppy.js": (ROOT / "clients" / "uppy" / "stsvend-uppy.js", "text/javascript"),
+        "vendor/uppy.mjs": (ROOT / "tests" / "uppy" / "dist" / "uppy.mjs", "text/javascript"),
+        "vendor/uppy.css": (ROOT / "tests" / "uppy" / "dist" / "uppy.css", "text/css"),
+        "vendor/uppy5.mjs": (ROOT / "tests" / "uppy" / "dist" / "uppy5.mjs", "text/javascript"),
+        "vendor/uppy5.css": (ROOT / "tests" / "uppy" / "dist" / "uppy5.css", "text/css")}
 
 
 def make_handler(sites: dict, port: int):
@@ -465,6 +489,8 @@ def make_handler(sites: dict, port: int):
             if rest in ("token", "presign"):
                 query = urllib.parse.urlsplit(self.path).query
                 return self.forward(site.functions[rest], "/" + (f"?{query}" if query else ""), site, body)
+            if rest.startswith("presign/"):  # Uppy Companion's routes (…/presign/s3/params), as sent
+                return self.forward(site.functions["presign"], self.path[len(f"/{name}/presign"):], site, body)
             if rest == "hooks" and self.command == "POST":
                 return self.answer(site.records.hook(self, body), b"", "text/plain")
             if rest == "records":
@@ -493,6 +519,8 @@ def make_handler(sites: dict, port: int):
                 sdk = WEB / "node_modules" / "ali-oss" / "dist" / "aliyun-oss-sdk.min.js"
                 if sdk.is_file():
                     return self.answer(200, sdk.read_bytes(), "text/javascript")
+            if rest in UPPY and UPPY[rest][0].is_file():
+                return self.answer(200, UPPY[rest][0].read_bytes(), UPPY[rest][1])
             if rest in STATIC:
                 file, kind = STATIC[rest]
                 return self.answer(200, (WEB / file).read_bytes(), kind)
@@ -520,9 +548,16 @@ def make_handler(sites: dict, port: int):
             upstream.endheaders(body)
             answer = upstream.getresponse()
             data = answer.read()
+            if port == site.store and self.command == "POST" and answer.status == 200:
+                data = with_location(path, data, self.headers.get("Host", ""))
+            if port == site.store and self.command == "GET" and answer.status == 200:
+                data = with_part_etags(data, site.store_dir)
             self.send_response(answer.status, answer.reason)
             for name, value in answer.getheaders():
                 if name.lower() not in ("connection", "content-length", "transfer-encoding"):
+                    self.send_header(name, value)
+            if port == site.store and self.command == "POST" and answer.status == 201:
+                for name, value in form_answer_headers(data, answer, self.headers.get("Host", "")):
                     self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -536,6 +571,52 @@ def make_handler(sites: dict, port: int):
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = route
 
     return Handler
+
+
+def with_location(path: str, body: bytes, host: str) -> bytes:
+    """s3s-fs's answer to CompleteMultipartUpload, with the `Location` S3 always gives (the
+    CompleteMultipartUploadResult of the S3 API reference) and s3s-fs leaves out;
+    @uppy/aws-s3 reads it. Every other answer as it came."""
+    if b"<CompleteMultipartUploadResult" not in body or b"<Location>" in body:
+        return body
+    location = f"http://{host}{urllib.parse.urlsplit(path).path}".replace("&", "&amp;").replace("<", "&lt;")
+    return body.replace(b"<Bucket>", f"<Location>{location}</Location><Bucket>".encode(), 1)
+
+
+def form_answer_headers(body: bytes, answer, host: str) -> list:
+    """The `ETag` and `Location` headers S3 sends with a form upload's 201 (PostObject in the S3
+    API reference) and s3s-fs leaves out (its PostResponse XML has both); @uppy/aws-s3 5 reads
+    the headers. None when the answer has them, or its XML does not give them."""
+    if answer.getheader("ETag") or b"<PostResponse" not in body:
+        return []
+    try:
+        fields = {e.tag.rpartition("}")[2]: e.text or "" for e in xml.etree.ElementTree.fromstring(body)}
+    except xml.etree.ElementTree.ParseError:
+        return []
+    if not fields.get("ETag") or not fields.get("Key"):
+        return []
+    location = f"http://{host}/{BUCKET}/{urllib.parse.quote(fields['Key'])}"
+    return [("ETag", fields["ETag"]), ("Location", location)]
+
+
+def with_part_etags(body: bytes, store_dir: pathlib.Path) -> bytes:
+    """s3s-fs's answer to ListParts, with each part's `ETag`, which S3 always gives (ListParts
+    in the S3 API reference) and s3s-fs leaves out: the MD5 of the part as s3s-fs keeps it
+    (`.upload_id-<id>.part-<n>`), the ETag its UploadPart answered. A client resuming an
+    upload completes it with these. Every other answer as it came."""
+    if b"<ListPartsResult" not in body or b"<ETag>" in body or b"<Part>" not in body:
+        return body
+    text = body.decode()
+    upload = text.partition("<UploadId>")[2].partition("</UploadId>")[0]
+
+    def etag(match):
+        number = match.group(1)
+        part = store_dir / f".upload_id-{upload}.part-{number}"
+        if not re.fullmatch(r"[0-9a-f-]{36}", upload) or not part.is_file():
+            return match.group(0)
+        return f"{match.group(0)}<ETag>&quot;{hashlib.md5(part.read_bytes()).hexdigest()}&quot;</ETag>"
+
+    return re.sub(r"<PartNumber>(\d+)</PartNumber>", etag, text).encode()
 
 
 def created_object(method: str, path: str, answer_body: bytes, answer):
@@ -561,7 +642,7 @@ def created_object(method: str, path: str, answer_body: bytes, answer):
 def start(args, origin: str, data: pathlib.Path, processes: Processes) -> dict:
     sites = {}
     if args.provider in ("both", "aliyun"):
-        sites["aliyun"] = start_aliyun(origin, data, processes)
+        sites["aliyun"] = start_aliyun(origin, data, processes, args.oss_signature_version, not args.no_upload_callback)
     if args.provider in ("both", "aws"):
         sites["aws"] = start_aws(origin, data, processes)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(sites, args.port))
@@ -577,6 +658,8 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--data", default=str(ROOT / "target" / "playground"))
     parser.add_argument("--provider", choices=("both", "aliyun", "aws"), default="both")
+    parser.add_argument("--oss-signature-version", choices=("v4", "v1"), default="v4")
+    parser.add_argument("--no-upload-callback", action="store_true")
     args = parser.parse_args()
     data = pathlib.Path(args.data)
     data.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,15 @@ use http::header::{
 use http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 
+/// The methods a preflight allows: `DELETE` is Uppy Companion's abort (presign-url's
+/// `s3/multipart/UPLOADID`); every function refuses the methods it does not serve itself.
+const ALLOW_METHODS: &str = "GET, POST, DELETE";
+
+/// The request headers a preflight allows: a caller's token and JSON body, and the headers
+/// Uppy's Companion client sends (Companion 6.2.2 allows the same three).
+const ALLOW_HEADERS: &str =
+    "Authorization, Content-Type, Uppy-Versions, Uppy-Auth-Token, Uppy-Credentials-Params";
+
 /// The allowed origins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Cors {
@@ -64,11 +73,11 @@ impl Cors {
                 let headers = preflight.headers_mut();
                 headers.insert(
                     ACCESS_CONTROL_ALLOW_METHODS,
-                    HeaderValue::from_static("GET, POST"),
+                    HeaderValue::from_static(ALLOW_METHODS),
                 );
                 headers.insert(
                     ACCESS_CONTROL_ALLOW_HEADERS,
-                    HeaderValue::from_static("Authorization, Content-Type"),
+                    HeaderValue::from_static(ALLOW_HEADERS),
                 );
                 headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
             }
@@ -134,11 +143,13 @@ mod tests {
         );
         assert_eq!(
             header(&preflight, ACCESS_CONTROL_ALLOW_METHODS),
-            Some("GET, POST")
+            Some("GET, POST, DELETE")
         );
         assert_eq!(
             header(&preflight, ACCESS_CONTROL_ALLOW_HEADERS),
-            Some("Authorization, Content-Type")
+            Some(
+                "Authorization, Content-Type, Uppy-Versions, Uppy-Auth-Token, Uppy-Credentials-Params"
+            )
         );
         assert_eq!(header(&preflight, VARY), Some("Origin"));
         assert_no_credentials(&preflight);

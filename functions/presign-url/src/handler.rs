@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use stsvend::{Caller, Credential, Error};
+use stsvend::{Caller, Credential, Error, KeyTemplate};
 use stsvend_host::{CallbackSettings, Config};
 
 use crate::settings::PresignSettings;
@@ -28,6 +28,7 @@ use stsvend_host::response::{self, ApiError};
 use crate::answer::{Expiry, Ordered, UrlAnswer};
 use crate::cdn::{self, CdnSettings};
 use crate::checks;
+use crate::companion;
 use crate::listing::{self, Listing};
 use crate::parts;
 use crate::profile::{self, ProfileState};
@@ -35,18 +36,27 @@ use crate::quota::{self, Grant};
 use crate::request::{self, Ask, Operation};
 use crate::upload;
 
+/// Uppy Companion's default key (`getKey`, `${randomUUID()}-${filename}` since uppy#3869).
+const COMPANION_KEY: &str = "${uuid}-${filename}";
+
 /// The form upload's `success_action_status`: 201 answers with the object's location.
 const SUCCESS_ACTION_STATUS: &str = "201";
 
 /// What every request needs, built once per cold start.
 pub struct AppState {
-    config: Config,
+    pub(crate) config: Config,
     /// The upload profiles, in `config.profiles`' order.
-    profiles: Vec<ProfileState>,
+    pub(crate) profiles: Vec<ProfileState>,
     clock: Arc<dyn Clock>,
     auth: Authenticator,
     signer: Signer,
-    presigner: Presigner,
+    pub(crate) presigner: Presigner,
+    /// The transport, for the requests presign-url sends the store itself (Uppy Companion's
+    /// multipart routes).
+    pub(crate) sender: Arc<dyn HttpSender>,
+    /// The key a Companion upload gets when its profile chooses none: Companion's own
+    /// default, `${uuid}-${filename}`, under the caller's prefix.
+    pub(crate) companion_key: KeyTemplate,
     /// `UPLOAD_CALLBACK_URL` and `UPLOAD_CALLBACK_SECRET`: the callback pinned into every OSS
     /// upload.
     callback: Option<CallbackSettings>,
@@ -108,7 +118,12 @@ impl AppState {
             &config.bucket_region,
         );
         Ok(Self {
-            auth: Authenticator::new(&config.auth_mode, sender, config.sts.timeout)?,
+            auth: Authenticator::new(&config.auth_mode, Arc::clone(&sender), config.sts.timeout)?,
+            sender,
+            companion_key: KeyTemplate::parse(COMPANION_KEY).map_err(|reason| Error::Config {
+                variable: "PROFILES_FILE",
+                reason,
+            })?,
             config,
             profiles,
             clock,
@@ -158,6 +173,10 @@ impl AppState {
 /// Answers one request. Never fails: every refusal is an answer in the documented shape.
 pub async fn handle(state: Arc<AppState>, request: Request) -> Response<Body> {
     let started = Instant::now();
+    // A path ending in one of Uppy Companion's S3 routes (`…/s3/params`) is a Companion request.
+    if let Some(found) = companion::find(request.method(), request.uri().path()) {
+        return companion::handle(&state, &request, found, started).await;
+    }
     response::finish(presign(&state, &request).await, started, "presigned")
 }
 
@@ -166,7 +185,104 @@ async fn presign(
     request: &Request,
 ) -> Result<(Response<Body>, String), ApiError> {
     let ask = parse(request)?;
-    let index = state.config.profiles.choose(ask.profile.as_deref())?;
+    let asker = identify(state, request, ask.profile.as_deref()).await?;
+    let who = role_session_name(&asker.caller.sub);
+    if ask.operation == Operation::Usage {
+        let counted = asker.counted;
+        let answer = quota::usage(state.quotas.as_ref(), counted, &asker.caller, asker.now).await?;
+        return Ok((answer, who));
+    }
+    let via_cdn = cdn::applies(&ask, asker.profile.cdn, state.cdn.as_ref())?;
+    if let (Some(cdn), Operation::Cookies) = (via_cdn, &ask.operation) {
+        let answer = cookies_for_prefix(cdn, asker.profile, &ask, &asker.prefix, asker.now)?;
+        return Ok((answer, who));
+    }
+    if let Operation::List(listing) = &ask.operation {
+        let (profile, caller, prefix) = (asker.profile, &asker.caller, &asker.prefix);
+        return list(state, profile, &ask, listing, caller, prefix, asker.now).await;
+    }
+    if let Some(cdn) = via_cdn {
+        let answer = download_via_cdn(cdn, &asker, &ask)?;
+        return Ok((answer, who));
+    }
+    let prepared = prepare(state, asker, &ask, None).await?;
+    let job = prepared.job(&ask);
+    let answer = match ask.operation {
+        Operation::Form { starts_with } => form(state, &job, starts_with),
+        Operation::Parts {
+            ref upload_id,
+            ref part_numbers,
+        } => {
+            let batch = parts::Batch {
+                key: &prepared.key,
+                upload_id,
+                part_numbers,
+                headers: signed_headers(&ask),
+                profile: &prepared.profile.name,
+            };
+            parts::answer(
+                &state.presigner,
+                &batch,
+                &prepared.credential,
+                prepared.now,
+                prepared.expiry,
+            )
+        }
+        ref operation => url(state, &job, operation),
+    };
+    Ok((answer, role_session_name(&prepared.caller.sub)))
+}
+
+/// A request read and allowed: its profile, who asks, the key, the credential that signs, how
+/// long the URL lives and what the upload rules add.
+pub(crate) struct Prepared<'a> {
+    pub(crate) profile: &'a ProfileState,
+    pub(crate) caller: Caller,
+    pub(crate) key: String,
+    /// Whether the server chose the key.
+    pub(crate) chosen: bool,
+    pub(crate) credential: Credential,
+    pub(crate) now: SystemTime,
+    pub(crate) expiry: Expiry,
+    pub(crate) stamped: Vec<(String, String)>,
+}
+
+impl Prepared<'_> {
+    /// The signing job for `ask`.
+    pub(crate) fn job<'a>(&'a self, ask: &'a Ask) -> Job<'a> {
+        Job {
+            ask,
+            profile: self.profile,
+            key: &self.key,
+            chosen: self.chosen,
+            credential: &self.credential,
+            now: self.now,
+            expiry: self.expiry,
+            stamped: &self.stamped,
+        }
+    }
+}
+
+/// Who asks, under which profile: the steps every request takes first.
+pub(crate) struct Asker<'a> {
+    /// The profile's signing state.
+    pub(crate) profile: &'a ProfileState,
+    /// The profile as configured (its quota and rate).
+    pub(crate) counted: &'a stsvend_host::config::Profile,
+    pub(crate) caller: Caller,
+    /// The caller's prefix under the profile.
+    pub(crate) prefix: String,
+    pub(crate) now: SystemTime,
+}
+
+/// Profile, identity, prefix, and the grant counted toward the profile's `grant_rate`: every
+/// answer counts one, whatever it signs (429 `GrantRateExceeded` over it).
+pub(crate) async fn identify<'a>(
+    state: &'a AppState,
+    request: &Request,
+    profile: Option<&str>,
+) -> Result<Asker<'a>, ApiError> {
+    let index = state.config.profiles.choose(profile)?;
     let (profile, counted) = (&state.profiles[index], &state.config.profiles.list[index]);
     let now = state.clock.now();
     let caller = state.auth.identify(request, now).await?;
@@ -176,91 +292,108 @@ async fn presign(
             .count_grant(counted, &caller, unix_seconds(now))
             .await?;
     }
-    if ask.operation == Operation::Usage {
-        let answer = quota::usage(state.quotas.as_ref(), counted, &caller, now).await?;
-        return Ok((answer, role_session_name(&caller.sub)));
-    }
-    let via_cdn = cdn::applies(&ask, profile.cdn, state.cdn.as_ref())?;
-    if let (Some(cdn), Operation::Cookies) = (via_cdn, &ask.operation) {
-        let answer = cookies_for_prefix(cdn, profile, &ask, &prefix, now)?;
-        return Ok((answer, role_session_name(&caller.sub)));
-    }
-    if let Operation::List(listing) = &ask.operation {
-        return list(state, profile, &ask, listing, &caller, &prefix, now).await;
-    }
+    Ok(Asker {
+        profile,
+        counted,
+        caller,
+        prefix,
+        now,
+    })
+}
+
+/// The named steps every object request goes through after [`identify`]: key (from the
+/// profile's template or, for a new object, `default_key` when the profile has none), checks,
+/// rules, credential, expiry, and the quota: an upload grant reserves its bound, a later step
+/// of a multipart upload is refused while the subject is at or over the quota.
+pub(crate) async fn prepare<'a>(
+    state: &'a AppState,
+    asker: Asker<'a>,
+    ask: &Ask,
+    default_key: Option<&KeyTemplate>,
+) -> Result<Prepared<'a>, ApiError> {
+    let Asker {
+        profile,
+        counted,
+        caller,
+        prefix,
+        now,
+    } = asker;
     let random = random_bytes()?;
-    let (key, chosen) = profile::key(&ask, &prefix, profile.key.as_ref(), now, random)?;
+    let template = profile.key.as_ref().or(default_key);
+    let (key, chosen) = profile::key(ask, &prefix, template, now, random)?;
     let settings = &profile.settings;
-    checks::check(&ask, &key, &prefix, settings)?;
-    if let Some(cdn) = via_cdn {
-        let answer = download_via_cdn(cdn, profile, &ask, &key, now)?;
-        return Ok((answer, role_session_name(&caller.sub)));
-    }
-    upload::check(&ask, settings)?;
-    let stamped = upload::stamped(&ask, settings.scheme, &settings.rules, &caller)?;
+    checks::check(ask, &key, &prefix, settings)?;
+    upload::check(ask, settings)?;
+    let stamped = upload::stamped(ask, settings.scheme, &settings.rules, &caller)?;
     let credential = state.credential(profile, &caller, &prefix, now).await?;
     let expiry = checks::expiry(
-        &ask,
+        ask,
         (settings.max_expires_seconds, settings.max_expires_by),
         Some(&credential),
         now,
     )?;
-    if let Some(quotas) = state
-        .quotas
-        .as_ref()
-        .filter(|_| quota::reserves(&ask.operation))
-    {
-        let grant = Grant {
-            key: &key,
-            bytes: quota::bound(&ask, settings, counted)?,
-            expires_in: expiry.expires_in,
-            now,
-        };
-        quota::reserve(quotas, counted, &caller, grant).await?;
+    if let Some(quotas) = &state.quotas {
+        if quota::reserves(&ask.operation) {
+            let grant = Grant {
+                key: &key,
+                bytes: quota::bound(ask, settings, counted)?,
+                expires_in: expiry.expires_in,
+                now,
+            };
+            quota::reserve(quotas, counted, &caller, grant).await?;
+        } else if quota::continues_upload(&ask.operation) {
+            quota::refuse_if_full(quotas, counted, &caller, now).await?;
+        }
     }
-    let job = Job {
-        ask: &ask,
+    Ok(Prepared {
         profile,
-        key: &key,
+        caller,
+        key,
         chosen,
-        credential: &credential,
+        credential,
         now,
         expiry,
-        stamped: &stamped,
-    };
-    let answer = match ask.operation {
-        Operation::Form { starts_with } => form(state, &job, starts_with),
-        Operation::Parts {
-            ref upload_id,
-            ref part_numbers,
-        } => {
-            let batch = parts::Batch {
-                key: &key,
-                upload_id,
-                part_numbers,
-                headers: signed_headers(&ask),
-                profile: &profile.name,
-            };
-            parts::answer(&state.presigner, &batch, &credential, now, expiry)
-        }
-        ref operation => url(state, &job, operation),
-    };
-    Ok((answer, role_session_name(&caller.sub)))
+        stamped,
+    })
+}
+
+/// Temporary credentials for the caller under `profile` (Companion's `s3/sts`): the keys
+/// presign-url itself signs with for this caller, from `AssumeRole` under the caller's session
+/// policy; `None` without `ROLE_ARN`, when the function's own key signs and must not leave.
+/// Counted as a grant, and refused while the subject is at or over the quota, as issue-token's
+/// credentials are.
+pub(crate) async fn caller_credential(
+    state: &AppState,
+    request: &Request,
+    profile: Option<&str>,
+) -> Result<Option<(Credential, Caller)>, ApiError> {
+    if !matches!(state.signer, Signer::Role(_)) {
+        return Ok(None);
+    }
+    let asker = identify(state, request, profile).await?;
+    if let Some(quotas) = &state.quotas {
+        quota::refuse_if_full(quotas, asker.counted, &asker.caller, asker.now).await?;
+    }
+    let credential = state
+        .credential(asker.profile, &asker.caller, &asker.prefix, asker.now)
+        .await?;
+    Ok(Some((credential, asker.caller)))
 }
 
 /// A download of `key` through the CDN ([`cdn::applies`] checked it): its life capped as a
 /// bucket GET's, signed with the CDN's key (no store credential is needed).
 fn download_via_cdn(
     cdn: &CdnSettings,
-    profile: &ProfileState,
+    asker: &Asker<'_>,
     ask: &Ask,
-    key: &str,
-    now: SystemTime,
 ) -> Result<Response<Body>, ApiError> {
+    let (profile, prefix, now) = (asker.profile, &asker.prefix, asker.now);
+    let (key, _) = profile::key(ask, prefix, profile.key.as_ref(), now, random_bytes()?)?;
     let settings = &profile.settings;
+    checks::check(ask, &key, prefix, settings)?;
     let max = (settings.max_expires_seconds, settings.max_expires_by);
     let expiry = checks::expiry(ask, max, None, now)?;
-    cdn.answer(key, now, expiry, random_seed()?, &profile.name)
+    cdn.answer(&key, now, expiry, random_seed()?, &profile.name)
 }
 
 /// CloudFront cookies for the caller's whole prefix: `GET` must be among the profile's
@@ -320,7 +453,7 @@ fn parse(request: &Request) -> Result<Ask, ApiError> {
 
 /// One URL or form to sign: what was asked, for which key, with which credential, when and
 /// for how long, and what the upload rules add.
-struct Job<'a> {
+pub(crate) struct Job<'a> {
     ask: &'a Ask,
     profile: &'a ProfileState,
     key: &'a str,
@@ -335,15 +468,37 @@ struct Job<'a> {
 
 /// A form upload policy for the job's key (or any key under it, with `starts_with`).
 fn form(state: &AppState, job: &Job<'_>, starts_with: bool) -> Response<Body> {
+    let fields = signed_form(state, job, starts_with);
+    let answer = UrlAnswer {
+        fields: Some(Ordered(&fields)),
+        key: job.chosen.then_some(job.key),
+        ..UrlAnswer::new(
+            "POST",
+            state.presigner.form_url(),
+            job.now,
+            job.expiry,
+            &job.profile.name,
+        )
+    };
+    response::json(StatusCode::OK, &answer)
+}
+
+/// The fields of the job's form upload, in the order to send them, its policy signed (the callback pinned, where one is
+/// configured).
+pub(crate) fn signed_form(
+    state: &AppState,
+    job: &Job<'_>,
+    starts_with: bool,
+) -> Vec<(String, String)> {
     let Job {
         ask,
         profile,
         key,
-        chosen,
         credential,
         now,
         expiry,
         stamped,
+        ..
     } = *job;
     let expiration = now + Duration::from_secs(expiry.expires_in);
     let scope = if starts_with {
@@ -369,38 +524,49 @@ fn form(state: &AppState, job: &Job<'_>, starts_with: bool) -> Response<Body> {
         callback: callback.as_deref(),
         pinned: stamped,
     };
-    let form = state.presigner.form(credential, &params);
+    state.presigner.form(credential, &params).fields
+}
+
+/// A URL for `operation` on the job's key, and the headers the client must send with it.
+fn url(state: &AppState, job: &Job<'_>, operation: &Operation) -> Response<Body> {
+    let (url, headers) = signed_url(state, job, operation, &[]);
     let answer = UrlAnswer {
-        fields: Some(Ordered(&form.fields)),
-        key: chosen.then_some(key),
+        headers: Some(Ordered(&headers)),
+        key: job.chosen.then_some(job.key),
         ..UrlAnswer::new(
-            "POST",
-            state.presigner.form_url(),
-            now,
-            expiry,
-            &profile.name,
+            operation.http_method(),
+            url,
+            job.now,
+            job.expiry,
+            &job.profile.name,
         )
     };
     response::json(StatusCode::OK, &answer)
 }
 
-/// A URL for `operation` on the job's key, and the headers the client must send with it.
-fn url(state: &AppState, job: &Job<'_>, operation: &Operation) -> Response<Body> {
+/// The presigned URL for `operation` on the job's key (with `extra` query parameters, such as
+/// a listing's page marker), and the headers it signs, which the request must carry.
+pub(crate) fn signed_url(
+    state: &AppState,
+    job: &Job<'_>,
+    operation: &Operation,
+    extra: &[(&'static str, String)],
+) -> (String, Vec<(String, String)>) {
     let Job {
         ask,
-        profile,
         key,
-        chosen,
         credential,
         now,
         expiry,
         stamped,
+        ..
     } = *job;
     let mut headers = signed_headers(ask);
     headers.extend(stamped.iter().cloned());
     let expires_in = Duration::from_secs(expiry.expires_in);
     let mut query = operation.query();
     query.extend(ask.overrides.iter().cloned());
+    query.extend(extra.iter().cloned());
     // The uploads that create an object carry the pinned callback, signed into the URL.
     if matches!(operation, Operation::Put | Operation::Complete { .. })
         && let Some(callback) = state.callback(TagScope::Key(key), now + expires_in)
@@ -420,18 +586,7 @@ fn url(state: &AppState, job: &Job<'_>, operation: &Operation) -> Response<Body>
         headers: &header_refs,
     };
     let presigned = state.presigner.url(credential, request, now, expires_in);
-    let answer = UrlAnswer {
-        headers: Some(Ordered(&headers)),
-        key: chosen.then_some(key),
-        ..UrlAnswer::new(
-            operation.http_method(),
-            presigned.url,
-            now,
-            expiry,
-            &profile.name,
-        )
-    };
-    response::json(StatusCode::OK, &answer)
+    (presigned.url, headers)
 }
 
 /// A listing of the caller's own prefix, one page as `listing` asks: a GET of the bucket
@@ -467,7 +622,7 @@ async fn list(
 }
 
 /// The headers a URL signs, which the client must send as given.
-fn signed_headers(ask: &Ask) -> Vec<(String, String)> {
+pub(crate) fn signed_headers(ask: &Ask) -> Vec<(String, String)> {
     let mut headers = Vec::new();
     if let Some(content_type) = &ask.content_type {
         headers.push(("Content-Type".to_owned(), content_type.clone()));

@@ -10,6 +10,7 @@
 mod answer;
 mod cdn;
 mod checks;
+mod companion;
 mod handler;
 mod listing;
 mod parts;

@@ -122,6 +122,35 @@ pub(crate) fn answer(
     now: SystemTime,
     expiry: Expiry,
 ) -> Response<Body> {
+    let expires_in = Duration::from_secs(expiry.expires_in);
+    let parts = urls(presigner, batch, credential, now, expiry)
+        .into_iter()
+        .map(|(part_number, url)| Part {
+            part_number,
+            url,
+            headers: Ordered(&batch.headers),
+        })
+        .collect();
+    let answer = PartsAnswer {
+        status_code: 200,
+        method: "PUT",
+        parts,
+        expiration: format_iso8601(now + expires_in),
+        expires_in: expiry.expires_in,
+        expires_capped_by: expiry.capped_by,
+        profile: batch.profile,
+    };
+    response::json(StatusCode::OK, &answer)
+}
+
+/// Each part of `batch` with its URL, in part-number order.
+pub(crate) fn urls(
+    presigner: &Presigner,
+    batch: &Batch<'_>,
+    credential: &Credential,
+    now: SystemTime,
+    expiry: Expiry,
+) -> Vec<(u32, String)> {
     let headers: Vec<(&str, &str)> = batch
         .headers
         .iter()
@@ -136,26 +165,12 @@ pub(crate) fn answer(
     };
     let expires_in = Duration::from_secs(expiry.expires_in);
     let urls = presigner.part_urls(credential, request, batch.part_numbers, now, expires_in);
-    let parts = batch
+    batch
         .part_numbers
         .iter()
         .zip(urls)
-        .map(|(&part_number, url)| Part {
-            part_number,
-            url: url.url,
-            headers: Ordered(&batch.headers),
-        })
-        .collect();
-    let answer = PartsAnswer {
-        status_code: 200,
-        method: "PUT",
-        parts,
-        expiration: format_iso8601(now + expires_in),
-        expires_in: expiry.expires_in,
-        expires_capped_by: expiry.capped_by,
-        profile: batch.profile,
-    };
-    response::json(StatusCode::OK, &answer)
+        .map(|(&part_number, url)| (part_number, url.url))
+        .collect()
 }
 
 #[cfg(test)]

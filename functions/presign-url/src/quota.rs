@@ -30,6 +30,32 @@ pub(crate) fn reserves(operation: &Operation) -> bool {
     )
 }
 
+/// Whether `operation` continues a multipart upload already granted (a part, a batch of
+/// parts, the completion): it reserves nothing more, and is refused while the subject is at or
+/// over the quota.
+pub(crate) fn continues_upload(operation: &Operation) -> bool {
+    matches!(
+        operation,
+        Operation::Part { .. } | Operation::Parts { .. } | Operation::Complete { .. }
+    )
+}
+
+/// 403 `QuotaExceeded` while the caller's subject is at or over `profile`'s quota.
+pub(crate) async fn refuse_if_full(
+    quotas: &Quotas,
+    profile: &Profile,
+    caller: &Caller,
+    now: SystemTime,
+) -> Result<(), ApiError> {
+    if !profile.quota.limits_storage() {
+        return Ok(());
+    }
+    let subject = quota::subject(&profile.quota, caller)?;
+    quotas
+        .refuse_if_full(profile, &subject, unix_seconds(now))
+        .await
+}
+
 /// The bytes an upload grant reserves: the exact `contentLength`, a form's maximum, else the
 /// profile's `max_bytes`; 400 `SizeRequired` under a byte quota when none bounds it.
 pub(crate) fn bound(
@@ -37,6 +63,18 @@ pub(crate) fn bound(
     settings: &PresignSettings,
     profile: &Profile,
 ) -> Result<u64, ApiError> {
+    if matches!(ask.operation, Operation::Form { starts_with: true })
+        && profile.quota.limits_storage()
+    {
+        // One policy for any number of keys under a folder: one reservation could not bound it.
+        return Err(ApiError::bad_request(
+            "FieldNotApplicable",
+            format!(
+                "startsWith is not allowed under profile {:?}'s quota: a form for any key under a folder could store any number of objects on one reservation; sign one key per form",
+                profile.name
+            ),
+        ));
+    }
     if let Some(length) = ask.content_length {
         return Ok(length);
     }

@@ -97,7 +97,9 @@ impl Operation {
     /// The HTTP method the client sends to OSS.
     pub(crate) fn http_method(&self) -> &'static str {
         match self {
-            Self::Get | Self::ListParts { .. } | Self::List(_) | Self::Cookies | Self::Usage => "GET",
+            Self::Get | Self::ListParts { .. } | Self::List(_) | Self::Cookies | Self::Usage => {
+                "GET"
+            }
             Self::Head => "HEAD",
             Self::Put | Self::Part { .. } | Self::Parts { .. } => "PUT",
             Self::Delete | Self::Abort { .. } => "DELETE",
@@ -391,6 +393,9 @@ fn not_for(field: &str, operation: &Operation) -> ApiError {
 /// `responseContentType` that is one media type.
 fn check_upload_headers(raw: &Raw, operation: &Operation) -> Result<(), ApiError> {
     let is_put = matches!(operation, Operation::Put | Operation::Part { .. });
+    if let (Some(content_type), Operation::Complete { .. }) = (&raw.content_type, operation) {
+        return completion_content_type(content_type);
+    }
     if raw.content_type.is_some() && !operation.sets_content_type() {
         return Err(not_for("contentType", operation));
     }
@@ -438,6 +443,27 @@ fn check_upload_headers(raw: &Raw, operation: &Operation) -> Result<(), ApiError
     }
     Ok(())
 }
+
+/// A completion's `contentType` is the type of its own XML body, which some clients send
+/// (`@uppy/aws-s3` sends `application/xml`) and OSS signs: it sets nothing on the object, so
+/// only an XML media type is signed.
+fn completion_content_type(content_type: &str) -> Result<(), ApiError> {
+    if COMPLETION_CONTENT_TYPES
+        .iter()
+        .any(|xml| xml.eq_ignore_ascii_case(content_type))
+    {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(
+        "InvalidContentType",
+        format!(
+            "{content_type:?} is not the type of a completion's XML body (application/xml or text/xml)"
+        ),
+    ))
+}
+
+/// The `contentType`s a multipart completion may sign: its body's.
+const COMPLETION_CONTENT_TYPES: [&str; 2] = ["application/xml", "text/xml"];
 
 /// The GET-only fields, as the OSS query parameters they become.
 fn overrides(raw: &Raw, operation: &Operation) -> Result<Vec<(&'static str, String)>, ApiError> {
@@ -793,6 +819,36 @@ mod tests {
             let want: Vec<(&str, String)> =
                 query.into_iter().map(|(k, v)| (k, v.to_owned())).collect();
             assert_eq!(got, want, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_completion_signs_only_its_xml_bodys_content_type() {
+        // @uppy/aws-s3 6 sends `Content-Type: application/xml` with the completion's body
+        // (`XML_CONTENT_TYPE` in its s3-client/consts.ts).
+        for content_type in ["application/xml", "text/xml", "Application/XML"] {
+            let text = format!(
+                r#"{{"key":"k","multipart":"complete","uploadId":"U1","contentType":"{content_type}"}}"#
+            );
+            let ask = json(&text).expect(&text);
+            assert_eq!(ask.content_type.as_deref(), Some(content_type));
+        }
+        for content_type in [
+            "text/html",
+            "image/png",
+            "application/xml; charset=utf-8",
+            "application/xml,text/html",
+        ] {
+            let text = format!(
+                r#"{{"key":"k","multipart":"complete","uploadId":"U1","contentType":"{content_type}"}}"#
+            );
+            assert_eq!(code(json(&text)), "InvalidContentType", "{text}");
+        }
+        for text in [
+            r#"{"key":"k","multipart":"abort","uploadId":"U1","contentType":"application/xml"}"#,
+            r#"{"key":"k","multipart":"list","uploadId":"U1","contentType":"application/xml"}"#,
+        ] {
+            assert_eq!(code(json(text)), "FieldNotApplicable", "{text}");
         }
     }
 

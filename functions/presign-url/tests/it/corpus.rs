@@ -56,6 +56,14 @@ fn operations() -> Vec<(Value, bool)> {
             true,
         ),
         (
+            json!({"key": key("big file.bin"), "multipart": "complete", "uploadId": "0004B9894A22E5B1888A1E29F8236E2D", "contentType": "application/xml"}),
+            true,
+        ),
+        (
+            json!({"key": key("photo 2.jpg"), "multipart": "initiate", "contentType": "image/jpeg"}),
+            true,
+        ),
+        (
             json!({"key": key("big file.bin"), "multipart": "abort", "uploadId": "0004B9894A22E5B1888A1E29F8236E2D"}),
             true,
         ),

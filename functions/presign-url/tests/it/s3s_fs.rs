@@ -147,7 +147,7 @@ fn batch_multipart_upload(
     let key = format!("{PREFIX}batch/video 1+2.mp4");
     let upload_id = &started_upload(&sign(
         function,
-        &json!({"key": key, "multipart": "initiate"}),
+        &json!({"key": key, "multipart": "initiate", "contentType": "video/mp4"}),
     ));
     let batch = sign(
         function,
@@ -189,9 +189,18 @@ fn batch_multipart_upload(
         ));
     }
     completion.push_str("</CompleteMultipartUpload>");
+    // Signed with the completion body's type, as @uppy/aws-s3 sends it.
     let complete = sign(
         function,
-        &json!({"key": key, "multipart": "complete", "uploadId": upload_id}),
+        &json!({"key": key, "multipart": "complete", "uploadId": upload_id, "contentType": "application/xml"}),
+    );
+    assert_eq!(complete["Headers"]["Content-Type"], "application/xml");
+    record(
+        records,
+        &format!("{run}: batch complete"),
+        &key,
+        token,
+        &complete,
     );
     assert_eq!(send(&complete, completion.as_bytes()).0, 200);
     assert_eq!(get_bytes(function, &key), (200, bytes.concat()));
