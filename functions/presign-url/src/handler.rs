@@ -57,6 +57,9 @@ pub struct AppState {
     /// The key a Companion upload gets when its profile chooses none: Companion's own
     /// default, `${uuid}-${filename}`, under the caller's prefix.
     pub(crate) companion_key: KeyTemplate,
+    /// `COMPANION_STS`: whether Companion's `s3/sts` hands out temporary credentials (off by
+    /// default: they upload outside every signed rule, as issue-token's do).
+    pub(crate) companion_sts: bool,
     /// `UPLOAD_CALLBACK_URL` and `UPLOAD_CALLBACK_SECRET`: the callback pinned into every OSS
     /// upload.
     callback: Option<CallbackSettings>,
@@ -120,6 +123,7 @@ impl AppState {
         Ok(Self {
             auth: Authenticator::new(&config.auth_mode, Arc::clone(&sender), config.sts.timeout)?,
             sender,
+            companion_sts: config.read(|env| env.flag("COMPANION_STS", false))?,
             companion_key: KeyTemplate::parse(COMPANION_KEY).map_err(|reason| Error::Config {
                 variable: "PROFILES_FILE",
                 reason,
@@ -357,25 +361,36 @@ pub(crate) async fn prepare<'a>(
     })
 }
 
-/// Temporary credentials for the caller under `profile` (Companion's `s3/sts`): the keys
-/// presign-url itself signs with for this caller, from `AssumeRole` under the caller's session
-/// policy; `None` without `ROLE_ARN`, when the function's own key signs and must not leave.
-/// Counted as a grant, and refused while the subject is at or over the quota, as issue-token's
-/// credentials are.
+/// Temporary credentials for the caller under `profile` (Companion's `s3/sts`, with
+/// `COMPANION_STS=true`): issue-token's session, `AssumeRole` under the profile's `policy` (else
+/// `POLICY_FILE`) rendered for the caller's prefix, for `TOKEN_DURATION_SECONDS`; `None` without
+/// `ROLE_ARN` (the function's own key must not leave) or without `COMPANION_STS`. Counted as a
+/// grant, and refused while the subject is at or over the quota, as issue-token is.
 pub(crate) async fn caller_credential(
     state: &AppState,
     request: &Request,
     profile: Option<&str>,
 ) -> Result<Option<(Credential, Caller)>, ApiError> {
-    if !matches!(state.signer, Signer::Role(_)) {
+    let Signer::Role(role) = &state.signer else {
+        return Ok(None);
+    };
+    if !state.companion_sts {
         return Ok(None);
     }
     let asker = identify(state, request, profile).await?;
     if let Some(quotas) = &state.quotas {
         quota::refuse_if_full(quotas, asker.counted, &asker.caller, asker.now).await?;
     }
-    let credential = state
-        .credential(asker.profile, &asker.caller, &asker.prefix, asker.now)
+    let config = &state.config;
+    let template = asker.counted.policy.as_ref().unwrap_or(&config.policy);
+    let policy = config
+        .scope
+        .render_policy(template, &asker.caller, &asker.prefix)?;
+    // Reused while more than half their life is left, as presign-url's own signing keys are.
+    let half_life = role.role.duration() / 2;
+    let credential = role
+        .role
+        .credentials(&asker.caller, policy, asker.now, half_life)
         .await?;
     Ok(Some((credential, asker.caller)))
 }

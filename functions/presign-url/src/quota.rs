@@ -290,6 +290,105 @@ mod tests {
         json!({"key": key, "method": "PUT", "contentLength": length})
     }
 
+    /// A Companion route as `sub` (Uppy's `s3/params`, `s3/multipart`, ...).
+    async fn companion_as(
+        state: &Arc<AppState>,
+        sub: &str,
+        path: &str,
+        body: &str,
+    ) -> (u16, Value) {
+        let mut request = Request::new(lambda_http::Body::Text(body.to_owned()));
+        *request.method_mut() = if body.is_empty() {
+            Method::GET
+        } else {
+            Method::POST
+        };
+        *request.uri_mut() = path.parse().expect("a path");
+        let bearer = hs256_bearer_of_tenant(sub, "acme", NOW);
+        request
+            .headers_mut()
+            .insert("authorization", bearer.parse().expect("header"));
+        let response = handle(Arc::clone(state), request).await;
+        let status = response.status().as_u16();
+        let body = serde_json::from_slice(response.body().as_ref()).expect("JSON answer");
+        (status, body)
+    }
+
+    #[tokio::test]
+    async fn companion_routes_reserve_and_a_full_subject_gets_no_more_parts_or_folder_forms() {
+        let db = store_path("companion");
+        let (state, _) = start(&db, &[("QUOTA_FILES", "2")]).await;
+        // Companion's form upload reserves one file, as presign-url's own form does.
+        let (status, body) = companion_as(
+            &state,
+            "alice",
+            "/s3/params?filename=a.txt&type=text%2Fplain",
+            "",
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        // A part of an upload granted earlier is signed while there is room.
+        let part = json!({"key": "uploads/alice/big.bin", "method": "PUT", "uploadId": "upload-1", "partNumber": 1});
+        assert_eq!(
+            status_code(&state, "alice", part.clone()).await,
+            (200, String::new())
+        );
+        let (status, body) = companion_as(
+            &state,
+            "alice",
+            "/s3/params?filename=b.txt&type=text%2Fplain",
+            "",
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        // Full (two reserved of two): Companion's next form, its next multipart upload, and a
+        // part or a completion of an upload already begun are all refused.
+        let (status, body) = companion_as(
+            &state,
+            "alice",
+            "/s3/params?filename=c.txt&type=text%2Fplain",
+            "",
+        )
+        .await;
+        assert_eq!(status, 403, "{body}");
+        let error = body["error"].as_str().expect("Companion's error shape");
+        assert!(error.contains("QuotaExceeded"), "{error}");
+        let (status, body) = companion_as(
+            &state,
+            "alice",
+            "/s3/multipart",
+            r#"{"filename":"d.bin","type":"application/octet-stream"}"#,
+        )
+        .await;
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(
+            status_code(&state, "alice", part).await,
+            (403, "QuotaExceeded".to_owned())
+        );
+        let complete =
+            json!({"key": "uploads/alice/big.bin", "multipart": "complete", "uploadId": "upload-1"});
+        assert_eq!(
+            status_code(&state, "alice", complete).await,
+            (403, "QuotaExceeded".to_owned())
+        );
+        // Another subject is not held back by alice's quota.
+        let (status, body) = companion_as(
+            &state,
+            "bob",
+            "/s3/params?filename=a.txt&type=text%2Fplain",
+            "",
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        // A form for any key under a folder is refused under a storage quota: one reservation
+        // could not bound how many objects it stores.
+        let folder = json!({"key": "uploads/bob/", "method": "POST", "startsWith": true});
+        assert_eq!(
+            status_code(&state, "bob", folder).await,
+            (400, "FieldNotApplicable".to_owned())
+        );
+    }
+
     #[tokio::test]
     async fn upload_grants_stop_at_the_file_quota_and_other_subjects_keep_theirs() {
         let db = store_path("files");

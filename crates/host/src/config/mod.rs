@@ -65,6 +65,8 @@ pub const FUNCTION_VARIABLES: &[&str] = &[
     "UPLOAD_SERVER_SIDE_ENCRYPTION",
     "UPLOAD_REQUIRE_CHECKSUM",
     "UPLOAD_REQUIRE_SIZE",
+    // presign-url: Uppy Companion's `s3/sts` route.
+    "COMPANION_STS",
     // presign-url: downloads through the CDN.
     "CDN_DOMAIN",
     "CDN_AUTH_TYPE",

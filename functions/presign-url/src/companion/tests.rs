@@ -650,14 +650,12 @@ fn aws_state(extra: &[(&'static str, &str)], store: Arc<Script>) -> Arc<AppState
 }
 
 #[tokio::test]
-async fn sts_hands_the_callers_own_scoped_credentials_on_aws_with_a_role_only() {
+async fn sts_hands_the_callers_own_scoped_credentials_on_aws_with_a_role_and_companion_sts_only() {
     // The shape of an AWS STS AssumeRole answer (the STS API reference's example).
     let assumed = r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>ASIAVENDED</AccessKeyId><SecretAccessKey>vended-secret</SecretAccessKey><SessionToken>vended-token</SessionToken><Expiration>2026-11-22T09:53:10Z</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>"#;
     let store = Script::new(&[(200, assumed)]);
-    let vending = aws_state(
-        &[("ROLE_ARN", "arn:aws:iam::123456789012:role/uploader")],
-        Arc::clone(&store),
-    );
+    let role = ("ROLE_ARN", "arn:aws:iam::123456789012:role/uploader");
+    let vending = aws_state(&[role, ("COMPANION_STS", "true")], Arc::clone(&store));
     let response = handle(
         Arc::clone(&vending),
         request(Method::GET, "/presign/s3/sts", ""),
@@ -679,10 +677,12 @@ async fn sts_hands_the_callers_own_scoped_credentials_on_aws_with_a_role_only() 
         "the session policy names the caller's prefix: {form}"
     );
 
-    // Without a role the function's own key would leave: refused, as on Alibaba Cloud.
+    // Without a role the function's own key would leave: refused, as on Alibaba Cloud; and
+    // with a role but without COMPANION_STS (the default), nothing is handed out either.
     for refusing in [
-        aws_state(&[], Script::new(&[])),
-        state(&[], Script::new(&[])),
+        aws_state(&[("COMPANION_STS", "true")], Script::new(&[])),
+        aws_state(&[role], Script::new(&[])),
+        state(&[("COMPANION_STS", "true")], Script::new(&[])),
     ] {
         let (status, body) = answer(&refusing, request(Method::GET, "/s3/sts", "")).await;
         assert_eq!(
