@@ -11,11 +11,13 @@ import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { createServer } from "node:http";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+// Where cargo put the binaries (CARGO_TARGET_DIR when set, as scripts/test's tmp files are).
+const target = resolve(root, process.env.CARGO_TARGET_DIR || "target");
 const python = process.env.STSVEND_PYTHON ?? join(root, ".venv", "bin", "python");
 const web = join(root, "examples", "web");
 const VENDED = {
@@ -57,7 +59,7 @@ function staticSite(settings) {
 }
 
 function startIssueToken(sts, origin) {
-  const child = spawn(join(root, "target", "debug", "issue-token"), [], {
+  const child = spawn(join(target, "debug", "issue-token"), [], {
     env: {
       PATH: process.env.PATH, PORT: "0", RUST_LOG: "info", AUTH_MODE: "none",
       STS_ENDPOINT: `http://127.0.0.1:${sts}`, ALIBABA_CLOUD_ACCESS_KEY_ID: "LTAI-test-web-example-key",
@@ -143,7 +145,7 @@ test("ali-oss uploads with issue-token's credentials, refreshes them, and IMM is
     site.close();
   }
 
-  const out = join(root, "target", "tmp", "alioss-requests.jsonl");
+  const out = join(target, "tmp", "alioss-requests.jsonl");
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, captured.map((c) => JSON.stringify({ ...c, access_key_id: VENDED.AccessKeyId, access_key_secret: VENDED.AccessKeySecret, security_token: VENDED.SecurityToken, bucket: "web-direct-upload" })).join("\n") + "\n");
   const check = spawnSync(python, [join(root, "scripts", "oracles", "verify_alioss_requests.py"), out], { encoding: "utf8" });

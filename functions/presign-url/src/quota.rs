@@ -365,8 +365,7 @@ mod tests {
             status_code(&state, "alice", part).await,
             (403, "QuotaExceeded".to_owned())
         );
-        let complete =
-            json!({"key": "uploads/alice/big.bin", "multipart": "complete", "uploadId": "upload-1"});
+        let complete = json!({"key": "uploads/alice/big.bin", "multipart": "complete", "uploadId": "upload-1"});
         assert_eq!(
             status_code(&state, "alice", complete).await,
             (403, "QuotaExceeded".to_owned())

@@ -252,8 +252,14 @@ fn part_numbers(value: &Value) -> Result<Value, ApiError> {
 
 /// `POST s3/multipart`'s body: `{"filename","type","metadata"}` (metadata left out).
 fn create_body(body: &[u8]) -> Result<Value, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|_| ApiError::bad_request("InvalidRequest", "the body must be a JSON object"))?;
+    // Read strictly, as presign-url's own bodies: a member named twice is refused, never
+    // read as its last value.
+    let value = stsvend_host::json::parse(body).map_err(|e| {
+        ApiError::bad_request(
+            "InvalidRequest",
+            format!("the body must be a JSON object: it {e}"),
+        )
+    })?;
     if !value.is_object() {
         return Err(ApiError::bad_request(
             "InvalidRequest",
@@ -470,8 +476,11 @@ fn malformed() -> ApiError {
 /// numbers 1 to 10000, each once, in order; each ETag printable ASCII of at most 128 bytes.
 fn completion(body: &[u8]) -> Result<String, ApiError> {
     let invalid = |message: &str| ApiError::bad_request("InvalidParts", message.to_owned());
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|_| invalid("the body must be {\"parts\":[{\"PartNumber\":n,\"ETag\":\"…\"}]}"))?;
+    let value = stsvend_host::json::parse(body).map_err(|_| {
+        invalid(
+            "the body must be {\"parts\":[{\"PartNumber\":n,\"ETag\":\"…\"}]}, each member once",
+        )
+    })?;
     let Some(list) = value.get("parts").and_then(Value::as_array) else {
         return Err(invalid(
             "the body must be {\"parts\":[{\"PartNumber\":n,\"ETag\":\"…\"}]}",

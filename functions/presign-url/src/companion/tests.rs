@@ -515,6 +515,21 @@ async fn hostile_requests_are_refused_in_companions_shape_before_the_store_is_as
             400,
             "InvalidRequest",
         ),
+        // A member named twice is refused, never read as its last value.
+        (
+            Method::POST,
+            "/s3/multipart".into(),
+            r#"{"filename":"a.txt","filename":"b.txt"}"#,
+            400,
+            "InvalidRequest",
+        ),
+        (
+            Method::POST,
+            "/s3/multipart/U1/complete?key=uploads/anonymous/a".into(),
+            r#"{"parts":[{"PartNumber":1,"ETag":"e"}],"parts":[{"PartNumber":2,"ETag":"f"}]}"#,
+            400,
+            "InvalidParts",
+        ),
         (
             Method::POST,
             "/s3/multipart/U1/complete?key=uploads/anonymous/a".into(),
