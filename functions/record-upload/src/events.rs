@@ -57,8 +57,8 @@ struct S3Object {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Uploads {
     pub(crate) uploads: Vec<Upload>,
-    /// Objects deleted (`ObjectRemoved:*`): their bucket and decoded key, which give their
-    /// bytes back to their quota.
+    /// Objects deleted (`ObjectRemoved:*`, not S3's `DeleteMarkerCreated`): their bucket and
+    /// decoded key, whose bytes go back to their quota once the store's `HEAD` finds nothing.
     pub(crate) removals: Vec<(String, String)>,
     pub(crate) skipped: usize,
 }
@@ -92,7 +92,10 @@ impl S3Event {
         let mut out = Uploads::default();
         for record in &self.records {
             let created = record.event_name.starts_with("ObjectCreated:");
-            let removed = record.event_name.starts_with("ObjectRemoved:");
+            // A delete marker (a versioned bucket's `DELETE`) removes nothing: the bucket still
+            // holds the object's versions, and their bytes, so their count stays.
+            let removed = record.event_name.starts_with("ObjectRemoved:")
+                && record.event_name != "ObjectRemoved:DeleteMarkerCreated";
             if record.event_source != "aws:s3" || !(created || removed) {
                 out.skipped += 1;
                 continue;
@@ -231,12 +234,10 @@ mod tests {
         assert!(uploads.uploads.is_empty());
         assert_eq!(
             uploads.removals,
-            [
-                ("b".to_owned(), "uploads/alice/a b+.txt".to_owned()),
-                ("b".to_owned(), "uploads/alice/c".to_owned()),
-            ]
+            [("b".to_owned(), "uploads/alice/a b+.txt".to_owned())]
         );
-        assert_eq!(uploads.skipped, 1);
+        // The delete marker and the restore are skipped.
+        assert_eq!(uploads.skipped, 2);
         let oss = br#"{"events": [
             {"eventName": "ObjectRemoved:DeleteObject", "eventSource": "acs:oss", "eventTime": "t",
              "oss": {"bucket": {"name": "b"}, "object": {"key": "uploads/bob/x.png"}}},

@@ -265,12 +265,17 @@ async fn reject(
     .await?;
     if let Some(counter) = &state.counter {
         // What the store still holds counts; what was deleted gives its bytes back.
-        match done {
-            Action::Deleted => counter.remove(&record.key, now).await?,
-            Action::Reported => {
+        match (done, rules.on_violation) {
+            (Action::Deleted, _) => counter.remove(&record.key, now).await?,
+            (Action::Reported, OnViolation::Report) => {
                 counter
                     .settle(&record.key, record.size, &record.etag, now)
                     .await?;
+            }
+            // The delete was refused because the key holds another object since: the
+            // record's facts are stale, the store's current ones count.
+            (Action::Reported, OnViolation::Delete) => {
+                count_as_stored(state, counter, &record.key, now).await?;
             }
         }
     }
@@ -314,8 +319,35 @@ async fn settle_unchecked(
     Ok(())
 }
 
-/// Gives the bytes of each deleted object of an event back to its quota; `Err` when the store
-/// cannot answer (the event is delivered again; removing twice changes nothing).
+/// Counts `key` as the store holds it now (its `HEAD`), whatever an event said: the object's
+/// current size and ETag settled, or its bytes given back when the store holds none. Events
+/// arrive late and out of order (an older upload's event after a newer one's, a deletion's
+/// after the key was written again), so an event's own facts are never settled unless they
+/// are still the object's. `Err` when the bucket or the quota store cannot answer (the
+/// invocation fails and the event is delivered again; counting twice changes nothing).
+async fn count_as_stored(
+    state: &AppState,
+    counter: &Counter,
+    key: &str,
+    now: SystemTime,
+) -> Result<(), String> {
+    match state.store.head(key, now, store::HEAD_DEADLINE).await? {
+        Seen::Object(facts) => {
+            counter.settle(key, facts.size, &facts.etag, now).await?;
+            info!(key = %escaped(key), "counted as the store holds it now");
+        }
+        Seen::Missing => {
+            counter.remove(key, now).await?;
+            info!(key = %escaped(key), "the store holds no object: its bytes given back to its quota");
+        }
+    }
+    Ok(())
+}
+
+/// Gives the bytes of each deleted object of an event back to its quota, once the store's
+/// `HEAD` says the key holds nothing: a deletion's event that arrives after the key was
+/// written again settles the object the store holds instead. `Err` when the store cannot
+/// answer (the event is delivered again; removing twice changes nothing).
 async fn remove_all(state: &AppState, removals: &[(String, String)]) -> Result<(), String> {
     let Some(counter) = &state.counter else {
         return Ok(());
@@ -325,8 +357,7 @@ async fn remove_all(state: &AppState, removals: &[(String, String)]) -> Result<(
         if *bucket != state.config.scope.bucket {
             continue;
         }
-        counter.remove(key, now).await?;
-        info!(key = %escaped(key), "deleted: its bytes given back to its quota");
+        count_as_stored(state, counter, key, now).await?;
     }
     Ok(())
 }
@@ -377,8 +408,8 @@ async fn record_all(state: &AppState, uploads: Uploads) -> Result<Told, String> 
                 told.rejected += 1;
             }
             Judged::Attributed(mut record) => {
-                with_store_type(state, &mut record, now).await;
-                settle_unchecked(state, &record, now).await?;
+                let seen = with_store_type(state, &mut record, now).await;
+                settle_event(state, &record, seen, now).await?;
                 record.log();
                 if let Some(webhook) = &state.webhook {
                     webhook.deliver(&record, now, webhook::DEADLINE).await?;
@@ -390,20 +421,50 @@ async fn record_all(state: &AppState, uploads: Uploads) -> Result<Told, String> 
     Ok(told)
 }
 
+/// Settles an event's upload recorded without profile rules (no `PROFILES_FILE`) from what
+/// the store's `HEAD` said (`seen`), never from the event: the event's facts only when they
+/// are still the object's (same ETag), else the object the key holds now, or its bytes given
+/// back when the key holds none (a late event of an older, smaller upload must not overwrite
+/// the newer one's count). `Err` when the store could not be asked and there is a quota (the
+/// invocation fails, so that the event is delivered again).
+async fn settle_event(
+    state: &AppState,
+    record: &Record,
+    seen: Result<Seen, String>,
+    now: SystemTime,
+) -> Result<(), String> {
+    let Some(counter) = &state.counter else {
+        return Ok(());
+    };
+    match seen? {
+        Seen::Object(facts) => {
+            counter
+                .settle(&record.key, facts.size, &facts.etag, now)
+                .await?;
+        }
+        Seen::Missing => counter.remove(&record.key, now).await?,
+    }
+    Ok(())
+}
+
 /// An event gives the store's size and ETag but not the object's type: the store's `HEAD`
-/// adds it (and its size, which the quota counts) when the object it describes is still the
-/// one the event reported (same ETag). When
-/// the object has changed or gone since, or the store cannot be asked, the record keeps the
-/// event's facts and has no `contentType`: an event is never lost for want of a type.
-async fn with_store_type(state: &AppState, record: &mut Record, now: SystemTime) {
-    match state
+/// adds it (and its size) when the object it describes is still the one the event reported
+/// (same ETag). When the object has changed or gone since, or the store cannot be asked, the
+/// record keeps the event's facts and has no `contentType`: an event is never lost for want
+/// of a type. What the `HEAD` said is returned for the quota ([`settle_event`]).
+async fn with_store_type(
+    state: &AppState,
+    record: &mut Record,
+    now: SystemTime,
+) -> Result<Seen, String> {
+    let seen = state
         .store
         .head(&record.key, now, store::HEAD_DEADLINE)
-        .await
-    {
+        .await;
+    match &seen {
         Ok(Seen::Object(facts)) if facts.etag == record.etag => {
             record.size = facts.size;
-            record.content_type = facts.content_type;
+            record.content_type.clone_from(&facts.content_type);
         }
         Ok(_) => info!(
             key = %escaped(&record.key),
@@ -415,6 +476,7 @@ async fn with_store_type(state: &AppState, record: &mut Record, now: SystemTime)
             "the store could not be asked for the object's type; recorded with the event's facts"
         ),
     }
+    seen
 }
 
 /// A Function Compute event invocation (`x-fc-control-path: /invoke`) with an OSS trigger's

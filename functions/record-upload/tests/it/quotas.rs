@@ -106,6 +106,11 @@ fn object_removed(key: &str) -> Value {
     record
 }
 
+/// Deletes `key` from the bucket behind s3s-fs's back (as a `DELETE` would).
+fn delete_on_disk(store: &Store, key: &str) {
+    std::fs::remove_file(store.dir.join(BUCKET).join(key)).expect("the object's file");
+}
+
 async fn deliver(state: &Arc<AppState>, records: Vec<Value>) -> Result<Value, String> {
     on_event(Arc::clone(state), json!({ "Records": records })).await
 }
@@ -149,6 +154,7 @@ async fn uploads_settle_from_the_store_once_and_deletions_give_bytes_back() {
     );
     assert_eq!((counted.used_bytes, counted.files), (300, 2));
     // A deletion gives its bytes back (twice changes nothing).
+    delete_on_disk(&store, "uploads/alice/b.txt");
     for _ in 0..2 {
         deliver(&state, vec![object_removed("uploads/alice/b.txt")])
             .await
@@ -287,4 +293,73 @@ async fn reconcile_after_a_wiped_store_restores_exact_usage() {
         .await
         .expect("reconciled");
     assert_eq!(usage(&counts, "default", "alice").await.files, 2);
+}
+
+#[tokio::test]
+#[ignore = "needs s3s-fs 0.14.1 from crates.io: scripts/test runs it"]
+async fn a_late_event_of_an_older_upload_never_overwrites_the_newer_count() {
+    let store = Store::start("record-quota-late");
+    let db = quota_file("late");
+    let extra = [("QUOTA_BYTES", "100000".to_owned())];
+    let (state, counts) = start(&store, &db, &extra).await;
+    // A small object, then a big one under the same key; the big one's event comes first.
+    let key = "uploads/alice/k.bin";
+    let small = store.put(key, &[], &[b's'; 10]);
+    let big = store.put(key, &[], &[b'b'; 5000]);
+    deliver(&state, vec![object_created(key, 5000, &big)])
+        .await
+        .expect("recorded");
+    assert_eq!(usage(&counts, "default", "alice").await.used_bytes, 5000);
+    // The small one's late event: the store holds the big one, and that is what counts.
+    deliver(&state, vec![object_created(key, 10, &small)])
+        .await
+        .expect("recorded");
+    let counted = usage(&counts, "default", "alice").await;
+    assert_eq!(
+        (counted.used_bytes, counted.files),
+        bytes_on_disk(&store, "uploads/alice")
+    );
+    assert_eq!((counted.used_bytes, counted.files), (5000, 1));
+    // A late event of an object the store no longer holds counts nothing.
+    delete_on_disk(&store, key);
+    deliver(&state, vec![object_created(key, 10, &small)])
+        .await
+        .expect("recorded");
+    assert_eq!(usage(&counts, "default", "alice").await, Usage::default());
+}
+
+#[tokio::test]
+#[ignore = "needs s3s-fs 0.14.1 from crates.io: scripts/test runs it"]
+async fn a_delete_event_gives_back_only_what_the_store_no_longer_holds() {
+    let store = Store::start("record-quota-redelete");
+    let db = quota_file("redelete");
+    let extra = [("QUOTA_BYTES", "100000".to_owned())];
+    let (state, counts) = start(&store, &db, &extra).await;
+    // PUT K, DELETE K, PUT K: the second upload's event, then the deletion's, late.
+    let key = "uploads/alice/k.bin";
+    let again = store.put(key, &[], &[b'a'; 700]);
+    deliver(&state, vec![object_created(key, 700, &again)])
+        .await
+        .expect("recorded");
+    deliver(&state, vec![object_removed(key)])
+        .await
+        .expect("judged");
+    let counted = usage(&counts, "default", "alice").await;
+    assert_eq!(
+        (counted.used_bytes, counted.files),
+        bytes_on_disk(&store, "uploads/alice")
+    );
+    assert_eq!((counted.used_bytes, counted.files), (700, 1));
+    // A delete marker (a versioned bucket keeps the versions) gives nothing back, even when
+    // the key reads as missing.
+    delete_on_disk(&store, key);
+    let mut marker = object_removed(key);
+    marker["eventName"] = json!("ObjectRemoved:DeleteMarkerCreated");
+    deliver(&state, vec![marker]).await.expect("skipped");
+    assert_eq!(usage(&counts, "default", "alice").await.used_bytes, 700);
+    // A real deletion, once the key holds nothing, gives the bytes back.
+    deliver(&state, vec![object_removed(key)])
+        .await
+        .expect("removed");
+    assert_eq!(usage(&counts, "default", "alice").await, Usage::default());
 }
