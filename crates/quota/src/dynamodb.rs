@@ -363,8 +363,15 @@ impl DynamoStore {
                 state.purge(now);
                 let held = state.reservations.get(reservation.key).map(|h| h.bytes);
                 let recorded = object.is_some();
-                let decision =
-                    decide_reserve(state.usage(), limits, reservation.bytes, held, recorded);
+                let live = u64::try_from(state.reservations.len()).unwrap_or(u64::MAX);
+                let decision = decide_reserve(
+                    state.usage(),
+                    limits,
+                    reservation.bytes,
+                    held,
+                    recorded,
+                    live,
+                );
                 if let Reserved::Exceeded(_) = decision {
                     return Ok(decision);
                 }

@@ -5,7 +5,7 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::{Account, Limits, Reserved, Usage};
+use crate::{Account, Limits, MAX_LIVE_RESERVATIONS, Reserved, Usage};
 
 /// Every byte but RFC 3986 `unreserved` is percent-encoded in an account's name, so the
 /// name holds no `/`, `:`, `{`, `}`, NUL or space: the separators the layouts put between
@@ -34,15 +34,22 @@ pub(crate) fn account_id(account: Account<'_>) -> String {
 }
 
 /// A reservation's effect, given what the account holds after expired reservations were
-/// dropped: `held` is the bytes the same key already reserves (replaced, not added), and
-/// `recorded` whether the key is already an object (an overwrite adds no file).
+/// dropped: `held` is the bytes the same key already reserves (replaced, not added),
+/// `recorded` whether the key is already an object (an overwrite adds no file), and `live`
+/// how many reservations the account holds. A new key past [`MAX_LIVE_RESERVATIONS`] is
+/// refused whatever its size: each reservation costs the store room (DynamoDB keeps them all
+/// in one item, bounded at 400 KB), so grants of tiny sizes must not pile up without end.
 pub(crate) fn decide_reserve(
     usage: Usage,
     limits: Limits,
     bytes: u64,
     held: Option<u64>,
     recorded: bool,
+    live: u64,
 ) -> Reserved {
+    if held.is_none() && live >= MAX_LIVE_RESERVATIONS {
+        return Reserved::Exceeded(usage);
+    }
     let held_new_file = u64::from(held.is_some() && !recorded);
     let reserved_bytes = usage
         .reserved_bytes
@@ -105,7 +112,7 @@ mod tests {
             files: Some(3),
         };
         assert_eq!(
-            decide_reserve(usage, limits, 2, None, false),
+            decide_reserve(usage, limits, 2, None, false, 0),
             Reserved::Granted(Usage {
                 used_bytes: 5,
                 files: 1,
@@ -114,7 +121,7 @@ mod tests {
             })
         );
         assert_eq!(
-            decide_reserve(usage, limits, 3, None, false),
+            decide_reserve(usage, limits, 3, None, false, 0),
             Reserved::Exceeded(usage)
         );
     }
@@ -131,7 +138,7 @@ mod tests {
             bytes: None,
             files: Some(2),
         };
-        let Reserved::Granted(again) = decide_reserve(usage, limits, 6, Some(4), false) else {
+        let Reserved::Granted(again) = decide_reserve(usage, limits, 6, Some(4), false, 0) else {
             panic!("a key reserved again is refused");
         };
         assert_eq!((again.reserved_bytes, again.reserved_files), (6, 1));
@@ -145,10 +152,38 @@ mod tests {
             1,
             None,
             true,
+            0,
         ) else {
             panic!("an overwrite within the files limit is refused");
         };
         assert_eq!(over.reserved_files, 1);
+    }
+
+    #[test]
+    fn live_reservations_are_capped_per_account_but_a_held_key_is_replaced() {
+        let limits = Limits {
+            bytes: Some(u64::MAX),
+            files: None,
+        };
+        let usage = Usage::default();
+        let cap = MAX_LIVE_RESERVATIONS;
+        assert_eq!(cap, 1000, "the documented cap (quota-stores.md)");
+        assert!(matches!(
+            decide_reserve(usage, limits, 1, None, false, cap - 1),
+            Reserved::Granted(_)
+        ));
+        assert_eq!(
+            decide_reserve(usage, limits, 1, None, false, cap),
+            Reserved::Exceeded(usage)
+        );
+        assert_eq!(
+            decide_reserve(usage, limits, 0, None, true, cap),
+            Reserved::Exceeded(usage)
+        );
+        assert!(matches!(
+            decide_reserve(usage, limits, 1, Some(1), false, cap),
+            Reserved::Granted(_)
+        ));
     }
 
     #[test]

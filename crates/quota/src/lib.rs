@@ -126,6 +126,12 @@ pub enum RateDecision {
     },
 }
 
+/// The most live reservations one account holds at once: a grant for a key the account does
+/// not already reserve is refused (`Reserved::Exceeded`) past it, whatever its size, so that
+/// an uploader cannot pile up grants of tiny sizes until the store refuses the account's
+/// writes (DynamoDB keeps an account's reservations in one item of at most 400 KB).
+pub const MAX_LIVE_RESERVATIONS: u64 = 1000;
+
 /// Why the store could not answer. Callers fail closed on it (503 `QuotaStoreUnavailable`)
 /// unless `QUOTA_FAIL_OPEN` says otherwise.
 #[derive(Debug, thiserror::Error)]

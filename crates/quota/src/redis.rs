@@ -75,14 +75,17 @@ local function usage(flag)
 end
 ";
 
-/// ARGV: key, bytes, expires_at, now, bytes limit (`''` none), files limit (`''` none).
-/// Returns `{granted, u, f, rb, rf}`.
+/// ARGV: key, bytes, expires_at, now, bytes limit (`''` none), files limit (`''` none), the
+/// most live reservations (`MAX_LIVE_RESERVATIONS`). Returns `{granted, u, f, rb, rf}`.
 const RESERVE: &str = r"
 local key, bytes = ARGV[1], tonumber(ARGV[2])
 purge(ARGV[4])
 local c = usage(0)
 local u, f, rb, rf = c[2], c[3], c[4], c[5]
 local held_bytes, held_new = held(key)
+if not held_bytes and redis.call('HLEN', RESERVED) >= tonumber(ARGV[7]) then
+  return c
+end
 local new = 1
 if redis.call('HEXISTS', SIZES, key) == 1 then new = 0 end
 local rb2 = rb - (held_bytes or 0) + bytes
@@ -355,13 +358,15 @@ impl RedisStore {
             [reservation.bytes, reservation.expires_at, now].map(|n| n.to_string());
         let [limit_bytes, limit_files] =
             [limits.bytes, limits.files].map(|l| l.map(|n| n.to_string()).unwrap_or_default());
-        let args: [&[u8]; 6] = [
+        let most = crate::MAX_LIVE_RESERVATIONS.to_string();
+        let args: [&[u8]; 7] = [
             reservation.key.as_bytes(),
             bytes.as_bytes(),
             expires_at.as_bytes(),
             now.as_bytes(),
             limit_bytes.as_bytes(),
             limit_files.as_bytes(),
+            most.as_bytes(),
         ];
         let (granted, usage) = self
             .account_script(&self.scripts.reserve, account, &args)

@@ -136,7 +136,19 @@ impl SqliteStore {
                 )
                 .optional()?;
             let recorded = object(tx, &id, &key)?.is_some();
-            let decision = decide_reserve(usage, limits, bytes, held.map(to_u64), recorded);
+            let live: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM quota_reservations WHERE account = ?1",
+                params![id],
+                |row| row.get(0),
+            )?;
+            let decision = decide_reserve(
+                usage,
+                limits,
+                bytes,
+                held.map(to_u64),
+                recorded,
+                to_u64(live),
+            );
             if let Reserved::Granted(_) = decision {
                 tx.execute(
                     "INSERT OR REPLACE INTO quota_reservations (account, key, bytes, expires_at)

@@ -390,6 +390,35 @@ pub(crate) async fn hostile_subjects_stay_separate_accounts(pair: Pair) {
     assert_eq!(seen.len(), subjects.len());
 }
 
+/// An account holds at most `MAX_LIVE_RESERVATIONS` live reservations, whatever their sizes:
+/// the next new key is refused (a key already reserved is replaced), until some expire.
+pub(crate) async fn live_reservations_are_capped_per_account(pair: Pair) {
+    let (a, b) = (&pair.0, &pair.1);
+    let unlimited = Limits {
+        bytes: Some(u64::MAX / 4),
+        files: None,
+    };
+    // The documented cap (quota-stores.md), written out rather than read from the crate.
+    let cap = 1000;
+    assert_eq!(stsvend_quota::MAX_LIVE_RESERVATIONS, cap);
+    for i in 0..cap {
+        let store = if i % 2 == 0 { a } else { b };
+        let key = format!("tiny/{i}");
+        let granted = reserve(store, "capped", unlimited, &key, 0, T0 + 60, T0).await;
+        assert!(matches!(granted, Reserved::Granted(_)), "{i}: {granted:?}");
+    }
+    let refused = reserve(a, "capped", unlimited, "tiny/next", 0, T0 + 60, T0).await;
+    assert!(matches!(refused, Reserved::Exceeded(_)), "{refused:?}");
+    let again = reserve(b, "capped", unlimited, "tiny/7", 1, T0 + 60, T0).await;
+    assert!(matches!(again, Reserved::Granted(_)), "{again:?}");
+    // Another account is not held back by this one's reservations.
+    let other = reserve(a, "uncapped", unlimited, "tiny/next", 0, T0 + 60, T0).await;
+    assert!(matches!(other, Reserved::Granted(_)), "{other:?}");
+    // Once they expire, new keys are granted again.
+    let later = reserve(b, "capped", unlimited, "tiny/next", 0, T0 + 200, T0 + 60).await;
+    assert!(matches!(later, Reserved::Granted(_)), "{later:?}");
+}
+
 /// Every scenario above, in turn, on one pair.
 pub(crate) async fn run_all(pair: Pair) {
     concurrent_reserves_grant_exactly_the_file_quota(pair.clone()).await;
@@ -400,7 +429,8 @@ pub(crate) async fn run_all(pair: Pair) {
     an_overwrite_reservation_adds_no_file(pair.clone()).await;
     replace_restores_exact_usage(pair.clone()).await;
     grant_rates_count_per_fixed_window(pair.clone()).await;
-    hostile_subjects_stay_separate_accounts(pair).await;
+    hostile_subjects_stay_separate_accounts(pair.clone()).await;
+    live_reservations_are_capped_per_account(pair).await;
 }
 
 /// What a run of reserves saw while the store failed under it.
