@@ -193,14 +193,23 @@ impl Quotas {
     }
 
     /// A store that could not answer: 503 `QuotaStoreUnavailable`, or with
-    /// `QUOTA_FAIL_OPEN=true` the grant let through and the log told.
+    /// `QUOTA_FAIL_OPEN=true` the grant let through and the log told ([`fails_open`]).
     fn fault(&self, error: StoreError, what: &str) -> Result<(), ApiError> {
-        if self.fail_open {
+        if fails_open(self.fail_open, &error) {
             warn!(error = %error, "QUOTA_FAIL_OPEN: the {what} was not counted; the grant goes through");
             return Ok(());
         }
         Err(store_unavailable(&error))
     }
+}
+
+/// Whether a grant goes through on `error` with `QUOTA_FAIL_OPEN` set to `fail_open`: only
+/// when the store could not be reached or did not answer in time. A store that answered and
+/// refused the write ([`StoreError::Refused`]: an account's DynamoDB item past its bound, a
+/// full Redis) fails closed, since a caller who piles up grants could cause it on purpose and
+/// then have every grant pass uncounted.
+fn fails_open(fail_open: bool, error: &StoreError) -> bool {
+    fail_open && !matches!(error, StoreError::Refused(_))
 }
 
 /// 503 `QuotaStoreUnavailable` for a store fault (the cause kept for the log only).
@@ -288,4 +297,23 @@ fn exceeded(profile: &Profile, usage: &Usage, what: &str) -> ApiError {
             parts.join("; ")
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_store_that_cannot_answer_fails_open_never_one_that_refused_the_write() {
+        let timeout = StoreError::Timeout(Duration::from_millis(50));
+        let down = StoreError::Unavailable("dynamodb could not be reached".into());
+        let refused =
+            StoreError::Refused("dynamodb: PutItem answered 400 ValidationException".into());
+        assert!(fails_open(true, &timeout));
+        assert!(fails_open(true, &down));
+        assert!(!fails_open(true, &refused));
+        for error in [&timeout, &down, &refused] {
+            assert!(!fails_open(false, error));
+        }
+    }
 }

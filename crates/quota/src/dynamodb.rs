@@ -696,8 +696,18 @@ fn refusal(operation: &str, status: u16, kind: &str, answer: &Value) -> StoreErr
         text.push_str(": ");
         text.extend(first_line.chars().take(200));
     }
+    if REFUSED_WRITES.contains(&kind) {
+        return StoreError::Refused(text);
+    }
     StoreError::Unavailable(text)
 }
+
+/// The error kinds by which DynamoDB refuses a request itself (an item past 400 KB is a
+/// `ValidationException`): the same request would be refused again, so it never fails open.
+const REFUSED_WRITES: &[&str] = &[
+    "ValidationException",
+    "ItemCollectionSizeLimitExceededException",
+];
 
 #[cfg(test)]
 mod tests {
@@ -711,6 +721,13 @@ mod tests {
             "__type": "com.amazon.coral.service#InvalidSignatureException",
             "message": "The request signature we calculated does not match. The Canonical String for this request should have been\n'POST\n/\n\nx-amz-security-token:SECRET-TOKEN\n'"
         });
+        let too_big = json!({"message": "Item size has exceeded the maximum allowed size"});
+        let refused = refusal("PutItem", 400, "ValidationException", &too_big);
+        assert!(matches!(refused, StoreError::Refused(_)), "{refused:?}");
+        assert!(matches!(
+            refusal("GetItem", 400, "InvalidSignatureException", &answer),
+            StoreError::Unavailable(_)
+        ));
         let error = refusal("GetItem", 400, "InvalidSignatureException", &answer).to_string();
         assert_eq!(
             error,

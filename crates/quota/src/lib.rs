@@ -133,7 +133,7 @@ pub enum RateDecision {
 pub const MAX_LIVE_RESERVATIONS: u64 = 1000;
 
 /// Why the store could not answer. Callers fail closed on it (503 `QuotaStoreUnavailable`)
-/// unless `QUOTA_FAIL_OPEN` says otherwise.
+/// unless `QUOTA_FAIL_OPEN` says otherwise, which it never does for [`StoreError::Refused`].
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// No answer within the deadline (`QUOTA_TIMEOUT_MS`).
@@ -142,6 +142,13 @@ pub enum StoreError {
     /// The store could not be reached or refused the exchange. The text names no secret.
     #[error("the quota store is unavailable: {0}")]
     Unavailable(String),
+    /// The store answered, and refused the write itself: DynamoDB's `ValidationException`
+    /// (an account's usage item past its 400 KB bound), or an error reply of a Redis script
+    /// (`OOM` when the server is full). Sending it again would be refused again, and a caller
+    /// may be the cause (by piling up grants), so it never fails open. The text names no
+    /// secret.
+    #[error("the quota store refused the write: {0}")]
+    Refused(String),
 }
 
 /// A connected store. One per process, shared by every request.

@@ -500,6 +500,11 @@ fn unavailable(error: RespError) -> StoreError {
 
 /// An error reply: its code and text (Redis's messages name commands and keys, never a
 /// password).
+/// `OOM` (the server is full and refuses writes) is a refused write, which never fails open;
+/// the rest (`LOADING`, `BUSY`, `TRYAGAIN`, `CLUSTERDOWN`...) pass once the server recovers.
 fn refused(message: &str) -> StoreError {
+    if message.starts_with("OOM") {
+        return StoreError::Refused(format!("redis: {message}"));
+    }
     StoreError::Unavailable(format!("redis refused: {message}"))
 }

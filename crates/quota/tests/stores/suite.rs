@@ -487,6 +487,7 @@ fn tally(run: &mut FaultRun, answer: Result<Reserved, StoreError>) {
         Ok(Reserved::Granted(_)) => run.granted += 1,
         Ok(Reserved::Exceeded(usage)) => panic!("an unlimited quota refused: {usage:?}"),
         Err(StoreError::Timeout(_) | StoreError::Unavailable(_)) => run.failed += 1,
+        Err(StoreError::Refused(why)) => panic!("a store that went away refused a write: {why}"),
     }
 }
 
