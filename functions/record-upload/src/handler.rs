@@ -362,6 +362,65 @@ async fn remove_all(state: &AppState, removals: &[(String, String)]) -> Result<(
     Ok(())
 }
 
+/// A key presign-url would never sign (`uploads/alice/./a`, `a//b`, a hidden character, past
+/// 1,023 bytes) that issue-token's credentials could still write under a subject's prefix:
+/// it is nobody's as a record, but its bytes are the subject's, so it counts toward their
+/// quota as the store holds it, and is deleted (its bytes given back) when the profile's
+/// `on_violation` is `delete`. Otherwise a key the rules refuse would store bytes no quota
+/// counts.
+async fn count_unsigned(state: &AppState, key: &str, now: SystemTime) -> Result<(), String> {
+    let Some(counter) = &state.counter else {
+        return Ok(());
+    };
+    if counter.owner(key).is_none() {
+        return Ok(());
+    }
+    // A `.` or `..` segment is rewritten by HTTP clients, so the store cannot always be asked
+    // about such a key: the event is not failed for it (it would come back for ever), and
+    // reconcile, which lists the bucket, counts it.
+    let seen = match state.store.head(key, now, store::HEAD_DEADLINE).await {
+        Ok(seen) => seen,
+        Err(reason) => {
+            warn!(key = %escaped(key), reason = %reason, "a key presign-url would never sign could not be asked about; reconcile counts it");
+            return Ok(());
+        }
+    };
+    let Seen::Object(facts) = seen else {
+        return counter.remove(key, now).await;
+    };
+    let deletes = state
+        .enforcer
+        .as_ref()
+        .and_then(|enforcer| enforcer.holding(key))
+        .is_some_and(|rules| rules.on_violation == OnViolation::Delete);
+    if deletes {
+        let done = enforce::act(
+            &state.store,
+            OnViolation::Delete,
+            key,
+            &facts.etag,
+            now,
+            store::HEAD_DEADLINE,
+        )
+        .await;
+        match done {
+            Ok(Action::Deleted) => {
+                info!(key = %escaped(key), "a key presign-url would never sign: deleted");
+                return counter.remove(key, now).await;
+            }
+            // The key holds another object since: count what it holds now.
+            Ok(Action::Reported) => return count_as_stored(state, counter, key, now).await,
+            Err(reason) => {
+                warn!(key = %escaped(key), reason = %reason, "a key presign-url would never sign could not be deleted; counted");
+            }
+        }
+    }
+    counter
+        .settle(key, facts.size, &facts.etag, now)
+        .await
+        .map(|_| ())
+}
+
 /// Logs `rejection` and delivers it when there is a webhook.
 async fn tell_rejected(
     state: &AppState,
@@ -390,6 +449,7 @@ async fn record_all(state: &AppState, uploads: Uploads) -> Result<Told, String> 
         }
         let prefix = state.config.profiles.prefix_holding(&upload.key);
         let nobody = state.enforcer.as_ref().map(|_| upload.clone());
+        let key = upload.key.clone();
         match upload.judge(prefix.unwrap_or(&state.config.scope.object_prefix)) {
             Judged::Unattributed => {
                 if let (Some(enforcer), Some(upload)) = (&state.enforcer, nobody) {
@@ -405,6 +465,7 @@ async fn record_all(state: &AppState, uploads: Uploads) -> Result<Told, String> 
                 if let Some(webhook) = &state.webhook {
                     webhook.reject(&rejection, now).await?;
                 }
+                count_unsigned(state, &key, now).await?;
                 told.rejected += 1;
             }
             Judged::Attributed(mut record) => {

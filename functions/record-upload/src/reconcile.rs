@@ -3,8 +3,8 @@
 //!
 //! For each profile with a quota, the literal start of its prefix is listed with the
 //! function's own credentials (ListObjectsV2, every page); each object is attributed as
-//! record-upload attributes an upload (presign-url's key rules, the profile's prefix, the
-//! subject from the key), and each subject's objects replace what the store recorded
+//! record-upload attributes an upload (the profile's prefix, the subject from the key; a key
+//! presign-url would never sign still counts for the subject whose prefix holds it), and each subject's objects replace what the store recorded
 //! (`Store::replace`, which keeps live reservations). A subject none of whose objects is left
 //! is not seen by a listing, and keeps its count until a delete event removes it.
 
@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use serde::Serialize;
-use stsvend::{check_key, unix_seconds};
+use stsvend::unix_seconds;
 use stsvend_host::log::escaped;
 use stsvend_quota::Stored;
 use tracing::{info, warn};
@@ -32,8 +32,8 @@ pub(crate) struct Reconciled {
     pub(crate) subjects: usize,
     /// Objects counted.
     pub(crate) objects: usize,
-    /// Objects listed that no subject holds (keys presign-url never signs, or outside every
-    /// caller's prefix).
+    /// Objects listed that no subject holds (outside every caller's prefix). Keys presign-url
+    /// never signs but under a subject's prefix are counted: their bytes are the subject's.
     pub(crate) skipped: usize,
 }
 
@@ -55,9 +55,11 @@ pub(crate) async fn run(
                 .list_page(&prefix, continuation.as_deref(), now)
                 .await?;
             for (key, size, etag) in page.objects {
+                // A key presign-url would never sign counts too: issue-token's credentials
+                // could write it under the subject's prefix, and its bytes are theirs.
                 let owner = counter
                     .owner(&key)
-                    .filter(|o| o.profile.name == profile.name && check_key(&key).is_ok());
+                    .filter(|o| o.profile.name == profile.name);
                 match owner {
                     Some(owner) => subjects
                         .entry(owner.subject)

@@ -249,6 +249,9 @@ async fn reconcile_after_a_wiped_store_restores_exact_usage() {
     for (key, size) in uploads {
         store.put(key, &[], &vec![b'x'; size]);
     }
+    // A key presign-url would never sign (a zero-width space), written under alice's prefix
+    // with issue-token's credentials: her bytes all the same.
+    store.put("uploads/alice/hid\u{200b}den.txt", &[], &[b'h'; 20]);
     // Under no caller's prefix: counted for nobody.
     store.put("uploads/stray.txt", &[], b"stray");
     store.put("elsewhere/alice/x.txt", &[], b"x");
@@ -280,19 +283,19 @@ async fn reconcile_after_a_wiped_store_restores_exact_usage() {
         .expect("reconciled");
     assert_eq!(
         answer,
-        json!({"reconciled": {"profiles": 1, "subjects": 2, "objects": 3, "skipped": 1}})
+        json!({"reconciled": {"profiles": 1, "subjects": 2, "objects": 4, "skipped": 1}})
     );
     for sub in ["alice", "bob"] {
         let counted = usage(&counts, "default", sub).await;
         let on_disk = bytes_on_disk(&store, &format!("uploads/{sub}"));
         assert_eq!((counted.used_bytes, counted.files), on_disk, "{sub}");
     }
-    assert_eq!(usage(&counts, "default", "alice").await.used_bytes, 350);
+    assert_eq!(usage(&counts, "default", "alice").await.used_bytes, 370);
     // Running again changes nothing.
     on_event(Arc::clone(&state), schedule)
         .await
         .expect("reconciled");
-    assert_eq!(usage(&counts, "default", "alice").await.files, 2);
+    assert_eq!(usage(&counts, "default", "alice").await.files, 3);
 }
 
 #[tokio::test]
@@ -362,4 +365,70 @@ async fn a_delete_event_gives_back_only_what_the_store_no_longer_holds() {
         .await
         .expect("removed");
     assert_eq!(usage(&counts, "default", "alice").await, Usage::default());
+}
+
+#[tokio::test]
+#[ignore = "needs s3s-fs 0.14.1 from crates.io: scripts/test runs it"]
+async fn keys_presign_url_never_signs_still_count_for_the_subject_whose_prefix_holds_them() {
+    let store = Store::start("record-quota-unsigned");
+    let db = quota_file("unsigned");
+    let extra = [("QUOTA_BYTES", "100000".to_owned())];
+    let (state, counts) = start(&store, &db, &extra).await;
+    // Issue-token's credentials let alice write keys presign-url would never sign: a hidden
+    // character, a control character. The event is told as rejected, and the bytes count.
+    let hidden = "uploads/alice/hid\u{200b}den.txt";
+    let tabbed = "uploads/alice/tab\tbed.txt";
+    let etags = [
+        store.put(hidden, &[], &[b'h'; 300]),
+        store.put(tabbed, &[], &[b't'; 40]),
+    ];
+    let events = vec![
+        object_created(hidden, 300, &etags[0]),
+        object_created(tabbed, 40, &etags[1]),
+    ];
+    let answer = deliver(&state, events).await.expect("judged");
+    assert_eq!(answer, json!({"recorded": 0, "rejected": 2}));
+    let counted = usage(&counts, "default", "alice").await;
+    assert_eq!(
+        (counted.used_bytes, counted.files),
+        bytes_on_disk(&store, "uploads/alice")
+    );
+    assert_eq!((counted.used_bytes, counted.files), (340, 2));
+    // Once deleted, its delete event gives the bytes back as for any key.
+    delete_on_disk(&store, hidden);
+    deliver(&state, vec![object_removed(hidden)])
+        .await
+        .expect("removed");
+    assert_eq!(usage(&counts, "default", "alice").await.used_bytes, 40);
+}
+
+#[tokio::test]
+#[ignore = "needs s3s-fs 0.14.1 from crates.io: scripts/test runs it"]
+async fn a_key_presign_url_never_signs_is_deleted_when_the_profile_says_delete() {
+    let store = Store::start("record-quota-unsigned-delete");
+    let db = quota_file("unsigned-delete");
+    let file = db.with_extension("toml");
+    std::fs::write(
+        &file,
+        "[profiles.docs]\nprefix = \"docs/${sub}/\"\nquota_bytes = 5000\non_violation = \"delete\"\n",
+    )
+    .expect("profiles");
+    let extra = [("PROFILES_FILE", file.display().to_string())];
+    let (state, counts) = start(&store, &db, &extra).await;
+    let kept = store.put("docs/alice/kept.txt", &[], &[b'k'; 100]);
+    let hidden = "docs/alice/hid\u{200b}den.txt";
+    let etag = store.put(hidden, &[], &[b'h'; 300]);
+    let events = vec![
+        object_created("docs/alice/kept.txt", 100, &kept),
+        object_created(hidden, 300, &etag),
+    ];
+    let answer = deliver(&state, events).await.expect("judged");
+    assert_eq!(answer, json!({"recorded": 1, "rejected": 1}));
+    // Deleted from the bucket, and nothing of it counted: usage is what the bucket holds.
+    let counted = usage(&counts, "docs", "alice").await;
+    assert_eq!(
+        (counted.used_bytes, counted.files),
+        bytes_on_disk(&store, "docs/alice")
+    );
+    assert_eq!((counted.used_bytes, counted.files), (100, 1));
 }
