@@ -26,7 +26,8 @@ Both sides run with the same upload profiles (PROFILES_FILE, written to the data
 `attachment` (the default: any file under uploads/<sub>/, the client names it) and `avatar` (a
 profile photo: an image of at most 2 MiB under avatars/<sub>/, its key chosen by presign-url, its
 content checked by record-upload, deleted if it is not what it says). `attachment` has a quota
-(1 GiB and 1000 files per user), counted in an embedded SQLite store under the data folder
+(1000 files per user; a byte quota would need `max_bytes`, and for multipart uploads
+`on_violation = "delete"`, see docs/src/quotas.md), counted in an embedded SQLite store under the data folder
 (`quota-aliyun.db`, `quota-aws.db`); the page shows the user's usage (`{"usage": true}`).
 presign-url, issue-token and the callbacks' record-upload count; the functions that play
 Lambda and Function Compute here (the AWS record-upload, the OSS event function) run without
@@ -97,7 +98,6 @@ default_profile = "attachment"
 
 [profiles.attachment]
 prefix = "uploads/${sub}/"
-quota_bytes = 1073741824
 quota_files = 1000
 
 [profiles.avatar]
