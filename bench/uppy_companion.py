@@ -49,6 +49,10 @@ def free_port():
         return s.getsockname()[1]
 
 
+# What both servers sign with: a made-up pair, no cloud key (the measured routes only sign).
+SIGNING_KEY = ("bench-not-a-real-access-key", "bench-not-a-real-secret")
+
+
 def start(name, presign):
     """Starts one server; returns (process, base URL)."""
     port = free_port()
@@ -56,15 +60,15 @@ def start(name, presign):
     if name == "stsvend":
         env.update(PROVIDER="aws", AUTH_MODE="none", BIND="127.0.0.1", PORT=str(port), BUCKET="playground",
                    BUCKET_REGION="us-east-1", AWS_REGION="us-east-1", BUCKET_ENDPOINT=STORE,
-                   AWS_ACCESS_KEY_ID="AKIAIOSFODNN7EXAMPLE",
-                   AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", RUST_LOG="warn")
+                   AWS_ACCESS_KEY_ID=SIGNING_KEY[0],
+                   AWS_SECRET_ACCESS_KEY=SIGNING_KEY[1], RUST_LOG="warn")
         command = [presign]
     else:
         env.update(NODE_ENV="production", COMPANION_PORT=str(port), COMPANION_DOMAIN=f"127.0.0.1:{port}",
                    COMPANION_PROTOCOL="http", COMPANION_DATADIR=str(Path("/tmp") / f"companion-bench-{port}"),
                    COMPANION_SECRET="bench-secret-0123456789", COMPANION_PREAUTH_SECRET="bench-preauth-0123456789",
-                   COMPANION_UPLOAD_URLS=f"{STORE}/", COMPANION_AWS_KEY="AKIAIOSFODNN7EXAMPLE",
-                   COMPANION_AWS_SECRET="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", COMPANION_AWS_BUCKET="playground",
+                   COMPANION_UPLOAD_URLS=f"{STORE}/", COMPANION_AWS_KEY=SIGNING_KEY[0],
+                   COMPANION_AWS_SECRET=SIGNING_KEY[1], COMPANION_AWS_BUCKET="playground",
                    COMPANION_AWS_REGION="us-east-1", COMPANION_AWS_ENDPOINT=STORE,
                    COMPANION_AWS_FORCE_PATH_STYLE="true", COMPANION_CLIENT_ORIGINS="true")
         Path(env["COMPANION_DATADIR"]).mkdir(exist_ok=True)
